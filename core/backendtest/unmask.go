@@ -1,0 +1,250 @@
+package backendtest
+
+import (
+	"fmt"
+	"math"
+	"sort"
+
+	"github.com/dllmrl/agrpo/core"
+)
+
+// refDistribution is the sampling distribution of core.UnmaskParams in float64: tempered
+// logits over the support (MaskID out, then top-k with ties kept, then top-p dropping the least
+// likely tokens while the dropped mass stays ≤ 1 − TopP).
+func refDistribution(logits []float64, p core.UnmaskParams) (z []float64, keep []bool) {
+	v := len(logits)
+	z, keep = make([]float64, v), make([]bool, v)
+	invT := 1.0
+	if p.Temperature > 0 {
+		invT = 1 / float64(float32(p.Temperature))
+	}
+	for i := range z {
+		z[i] = logits[i] * invT
+		keep[i] = int32(i) != p.MaskID
+	}
+	if p.Temperature > 0 {
+		var ids []int
+		for i := range z {
+			if keep[i] {
+				ids = append(ids, i)
+			}
+		}
+		sort.SliceStable(ids, func(a, b int) bool { return z[ids[a]] > z[ids[b]] }) // descending
+		if p.TopK > 0 && p.TopK < len(ids) {
+			kth := z[ids[p.TopK-1]]
+			for _, i := range ids {
+				if z[i] < kth {
+					keep[i] = false
+				}
+			}
+		}
+		if p.TopP > 0 && p.TopP < 1 {
+			var kept []int
+			for _, i := range ids {
+				if keep[i] {
+					kept = append(kept, i)
+				}
+			}
+			var total float64
+			for _, i := range kept {
+				total += math.Exp(z[i])
+			}
+			// Walk from the least likely up, dropping while the cumulative mass ≤ 1 − TopP.
+			var cum float64
+			for k := len(kept) - 1; k >= 1; k-- {
+				cum += math.Exp(z[kept[k]]) / total
+				if cum > 1-float64(p.TopP) {
+					break
+				}
+				keep[kept[k]] = false
+			}
+		}
+	}
+	return z, keep
+}
+
+func testUnmaskStep(s *suite) {
+	const nb, promptLen, c, v = 3, 4, 10, 7
+	const maskID = v - 1
+	seq := promptLen + c
+	for _, temp := range []float32{0, 0.7} {
+		for _, topK := range []int{0, 3} {
+			for _, topP := range []float32{0, 0.8} {
+				for _, rm := range []core.Remasking{core.LowConfidence, core.RandomOrder, core.LowEntropy} {
+					if temp == 0 && (topK > 0 || topP > 0) {
+						continue // greedy ignores the support restrictions
+					}
+					p := core.UnmaskParams{PromptLen: promptLen, BlockStart: 2, BlockEnd: 8, Reveal: 2, Step: 5,
+						Temperature: temp, TopK: topK, TopP: topP, Remasking: rm, Seed: 99, MaskID: maskID}
+					s.checkUnmask(fmt.Sprintf("T=%g topk=%d topp=%g %v", temp, topK, topP, rm), p, nb, seq, c, v)
+				}
+			}
+		}
+	}
+	s.checkUnmaskDistribution()
+}
+
+func (s *suite) checkUnmask(name string, p core.UnmaskParams, nb, seq, c, v int) {
+	logits, lv := s.rand(2, nb, seq, v)
+	tok := make([]int32, nb*seq)
+	steps := make([]int32, nb*c)
+	for r := 0; r < nb; r++ {
+		for i := 0; i < seq; i++ {
+			tok[r*seq+i] = p.MaskID
+			if i < p.PromptLen {
+				tok[r*seq+i] = int32(s.rng.IntN(v - 1))
+			}
+		}
+		for j := 0; j < c; j++ {
+			steps[r*c+j] = -1
+		}
+		// Position 3 of each row was revealed at an earlier step.
+		tok[r*seq+p.PromptLen+3], steps[r*c+3] = 2, 1
+	}
+	active := []int32{1, 1, 0}
+	st := core.UnmaskState{Tokens: s.ints(tok, nb, seq), RevealStep: s.ints(steps, nb, c),
+		LogP: s.b.Alloc(core.F32, nb, c), Entropy: s.b.Alloc(core.F32, nb, c),
+		Support: s.b.Alloc(core.F32, nb, c, v), Active: s.ints(active, nb)}
+	s.b.UnmaskStep(st, logits, p)
+
+	wantTok, wantStep := append([]int32(nil), tok...), append([]int32(nil), steps...)
+	wantLP, wantEnt, wantSup := make([]float64, nb*c), make([]float64, nb*c), make([]float64, nb*c*v)
+	for r := 0; r < nb; r++ {
+		if active[r] == 0 {
+			continue
+		}
+		type cand struct {
+			j                int
+			y                int
+			logp, ent, score float64
+			keep             []bool
+		}
+		var cands []cand
+		for j := p.BlockStart; j < p.BlockEnd; j++ {
+			if steps[r*c+j] >= 0 {
+				continue
+			}
+			pos := r*seq + p.PromptLen + j
+			z, keep := refDistribution(lv[pos*v:(pos+1)*v], p)
+			var zk []float64
+			for i := range z {
+				if keep[i] {
+					zk = append(zk, z[i])
+				}
+			}
+			lse := refLSE(zk)
+			y, best := -1, math.Inf(-1)
+			for i := range z {
+				if !keep[i] {
+					continue
+				}
+				key := z[i]
+				if p.Temperature > 0 {
+					u := core.Uniform(p.Seed, core.StreamGumbel, uint32(p.Step), uint32(r*c+j), uint32(i))
+					key -= math.Log(-math.Log(u))
+				}
+				if key > best {
+					y, best = i, key
+				}
+			}
+			var ent float64
+			for i := range z {
+				if keep[i] {
+					ent -= math.Exp(z[i]-lse) * (z[i] - lse)
+				}
+			}
+			cd := cand{j: j, y: y, logp: z[y] - lse, ent: ent, keep: keep}
+			switch p.Remasking {
+			case core.LowConfidence:
+				cd.score = cd.logp
+			case core.RandomOrder:
+				cd.score = core.Uniform(p.Seed, core.StreamRemask, uint32(p.Step), uint32(r*c+j), 0)
+			case core.LowEntropy:
+				cd.score = -ent
+			}
+			cands = append(cands, cd)
+		}
+		sort.SliceStable(cands, func(a, b int) bool { return cands[a].score > cands[b].score })
+		for _, cd := range cands[:min(p.Reveal, len(cands))] {
+			i := r*c + cd.j
+			wantTok[r*seq+p.PromptLen+cd.j] = int32(cd.y)
+			wantStep[i] = int32(p.Step)
+			wantLP[i], wantEnt[i] = cd.logp, cd.ent
+			for k, in := range cd.keep {
+				if !in {
+					wantSup[i*v+k] = math.Inf(-1)
+				}
+			}
+		}
+	}
+	gotTok, gotStep := make([]int32, len(tok)), make([]int32, len(steps))
+	s.b.DownloadInt(st.Tokens, gotTok)
+	s.b.DownloadInt(st.RevealStep, gotStep)
+	for i := range gotTok {
+		if gotTok[i] != wantTok[i] {
+			s.t.Fatalf("%s: token %d is %d, want %d (all: %v, want %v)", name, i, gotTok[i], wantTok[i], gotTok, wantTok)
+		}
+	}
+	for i := range gotStep {
+		if gotStep[i] != wantStep[i] {
+			s.t.Fatalf("%s: reveal step %d is %d, want %d", name, i, gotStep[i], wantStep[i])
+		}
+	}
+	s.check(name+" logp", s.down(st.LogP), wantLP, fwdTol)
+	s.check(name+" entropy", s.down(st.Entropy), wantEnt, fwdTol)
+	gotSup := s.down(st.Support)
+	for i := range gotSup {
+		if gotSup[i] != wantSup[i] {
+			s.t.Fatalf("%s: support %d is %g, want %g", name, i, gotSup[i], wantSup[i])
+		}
+	}
+}
+
+// checkUnmaskDistribution draws one position many times (the step counter varies the random
+// numbers) and compares the token frequencies with the target distribution by chi-square:
+// Gumbel-max over the support must be an exact sample of softmax(logits/T) on that support.
+func (s *suite) checkUnmaskDistribution() {
+	const v, draws = 6, 6000
+	logitVals := []float64{1.0, 0.2, -0.5, 2.0, 0.9, 3}
+	p := core.UnmaskParams{PromptLen: 1, BlockStart: 0, BlockEnd: 1, Reveal: 1, Temperature: 0.8, TopK: 4,
+		Remasking: core.LowConfidence, Seed: 3, MaskID: v - 1}
+	logits := s.upload(append(make([]float64, v), logitVals...), 1, 2, v)
+	z, keep := refDistribution(logitVals, p)
+	var zk []float64
+	for i := range z {
+		if keep[i] {
+			zk = append(zk, z[i])
+		}
+	}
+	lse := refLSE(zk)
+	counts := make([]int, v)
+	tokens := s.b.Alloc(core.I32, 1, 2)
+	steps := s.b.Alloc(core.I32, 1, 1)
+	st := core.UnmaskState{Tokens: tokens, RevealStep: steps, LogP: s.b.Alloc(core.F32, 1, 1),
+		Entropy: s.b.Alloc(core.F32, 1, 1), Active: s.ints([]int32{1}, 1)}
+	got := make([]int32, 2)
+	for i := 0; i < draws; i++ {
+		s.b.UploadInt(tokens, []int32{0, p.MaskID})
+		s.b.UploadInt(steps, []int32{-1})
+		p.Step = i
+		s.b.UnmaskStep(st, logits, p)
+		s.b.DownloadInt(tokens, got)
+		counts[got[1]]++
+	}
+	var chi2 float64
+	dof := -1
+	for i := range z {
+		if !keep[i] {
+			if counts[i] != 0 {
+				s.t.Fatalf("token %d outside the support drawn %d times", i, counts[i])
+			}
+			continue
+		}
+		want := draws * math.Exp(z[i]-lse)
+		chi2 += (float64(counts[i]) - want) * (float64(counts[i]) - want) / want
+		dof++
+	}
+	if chi2 > 16.3 { // 99.9th percentile of χ² with 3 degrees of freedom
+		s.t.Errorf("sampled frequencies %v do not match the distribution (χ² = %.1f, %d dof)", counts, chi2, dof)
+	}
+}

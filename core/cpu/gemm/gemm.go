@@ -1,0 +1,249 @@
+// Package gemm is the CPU matrix-multiply seam of the training engine: a
+// packed, cache-blocked single-precision GEMM for row-major matrices in the
+// Goto/BLIS style.
+//
+// Panels of op(A) and op(B) are packed into contiguous buffers per kc×mc and
+// kc×nc block (the packers absorb all four transpose variants, so no
+// transposed copy of a whole matrix is ever made), and a register-blocked
+// micro-kernel runs over the packed panels: AVX2+FMA assembly on amd64 when
+// the CPU has it, a pure-Go kernel elsewhere (other architectures, wasm, the
+// purego build tag, or AGRPO_PUREGO=1 in the environment at start-up).
+package gemm
+
+import (
+	"fmt"
+	"runtime"
+)
+
+// Blocking parameters. kcMax·nr floats of packed B (16 KiB for the 6×16
+// kernel) stay in L1 while a micro-panel row is swept, mcMax·kcMax floats of
+// packed A (~170 KiB) stay in L2, and the kcMax·ncMax block of packed B lives
+// in L2/L3.
+const (
+	kcMax = 256
+	mcMax = 168 // multiple of both kernels' mr (6 and 4)
+	ncMax = 4080
+)
+
+// serialFlops is the problem size (2·m·n·k) below which Sgemm stays on the
+// calling goroutine: waking workers costs a few microseconds, which is more
+// than a split saves for problems this small. Measured on the 2-core Zen 4
+// dev machine (see bench_test.go, BenchmarkThreshold).
+const serialFlops = 1 << 21
+
+// minTaskFlops keeps parallel tasks big enough that re-packing the shared
+// operand per task stays a small fraction of the work.
+const minTaskFlops = 1 << 21
+
+// Sgemm computes C = alpha·op(A)·op(B) + beta·C for row-major matrices, where
+// op(X) is X or Xᵀ. op(A) is m×k, op(B) is k×n, C is m×n; lda/ldb/ldc are row
+// strides (elements). When beta == 0, C is overwritten (NaNs in C are not
+// propagated). It uses all cores (runtime.GOMAXPROCS) through a persistent
+// worker pool, so a steady-state call does not allocate; small problems run
+// on the calling goroutine. Invalid arguments panic, as in BLAS.
+func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	p := params{transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc}
+	if !p.check() {
+		return
+	}
+	procs := runtime.GOMAXPROCS(0)
+	flops := 2 * float64(m) * float64(n) * float64(k)
+	if procs < 2 || flops < serialFlops {
+		runSerial(&p)
+		return
+	}
+	runParallel(&p, procs, flops)
+}
+
+// SgemmSerial is Sgemm on the calling goroutine only, for callers that
+// already run in parallel (e.g. one goroutine per attention head). Its
+// packing buffers come from a sync.Pool, so a steady-state call does not
+// allocate.
+func SgemmSerial(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	p := params{transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc}
+	if !p.check() {
+		return
+	}
+	runSerial(&p)
+}
+
+// params is one GEMM call's arguments, kept together so the driver and the
+// worker pool pass a single pointer around.
+type params struct {
+	transA, transB bool
+	m, n, k        int
+	alpha          float32
+	a              []float32
+	lda            int
+	b              []float32
+	ldb            int
+	beta           float32
+	c              []float32
+	ldc            int
+}
+
+// check validates the arguments (panicking like BLAS on misuse) and handles
+// the degenerate cases. It reports whether the product still has to be
+// computed.
+func (p *params) check() bool {
+	if p.m < 0 || p.n < 0 || p.k < 0 {
+		panic(fmt.Sprintf("gemm: negative dimension m=%d n=%d k=%d", p.m, p.n, p.k))
+	}
+	ar, ac := p.m, p.k // stored shape of A
+	if p.transA {
+		ar, ac = p.k, p.m
+	}
+	br, bc := p.k, p.n
+	if p.transB {
+		br, bc = p.n, p.k
+	}
+	checkLd("a", ac, p.lda)
+	checkLd("b", bc, p.ldb)
+	checkLd("c", p.n, p.ldc)
+	if p.m == 0 || p.n == 0 {
+		return false
+	}
+	checkLen("c", p.m, p.n, p.c, p.ldc)
+	if p.k == 0 || p.alpha == 0 {
+		scaleC(p.m, p.n, p.beta, p.c, p.ldc)
+		return false
+	}
+	checkLen("a", ar, ac, p.a, p.lda)
+	checkLen("b", br, bc, p.b, p.ldb)
+	return true
+}
+
+func checkLd(name string, cols, ld int) {
+	if ld < max(1, cols) {
+		panic(fmt.Sprintf("gemm: ld%s=%d < %d columns", name, ld, cols))
+	}
+}
+
+func checkLen(name string, rows, cols int, x []float32, ld int) {
+	if len(x) < (rows-1)*ld+cols {
+		panic(fmt.Sprintf("gemm: len(%s)=%d too short for %d×%d with stride %d", name, len(x), rows, cols, ld))
+	}
+}
+
+// scaleC sets C = beta·C, writing zeros (not 0·NaN) when beta == 0.
+func scaleC(m, n int, beta float32, c []float32, ldc int) {
+	for i := 0; i < m; i++ {
+		row := c[i*ldc : i*ldc+n]
+		if beta == 0 {
+			clear(row)
+			continue
+		}
+		if beta == 1 {
+			continue
+		}
+		for j := range row {
+			row[j] *= beta
+		}
+	}
+}
+
+// runSerial computes the whole product with a pooled workspace.
+func runSerial(p *params) {
+	ws := getWorkspace()
+	ws.block(p, activeKernel(), 0, p.m, 0, p.n, 0, p.k, p.c, p.ldc, p.beta)
+	putWorkspace(ws)
+}
+
+// block computes rows [i0,i1) × columns [j0,j1) of alpha·op(A)·op(B) over
+// k in [k0,k1), storing into c (element (i,j) at c[i·ldc+j]) scaled onto
+// beta·c. The loop order is Goto's: jc → pc → ic, then jr → ir inside the
+// macro-kernel.
+func (ws *workspace) block(p *params, kern *microKernel, i0, i1, j0, j1, k0, k1 int, c []float32, ldc int, beta float32) {
+	mr, nr := kern.mr, kern.nr
+	// Balance the k blocks (e.g. k=384 → 2×192, not 256+128) so no block is
+	// a short, overhead-dominated tail.
+	kBlocks := (k1 - k0 + kcMax - 1) / kcMax
+	kcStep := (k1 - k0 + kBlocks - 1) / kBlocks
+	mBlocks := (i1 - i0 + mcMax - 1) / mcMax
+	mcStep := roundUp((i1-i0+mBlocks-1)/mBlocks, mr)
+	ncStep := min(ncMax, roundUp(j1-j0, nr))
+	ws.reserve(mcStep*kcStep, ncStep*kcStep)
+	rowA := rowMajorA(p, kern, j1-j0)
+
+	for jc := j0; jc < j1; jc += ncStep {
+		nc := min(ncStep, j1-jc)
+		for pc := k0; pc < k1; pc += kcStep {
+			kc := min(kcStep, k1-pc)
+			b := beta
+			if pc > k0 {
+				b = 1 // later k blocks accumulate onto the first one
+			}
+			packB(ws.b, p, pc, kc, jc, nc, nr)
+			for ic := i0; ic < i1; ic += mcStep {
+				mc := min(mcStep, i1-ic)
+				var aRow []float32
+				if rowA {
+					// Full panels are read in place; only a ragged last
+					// panel is packed (zero-padded), where macro expects it.
+					aRow = p.a[ic*p.lda+pc:]
+					if full := mc / mr * mr; full < mc {
+						packA(ws.a[full*kc:], p, ic+full, mc-full, pc, kc, mr)
+					}
+				} else {
+					packA(ws.a, p, ic, mc, pc, kc, mr)
+				}
+				ws.macro(kern, mc, nc, kc, aRow, p.lda, c[ic*ldc+jc:], ldc, p.alpha, b)
+			}
+		}
+	}
+}
+
+// rowANMax is the widest op(B) block for which A is read in place rather
+// than packed. Packing pays for itself when each packed A value is reused
+// by many B panels; with few (the engine's n = 32…128 layers) the packing
+// pass is a large share of the work, and the kernel's six row streams
+// through row-major A prefetch well.
+const rowANMax = 128
+
+// rowMajorA reports whether block computes with A read in place: only for
+// op(A) = A (rows contiguous in k) and a narrow block of C.
+func rowMajorA(p *params, kern *microKernel, nc int) bool {
+	return kern.fnRowA != nil && !p.transA && nc <= rowANMax
+}
+
+// macro runs the micro-kernel over an mc×nc block of C from packed panels
+// (or, when aRow is non-nil, full A panels read in place from aRow, row
+// stride lda). Full tiles go straight to C; edge tiles are computed into
+// ws.tmp (the packed panels are zero-padded) and only the valid part is
+// copied out.
+func (ws *workspace) macro(kern *microKernel, mc, nc, kc int, aRow []float32, lda int, c []float32, ldc int, alpha, beta float32) {
+	mr, nr := kern.mr, kern.nr
+	tmp := ws.tmp[:mr*nr]
+	for jr := 0; jr < nc; jr += nr {
+		nb := min(nr, nc-jr)
+		bp := ws.b[jr*kc:]
+		for ir := 0; ir < mc; ir += mr {
+			mb := min(mr, mc-ir)
+			dst, ldd, bd := c[ir*ldc+jr:], ldc, beta
+			if mb < mr || nb < nr {
+				dst, ldd, bd = tmp, nr, 0
+			}
+			if aRow != nil && mb == mr {
+				kern.fnRowA(kc, aRow[ir*lda:], lda, bp, dst, ldd, alpha, bd)
+			} else {
+				kern.fn(kc, ws.a[ir*kc:], bp, dst, ldd, alpha, bd)
+			}
+			if mb == mr && nb == nr {
+				continue
+			}
+			for i := 0; i < mb; i++ {
+				dst := c[(ir+i)*ldc+jr : (ir+i)*ldc+jr+nb]
+				src := tmp[i*nr : i*nr+nb]
+				if beta == 0 {
+					copy(dst, src)
+					continue
+				}
+				for j, v := range src {
+					dst[j] = v + beta*dst[j]
+				}
+			}
+		}
+	}
+}
+
+func roundUp(x, q int) int { return (x + q - 1) / q * q }

@@ -1,0 +1,9 @@
+//go:build !amd64 || purego
+
+package gemm
+
+// No assembly packers here: the Go loops in pack.go do all packing.
+
+func packContigFast(dst, src []float32, off, ld, kc, panels, w int) bool { return false }
+
+func packGatherFast(dst, src []float32, off, ld, kc, w int) int { return 0 }

@@ -1,0 +1,69 @@
+package cpu
+
+import (
+	"math"
+
+	"github.com/dllmrl/agrpo/core"
+)
+
+// RMSNorm normalises each row by its root mean square and scales by w.
+func (b *Backend) RMSNorm(out, rstd, x, w *core.Tensor, eps float32) {
+	n, d := rows(x)
+	mustSameLen("rmsnorm", out, x)
+	mustShape("rmsnorm weight", w, d)
+	mustLen("rmsnorm rstd", rstd, n)
+	o, xs, ws, rs := f32(out), f32(x), f32(w), f32(rstd)
+	b.parallel(n, 16, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			row := xs[r*d : (r+1)*d]
+			var ss float32
+			for _, v := range row {
+				ss += v * v
+			}
+			s := float32(1 / math.Sqrt(float64(ss/float32(d)+eps)))
+			rs[r] = s
+			orow := o[r*d : (r+1)*d]
+			for j, v := range row {
+				orow[j] = v * s * ws[j]
+			}
+		}
+	})
+}
+
+// RMSNormBackward adds the input gradient into dx and accumulates dw.
+// With y = x·s·w and s = (mean(x²)+eps)^(−1/2):
+// dx_j = s·(w_j·g_j) − x_j·s³·Σ_k(w_k·g_k·x_k)/D and dw_j = Σ_rows g_j·x_j·s.
+func (b *Backend) RMSNormBackward(dx, dw, dOut, x, w, rstd *core.Tensor) {
+	n, d := rows(x)
+	mustSameLen("rmsnorm backward", dx, x, dOut)
+	mustShape("rmsnorm backward dw", dw, d)
+	mustLen("rmsnorm backward rstd", rstd, n)
+	dxs, dws, g, xs, ws, rs := f32(dx), f32(dw), f32(dOut), f32(x), f32(w), f32(rstd)
+	// dw is reduced over rows: each worker sums into its own partial, then the partials are added.
+	workers := min(b.threads, max(1, n/16))
+	partial := make([]float32, workers*d)
+	chunk := (n + workers - 1) / workers
+	b.parallel(workers, 1, func(wlo, whi int) {
+		for wi := wlo; wi < whi; wi++ {
+			acc := partial[wi*d : (wi+1)*d]
+			for r := wi * chunk; r < min(n, (wi+1)*chunk); r++ {
+				xr, gr, dxr := xs[r*d:(r+1)*d], g[r*d:(r+1)*d], dxs[r*d:(r+1)*d]
+				s := rs[r]
+				var dot float32
+				for j := range xr {
+					dot += ws[j] * gr[j] * xr[j]
+				}
+				c := s * s * s * dot / float32(d)
+				for j := range xr {
+					dxr[j] += s*ws[j]*gr[j] - xr[j]*c
+					acc[j] += gr[j] * xr[j] * s
+				}
+			}
+		}
+	})
+	for wi := 0; wi < workers; wi++ {
+		for j, v := range partial[wi*d : (wi+1)*d] {
+			dws[j] += v
+		}
+	}
+}

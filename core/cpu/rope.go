@@ -1,0 +1,68 @@
+package cpu
+
+import (
+	"math"
+
+	"github.com/dllmrl/agrpo/core"
+)
+
+type ropeKey struct {
+	seq, headDim int
+	theta        float32
+}
+
+// ropeTable returns cos and sin for every (position, frequency) pair, interleaved as
+// [pos][i]{cos, sin}, computed once per shape in float64 for accuracy and cached.
+func (b *Backend) ropeTable(seq, headDim int, theta float32) []float32 {
+	key := ropeKey{seq, headDim, theta}
+	b.ropeMu.Lock()
+	defer b.ropeMu.Unlock()
+	if t, ok := b.rope[key]; ok {
+		return t
+	}
+	half := headDim / 2
+	t := make([]float32, seq*half*2)
+	for p := 0; p < seq; p++ {
+		for i := 0; i < half; i++ {
+			ang := float64(p) * math.Pow(float64(theta), -2*float64(i)/float64(headDim))
+			t[(p*half+i)*2] = float32(math.Cos(ang))
+			t[(p*half+i)*2+1] = float32(math.Sin(ang))
+		}
+	}
+	b.rope[key] = t
+	return t
+}
+
+// RoPE rotates each head's pairs (i, i+Dh/2) by the position's angles.
+func (b *Backend) RoPE(x *core.Tensor, heads int, theta float32) { b.rotate(x, heads, theta, 1) }
+
+// RoPEBackward rotates by the negative angles: the transpose of the forward rotation.
+func (b *Backend) RoPEBackward(dx *core.Tensor, heads int, theta float32) {
+	b.rotate(dx, heads, theta, -1)
+}
+
+func (b *Backend) rotate(x *core.Tensor, heads int, theta float32, sign float32) {
+	if x.Rank() != 3 || x.Dim(2)%(2*heads) != 0 {
+		panic("cpu: rope needs x [B, L, H·Dh] with even head size, got " + x.String())
+	}
+	nb, seq, dm := x.Dim(0), x.Dim(1), x.Dim(2)
+	hd := dm / heads
+	half := hd / 2
+	tab := b.ropeTable(seq, hd, theta)
+	xs := f32(x)
+	b.parallel(nb*seq, 16, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			p := r % seq
+			cs := tab[p*half*2 : (p+1)*half*2]
+			for h := 0; h < heads; h++ {
+				v := xs[r*dm+h*hd : r*dm+(h+1)*hd]
+				for i := 0; i < half; i++ {
+					c, s := cs[2*i], sign*cs[2*i+1]
+					a, bb := v[i], v[i+half]
+					v[i] = a*c - bb*s
+					v[i+half] = bb*c + a*s
+				}
+			}
+		}
+	})
+}

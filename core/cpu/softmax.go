@@ -1,0 +1,200 @@
+package cpu
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/dllmrl/agrpo/core"
+)
+
+// logSumExp returns the max and log Σ exp(x − max) + max of a row.
+func logSumExp(x []float32) (mx, lse float32) {
+	mx = float32(math.Inf(-1))
+	for _, v := range x {
+		mx = max(mx, v)
+	}
+	if math.IsInf(float64(mx), -1) {
+		return mx, mx
+	}
+	var s float64
+	for _, v := range x {
+		s += float64(exp32(v - mx))
+	}
+	return mx, mx + float32(math.Log(s))
+}
+
+// LogSoftmax writes out = x − logsumexp(x) per row.
+func (b *Backend) LogSoftmax(out, x *core.Tensor) {
+	mustSameLen("logsoftmax", out, x)
+	n, v := rows(x)
+	o, xs := f32(out), f32(x)
+	b.parallel(n, 16, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			row := xs[r*v : (r+1)*v]
+			_, lse := logSumExp(row)
+			orow := o[r*v : (r+1)*v]
+			for j, val := range row {
+				orow[j] = val - lse
+			}
+		}
+	})
+}
+
+// LogSoftmaxBackward writes dx = dOut − exp(out)·Σ dOut per row.
+func (b *Backend) LogSoftmaxBackward(dx, dOut, out *core.Tensor) {
+	mustSameLen("logsoftmax backward", dx, dOut, out)
+	n, v := rows(out)
+	d, g, o := f32(dx), f32(dOut), f32(out)
+	b.parallel(n, 16, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			var s float32
+			for _, val := range g[r*v : (r+1)*v] {
+				s += val
+			}
+			for j := r * v; j < (r+1)*v; j++ {
+				d[j] = g[j] - exp32(o[j])*s
+			}
+		}
+	})
+}
+
+// CrossEntropy writes the weighted summed loss and, optionally, its gradient.
+func (b *Backend) CrossEntropy(loss, dLogits, logits, targets, weights *core.Tensor) {
+	n, v := rows(logits)
+	mustShape("cross-entropy targets", targets, n)
+	mustShape("cross-entropy weights", weights, n)
+	mustShape("cross-entropy loss", loss, 1)
+	var dl []float32
+	if dLogits != nil {
+		mustSameLen("cross-entropy dlogits", dLogits, logits)
+		dl = f32(dLogits)
+	}
+	ls, tg, ws := f32(logits), i32(targets), f32(weights)
+	perRow := b.scratchBuf(n)
+	defer b.release(perRow)
+	b.parallel(n, 16, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			row := ls[r*v : (r+1)*v]
+			t := int(tg[r])
+			if t < 0 || t >= v {
+				panic(fmt.Sprintf("cpu: cross-entropy target %d out of range [0,%d)", t, v))
+			}
+			_, lse := logSumExp(row)
+			w := ws[r]
+			(*perRow)[r] = w * (lse - row[t])
+			if dl == nil {
+				continue
+			}
+			drow := dl[r*v : (r+1)*v]
+			for j, val := range row {
+				drow[j] = w * exp32(val-lse)
+			}
+			drow[t] -= w
+		}
+	})
+	var total float64
+	for _, l := range (*perRow)[:n] {
+		total += float64(l)
+	}
+	f32(loss)[0] = float32(total)
+}
+
+// TokenLogProbs evaluates the sampling distribution's log-probability of each token and its
+// entropy. Inside a row, z = logits·invTemp + bias; p = softmax(z).
+func (b *Backend) TokenLogProbs(logp, entropy, logits, tokens, bias *core.Tensor, invTemp float32) {
+	n, v := rows(logits)
+	mustShape("token logprobs", logp, n)
+	mustShape("token logprobs tokens", tokens, n)
+	var ent, bs []float32
+	if entropy != nil {
+		mustShape("token logprobs entropy", entropy, n)
+		ent = f32(entropy)
+	}
+	if bias != nil {
+		mustSameLen("token logprobs bias", bias, logits)
+		bs = f32(bias)
+	}
+	lp, ls, tk := f32(logp), f32(logits), i32(tokens)
+	b.parallel(n, 16, func(lo, hi int) {
+		z := make([]float32, v)
+		for r := lo; r < hi; r++ {
+			temperedRow(z, ls[r*v:(r+1)*v], bs, r*v, invTemp)
+			_, lse := logSumExp(z)
+			t := int(tk[r])
+			if t < 0 || t >= v {
+				panic(fmt.Sprintf("cpu: token id %d out of range [0,%d)", t, v))
+			}
+			lp[r] = z[t] - lse
+			if ent != nil {
+				ent[r] = entropyOf(z, lse)
+			}
+		}
+	})
+}
+
+// TokenLogProbsBackward: with p = softmax(z), z = logits·invTemp + bias,
+// d logp/dz = onehot − p and dH/dz_j = −p_j(log p_j + H); both are scaled by invTemp.
+func (b *Backend) TokenLogProbsBackward(dLogits, dLogp, dEntropy, logits, tokens, bias *core.Tensor, invTemp float32) {
+	n, v := rows(logits)
+	mustSameLen("token logprobs backward", dLogits, logits)
+	mustShape("token logprobs backward dlogp", dLogp, n)
+	var de, bs []float32
+	if dEntropy != nil {
+		mustShape("token logprobs backward dentropy", dEntropy, n)
+		de = f32(dEntropy)
+	}
+	if bias != nil {
+		mustSameLen("token logprobs bias", bias, logits)
+		bs = f32(bias)
+	}
+	dl, dp, ls, tk := f32(dLogits), f32(dLogp), f32(logits), i32(tokens)
+	b.parallel(n, 16, func(lo, hi int) {
+		z := make([]float32, v)
+		for r := lo; r < hi; r++ {
+			temperedRow(z, ls[r*v:(r+1)*v], bs, r*v, invTemp)
+			_, lse := logSumExp(z)
+			var h, gh float32
+			if de != nil {
+				h, gh = entropyOf(z, lse), de[r]
+			}
+			g := dp[r]
+			drow := dl[r*v : (r+1)*v]
+			for j, zj := range z {
+				lpj := zj - lse
+				p := exp32(lpj)
+				d := -g * p
+				if p > 0 {
+					d -= gh * p * (lpj + h)
+				}
+				drow[j] = d * invTemp
+			}
+			drow[tk[r]] += g * invTemp
+		}
+	})
+}
+
+// temperedRow writes z = row·invTemp + bias[off:off+len(row)] (no bias when bias is nil).
+func temperedRow(z, row, bias []float32, off int, invTemp float32) {
+	for j, val := range row {
+		z[j] = val * invTemp
+	}
+	if bias != nil {
+		for j := range z {
+			z[j] += bias[off+j]
+		}
+	}
+}
+
+// entropyOf returns −Σ p log p for p = softmax(z) given z's logsumexp; masked (−Inf) entries
+// contribute nothing.
+func entropyOf(z []float32, lse float32) float32 {
+	var h float64
+	for _, zj := range z {
+		if math.IsInf(float64(zj), -1) {
+			continue
+		}
+		lpj := float64(zj - lse)
+		h -= math.Exp(lpj) * lpj
+	}
+	return float32(h)
+}

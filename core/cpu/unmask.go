@@ -1,0 +1,178 @@
+package cpu
+
+import (
+	"fmt"
+	"math"
+	"sort"
+
+	"github.com/dllmrl/agrpo/core"
+)
+
+// UnmaskStep runs one sampler step on every active row (see core.Backend).
+func (b *Backend) UnmaskStep(s core.UnmaskState, logits *core.Tensor, p core.UnmaskParams) {
+	nb, seq := s.Tokens.Dim(0), s.Tokens.Dim(1)
+	c := seq - p.PromptLen
+	if logits.Rank() != 3 || logits.Dim(0) != nb || logits.Dim(1) != seq {
+		panic(fmt.Sprintf("cpu: unmask step: logits %v for tokens %v", logits, s.Tokens))
+	}
+	v := logits.Dim(2)
+	mustShape("unmask reveal steps", s.RevealStep, nb, c)
+	mustShape("unmask logp", s.LogP, nb, c)
+	mustShape("unmask entropy", s.Entropy, nb, c)
+	mustShape("unmask active", s.Active, nb)
+	if p.BlockStart < 0 || p.BlockEnd > c || p.BlockStart >= p.BlockEnd {
+		panic(fmt.Sprintf("cpu: unmask step: block [%d, %d) outside a completion of %d", p.BlockStart, p.BlockEnd, c))
+	}
+	var support []float32
+	if s.Support != nil {
+		mustShape("unmask support", s.Support, nb, c, v)
+		support = f32(s.Support)
+	}
+	tok, step, lp, ent, act, ls := i32(s.Tokens), i32(s.RevealStep), f32(s.LogP), f32(s.Entropy), i32(s.Active), f32(logits)
+	b.parallel(nb, 1, func(lo, hi int) {
+		d := newDrawer(v, p)
+		var cands []candidate
+		for row := lo; row < hi; row++ {
+			if act[row] == 0 {
+				continue
+			}
+			cands = cands[:0]
+			for j := p.BlockStart; j < p.BlockEnd; j++ {
+				if step[row*c+j] >= 0 {
+					continue
+				}
+				pos := row*seq + p.PromptLen + j
+				y, logp, h := d.draw(ls[pos*v:(pos+1)*v], uint32(row*c+j))
+				score := logp
+				switch p.Remasking {
+				case core.RandomOrder:
+					score = float32(core.Uniform(p.Seed, core.StreamRemask, uint32(p.Step), uint32(row*c+j), 0))
+				case core.LowEntropy:
+					score = -h
+				}
+				cands = append(cands, candidate{j: j, y: y, logp: logp, entropy: h, score: score})
+				if support != nil {
+					copy(support[(row*c+j)*v:(row*c+j+1)*v], d.support)
+				}
+			}
+			// Best scores first; among equal scores the lower position first.
+			sort.SliceStable(cands, func(a, b int) bool { return cands[a].score > cands[b].score })
+			for _, cd := range cands[:min(p.Reveal, len(cands))] {
+				i := row*c + cd.j
+				tok[row*seq+p.PromptLen+cd.j] = cd.y
+				step[i] = int32(p.Step)
+				lp[i] = cd.logp
+				ent[i] = cd.entropy
+			}
+			// Positions drawn but not revealed must not keep this step's support.
+			if support != nil {
+				for _, cd := range cands[min(p.Reveal, len(cands)):] {
+					i := row*c + cd.j
+					clear(support[i*v : (i+1)*v])
+				}
+			}
+		}
+	})
+}
+
+type candidate struct {
+	j             int
+	y             int32
+	logp, entropy float32
+	score         float32
+}
+
+// drawer samples one position: it holds the step's parameters and per-worker scratch.
+type drawer struct {
+	p       core.UnmaskParams
+	invT    float32
+	z       []float32 // tempered logits, −Inf outside the support
+	support []float32 // 0 inside the support, −Inf outside
+	order   []int
+}
+
+func newDrawer(v int, p core.UnmaskParams) *drawer {
+	d := &drawer{p: p, z: make([]float32, v), support: make([]float32, v), order: make([]int, 0, v)}
+	d.invT = 1
+	if p.Temperature > 0 {
+		d.invT = 1 / p.Temperature
+	}
+	return d
+}
+
+// draw returns the token drawn from a row of logits and its log-probability and entropy under
+// the distribution drawn from; d.support holds that distribution's support afterwards.
+func (d *drawer) draw(logits []float32, lane uint32) (y int32, logp, entropy float32) {
+	neg := float32(math.Inf(-1))
+	for i, l := range logits {
+		d.z[i] = l * d.invT
+		d.support[i] = 0
+	}
+	d.support[d.p.MaskID] = neg
+	if d.p.Temperature > 0 {
+		d.restrict()
+	}
+	for i := range d.z {
+		d.z[i] += d.support[i]
+	}
+	_, lse := logSumExp(d.z)
+	best := -1
+	if d.p.Temperature > 0 {
+		bestKey := math.Inf(-1)
+		for i, zi := range d.z {
+			if d.support[i] != 0 {
+				continue
+			}
+			u := core.Uniform(d.p.Seed, core.StreamGumbel, uint32(d.p.Step), lane, uint32(i))
+			if key := float64(zi) - math.Log(-math.Log(u)); key > bestKey {
+				best, bestKey = i, key
+			}
+		}
+	} else {
+		for i, zi := range d.z {
+			if d.support[i] == 0 && (best < 0 || zi > d.z[best]) {
+				best = i
+			}
+		}
+	}
+	return int32(best), d.z[best] - lse, entropyOf(d.z, lse)
+}
+
+// restrict applies top-k, then top-p, to the support (as Hugging Face's warpers do: ties at the
+// k-th value are kept; top-p drops the least likely tokens while the mass dropped stays
+// ≤ 1 − TopP, never dropping the most likely one).
+func (d *drawer) restrict() {
+	neg := float32(math.Inf(-1))
+	d.order = d.order[:0]
+	for i := range d.z {
+		if d.support[i] == 0 {
+			d.order = append(d.order, i)
+		}
+	}
+	// Ascending by tempered logit; equal logits keep id order so the result is deterministic.
+	sort.SliceStable(d.order, func(a, b int) bool { return d.z[d.order[a]] < d.z[d.order[b]] })
+	if k := d.p.TopK; k > 0 && k < len(d.order) {
+		kth := d.z[d.order[len(d.order)-k]]
+		cut := 0
+		for cut < len(d.order) && d.z[d.order[cut]] < kth {
+			d.support[d.order[cut]] = neg
+			cut++
+		}
+		d.order = d.order[cut:]
+	}
+	if tp := d.p.TopP; tp > 0 && tp < 1 {
+		mx := d.z[d.order[len(d.order)-1]]
+		var total float64
+		for _, i := range d.order {
+			total += math.Exp(float64(d.z[i] - mx))
+		}
+		var cum float64
+		for _, i := range d.order[:len(d.order)-1] {
+			cum += math.Exp(float64(d.z[i]-mx)) / total
+			if cum > 1-float64(tp) {
+				break
+			}
+			d.support[i] = neg
+		}
+	}
+}

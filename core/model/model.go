@@ -1,0 +1,211 @@
+package model
+
+import (
+	"fmt"
+
+	"github.com/dllmrl/agrpo/core"
+)
+
+// Model runs the forward and backward passes of one parameter set on one backend. Activations
+// are kept from Forward for Backward in buffers sized once per (batch, length) and reused; a
+// smaller batch at the same length uses views of the same buffers.
+type Model struct {
+	Cfg   Config
+	B     core.Backend
+	P     *Params
+	Grads *Params // accumulated by Backward; nil until AllocGrads
+
+	acts *activations // buffers for the largest batch seen at the current length
+	cur  *activations // the view of acts used by the last Forward
+}
+
+// New wraps parameters for cfg on backend b.
+func New(b core.Backend, cfg Config, p *Params) *Model {
+	return &Model{Cfg: cfg, B: b, P: p}
+}
+
+// AllocGrads allocates zeroed gradient buffers (once).
+func (m *Model) AllocGrads() {
+	if m.Grads == nil {
+		m.Grads = NewParams(m.B, m.Cfg)
+	}
+}
+
+// layerActs are what one block's backward needs from its forward.
+type layerActs struct {
+	xIn, hAttn, q, k, v, attn, xMid, hFF *core.Tensor // [B, L, D]
+	rstdAttn, rstdFF                     *core.Tensor // [B·L]
+	lse                                  *core.Tensor // [B, H, L]
+	gate, up, act                        *core.Tensor // [B, L, F]
+}
+
+type activations struct {
+	batch, seq int
+	tokens     *core.Tensor // the ids of the Forward that filled this view, for the embedding backward
+	keyMask    *core.Tensor
+	layers     []layerActs
+	xOut, hOut *core.Tensor // final residual stream and its norm [B, L, D]
+	rstdOut    *core.Tensor
+	logits     *core.Tensor // [B, L, V]
+	// Backward scratch.
+	dx, dh, dq, dk, dv, dAttn *core.Tensor // [B, L, D]
+	dGate, dUp, dAct          *core.Tensor // [B, L, F]
+}
+
+func (m *Model) allocActs(batch, seq int) *activations {
+	b, c := m.B, m.Cfg
+	d, f := c.DModel, c.MLPHidden
+	bld := func() *core.Tensor { return b.Alloc(core.F32, batch, seq, d) }
+	blf := func() *core.Tensor { return b.Alloc(core.F32, batch, seq, f) }
+	a := &activations{batch: batch, seq: seq}
+	for i := 0; i < c.Layers; i++ {
+		a.layers = append(a.layers, layerActs{
+			xIn: bld(), hAttn: bld(), q: bld(), k: bld(), v: bld(), attn: bld(), xMid: bld(), hFF: bld(),
+			rstdAttn: b.Alloc(core.F32, batch, seq), rstdFF: b.Alloc(core.F32, batch, seq),
+			lse:  b.Alloc(core.F32, batch, c.Heads, seq),
+			gate: blf(), up: blf(), act: blf(),
+		})
+	}
+	a.xOut, a.hOut, a.rstdOut = bld(), bld(), b.Alloc(core.F32, batch, seq)
+	a.logits = b.Alloc(core.F32, batch, seq, c.VocabSize)
+	a.dx, a.dh, a.dq, a.dk, a.dv, a.dAttn = bld(), bld(), bld(), bld(), bld(), bld()
+	a.dGate, a.dUp, a.dAct = blf(), blf(), blf()
+	return a
+}
+
+// view returns the first batch rows of every buffer.
+func (a *activations) view(batch int) *activations {
+	r := func(t *core.Tensor) *core.Tensor { return t.Rows(0, batch) }
+	v := &activations{batch: batch, seq: a.seq}
+	for _, l := range a.layers {
+		v.layers = append(v.layers, layerActs{
+			xIn: r(l.xIn), hAttn: r(l.hAttn), q: r(l.q), k: r(l.k), v: r(l.v), attn: r(l.attn), xMid: r(l.xMid), hFF: r(l.hFF),
+			rstdAttn: r(l.rstdAttn), rstdFF: r(l.rstdFF), lse: r(l.lse), gate: r(l.gate), up: r(l.up), act: r(l.act),
+		})
+	}
+	v.xOut, v.hOut, v.rstdOut, v.logits = r(a.xOut), r(a.hOut), r(a.rstdOut), r(a.logits)
+	v.dx, v.dh, v.dq, v.dk, v.dv, v.dAttn = r(a.dx), r(a.dh), r(a.dq), r(a.dk), r(a.dv), r(a.dAttn)
+	v.dGate, v.dUp, v.dAct = r(a.dGate), r(a.dUp), r(a.dAct)
+	return v
+}
+
+// buffers returns activations for (batch, seq), reusing the last allocation when it fits.
+func (m *Model) buffers(batch, seq int) *activations {
+	if m.acts == nil || m.acts.seq != seq || m.acts.batch < batch {
+		if m.acts != nil {
+			m.freeActs()
+		}
+		m.acts = m.allocActs(batch, seq)
+		m.cur = nil
+	}
+	return m.acts.view(batch)
+}
+
+func (m *Model) freeActs() {
+	a := m.acts
+	for _, l := range a.layers {
+		for _, t := range []*core.Tensor{l.xIn, l.hAttn, l.q, l.k, l.v, l.attn, l.xMid, l.hFF, l.rstdAttn, l.rstdFF, l.lse, l.gate, l.up, l.act} {
+			m.B.Free(t)
+		}
+	}
+	for _, t := range []*core.Tensor{a.xOut, a.hOut, a.rstdOut, a.logits, a.dx, a.dh, a.dq, a.dk, a.dv, a.dAttn, a.dGate, a.dUp, a.dAct} {
+		m.B.Free(t)
+	}
+	m.acts = nil
+}
+
+// Forward runs the model on tokens [B, L] (I32) with keyMask [B, L] (I32, 1 = real token,
+// 0 = padding) and returns logits [B, L, V]. The logits buffer belongs to the model and is
+// overwritten by the next Forward; Backward uses this call's activations.
+func (m *Model) Forward(tokens, keyMask *core.Tensor) *core.Tensor {
+	if tokens.Rank() != 2 || !core.SameShape(tokens.Shape(), keyMask.Shape()) {
+		panic(fmt.Sprintf("model: tokens %v and key mask %v must both be [B, L]", tokens, keyMask))
+	}
+	batch, seq := tokens.Dim(0), tokens.Dim(1)
+	if seq > m.Cfg.MaxSeqLen {
+		panic(fmt.Sprintf("model: sequence length %d exceeds max_sequence_length %d", seq, m.Cfg.MaxSeqLen))
+	}
+	b, c, p := m.B, m.Cfg, m.P
+	a := m.buffers(batch, seq)
+	a.tokens, a.keyMask = tokens, keyMask
+	m.cur = a
+	eps := float32(c.NormEps)
+	theta := float32(c.RopeTheta)
+
+	b.Embedding(a.layers[0].xIn, p.WTE, tokens)
+	for i, bl := range p.Blocks {
+		l := a.layers[i]
+		// Attention half: xMid = xIn + attn_out(Attention(RoPE(q), RoPE(k), v)).
+		b.RMSNorm(l.hAttn, l.rstdAttn, l.xIn, bl.AttnNorm, eps)
+		b.MatMul(l.q, l.hAttn, bl.Q, false, true, 1, 0)
+		b.MatMul(l.k, l.hAttn, bl.K, false, true, 1, 0)
+		b.MatMul(l.v, l.hAttn, bl.V, false, true, 1, 0)
+		b.RoPE(l.q, c.Heads, theta)
+		b.RoPE(l.k, c.Heads, theta)
+		b.Attention(l.attn, l.lse, l.q, l.k, l.v, keyMask, c.Heads)
+		b.Copy(l.xMid, l.xIn)
+		b.MatMul(l.xMid, l.attn, bl.AttnOut, false, true, 1, 1)
+		// MLP half: xNext = xMid + ff_out(silu(ff_proj(h))·up_proj(h)).
+		b.RMSNorm(l.hFF, l.rstdFF, l.xMid, bl.FFNorm, eps)
+		b.MatMul(l.gate, l.hFF, bl.FFProj, false, true, 1, 0)
+		b.MatMul(l.up, l.hFF, bl.UpProj, false, true, 1, 0)
+		b.SwiGLU(l.act, l.gate, l.up)
+		next := a.xOut
+		if i+1 < len(a.layers) {
+			next = a.layers[i+1].xIn
+		}
+		b.Copy(next, l.xMid)
+		b.MatMul(next, l.act, bl.FFOut, false, true, 1, 1)
+	}
+	b.RMSNorm(a.hOut, a.rstdOut, a.xOut, p.LnF, eps)
+	b.MatMul(a.logits, a.hOut, p.Head, false, true, 1, 0)
+	return a.logits
+}
+
+// Backward takes ∂loss/∂logits [B, L, V] for the last Forward and accumulates every parameter's
+// gradient into m.Grads (call AllocGrads first; zero the grads between optimizer steps).
+func (m *Model) Backward(dLogits *core.Tensor) {
+	if m.Grads == nil {
+		panic("model: Backward before AllocGrads")
+	}
+	a := m.cur
+	if a == nil || !core.SameShape(dLogits.Shape(), a.logits.Shape()) {
+		panic(fmt.Sprintf("model: Backward with %v does not match the last Forward", dLogits))
+	}
+	b, c, p, g := m.B, m.Cfg, m.P, m.Grads
+	theta := float32(c.RopeTheta)
+	// linearBackward: for y = x·Wᵀ, accumulate dW += dyᵀ·x and write (or add, when addInto)
+	// dx = dy·W.
+	linearBackward := func(dx, dW, dy, x, w *core.Tensor, addInto bool) {
+		n := dy.Len() / dy.Dim(-1)
+		b.MatMul(dW, dy.Reshape(n, dy.Dim(-1)), x.Reshape(n, x.Dim(-1)), true, false, 1, 1)
+		beta := float32(0)
+		if addInto {
+			beta = 1
+		}
+		b.MatMul(dx, dy, w, false, false, 1, beta)
+	}
+
+	linearBackward(a.dh, g.Head, dLogits, a.hOut, p.Head, false)
+	b.Fill(a.dx, 0)
+	b.RMSNormBackward(a.dx, g.LnF, a.dh, a.xOut, p.LnF, a.rstdOut)
+	for i := len(p.Blocks) - 1; i >= 0; i-- {
+		bl, gb, l := p.Blocks[i], g.Blocks[i], a.layers[i]
+		// MLP half; a.dx holds ∂/∂xNext, which also flows unchanged to xMid through the residual.
+		linearBackward(a.dAct, gb.FFOut, a.dx, l.act, bl.FFOut, false)
+		b.SwiGLUBackward(a.dGate, a.dUp, a.dAct, l.gate, l.up)
+		linearBackward(a.dh, gb.FFProj, a.dGate, l.hFF, bl.FFProj, false)
+		linearBackward(a.dh, gb.UpProj, a.dUp, l.hFF, bl.UpProj, true)
+		b.RMSNormBackward(a.dx, gb.FFNorm, a.dh, l.xMid, bl.FFNorm, l.rstdFF)
+		// Attention half; a.dx now holds ∂/∂xMid.
+		linearBackward(a.dAttn, gb.AttnOut, a.dx, l.attn, bl.AttnOut, false)
+		b.AttentionBackward(a.dq, a.dk, a.dv, a.dAttn, l.q, l.k, l.v, l.attn, l.lse, a.keyMask, c.Heads)
+		b.RoPEBackward(a.dq, c.Heads, theta)
+		b.RoPEBackward(a.dk, c.Heads, theta)
+		linearBackward(a.dh, gb.Q, a.dq, l.hAttn, bl.Q, false)
+		linearBackward(a.dh, gb.K, a.dk, l.hAttn, bl.K, true)
+		linearBackward(a.dh, gb.V, a.dv, l.hAttn, bl.V, true)
+		b.RMSNormBackward(a.dx, gb.AttnNorm, a.dh, l.xIn, bl.AttnNorm, l.rstdAttn)
+	}
+	b.EmbeddingBackward(g.WTE, a.dx, a.tokens)
+}

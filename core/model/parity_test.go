@@ -1,0 +1,109 @@
+package model
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/dllmrl/agrpo/core"
+	"github.com/dllmrl/agrpo/core/cpu"
+	"github.com/dllmrl/agrpo/core/safetensors"
+)
+
+// parityDir holds the PyTorch fixtures; tools/reference/README.md says how to regenerate them.
+var parityDir = filepath.Join("..", "..", "testdata", "parity")
+
+// TestPyTorchParity loads the checkpoint that tools/reference/mkparity wrote, runs the forward,
+// the masked-diffusion-weighted cross-entropy and the backward, and compares logits, loss and
+// every parameter gradient with PyTorch's float64 results (tools/reference/parity.py).
+func TestPyTorchParity(t *testing.T) {
+	RunParity(t, cpu.New())
+}
+
+// RunParity is the parity check on any backend; the Vulkan backend's tests call it too.
+func RunParity(t *testing.T, b core.Backend) {
+	ck, err := Load(filepath.Join(parityDir, "model.safetensors"), b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := readFixture(t, "inputs.safetensors")
+	want := readFixture(t, "expected.safetensors")
+	cfg := ck.Config
+	tokShape := in.Tensors["tokens"].Shape
+	batch, seq := tokShape[0], tokShape[1]
+	n := batch * seq
+	upI := func(name string, shape ...int) *core.Tensor {
+		v, err := in.Tensors[name].Int32()
+		if err != nil {
+			t.Fatalf("inputs %s: %v", name, err)
+		}
+		x := b.Alloc(core.I32, shape...)
+		b.UploadInt(x, v)
+		return x
+	}
+	tokens, keyMask, targets := upI("tokens", batch, seq), upI("key_mask", batch, seq), upI("targets", n)
+	wv, err := in.Tensors["weights"].Float32()
+	if err != nil {
+		t.Fatal(err)
+	}
+	weights := b.Alloc(core.F32, n)
+	b.Upload(weights, wv)
+
+	m := New(b, cfg, ck.Params)
+	m.AllocGrads()
+	logits := m.Forward(tokens, keyMask)
+	loss := b.Alloc(core.F32, 1)
+	dl := b.Alloc(core.F32, logits.Shape()...)
+	b.CrossEntropy(loss, dl.Reshape(n, cfg.VocabSize), logits.Reshape(n, cfg.VocabSize), targets, weights)
+	m.Backward(dl)
+
+	const tol = 1e-4
+	compare := func(name string, got *core.Tensor) {
+		t.Helper()
+		ref, ok := want.Tensors[name]
+		if !ok {
+			t.Fatalf("expected.safetensors has no %s", name)
+		}
+		rv, err := ref.Float32()
+		if err != nil {
+			t.Fatal(err)
+		}
+		gv := make([]float32, got.Len())
+		b.Download(got, gv)
+		if len(gv) != len(rv) {
+			t.Fatalf("%s: %d values, reference has %d", name, len(gv), len(rv))
+		}
+		var num, den float64
+		for i := range gv {
+			d := float64(gv[i]) - float64(rv[i])
+			num += d * d
+			den += float64(rv[i]) * float64(rv[i])
+		}
+		rel := math.Sqrt(num / den)
+		if !(rel <= tol) {
+			t.Errorf("%s: relative error %.3g against PyTorch, want ≤ %g", name, rel, tol)
+		} else if testing.Verbose() {
+			t.Logf("%-45s rel err %.2g", name, rel)
+		}
+	}
+	compare("logits", logits)
+	compare("loss", loss)
+	for _, p := range m.Grads.List(cfg) {
+		compare(fmt.Sprintf("grad.%s", p.Name), p.Tensor)
+	}
+}
+
+func readFixture(t *testing.T, name string) *safetensors.File {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(parityDir, name))
+	if err != nil {
+		t.Fatalf("reading fixture (regenerate with tools/reference/README.md): %v", err)
+	}
+	f, err := safetensors.Parse(raw)
+	if err != nil {
+		t.Fatalf("fixture %s: %v", name, err)
+	}
+	return f
+}

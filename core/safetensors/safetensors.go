@@ -1,0 +1,253 @@
+// Package safetensors reads and writes the safetensors format (Hugging Face): an 8-byte
+// little-endian header length, a JSON header naming each tensor's dtype, shape and byte range,
+// then the raw little-endian data. The reader treats the file as untrusted: every length,
+// offset and shape is checked before use, and any inconsistency is an error, never a panic.
+package safetensors
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"sort"
+)
+
+// MaxHeader bounds the JSON header a reader accepts (the format's own limit is 100 MB).
+const MaxHeader = 100 << 20
+
+// DType names a tensor element type as the format spells it.
+type DType string
+
+// Element types this package reads and writes.
+const (
+	F32 DType = "F32"
+	F64 DType = "F64"
+	I32 DType = "I32"
+	I64 DType = "I64"
+)
+
+func (d DType) size() (int, bool) {
+	switch d {
+	case F32, I32:
+		return 4, true
+	case F64, I64:
+		return 8, true
+	}
+	return 0, false
+}
+
+// Tensor is one named array: its type, shape and raw little-endian bytes.
+type Tensor struct {
+	DType DType
+	Shape []int
+	Data  []byte
+}
+
+// File is a parsed safetensors file.
+type File struct {
+	Metadata map[string]string
+	Tensors  map[string]Tensor
+}
+
+// Names returns the tensor names in sorted order.
+func (f *File) Names() []string {
+	names := make([]string, 0, len(f.Tensors))
+	for n := range f.Tensors {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+type entry struct {
+	DType       DType    `json:"dtype"`
+	Shape       []int    `json:"shape"`
+	DataOffsets [2]int64 `json:"data_offsets"`
+}
+
+// Parse decodes a whole file held in memory. Data slices alias buf.
+func Parse(buf []byte) (*File, error) {
+	if len(buf) < 8 {
+		return nil, fmt.Errorf("safetensors: file is %d bytes, shorter than the 8-byte header length", len(buf))
+	}
+	n := binary.LittleEndian.Uint64(buf[:8])
+	if n > MaxHeader {
+		return nil, fmt.Errorf("safetensors: header length %d exceeds the %d-byte limit", n, MaxHeader)
+	}
+	if uint64(len(buf)-8) < n {
+		return nil, fmt.Errorf("safetensors: header length %d but only %d bytes follow (truncated file?)", n, len(buf)-8)
+	}
+	header, data := buf[8:8+n], buf[8+n:]
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(header, &raw); err != nil {
+		return nil, fmt.Errorf("safetensors: header is not a JSON object: %w", err)
+	}
+	f := &File{Metadata: map[string]string{}, Tensors: map[string]Tensor{}}
+	for name, msg := range raw {
+		if name == "__metadata__" {
+			if err := json.Unmarshal(msg, &f.Metadata); err != nil {
+				return nil, fmt.Errorf("safetensors: __metadata__ must map strings to strings: %w", err)
+			}
+			continue
+		}
+		var e entry
+		dec := json.NewDecoder(bytes.NewReader(msg))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&e); err != nil {
+			return nil, fmt.Errorf("safetensors: tensor %q: bad header entry: %w", name, err)
+		}
+		t, err := e.slice(name, data)
+		if err != nil {
+			return nil, err
+		}
+		f.Tensors[name] = t
+	}
+	return f, nil
+}
+
+func (e entry) slice(name string, data []byte) (Tensor, error) {
+	size, ok := e.DType.size()
+	if !ok {
+		return Tensor{}, fmt.Errorf("safetensors: tensor %q: unsupported dtype %q", name, e.DType)
+	}
+	count := int64(1)
+	for _, d := range e.Shape {
+		if d < 0 {
+			return Tensor{}, fmt.Errorf("safetensors: tensor %q: negative dimension in shape %v", name, e.Shape)
+		}
+		if d > 0 && count > math.MaxInt32/int64(d) {
+			return Tensor{}, fmt.Errorf("safetensors: tensor %q: shape %v is too large", name, e.Shape)
+		}
+		count *= int64(d)
+	}
+	begin, end := e.DataOffsets[0], e.DataOffsets[1]
+	if begin < 0 || end < begin || end > int64(len(data)) {
+		return Tensor{}, fmt.Errorf("safetensors: tensor %q: data range [%d, %d) outside the %d data bytes (truncated file?)", name, begin, end, len(data))
+	}
+	if end-begin != count*int64(size) {
+		return Tensor{}, fmt.Errorf("safetensors: tensor %q: %d bytes for shape %v of %s, want %d", name, end-begin, e.Shape, e.DType, count*int64(size))
+	}
+	return Tensor{DType: e.DType, Shape: append([]int(nil), e.Shape...), Data: data[begin:end]}, nil
+}
+
+// Write encodes tensors (written in sorted name order) and metadata to w.
+func Write(w io.Writer, metadata map[string]string, tensors map[string]Tensor) error {
+	names := make([]string, 0, len(tensors))
+	for n := range tensors {
+		if n == "__metadata__" {
+			return errors.New("safetensors: a tensor cannot be named __metadata__")
+		}
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	header := map[string]any{}
+	if len(metadata) > 0 {
+		header["__metadata__"] = metadata
+	}
+	var off int64
+	for _, n := range names {
+		t := tensors[n]
+		size, ok := t.DType.size()
+		if !ok {
+			return fmt.Errorf("safetensors: tensor %q: unsupported dtype %q", n, t.DType)
+		}
+		want := int64(size)
+		for _, d := range t.Shape {
+			want *= int64(d)
+		}
+		if int64(len(t.Data)) != want {
+			return fmt.Errorf("safetensors: tensor %q: %d bytes for shape %v, want %d", n, len(t.Data), t.Shape, want)
+		}
+		shape := t.Shape
+		if shape == nil {
+			shape = []int{}
+		}
+		header[n] = entry{DType: t.DType, Shape: shape, DataOffsets: [2]int64{off, off + want}}
+		off += want
+	}
+	hj, err := json.Marshal(header)
+	if err != nil {
+		return fmt.Errorf("safetensors: encoding header: %w", err)
+	}
+	// Pad the header with spaces to 8-byte alignment so the data is aligned, as the reference writer does.
+	for len(hj)%8 != 0 {
+		hj = append(hj, ' ')
+	}
+	var lenBuf [8]byte
+	binary.LittleEndian.PutUint64(lenBuf[:], uint64(len(hj)))
+	if _, err := w.Write(lenBuf[:]); err != nil {
+		return fmt.Errorf("safetensors: %w", err)
+	}
+	if _, err := w.Write(hj); err != nil {
+		return fmt.Errorf("safetensors: %w", err)
+	}
+	for _, n := range names {
+		if _, err := w.Write(tensors[n].Data); err != nil {
+			return fmt.Errorf("safetensors: %w", err)
+		}
+	}
+	return nil
+}
+
+// FromFloat32 packs values as an F32 tensor.
+func FromFloat32(v []float32, shape ...int) Tensor {
+	b := make([]byte, 4*len(v))
+	for i, x := range v {
+		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(x))
+	}
+	return Tensor{DType: F32, Shape: shape, Data: b}
+}
+
+// FromInt32 packs values as an I32 tensor.
+func FromInt32(v []int32, shape ...int) Tensor {
+	b := make([]byte, 4*len(v))
+	for i, x := range v {
+		binary.LittleEndian.PutUint32(b[4*i:], uint32(x))
+	}
+	return Tensor{DType: I32, Shape: shape, Data: b}
+}
+
+// Float32 unpacks an F32 (or F64, narrowed) tensor.
+func (t Tensor) Float32() ([]float32, error) {
+	switch t.DType {
+	case F32:
+		v := make([]float32, len(t.Data)/4)
+		for i := range v {
+			v[i] = math.Float32frombits(binary.LittleEndian.Uint32(t.Data[4*i:]))
+		}
+		return v, nil
+	case F64:
+		v := make([]float32, len(t.Data)/8)
+		for i := range v {
+			v[i] = float32(math.Float64frombits(binary.LittleEndian.Uint64(t.Data[8*i:])))
+		}
+		return v, nil
+	}
+	return nil, fmt.Errorf("safetensors: %s tensor read as float32", t.DType)
+}
+
+// Int32 unpacks an I32 (or I64, checked for range) tensor.
+func (t Tensor) Int32() ([]int32, error) {
+	switch t.DType {
+	case I32:
+		v := make([]int32, len(t.Data)/4)
+		for i := range v {
+			v[i] = int32(binary.LittleEndian.Uint32(t.Data[4*i:]))
+		}
+		return v, nil
+	case I64:
+		v := make([]int32, len(t.Data)/8)
+		for i := range v {
+			x := int64(binary.LittleEndian.Uint64(t.Data[8*i:]))
+			if x < math.MinInt32 || x > math.MaxInt32 {
+				return nil, fmt.Errorf("safetensors: I64 value %d does not fit in int32", x)
+			}
+			v[i] = int32(x)
+		}
+		return v, nil
+	}
+	return nil, fmt.Errorf("safetensors: %s tensor read as int32", t.DType)
+}

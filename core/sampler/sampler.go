@@ -1,0 +1,275 @@
+// Package sampler is LLaDA's unmasking sampler with the records AGRPO needs. A batch of prompts
+// is extended by gen_length masks; the completion is denoised in semi-autoregressive blocks,
+// each over an equal share of the steps, revealing get_num_transfer_tokens positions per step
+// by the remasking rule. For every completion token it records the step that revealed it, its
+// log-probability under the distribution actually drawn from, that distribution's entropy and
+// its top-k/top-p support, so the state before any step can be rebuilt exactly and the step's
+// likelihood recomputed. Every step runs through core.Backend (one forward, one UnmaskStep),
+// so a GPU backend runs the loop on the device.
+package sampler
+
+import (
+	"fmt"
+
+	"github.com/dllmrl/agrpo/core"
+	"github.com/dllmrl/agrpo/core/model"
+)
+
+// Config holds the sampling settings (LLaDA's generate() arguments plus AGRPO's top-k/top-p).
+type Config struct {
+	GenLength   int            `toml:"gen_length"`   // completion tokens
+	BlockLength int            `toml:"block_length"` // tokens per semi-autoregressive block
+	Steps       int            `toml:"steps"`        // total denoising steps, split evenly over blocks
+	Temperature float32        `toml:"temperature"`  // 0: greedy
+	TopK        int            `toml:"top_k"`        // 0: off
+	TopP        float32        `toml:"top_p"`        // 0 or 1: off
+	Remasking   core.Remasking `toml:"-"`
+	Seed        uint32         `toml:"seed"`
+}
+
+// Validate reports settings the schedule cannot honour.
+func (c Config) Validate() error {
+	switch {
+	case c.GenLength <= 0:
+		return fmt.Errorf("gen_length = %d, must be positive", c.GenLength)
+	case c.BlockLength <= 0 || c.GenLength%c.BlockLength != 0:
+		return fmt.Errorf("block_length = %d must divide gen_length = %d", c.BlockLength, c.GenLength)
+	case c.Steps <= 0 || c.Steps%(c.GenLength/c.BlockLength) != 0:
+		return fmt.Errorf("steps = %d must be a positive multiple of the %d blocks", c.Steps, c.GenLength/c.BlockLength)
+	case c.Steps/(c.GenLength/c.BlockLength) > c.BlockLength:
+		return fmt.Errorf("steps = %d gives more steps per block than the block's %d tokens", c.Steps, c.BlockLength)
+	case c.Temperature < 0:
+		return fmt.Errorf("temperature = %g, must be ≥ 0", c.Temperature)
+	case c.TopK < 0:
+		return fmt.Errorf("top_k = %d, must be ≥ 0", c.TopK)
+	case c.TopP < 0 || c.TopP > 1:
+		return fmt.Errorf("top_p = %g, must be in [0, 1]", c.TopP)
+	}
+	return nil
+}
+
+// NumTransfer is LLaDA's get_num_transfer_tokens for one row: how many of `masked` positions
+// each of `steps` steps reveals — masked/steps each, the first masked%steps steps one more.
+func NumTransfer(masked, steps int) []int {
+	n := make([]int, steps)
+	for i := range n {
+		n[i] = masked / steps
+		if i < masked%steps {
+			n[i]++
+		}
+	}
+	return n
+}
+
+// Trajectories are the records of one sampled batch: B rows, each a left-padded prompt of P
+// tokens and a completion of C tokens, over a vocabulary of V.
+type Trajectories struct {
+	B, P, C, V int
+	Config     Config
+	MaskID     int32
+	EOSID      int32
+	Prompt     []int32   // [B·P], left-padded
+	PromptMask []int32   // [B·P]: 1 for real prompt tokens, 0 for padding
+	Tokens     []int32   // [B·C]: the completions
+	RevealStep []int32   // [B·C]: the step that revealed each token
+	LogP       []float32 // [B·C]: log-probability under the distribution drawn from (0 for filled EOS)
+	Entropy    []float32 // [B·C]: that distribution's entropy (0 for filled EOS)
+	Support    []float32 // [B·C·V]: 0 inside the support drawn from, −Inf outside
+	StepsRun   int       // steps actually taken (fewer than Config.Steps when every row stopped early)
+}
+
+// Completion returns row r's completion tokens.
+func (t *Trajectories) Completion(r int) []int32 { return t.Tokens[r*t.C : (r+1)*t.C] }
+
+// StateBefore rebuilds row r's completion as it was before step k: every token revealed at
+// step k or later is masked again.
+func (t *Trajectories) StateBefore(r, k int) []int32 {
+	out := make([]int32, t.C)
+	for j := range out {
+		out[j] = t.Tokens[r*t.C+j]
+		if t.RevealStep[r*t.C+j] >= int32(k) {
+			out[j] = t.MaskID
+		}
+	}
+	return out
+}
+
+// LastSampledStep is the last step at which row r revealed a token other than EOS (−1 if
+// none): AGRPO trains steps 0..LastSampledStep, the official code's K_b − 1.
+func (t *Trajectories) LastSampledStep(r int) int {
+	last := -1
+	for j := 0; j < t.C; j++ {
+		if t.Tokens[r*t.C+j] != t.EOSID && int(t.RevealStep[r*t.C+j]) > last {
+			last = int(t.RevealStep[r*t.C+j])
+		}
+	}
+	return last
+}
+
+// StepFunc observes sampling: it is called before the first step (step −1) and after every
+// step with the batch's current sequences [B·(P+C)] as the host sees them.
+type StepFunc func(step int, tokens []int32)
+
+// Prompt is one row's prompt: its tokens and their key mask (1 = attended, 0 = padding; nil
+// means all attended). Rows of different lengths are left-padded to the longest with the
+// model's pad id, masked out.
+type Prompt struct {
+	Tokens, Mask []int32
+}
+
+// Generate samples completions for prompts with model m. The random draws of row r depend on
+// (seed, step, r, position) only.
+func Generate(m *model.Model, prompts []Prompt, cfg Config, onStep StepFunc) (*Trajectories, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("sampler: %w", err)
+	}
+	if len(prompts) == 0 {
+		return nil, fmt.Errorf("sampler: no prompts")
+	}
+	mc := m.Cfg
+	b := m.B
+	nb, c, v := len(prompts), cfg.GenLength, mc.VocabSize
+	p := 0
+	for r, pr := range prompts {
+		if pr.Mask != nil && len(pr.Mask) != len(pr.Tokens) {
+			return nil, fmt.Errorf("sampler: prompt %d has %d tokens but a mask of %d", r, len(pr.Tokens), len(pr.Mask))
+		}
+		p = max(p, len(pr.Tokens))
+	}
+	seq := p + c
+	if seq > mc.MaxSeqLen {
+		return nil, fmt.Errorf("sampler: prompt %d + completion %d tokens exceed the model's max_sequence_length %d", p, c, mc.MaxSeqLen)
+	}
+	t := &Trajectories{B: nb, P: p, C: c, V: v, Config: cfg, MaskID: int32(mc.MaskID), EOSID: int32(mc.EOSID),
+		Prompt: make([]int32, nb*p), PromptMask: make([]int32, nb*p)}
+	tok, keyMask := make([]int32, nb*seq), make([]int32, nb*seq)
+	for r, pr := range prompts {
+		pad := p - len(pr.Tokens)
+		for i := 0; i < seq; i++ {
+			switch {
+			case i < pad:
+				tok[r*seq+i] = int32(mc.PadID)
+			case i < p:
+				id := pr.Tokens[i-pad]
+				if id < 0 || int(id) >= v || id == int32(mc.MaskID) {
+					return nil, fmt.Errorf("sampler: prompt %d has token id %d at %d (outside the vocabulary or the mask id)", r, id, i-pad)
+				}
+				tok[r*seq+i], keyMask[r*seq+i] = id, 1
+				if pr.Mask != nil {
+					keyMask[r*seq+i] = pr.Mask[i-pad]
+				}
+			default:
+				tok[r*seq+i], keyMask[r*seq+i] = int32(mc.MaskID), 1
+			}
+			if i < p {
+				t.Prompt[r*p+i], t.PromptMask[r*p+i] = tok[r*seq+i], keyMask[r*seq+i]
+			}
+		}
+	}
+	steps := make([]int32, nb*c)
+	for i := range steps {
+		steps[i] = -1
+	}
+	active := make([]int32, nb)
+	for i := range active {
+		active[i] = 1
+	}
+	st := core.UnmaskState{
+		Tokens: b.Alloc(core.I32, nb, seq), RevealStep: b.Alloc(core.I32, nb, c),
+		LogP: b.Alloc(core.F32, nb, c), Entropy: b.Alloc(core.F32, nb, c),
+		Support: b.Alloc(core.F32, nb, c, v), Active: b.Alloc(core.I32, nb),
+	}
+	keyMaskT := b.Alloc(core.I32, nb, seq)
+	defer func() {
+		for _, x := range []*core.Tensor{st.Tokens, st.RevealStep, st.LogP, st.Entropy, st.Support, st.Active, keyMaskT} {
+			b.Free(x)
+		}
+	}()
+	b.UploadInt(st.Tokens, tok)
+	b.UploadInt(st.RevealStep, steps)
+	b.UploadInt(st.Active, active)
+	b.UploadInt(keyMaskT, keyMask)
+	if onStep != nil {
+		onStep(-1, tok)
+	}
+
+	blocks := c / cfg.BlockLength
+	perBlock := cfg.Steps / blocks
+	schedule := NumTransfer(cfg.BlockLength, perBlock)
+	step := 0
+	for blk := 0; blk < blocks; blk++ {
+		if blk > 0 && stopFinishedRows(b, st, t, active, blk, step, p, seq) == 0 {
+			break
+		}
+		for i := 0; i < perBlock; i++ {
+			logits := m.Forward(st.Tokens, keyMaskT)
+			b.UnmaskStep(st, logits, core.UnmaskParams{
+				PromptLen: p, BlockStart: blk * cfg.BlockLength, BlockEnd: (blk + 1) * cfg.BlockLength,
+				Reveal: schedule[i], Step: step, Temperature: cfg.Temperature, TopK: cfg.TopK, TopP: cfg.TopP,
+				Remasking: cfg.Remasking, Seed: cfg.Seed, MaskID: int32(mc.MaskID),
+			})
+			step++
+			if onStep != nil {
+				b.DownloadInt(st.Tokens, tok)
+				onStep(step-1, tok)
+			}
+		}
+	}
+	t.StepsRun = step
+	if err := b.Sync(); err != nil {
+		return nil, fmt.Errorf("sampler: %w", err)
+	}
+	b.DownloadInt(st.Tokens, tok)
+	t.Tokens = make([]int32, nb*c)
+	for r := 0; r < nb; r++ {
+		copy(t.Tokens[r*c:(r+1)*c], tok[r*seq+p:(r+1)*seq])
+	}
+	t.RevealStep = make([]int32, nb*c)
+	t.LogP, t.Entropy, t.Support = make([]float32, nb*c), make([]float32, nb*c), make([]float32, nb*c*v)
+	b.DownloadInt(st.RevealStep, t.RevealStep)
+	b.Download(st.LogP, t.LogP)
+	b.Download(st.Entropy, t.Entropy)
+	b.Download(st.Support, t.Support)
+	return t, nil
+}
+
+// stopFinishedRows ends the rows whose previous block came out all EOS, as AGRPO's sampler
+// does: their remaining completion is filled with EOS, recorded as revealed at this step with
+// no sampled probability (the fill is deterministic, not a policy action). It returns the
+// number of rows still active.
+func stopFinishedRows(b core.Backend, st core.UnmaskState, t *Trajectories, active []int32, blk, step, p, seq int) int {
+	nb, c, bl := t.B, t.C, t.Config.BlockLength
+	tok := make([]int32, nb*seq)
+	steps := make([]int32, nb*c)
+	b.DownloadInt(st.Tokens, tok)
+	b.DownloadInt(st.RevealStep, steps)
+	changed, left := false, 0
+	for r := 0; r < nb; r++ {
+		if active[r] == 0 {
+			continue
+		}
+		done := true
+		for j := (blk - 1) * bl; j < blk*bl; j++ {
+			if tok[r*seq+p+j] != t.EOSID {
+				done = false
+				break
+			}
+		}
+		if !done {
+			left++
+			continue
+		}
+		active[r], changed = 0, true
+		for j := blk * bl; j < c; j++ {
+			tok[r*seq+p+j] = t.EOSID
+			steps[r*c+j] = int32(step)
+		}
+	}
+	if changed {
+		// LogP and Entropy of the filled positions are still 0 from allocation.
+		b.UploadInt(st.Tokens, tok)
+		b.UploadInt(st.RevealStep, steps)
+		b.UploadInt(st.Active, active)
+	}
+	return left
+}

@@ -1,0 +1,231 @@
+package sampler
+
+import (
+	"math"
+	"math/rand/v2"
+	"reflect"
+	"testing"
+
+	"github.com/dllmrl/agrpo/core"
+	"github.com/dllmrl/agrpo/core/cpu"
+	"github.com/dllmrl/agrpo/core/model"
+)
+
+func testModel(t *testing.T) *model.Model {
+	t.Helper()
+	cfg := model.Config{VocabSize: 9, DModel: 16, Layers: 2, Heads: 2, MLPHidden: 24, MaxSeqLen: 32,
+		RopeTheta: 10000, NormEps: 1e-5, MaskID: 8, EOSID: 7, PadID: 7}
+	b := cpu.New()
+	p := model.NewParams(b, cfg)
+	rng := rand.New(rand.NewPCG(5, 5))
+	for _, n := range p.List(cfg) {
+		v := make([]float32, n.Tensor.Len())
+		for i := range v {
+			if n.Tensor.Rank() == 1 {
+				v[i] = 1
+			} else {
+				v[i] = float32(rng.NormFloat64() / math.Sqrt(float64(n.Tensor.Dim(1))))
+			}
+		}
+		b.Upload(n.Tensor, v)
+	}
+	return model.New(b, cfg, p)
+}
+
+func prompts() []Prompt {
+	return []Prompt{{Tokens: []int32{1, 2, 3}}, {Tokens: []int32{4, 5}}, {Tokens: []int32{7, 7, 2, 3, 4}, Mask: []int32{0, 0, 1, 1, 1}}, {Tokens: []int32{0}}}
+}
+
+func TestNumTransfer(t *testing.T) {
+	for _, c := range []struct {
+		masked, steps int
+		want          []int
+	}{{12, 5, []int{3, 3, 2, 2, 2}}, {12, 12, []int{1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1}}, {8, 3, []int{3, 3, 2}}, {4, 4, []int{1, 1, 1, 1}}} {
+		if got := NumTransfer(c.masked, c.steps); !reflect.DeepEqual(got, c.want) {
+			t.Errorf("NumTransfer(%d, %d) = %v, want %v", c.masked, c.steps, got, c.want)
+		}
+	}
+}
+
+// TestStateRebuild: the state before every step, rebuilt from the records alone, equals the
+// state the sampler actually had, for every remasking rule, in multi-block runs.
+func TestStateRebuild(t *testing.T) {
+	m := testModel(t)
+	for _, rm := range []core.Remasking{core.RandomOrder, core.LowConfidence, core.LowEntropy} {
+		cfg := Config{GenLength: 12, BlockLength: 4, Steps: 9, Temperature: 0.9, TopK: 5, TopP: 0.95, Remasking: rm, Seed: 11}
+		var captured [][]int32 // captured[k] = sequences before step k
+		tr, err := Generate(m, prompts(), cfg, func(step int, tok []int32) {
+			captured = append(captured, append([]int32(nil), tok...))
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tr.StepsRun != 9 || len(captured) != 10 {
+			t.Fatalf("%v: %d steps run, %d states captured", rm, tr.StepsRun, len(captured))
+		}
+		seq := tr.P + tr.C
+		for r := 0; r < tr.B; r++ {
+			for k := 0; k <= tr.StepsRun; k++ {
+				want := captured[k][r*seq+tr.P : (r+1)*seq]
+				if got := tr.StateBefore(r, k); !reflect.DeepEqual(got, want) {
+					t.Fatalf("%v row %d before step %d: rebuilt %v, sampler had %v", rm, r, k, got, want)
+				}
+			}
+			// Each step of a block revealed exactly the scheduled number of tokens.
+			counts := make([]int, cfg.Steps)
+			for j := 0; j < tr.C; j++ {
+				counts[tr.RevealStep[r*tr.C+j]]++
+			}
+			for k, n := range counts {
+				if want := NumTransfer(4, 3)[k%3]; n != want {
+					t.Fatalf("%v row %d step %d revealed %d tokens, want %d", rm, r, k, n, want)
+				}
+			}
+		}
+	}
+}
+
+// TestDeterminism: the same seed gives identical trajectories; another seed does not.
+func TestDeterminism(t *testing.T) {
+	m := testModel(t)
+	cfg := Config{GenLength: 8, BlockLength: 8, Steps: 8, Temperature: 1, Remasking: core.RandomOrder, Seed: 3}
+	a, err := Generate(m, prompts(), cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := Generate(m, prompts(), cfg, nil)
+	if !reflect.DeepEqual(a, b) {
+		t.Fatal("two runs with the same seed differ")
+	}
+	cfg.Seed = 4
+	c, _ := Generate(m, prompts(), cfg, nil)
+	if reflect.DeepEqual(a.Tokens, c.Tokens) && reflect.DeepEqual(a.RevealStep, c.RevealStep) {
+		t.Fatal("a different seed gave the same trajectories")
+	}
+}
+
+// TestGreedyIndependentOfBatch: at T = 0 a row's completion does not depend on the other rows
+// in its batch (same padded prompt length), so evaluation may batch freely.
+func TestGreedyIndependentOfBatch(t *testing.T) {
+	m := testModel(t)
+	cfg := Config{GenLength: 8, BlockLength: 4, Steps: 4, Remasking: core.LowConfidence}
+	all, err := Generate(m, prompts(), cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for r, pr := range prompts() {
+		with := []Prompt{{Tokens: []int32{5, 5, 5, 5, 5}}, pr} // another row first, forcing the same P
+		two, _ := Generate(m, with, cfg, nil)
+		if got, want := two.Completion(1), all.Completion(r); !reflect.DeepEqual(got, want) {
+			t.Errorf("prompt %d: completion %v next to another row, %v in the full batch", r, got, want)
+		}
+	}
+}
+
+// TestRecordsMatchDistribution: the recorded log-probability of every revealed token is its
+// log-probability under softmax(logits/T) on the recorded support, recomputed from the rebuilt
+// state — what AGRPO's training pass does, so its ratio starts at exactly 1.
+func TestRecordsMatchDistribution(t *testing.T) {
+	m := testModel(t)
+	b := m.B
+	cfg := Config{GenLength: 8, BlockLength: 4, Steps: 8, Temperature: 0.7, TopK: 4, Remasking: core.RandomOrder, Seed: 9}
+	tr, err := Generate(m, prompts(), cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seq := tr.P + tr.C
+	keyMask := b.Alloc(core.I32, 1, seq)
+	tokens := b.Alloc(core.I32, 1, seq)
+	for r := 0; r < tr.B; r++ {
+		km := append(append([]int32(nil), tr.PromptMask[r*tr.P:(r+1)*tr.P]...), ones(tr.C)...)
+		b.UploadInt(keyMask, km)
+		for k := 0; k < tr.StepsRun; k++ {
+			state := append(append([]int32(nil), tr.Prompt[r*tr.P:(r+1)*tr.P]...), tr.StateBefore(r, k)...)
+			b.UploadInt(tokens, state)
+			logits := m.Forward(tokens, keyMask)
+			lv := make([]float32, logits.Len())
+			b.Download(logits, lv)
+			for j := 0; j < tr.C; j++ {
+				i := r*tr.C + j
+				if int(tr.RevealStep[i]) != k {
+					continue
+				}
+				row := lv[(tr.P+j)*tr.V : (tr.P+j+1)*tr.V]
+				sup := tr.Support[i*tr.V : (i+1)*tr.V]
+				var z []float64
+				for v, l := range row {
+					if !math.IsInf(float64(sup[v]), -1) {
+						z = append(z, float64(l)/float64(cfg.Temperature))
+					}
+				}
+				lse := logSumExp(z)
+				want := float64(row[tr.Tokens[i]])/float64(cfg.Temperature) - lse
+				if math.Abs(want-float64(tr.LogP[i])) > 1e-5 || math.IsInf(float64(sup[tr.Tokens[i]]), -1) {
+					t.Fatalf("row %d pos %d step %d: recorded logp %g, recomputed %g", r, j, k, tr.LogP[i], want)
+				}
+				if len(z) > cfg.TopK {
+					t.Fatalf("support of %d tokens with top_k %d", len(z), cfg.TopK)
+				}
+			}
+		}
+	}
+}
+
+func TestStopFinishedRows(t *testing.T) {
+	b := cpu.New()
+	const nb, p, c, v, seq = 2, 2, 6, 5, 8
+	tr := &Trajectories{B: nb, P: p, C: c, V: v, Config: Config{BlockLength: 3}, MaskID: 4, EOSID: 3}
+	tok := []int32{0, 1, 3, 3, 3, 4, 4, 4, 0, 1, 3, 2, 3, 4, 4, 4}
+	steps := []int32{0, 1, 2, -1, -1, -1, 0, 1, 2, -1, -1, -1}
+	st := core.UnmaskState{Tokens: b.Alloc(core.I32, nb, seq), RevealStep: b.Alloc(core.I32, nb, c), Active: b.Alloc(core.I32, nb)}
+	b.UploadInt(st.Tokens, tok)
+	b.UploadInt(st.RevealStep, steps)
+	active := []int32{1, 1}
+	if left := stopFinishedRows(b, st, tr, active, 1, 3, p, seq); left != 1 || active[0] != 0 || active[1] != 1 {
+		t.Fatalf("left %d, active %v; want row 0 stopped", left, active)
+	}
+	b.DownloadInt(st.Tokens, tok)
+	b.DownloadInt(st.RevealStep, steps)
+	if want := []int32{0, 1, 3, 3, 3, 3, 3, 3, 0, 1, 3, 2, 3, 4, 4, 4}; !reflect.DeepEqual(tok, want) {
+		t.Errorf("tokens %v, want %v", tok, want)
+	}
+	if want := []int32{0, 1, 2, 3, 3, 3, 0, 1, 2, -1, -1, -1}; !reflect.DeepEqual(steps, want) {
+		t.Errorf("steps %v, want %v", steps, want)
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	for _, c := range []Config{
+		{GenLength: 12, BlockLength: 5, Steps: 12},
+		{GenLength: 12, BlockLength: 4, Steps: 4},
+		{GenLength: 12, BlockLength: 4, Steps: 24},
+		{GenLength: 12, BlockLength: 12, Steps: 12, TopP: 1.5},
+	} {
+		if err := c.Validate(); err == nil {
+			t.Errorf("%+v: no error", c)
+		}
+	}
+	if err := (Config{GenLength: 12, BlockLength: 4, Steps: 6}).Validate(); err != nil {
+		t.Errorf("valid config: %v", err)
+	}
+}
+
+func ones(n int) []int32 {
+	o := make([]int32, n)
+	for i := range o {
+		o[i] = 1
+	}
+	return o
+}
+
+func logSumExp(z []float64) float64 {
+	mx := math.Inf(-1)
+	for _, x := range z {
+		mx = math.Max(mx, x)
+	}
+	var s float64
+	for _, x := range z {
+		s += math.Exp(x - mx)
+	}
+	return mx + math.Log(s)
+}

@@ -1,0 +1,106 @@
+// Package sft is the masked-diffusion supervised loss of LLaDA (its SFT recipe): noise only the
+// answer — each answer token masked independently with probability t, t ~ U(0,1) clipped away
+// from 0 — keep the prompt clean, and take the cross-entropy on the masked positions weighted
+// 1/t and normalised by the answer length (EOS padding counts as answer), averaged over rows.
+package sft
+
+import (
+	"fmt"
+	"math/rand/v2"
+
+	"github.com/dllmrl/agrpo/core"
+	"github.com/dllmrl/agrpo/core/model"
+)
+
+// MinMaskProb is LLaDA's eps: p_mask = (1 − eps)·t + eps, so no row has t ≈ 0 and weight ≈ ∞.
+const MinMaskProb = 1e-3
+
+// Example is one training pair: a prompt left-padded to a fixed length (with its key mask,
+// 1 = real token) and an answer right-padded with EOS to a fixed length.
+type Example struct {
+	Prompt, PromptMask, Answer []int32
+}
+
+// Noised is a masked batch ready for the model: tokens and key mask [B, P+C], targets and
+// weights [B·(P+C)] for the weighted cross-entropy.
+type Noised struct {
+	B, S                      int
+	Tokens, KeyMask, Targets  []int32
+	Weights                   []float32
+	MaskedTokens, AnswerTotal int // for logging: how many answer tokens were masked, of how many
+}
+
+// Noise masks a batch: row b draws t_b ~ U(0,1), p_b = (1−eps)t_b + eps, masks each answer token
+// with probability p_b and gives it weight 1/(p_b · C · B), so the weighted cross-entropy sum
+// is LLaDA's SFT loss for the batch.
+func Noise(batch []Example, maskID int32, rng *rand.Rand) (*Noised, error) {
+	if len(batch) == 0 {
+		return nil, fmt.Errorf("sft: empty batch")
+	}
+	p, c := len(batch[0].Prompt), len(batch[0].Answer)
+	s := p + c
+	n := &Noised{B: len(batch), S: s, Tokens: make([]int32, len(batch)*s), KeyMask: make([]int32, len(batch)*s),
+		Targets: make([]int32, len(batch)*s), Weights: make([]float32, len(batch)*s)}
+	for r, ex := range batch {
+		if len(ex.Prompt) != p || len(ex.PromptMask) != p || len(ex.Answer) != c {
+			return nil, fmt.Errorf("sft: example %d has prompt %d/answer %d tokens, want %d/%d like the first", r, len(ex.Prompt), len(ex.Answer), p, c)
+		}
+		pm := (1-MinMaskProb)*rng.Float64() + MinMaskProb
+		w := float32(1 / (pm * float64(c) * float64(len(batch))))
+		row := r * s
+		copy(n.Tokens[row:], ex.Prompt)
+		copy(n.KeyMask[row:], ex.PromptMask)
+		copy(n.Targets[row:], ex.Prompt)
+		for j, tok := range ex.Answer {
+			i := row + p + j
+			n.Targets[i], n.Tokens[i], n.KeyMask[i] = tok, tok, 1
+			if rng.Float64() < pm {
+				n.Tokens[i], n.Weights[i] = maskID, w
+				n.MaskedTokens++
+			}
+		}
+		n.AnswerTotal += c
+	}
+	return n, nil
+}
+
+// Step runs forward, the weighted cross-entropy and backward for a noised batch on m,
+// accumulating into m.Grads, and returns the loss. Device buffers are kept in bufs between
+// calls (pass the same *Buffers each step).
+func Step(m *model.Model, n *Noised, bufs *Buffers) float64 {
+	b := m.B
+	bufs.ensure(b, n.B, n.S, m.Cfg.VocabSize)
+	b.UploadInt(bufs.tokens, n.Tokens)
+	b.UploadInt(bufs.keyMask, n.KeyMask)
+	b.UploadInt(bufs.targets, n.Targets)
+	b.Upload(bufs.weights, n.Weights)
+	logits := m.Forward(bufs.tokens, bufs.keyMask)
+	rows := n.B * n.S
+	b.CrossEntropy(bufs.loss, bufs.dLogits.Reshape(rows, m.Cfg.VocabSize), logits.Reshape(rows, m.Cfg.VocabSize), bufs.targets, bufs.weights)
+	m.Backward(bufs.dLogits)
+	v := []float32{0}
+	b.Download(bufs.loss, v)
+	return float64(v[0])
+}
+
+// Buffers are the device tensors Step reuses across calls.
+type Buffers struct {
+	b, s                              int
+	tokens, keyMask, targets, weights *core.Tensor
+	loss, dLogits                     *core.Tensor
+}
+
+func (bf *Buffers) ensure(be core.Backend, b, s, v int) {
+	if bf.tokens != nil && bf.b == b && bf.s == s {
+		return
+	}
+	if bf.tokens != nil {
+		for _, t := range []*core.Tensor{bf.tokens, bf.keyMask, bf.targets, bf.weights, bf.loss, bf.dLogits} {
+			be.Free(t)
+		}
+	}
+	bf.b, bf.s = b, s
+	bf.tokens, bf.keyMask = be.Alloc(core.I32, b, s), be.Alloc(core.I32, b, s)
+	bf.targets, bf.weights = be.Alloc(core.I32, b*s), be.Alloc(core.F32, b*s)
+	bf.loss, bf.dLogits = be.Alloc(core.F32, 1), be.Alloc(core.F32, b, s, v)
+}

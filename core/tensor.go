@@ -1,0 +1,127 @@
+// Package core holds the engine's contract: tensor handles and the Backend interface that every
+// compute backend (the pure-Go CPU backend in core/cpu, the Vulkan backend) implements. The model,
+// the sampler and the policy-gradient estimators are written against this interface only.
+package core
+
+import (
+	"fmt"
+	"strings"
+)
+
+// DType is the element type of a tensor.
+type DType uint8
+
+// The element types a backend stores. Token ids, masks and targets are I32; everything else is F32.
+const (
+	F32 DType = iota
+	I32
+)
+
+// String names the type as safetensors does.
+func (d DType) String() string {
+	switch d {
+	case F32:
+		return "F32"
+	case I32:
+		return "I32"
+	}
+	return fmt.Sprintf("DType(%d)", uint8(d))
+}
+
+// Tensor is a handle to a dense, row-major array owned by a Backend. The data lives wherever the
+// backend keeps it (host memory for the CPU backend, device memory for Vulkan); it is read and
+// written only through the backend's Upload and Download and its ops.
+type Tensor struct {
+	shape []int
+	dtype DType
+	// Storage is backend-private: only the backend that allocated the tensor interprets it.
+	// Views made by Reshape share it.
+	Storage any
+	// Offset is the element offset of this handle into Storage (non-zero for row-range views).
+	Offset int
+}
+
+// NewTensor makes a handle; backends call it from Alloc. Shape entries must be positive.
+func NewTensor(dtype DType, storage any, shape ...int) *Tensor {
+	for _, d := range shape {
+		if d <= 0 {
+			panic(fmt.Sprintf("core: invalid tensor shape %v", shape))
+		}
+	}
+	return &Tensor{shape: append([]int(nil), shape...), dtype: dtype, Storage: storage}
+}
+
+// Shape returns the dimensions; callers must not modify the slice.
+func (t *Tensor) Shape() []int { return t.shape }
+
+// DType returns the element type.
+func (t *Tensor) DType() DType { return t.dtype }
+
+// Rank is the number of dimensions.
+func (t *Tensor) Rank() int { return len(t.shape) }
+
+// Dim returns dimension i; negative i counts from the end.
+func (t *Tensor) Dim(i int) int {
+	if i < 0 {
+		i += len(t.shape)
+	}
+	return t.shape[i]
+}
+
+// Len is the number of elements.
+func (t *Tensor) Len() int { return NumElems(t.shape) }
+
+// Reshape returns a view with a new shape and the same storage; the element count must match.
+// Views let one buffer be seen as [B, L, D] by attention and as [B·L, D] by a matmul.
+func (t *Tensor) Reshape(shape ...int) *Tensor {
+	if NumElems(shape) != t.Len() {
+		panic(fmt.Sprintf("core: cannot reshape %v to %v", t.shape, shape))
+	}
+	v := NewTensor(t.dtype, t.Storage, shape...)
+	v.Offset = t.Offset
+	return v
+}
+
+// Rows returns a view of rows [lo, hi) of the first dimension, sharing storage. It lets a
+// caller run a smaller batch through buffers sized for the largest one.
+func (t *Tensor) Rows(lo, hi int) *Tensor {
+	if lo < 0 || hi > t.shape[0] || lo >= hi {
+		panic(fmt.Sprintf("core: rows [%d,%d) out of range for shape %v", lo, hi, t.shape))
+	}
+	inner := t.Len() / t.shape[0]
+	shape := append([]int{hi - lo}, t.shape[1:]...)
+	v := NewTensor(t.dtype, t.Storage, shape...)
+	v.Offset = t.Offset + lo*inner
+	return v
+}
+
+// String describes the handle, e.g. "F32[64 128]".
+func (t *Tensor) String() string {
+	parts := make([]string, len(t.shape))
+	for i, d := range t.shape {
+		parts[i] = fmt.Sprint(d)
+	}
+	return t.dtype.String() + "[" + strings.Join(parts, " ") + "]"
+}
+
+// NumElems is the product of the dimensions.
+func NumElems(shape []int) int {
+	n := 1
+	for _, d := range shape {
+		n *= d
+	}
+	return n
+}
+
+// SameShape reports whether two shapes are equal.
+func SameShape(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}

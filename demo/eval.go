@@ -1,0 +1,127 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/dllmrl/agrpo/core/cpu"
+	"github.com/dllmrl/agrpo/core/model"
+	"github.com/dllmrl/agrpo/rl"
+	"github.com/dllmrl/agrpo/rl/task"
+)
+
+func runEval(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("eval", "eval -ckpt PATH|NAME -task NAME [-n N] [-steps 12,6,3] [-data FILE.jsonl] [-json]", stderr)
+	ckpt := fs.String("ckpt", "", "checkpoint path or shipped model name")
+	taskName := fs.String("task", "", "countdown | sudoku | arithmetic")
+	n := fs.Int("n", 0, "number of problems (0 = all of the test split or the data file)")
+	stepsFlag := fs.String("steps", "", "comma-separated sampling step counts (default: the answer length K, K/2, K/4)")
+	data := fs.String("data", "", "evaluate on your own problems (JSONL, see rl/task) instead of the test split")
+	block := fs.Int("block", 0, "block length (0 = the whole answer is one block)")
+	remask := fs.String("remasking", "low_confidence", "low_confidence | random | entropy")
+	temp := fs.Float64("temperature", 0, "sampling temperature (0 = greedy)")
+	seed := fs.Uint("seed", 0, "random seed (for T > 0 or random remasking)")
+	batch := fs.Int("batch", 250, "problems per batch")
+	asJSON := fs.Bool("json", false, "print the results as JSON on stdout")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *ckpt == "" || *taskName == "" {
+		fmt.Fprintln(stderr, "demo eval: -ckpt and -task are required")
+		return errUsage
+	}
+	t, err := task.ByName(*taskName)
+	if err != nil {
+		fmt.Fprintf(stderr, "demo eval: -task: %v\n", err)
+		return errUsage
+	}
+	steps, err := parseSteps(*stepsFlag, t.AnswerLen())
+	if err != nil {
+		fmt.Fprintf(stderr, "demo eval: -steps: %v\n", err)
+		return errUsage
+	}
+	rm, err := rl.ParseRemasking(*remask)
+	if err != nil {
+		fmt.Fprintf(stderr, "demo eval: -remasking: %v\n", err)
+		return errUsage
+	}
+	if *n < 0 || *batch <= 0 || *temp < 0 {
+		fmt.Fprintln(stderr, "demo eval: -n must be ≥ 0, -batch > 0, -temperature ≥ 0")
+		return errUsage
+	}
+	problems := t.Test()
+	source := "test split"
+	if *data != "" {
+		f, err := os.Open(*data)
+		if err != nil {
+			return err
+		}
+		problems, err = t.ParseJSONL(f)
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("%s: %w", *data, err)
+		}
+		source = *data
+	}
+	if *n > 0 && *n < len(problems) {
+		problems = problems[:*n]
+	}
+	b := cpu.New()
+	ck, err := rl.LoadModel(*ckpt, b)
+	if err != nil {
+		return err
+	}
+	if err := rl.CheckTaskFits(ck.Config, t); err != nil {
+		return fmt.Errorf("%s: %w", *ckpt, err)
+	}
+	m := model.New(b, ck.Config, ck.Params)
+	if !*asJSON {
+		fmt.Fprintf(stderr, "evaluating %s on %d %s problems (%s) at %v steps, %s, T=%g\n", *ckpt, len(problems), t.Name(), source, steps, rm, *temp)
+	}
+	res, _, err := rl.Evaluate(m, t, problems, rl.EvalOptions{Steps: steps, BlockLength: *block, Remasking: rm,
+		Temperature: float32(*temp), BatchSize: *batch, Seed: uint32(*seed),
+		Progress: func(done, total int) {
+			if !*asJSON {
+				fmt.Fprintf(stderr, "\r  %d/%d", done, total)
+			}
+		}})
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return json.NewEncoder(stdout).Encode(map[string]any{"checkpoint": *ckpt, "task": t.Name(), "source": source,
+			"n": len(problems), "remasking": rm.String(), "temperature": *temp, "results": res})
+	}
+	fmt.Fprintln(stderr)
+	fmt.Fprintf(stdout, "%-6s %9s %9s %12s\n", "steps", "accuracy", "± s.e.", "mean reward")
+	for _, r := range res {
+		fmt.Fprintf(stdout, "%-6d %8.1f%% %8.1f%% %12.3f\n", r.Steps, 100*r.Accuracy, 100*r.AccuracySE, r.MeanReward)
+	}
+	return nil
+}
+
+// parseSteps reads "12,6,3"; empty means K, K/2, K/4 for an answer of K tokens.
+func parseSteps(s string, k int) ([]int, error) {
+	if s == "" {
+		out := []int{k}
+		for _, d := range []int{2, 4} {
+			if k/d >= 1 && k%d == 0 {
+				out = append(out, k/d)
+			}
+		}
+		return out, nil
+	}
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		v, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || v <= 0 {
+			return nil, fmt.Errorf("%q is not a positive step count", f)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}

@@ -1,0 +1,99 @@
+// Command demo is the project's one entry point: `go run ./demo` and its subcommands.
+//
+//	go run ./demo train -config configs/FILE.toml   train (and -resume RUNDIR)
+//	go run ./demo eval -ckpt NAME -task NAME        accuracy and reward per step count
+//	go run ./demo sample -ckpt NAME -task NAME      one unmasking, step by step
+//	go run ./demo bench [-json]                     time the compute backend
+//
+// Run `go run ./demo -h` for the list; every subcommand takes -h.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+)
+
+// command is one subcommand: its flags are parsed by run from the arguments after its name.
+type command struct {
+	name, summary string
+	run           func(args []string, stdout, stderr io.Writer) error
+}
+
+func commands() []command {
+	return []command{
+		{"train", "train from a TOML config (SFT), or resume a run folder", runTrain},
+		{"eval", "evaluate a checkpoint on a task's test split (or your JSONL) at several step counts", runEval},
+		{"sample", "watch one unmasking, step by step, in the terminal", runSample},
+		{"bench", "time the CPU backend: matmul GFLOP/s, the machine's FMA peak, model tokens/s", runBench},
+	}
+}
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+// errUsage marks a user mistake already reported; run exits 2 without more output.
+var errUsage = errors.New("usage")
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help" {
+		usage(stderr)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	for _, c := range commands() {
+		if c.name != args[0] {
+			continue
+		}
+		err := c.run(args[1:], stdout, stderr)
+		switch {
+		case err == nil:
+			return 0
+		case errors.Is(err, flag.ErrHelp):
+			return 0
+		case errors.Is(err, errUsage):
+			return 2
+		}
+		fmt.Fprintf(stderr, "demo %s: %v\n", c.name, err)
+		return 1
+	}
+	fmt.Fprintf(stderr, "demo: unknown command %q (run `go run ./demo -h` for the list)\n", args[0])
+	return 2
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: go run ./demo <command> [flags]   (each command takes -h)")
+	fmt.Fprintln(w)
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+	}
+}
+
+// newFlags makes a flag set that reports errors as a one-line usage error (exit 2).
+func newFlags(name, synopsis string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: go run ./demo %s\n\nflags:\n", synopsis)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parseFlags parses args and maps a bad flag to errUsage (the flag package has printed why).
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return errUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(fs.Output(), "demo %s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
+		return errUsage
+	}
+	return nil
+}

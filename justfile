@@ -1,0 +1,30 @@
+# Recipes for the longer work. Get `just` with `npm install` (the rust-just package in
+# package.json), then run `npx just <recipe>` or `node_modules/.bin/just <recipe>`.
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+# List the recipes.
+default:
+    @just --list
+
+# The README's test command.
+test:
+    go test ./...
+
+# What CI runs: tests, strict checks, both CPU code paths, short fuzzing.
+ci:
+    .ci/run
+
+# Benchmarks: GEMM against gonum and the FMA peak, the demo-size model, PyTorch side by side.
+bench:
+    go test -run XXX -bench . -benchtime 2s ./core/cpu/gemm/
+    go test -run XXX -bench . -benchtime 20x ./core/model/
+    /usr/bin/python3 tools/reference/bench_torch.py --threads 2
+
+# Regenerate the PyTorch parity fixtures in testdata/parity (needs Debian python3-torch).
+fixtures:
+    go run ./tools/reference/mkparity -out testdata/parity
+    /usr/bin/python3 tools/reference/parity.py testdata/parity
+
+# Fuzz the untrusted-input parsers for a while each.
+fuzz time="60s":
+    go test -run XXX -fuzz FuzzParse -fuzztime {{time}} ./core/safetensors/

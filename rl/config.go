@@ -1,0 +1,200 @@
+// Package rl is the training side: run configs, the trainers (masked-diffusion SFT, and the RL
+// estimators built on core), learning-rate schedules, checkpoints with exact resume, metrics and
+// evaluation on the tasks of package rl/task.
+package rl
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/pelletier/go-toml/v2"
+
+	"github.com/dllmrl/agrpo/core"
+)
+
+// Config is a training run, read from TOML. Every key is documented in configs/README.md.
+type Config struct {
+	Run   RunConfig   `toml:"run"`
+	Task  TaskConfig  `toml:"task"`
+	Model ModelConfig `toml:"model"`
+	Train TrainConfig `toml:"train"`
+	Eval  EvalConfig  `toml:"eval"`
+}
+
+// RunConfig names the run and where it writes.
+type RunConfig struct {
+	Name   string `toml:"name"`    // run folder name under out_dir
+	OutDir string `toml:"out_dir"` // parent of run folders (default "runs")
+	Seed   uint64 `toml:"seed"`    // seeds data order, noise, sampling and initialisation
+}
+
+// TaskConfig picks the task.
+type TaskConfig struct {
+	Name string `toml:"name"` // countdown | sudoku | arithmetic
+}
+
+// ModelConfig is the architecture of a model trained from scratch, or the checkpoint to start
+// from (init), whose architecture then wins.
+type ModelConfig struct {
+	Init      string  `toml:"init"` // checkpoint path or shipped model name; empty = fresh
+	DModel    int     `toml:"d_model"`
+	Layers    int     `toml:"n_layers"`
+	Heads     int     `toml:"n_heads"`
+	MLPHidden int     `toml:"mlp_hidden_size"`
+	RopeTheta float64 `toml:"rope_theta"`
+	NormEps   float64 `toml:"rms_norm_eps"`
+}
+
+// TrainConfig is the optimisation.
+type TrainConfig struct {
+	Steps           int     `toml:"steps"`
+	BatchSize       int     `toml:"batch_size"`
+	LR              float64 `toml:"lr"`
+	WarmupSteps     int     `toml:"warmup_steps"`
+	Schedule        string  `toml:"schedule"`     // cosine | constant (after warmup)
+	MinLRRatio      float64 `toml:"min_lr_ratio"` // cosine floor as a fraction of lr
+	WeightDecay     float64 `toml:"weight_decay"`
+	Beta1           float64 `toml:"beta1"`
+	Beta2           float64 `toml:"beta2"`
+	AdamEps         float64 `toml:"adam_eps"`
+	GradClip        float64 `toml:"grad_clip"` // max global gradient norm; 0 = off
+	LogEvery        int     `toml:"log_every"`
+	EvalEvery       int     `toml:"eval_every"`       // 0 = only at the end
+	CheckpointEvery int     `toml:"checkpoint_every"` // 0 = only at the end
+}
+
+// EvalConfig is the periodic and final evaluation on the test split.
+type EvalConfig struct {
+	N           int     `toml:"n"`            // test problems (0 = the whole split)
+	Steps       []int   `toml:"steps"`        // sampling step counts to evaluate at
+	BlockLength int     `toml:"block_length"` // 0 = the whole answer is one block
+	Remasking   string  `toml:"remasking"`    // low_confidence | random | entropy
+	Temperature float64 `toml:"temperature"`
+	BatchSize   int     `toml:"batch_size"`
+}
+
+// DefaultConfig is what a config file overrides: the miniature's SFT recipe.
+func DefaultConfig() Config {
+	return Config{
+		Run:   RunConfig{OutDir: "runs", Seed: 1},
+		Model: ModelConfig{DModel: 128, Layers: 4, Heads: 4, MLPHidden: 384, RopeTheta: 10000, NormEps: 1e-5},
+		Train: TrainConfig{Steps: 600, BatchSize: 128, LR: 1e-3, WarmupSteps: 100, Schedule: "constant", MinLRRatio: 0.1,
+			WeightDecay: 0.01, Beta1: 0.9, Beta2: 0.99, AdamEps: 1e-8, GradClip: 1, LogEvery: 10, EvalEvery: 0, CheckpointEvery: 100},
+		Eval: EvalConfig{N: 500, Remasking: "low_confidence", BatchSize: 250},
+	}
+}
+
+// LoadConfig reads a TOML file over the defaults. Unknown keys and type errors are reported with
+// the file, line and key.
+func LoadConfig(path string) (Config, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("config: %w", err)
+	}
+	cfg := DefaultConfig()
+	if err := DecodeTOML(path, raw, &cfg); err != nil {
+		return Config{}, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return Config{}, fmt.Errorf("config %s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// DecodeTOML decodes strictly: a key the struct does not have is an error naming it and its line.
+func DecodeTOML(name string, raw []byte, v any) error {
+	dec := toml.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if err == nil {
+		return nil
+	}
+	var strict *toml.StrictMissingError
+	if errors.As(err, &strict) {
+		var msgs []string
+		for _, e := range strict.Errors {
+			row, _ := e.Position()
+			msgs = append(msgs, fmt.Sprintf("%s:%d: unknown key %q", name, row, strings.Join(e.Key(), ".")))
+		}
+		return fmt.Errorf("config %s", strings.Join(msgs, "; "))
+	}
+	var de *toml.DecodeError
+	if errors.As(err, &de) {
+		row, col := de.Position()
+		return fmt.Errorf("config %s:%d:%d: %s", name, row, col, de.Error())
+	}
+	return fmt.Errorf("config %s: %w", name, err)
+}
+
+// Validate checks ranges and names, reporting every problem with its key.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(key string, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+	}
+	if c.Run.Name == "" {
+		bad("run.name", "must be set (it names the run folder)")
+	} else if strings.ContainsAny(c.Run.Name, `/\`) || c.Run.Name == "." || c.Run.Name == ".." {
+		bad("run.name", "%q must be a plain folder name", c.Run.Name)
+	}
+	if c.Task.Name == "" {
+		bad("task.name", "must be set")
+	}
+	t := c.Train
+	if t.Steps <= 0 {
+		bad("train.steps", "%d, must be positive", t.Steps)
+	}
+	if t.BatchSize <= 0 {
+		bad("train.batch_size", "%d, must be positive", t.BatchSize)
+	}
+	if !(t.LR > 0) {
+		bad("train.lr", "%g, must be positive", t.LR)
+	}
+	if t.WarmupSteps < 0 {
+		bad("train.warmup_steps", "%d, must be ≥ 0", t.WarmupSteps)
+	}
+	if t.Schedule != "cosine" && t.Schedule != "constant" {
+		bad("train.schedule", "%q, want cosine or constant", t.Schedule)
+	}
+	if t.MinLRRatio < 0 || t.MinLRRatio > 1 {
+		bad("train.min_lr_ratio", "%g, must be in [0, 1]", t.MinLRRatio)
+	}
+	if t.Beta1 < 0 || t.Beta1 >= 1 || t.Beta2 < 0 || t.Beta2 >= 1 {
+		bad("train.beta1/beta2", "%g/%g, must be in [0, 1)", t.Beta1, t.Beta2)
+	}
+	if t.WeightDecay < 0 || t.GradClip < 0 || !(t.AdamEps > 0) {
+		bad("train", "weight_decay and grad_clip must be ≥ 0 and adam_eps > 0")
+	}
+	if t.LogEvery <= 0 {
+		bad("train.log_every", "%d, must be positive", t.LogEvery)
+	}
+	if t.EvalEvery < 0 || t.CheckpointEvery < 0 {
+		bad("train", "eval_every and checkpoint_every must be ≥ 0")
+	}
+	if _, err := ParseRemasking(c.Eval.Remasking); err != nil {
+		bad("eval.remasking", "%v", err)
+	}
+	if c.Eval.N < 0 || c.Eval.BatchSize <= 0 || c.Eval.Temperature < 0 || c.Eval.BlockLength < 0 {
+		bad("eval", "n, block_length, temperature must be ≥ 0 and batch_size > 0")
+	}
+	for _, s := range c.Eval.Steps {
+		if s <= 0 {
+			bad("eval.steps", "%v: every step count must be positive", c.Eval.Steps)
+			break
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// ParseRemasking reads a remasking rule's name.
+func ParseRemasking(name string) (core.Remasking, error) {
+	for _, r := range []core.Remasking{core.LowConfidence, core.RandomOrder, core.LowEntropy} {
+		if r.String() == name {
+			return r, nil
+		}
+	}
+	return 0, fmt.Errorf("unknown remasking %q (want low_confidence, random or entropy)", name)
+}

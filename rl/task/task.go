@@ -1,0 +1,179 @@
+// Package task defines the problems AGRPO trains on — Countdown, 4×4 Sudoku and multi-digit
+// arithmetic — each with a fixed test split, a train sampler that never returns a test
+// problem, a reference answer for SFT, a reward and a JSONL loader, plus the character-level
+// tokenizer they share.
+//
+// # Tokens
+//
+// Token ids 0–19 are the characters of [Alphabet], "0123456789+-*/()=: .", in that order;
+// [EOS] (20) ends a completion and pads; [Mask] (21) is the diffusion mask. A prompt is
+// left-padded with EOS to the task's PromptLen and ends with ':'; the answer follows,
+// right-padded with EOS to AnswerLen. A reward sees the completion up to its first EOS
+// ([Answer]).
+//
+// # Countdown
+//
+// Reach the target with the three numbers, each used once, and + - * / (exact rational
+// intermediates allowed). Prompt "3 7 12=33:" (numbers, '=', target, ':'; at most 13
+// tokens); answer a bare expression, "12+3*7" (at most 12 tokens). The reference answer is
+// the shortest valid expression with minimal parentheses, ties broken by byte order. Reward:
+// format 1/3 if the completion parses ([ParseExpr]; a division by zero still parses), 1/3
+// more if its numbers are a sub-multiset of the given ones, 1/3 more if they are exactly the
+// given multiset; correctness 3 if, in addition, its value is the target. JSONL:
+// {"numbers":[25,7,3],"target":46}: three non-negative numbers and a non-negative target
+// whose prompt fits; the answer is filled in when a solution exists, else left empty.
+//
+// # Sudoku
+//
+// Fill a 4×4 grid so each row, column and 2×2 box holds 1–4. Prompt: the 16 cells row by
+// row, '.' for an empty cell, then ':' — "1.3.4..2....3..1:" (17 tokens); answer the 16
+// digits, "1234341221434321" (16 tokens). Reward: format 0.25 if the completion is 16
+// characters, 0.25 if its sorted characters are "1111222233334444", 0.5 if it keeps every
+// clue; correctness 3 × the fraction of empty cells it gets right. Clues and cells are read
+// from the completion padded on the left with '0' and cut to 16 characters (Python's zfill).
+// JSONL: {"puzzle":"1.3.4..2....3..1","solution":"1234341221434321"}, '.' or '0' for an
+// empty cell; without "solution" the puzzle must have exactly one.
+//
+// # Arithmetic
+//
+// Compute a op b, op one of + - *, operands of 1–3 digits. Prompt "37*12:" (at most 8
+// tokens); answer the integer in canonical decimal, "444" or "-12" (at most 7 tokens).
+// Reward: format 1 if the completion is a canonical decimal integer (an optional '-', no
+// leading zeros, and not "-0"); correctness 3 if it is the answer. JSONL:
+// {"question":"37*12","answer":"444"}: any expression [ParseExpr] accepts with an integer
+// value and a prompt that fits; without "answer" it is computed.
+//
+// # JSONL
+//
+// One JSON object per line; blank lines are skipped; unknown fields, lines over 64 KiB and
+// invalid problems are errors naming the line, and loading stops after 10 bad lines.
+package task
+
+import (
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"strings"
+)
+
+// Problem is one task instance.
+type Problem struct {
+	// Prompt is the question text, ending with the ':' separator, e.g. "3 7 12=33:".
+	Prompt string
+	// Answer is the reference answer and SFT target, e.g. "12+3*7"; empty when a user
+	// problem has none.
+	Answer string
+	// Data is what the reward needs: a CountdownData, SudokuData or ArithmeticData.
+	Data any
+}
+
+// Reward scores one completion.
+type Reward struct {
+	// Total is the format credit plus the correctness credit: at most 1 + 3 = 4.
+	Total float64
+	// Parts holds each reward function's score under the names RewardNames lists.
+	Parts map[string]float64
+	// Correct reports whether the completion solves the problem (counts toward accuracy).
+	Correct bool
+}
+
+// Names of the reward parts every task reports.
+const (
+	partFormat      = "format"
+	partCorrectness = "correctness"
+)
+
+// correctnessWeight scales correctness against the at-most-1 format credit.
+const correctnessWeight = 3.0
+
+func newReward(format, correctness float64, correct bool) Reward {
+	return Reward{
+		Total:   format + correctness,
+		Parts:   map[string]float64{partFormat: format, partCorrectness: correctness},
+		Correct: correct,
+	}
+}
+
+// Task is one problem family. Implementations are safe for concurrent use.
+type Task interface {
+	// Name is the task's name for ByName: "countdown", "sudoku" or "arithmetic".
+	Name() string
+	// PromptLen is the prompt length in tokens; prompts are left-padded with EOS to it.
+	PromptLen() int
+	// AnswerLen is the completion length in tokens; answers are right-padded with EOS to it.
+	AnswerLen() int
+	// RewardNames lists the keys of Reward.Parts in a fixed order.
+	RewardNames() []string
+	// SampleTrain draws a train problem, never one of Test's, using rng (not nil).
+	SampleTrain(rng *rand.Rand) Problem
+	// Test returns the fixed test split, the same on every call and every run, as a copy.
+	Test() []Problem
+	// Reward scores a completion (the model's text up to the first EOS; any string) for a
+	// problem of this task. A problem whose Data is not this task's scores zero.
+	Reward(p Problem, completion string) Reward
+	// ParseJSONL reads user-supplied problems, one JSON object per line.
+	ParseJSONL(r io.Reader) ([]Problem, error)
+}
+
+var tasks = []Task{countdown{}, sudoku{}, arithmetic{}}
+
+// ByName returns the task with that name.
+func ByName(name string) (Task, error) {
+	names := make([]string, len(tasks))
+	for i, t := range tasks {
+		if t.Name() == name {
+			return t, nil
+		}
+		names[i] = t.Name()
+	}
+	return nil, fmt.Errorf("unknown task %q (known: %s)", name, strings.Join(names, ", "))
+}
+
+// EncodePrompt tokenizes p's prompt left-padded with EOS to t.PromptLen(). keyMask is 1 on the
+// prompt's own tokens and 0 on the padding, so attention can skip the padding.
+func EncodePrompt(t Task, p Problem) (ids, keyMask []int32, err error) {
+	if t == nil {
+		return nil, nil, fmt.Errorf("encode prompt %q: nil task", p.Prompt)
+	}
+	toks, err := encodeFit(p.Prompt, t.PromptLen())
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s prompt: %w", t.Name(), err)
+	}
+	n, pad := t.PromptLen(), t.PromptLen()-len(toks)
+	ids, keyMask = make([]int32, n), make([]int32, n)
+	for i := range n {
+		if i < pad {
+			ids[i] = EOS
+		} else {
+			ids[i], keyMask[i] = toks[i-pad], 1
+		}
+	}
+	return ids, keyMask, nil
+}
+
+// EncodeAnswer tokenizes an answer right-padded with EOS to t.AnswerLen().
+func EncodeAnswer(t Task, answer string) ([]int32, error) {
+	if t == nil {
+		return nil, fmt.Errorf("encode answer %q: nil task", answer)
+	}
+	toks, err := encodeFit(answer, t.AnswerLen())
+	if err != nil {
+		return nil, fmt.Errorf("%s answer: %w", t.Name(), err)
+	}
+	for len(toks) < t.AnswerLen() {
+		toks = append(toks, EOS)
+	}
+	return toks, nil
+}
+
+// encodeFit encodes s and checks that it takes at most n tokens.
+func encodeFit(s string, n int) ([]int32, error) {
+	toks, err := Encode(s)
+	if err != nil {
+		return nil, fmt.Errorf("%q: %w", s, err)
+	}
+	if len(toks) > n {
+		return nil, fmt.Errorf("%q is %d tokens, over the limit of %d", s, len(toks), n)
+	}
+	return toks, nil
+}

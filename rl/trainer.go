@@ -1,0 +1,358 @@
+package rl
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/pelletier/go-toml/v2"
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
+
+	"github.com/dllmrl/agrpo/core"
+	"github.com/dllmrl/agrpo/core/atomicfile"
+	"github.com/dllmrl/agrpo/core/model"
+	"github.com/dllmrl/agrpo/core/safetensors"
+	"github.com/dllmrl/agrpo/core/sft"
+	"github.com/dllmrl/agrpo/rl/task"
+)
+
+// ErrInterrupted is returned by Run when its context is cancelled: the run was checkpointed
+// at its last completed step and can be resumed.
+var ErrInterrupted = errors.New("interrupted")
+
+// Files of a run folder.
+const (
+	ConfigFile     = "config.toml"
+	CheckpointFile = "checkpoint.safetensors" // model + optimizer + trainer state, for resuming
+	ModelFile      = "model.safetensors"      // the final model alone, for eval and sharing
+	MetricsFile    = "metrics.jsonl"
+	EvalFile       = "eval.json"
+)
+
+// Trainer runs masked-diffusion SFT on a task, with checkpoints, metrics, evaluation and exact
+// resume: the random stream, the optimizer and the step are all in the checkpoint, so a resumed
+// run on the CPU backend continues bit for bit as if it had never stopped.
+type Trainer struct {
+	Cfg   Config
+	Dir   string
+	Task  task.Task
+	Model *model.Model
+	Opt   *AdamW
+	Step  int       // completed optimizer steps
+	Out   io.Writer // progress and messages
+	// OnStep, if set, is called after every completed step (live displays, tests).
+	OnStep func(step int, loss float64)
+
+	src     *rand.PCG
+	rng     *rand.Rand
+	metrics *Metrics
+	wall    float64 // training seconds spent before this process started
+	bufs    sft.Buffers
+	norm    *core.Tensor
+}
+
+// NewRun creates the run folder cfg.Run.OutDir/cfg.Run.Name, writes the config into it and
+// builds the model: fresh for cfg.Model, or loaded from cfg.Model.Init.
+func NewRun(cfg Config, b core.Backend, out io.Writer) (*Trainer, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	t, err := task.ByName(cfg.Task.Name)
+	if err != nil {
+		return nil, fmt.Errorf("task.name: %w", err)
+	}
+	dir := filepath.Join(cfg.Run.OutDir, cfg.Run.Name)
+	if _, err := os.Stat(filepath.Join(dir, CheckpointFile)); err == nil {
+		return nil, fmt.Errorf("run folder %s already holds a run: resume it with -resume %s, or set another run.name", dir, dir)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("run folder: %w", err)
+	}
+	raw, err := toml.Marshal(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("encoding config: %w", err)
+	}
+	if err := atomicfile.Write(filepath.Join(dir, ConfigFile), func(w io.Writer) error { _, err := w.Write(raw); return err }); err != nil {
+		return nil, err
+	}
+	var m *model.Model
+	if cfg.Model.Init != "" {
+		ck, err := LoadModel(cfg.Model.Init, b)
+		if err != nil {
+			return nil, fmt.Errorf("model.init: %w", err)
+		}
+		if err := CheckTaskFits(ck.Config, t); err != nil {
+			return nil, fmt.Errorf("model.init %s: %w", cfg.Model.Init, err)
+		}
+		m = model.New(b, ck.Config, ck.Params)
+	} else {
+		mc := ModelConfigFor(cfg.Model, t)
+		if err := mc.Validate(); err != nil {
+			return nil, fmt.Errorf("model: %w", err)
+		}
+		p := model.NewParams(b, mc)
+		p.Init(b, mc, cfg.Run.Seed)
+		m = model.New(b, mc, p)
+	}
+	tr := &Trainer{Cfg: cfg, Dir: dir, Task: t, Model: m, Opt: NewAdamW(b, m.Cfg), Out: out}
+	tr.src = rand.NewPCG(cfg.Run.Seed, 0x5f7)
+	tr.rng = rand.New(tr.src)
+	if tr.metrics, err = OpenMetrics(filepath.Join(dir, MetricsFile), 0); err != nil {
+		return nil, err
+	}
+	return tr, nil
+}
+
+// ModelConfigFor is the architecture of mc on the shared character vocabulary, long enough
+// for the task's prompt and answer.
+func ModelConfigFor(mc ModelConfig, t task.Task) model.Config {
+	return model.Config{VocabSize: task.VocabSize, DModel: mc.DModel, Layers: mc.Layers, Heads: mc.Heads,
+		MLPHidden: mc.MLPHidden, MaxSeqLen: t.PromptLen() + t.AnswerLen(), RopeTheta: mc.RopeTheta,
+		NormEps: mc.NormEps, MaskID: task.Mask, EOSID: task.EOS, PadID: task.EOS}
+}
+
+// CheckTaskFits reports why a model cannot run a task: another vocabulary or special tokens, or
+// too short a context.
+func CheckTaskFits(mc model.Config, t task.Task) error {
+	switch {
+	case mc.VocabSize != task.VocabSize || mc.MaskID != task.Mask || mc.EOSID != task.EOS:
+		return fmt.Errorf("model vocabulary (size %d, mask %d, eos %d) is not the tasks' (size %d, mask %d, eos %d)",
+			mc.VocabSize, mc.MaskID, mc.EOSID, task.VocabSize, task.Mask, task.EOS)
+	case mc.MaxSeqLen < t.PromptLen()+t.AnswerLen():
+		return fmt.Errorf("model max_sequence_length %d is shorter than %s's %d prompt + answer tokens",
+			mc.MaxSeqLen, t.Name(), t.PromptLen()+t.AnswerLen())
+	}
+	return nil
+}
+
+// Resume reopens a run folder at its checkpoint.
+func Resume(dir string, b core.Backend, out io.Writer) (*Trainer, error) {
+	cfg, err := LoadConfig(filepath.Join(dir, ConfigFile))
+	if err != nil {
+		return nil, fmt.Errorf("resume %s: %w", dir, err)
+	}
+	t, err := task.ByName(cfg.Task.Name)
+	if err != nil {
+		return nil, fmt.Errorf("resume %s: %w", dir, err)
+	}
+	path := filepath.Join(dir, CheckpointFile)
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("resume: %w", err)
+	}
+	f, err := safetensors.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("resume: checkpoint %s: %w", path, err)
+	}
+	ck, err := model.FromFile(path, f, b)
+	if err != nil {
+		return nil, fmt.Errorf("resume: %w", err)
+	}
+	step, err := strconv.Atoi(ck.Metadata["step"])
+	if err != nil {
+		return nil, fmt.Errorf("resume: checkpoint %s: bad step %q", path, ck.Metadata["step"])
+	}
+	tr := &Trainer{Cfg: cfg, Dir: dir, Task: t, Model: model.New(b, ck.Config, ck.Params), Opt: NewAdamW(b, ck.Config), Out: out, Step: step}
+	if err := tr.Opt.Restore(b, ck.Config, path, f, step); err != nil {
+		return nil, fmt.Errorf("resume: %w", err)
+	}
+	tr.src = &rand.PCG{}
+	state, err := hex.DecodeString(ck.Metadata["rng"])
+	if err == nil {
+		err = tr.src.UnmarshalBinary(state)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("resume: checkpoint %s: bad random state: %v", path, err)
+	}
+	tr.rng = rand.New(tr.src)
+	tr.wall, _ = strconv.ParseFloat(ck.Metadata["wall_s"], 64)
+	if tr.metrics, err = OpenMetrics(filepath.Join(dir, MetricsFile), step); err != nil {
+		return nil, err
+	}
+	return tr, nil
+}
+
+// stepStats is what one training step reports.
+type stepStats struct {
+	Loss, GradNorm, LR float64
+	Tokens             int
+	MaskedFrac         float64
+}
+
+// Run trains until cfg.Train.Steps, evaluating and checkpointing on schedule. On cancellation
+// it checkpoints and returns ErrInterrupted; on a non-finite loss it stops with the last good
+// checkpoint kept.
+func (t *Trainer) Run(ctx context.Context) error {
+	defer t.metrics.Close()
+	tc := t.Cfg.Train
+	bar := t.progressBar()
+	start := time.Now()
+	var tokens int
+	for t.Step < tc.Steps {
+		if ctx.Err() != nil {
+			if err := t.SaveCheckpoint(start); err != nil {
+				return err
+			}
+			return ErrInterrupted
+		}
+		stepStart := time.Now()
+		st, err := t.sftStep()
+		if err != nil {
+			return err
+		}
+		if math.IsNaN(st.Loss) || math.IsInf(st.Loss, 0) || math.IsNaN(st.GradNorm) || math.IsInf(st.GradNorm, 0) {
+			return fmt.Errorf("step %d: loss %v, gradient norm %v: stopped; the last good checkpoint is kept in %s", t.Step+1, st.Loss, st.GradNorm, t.Dir)
+		}
+		t.Step++
+		tokens += st.Tokens
+		if t.OnStep != nil {
+			t.OnStep(t.Step, st.Loss)
+		}
+		if t.Step%tc.LogEvery == 0 || t.Step == tc.Steps {
+			elapsed := time.Since(start).Seconds()
+			rec := map[string]any{"step": t.Step, "loss": st.Loss, "grad_norm": st.GradNorm, "learning_rate": st.LR,
+				"masked_frac": st.MaskedFrac, "tokens_per_s": float64(st.Tokens) / time.Since(stepStart).Seconds(),
+				"wall_s": t.wall + elapsed}
+			if err := t.metrics.Write(rec); err != nil {
+				return err
+			}
+			if bar == nil {
+				fmt.Fprintf(t.Out, "step %d/%d  loss %.4f  grad %.3f  lr %.2e  %.0f tok/s\n", t.Step, tc.Steps, st.Loss, st.GradNorm, st.LR, float64(tokens)/elapsed)
+			}
+		}
+		if bar != nil {
+			bar.Describe(fmt.Sprintf("loss %.4f", st.Loss))
+			bar.Set(t.Step)
+		}
+		if tc.EvalEvery > 0 && t.Step%tc.EvalEvery == 0 && t.Step < tc.Steps {
+			if _, err := t.evaluate(); err != nil {
+				return err
+			}
+		}
+		if tc.CheckpointEvery > 0 && t.Step%tc.CheckpointEvery == 0 && t.Step < tc.Steps {
+			if err := t.SaveCheckpoint(start); err != nil {
+				return err
+			}
+		}
+	}
+	if bar != nil {
+		bar.Finish()
+		fmt.Fprintln(t.Out)
+	}
+	if err := t.SaveCheckpoint(start); err != nil {
+		return err
+	}
+	if err := model.Save(filepath.Join(t.Dir, ModelFile), t.Model.B, t.Model.Cfg, t.Model.P,
+		map[string]string{"task": t.Task.Name(), "step": strconv.Itoa(t.Step)}); err != nil {
+		return err
+	}
+	res, err := t.evaluate()
+	if err != nil || res == nil {
+		return err
+	}
+	return atomicfile.Write(filepath.Join(t.Dir, EvalFile), func(w io.Writer) error {
+		return writeJSON(w, map[string]any{"task": t.Task.Name(), "step": t.Step, "results": res})
+	})
+}
+
+// sftStep draws a batch of train problems, noises it and takes one optimizer step.
+func (t *Trainer) sftStep() (stepStats, error) {
+	tc := t.Cfg.Train
+	batch := make([]sft.Example, tc.BatchSize)
+	for i := range batch {
+		p := t.Task.SampleTrain(t.rng)
+		ids, mask, err := task.EncodePrompt(t.Task, p)
+		if err != nil {
+			return stepStats{}, err
+		}
+		ans, err := task.EncodeAnswer(t.Task, p.Answer)
+		if err != nil {
+			return stepStats{}, err
+		}
+		batch[i] = sft.Example{Prompt: ids, PromptMask: mask, Answer: ans}
+	}
+	noised, err := sft.Noise(batch, int32(t.Model.Cfg.MaskID), t.rng)
+	if err != nil {
+		return stepStats{}, err
+	}
+	m := t.Model
+	m.AllocGrads()
+	m.Grads.Zero(m.B, m.Cfg)
+	loss := sft.Step(m, noised, &t.bufs)
+	if t.norm == nil {
+		t.norm = m.B.Alloc(core.F32, 1)
+	}
+	lr := LearningRate(tc, t.Step+1)
+	h := core.AdamHyper{LR: float32(lr), Beta1: float32(tc.Beta1), Beta2: float32(tc.Beta2), Eps: float32(tc.AdamEps), WeightDecay: float32(tc.WeightDecay)}
+	norm := 0.0
+	if !math.IsNaN(loss) && !math.IsInf(loss, 0) {
+		norm = t.Opt.Update(m, h, float32(tc.GradClip), t.norm)
+	}
+	return stepStats{Loss: loss, GradNorm: norm, LR: lr, Tokens: noised.B * noised.S,
+		MaskedFrac: float64(noised.MaskedTokens) / float64(noised.AnswerTotal)}, nil
+}
+
+// evaluate runs the configured evaluation on the test split, logs it and prints a summary.
+func (t *Trainer) evaluate() ([]EvalResult, error) {
+	ec := t.Cfg.Eval
+	if len(ec.Steps) == 0 {
+		return nil, nil
+	}
+	problems := t.Task.Test()
+	if ec.N > 0 && ec.N < len(problems) {
+		problems = problems[:ec.N]
+	}
+	rm, _ := ParseRemasking(ec.Remasking)
+	res, _, err := Evaluate(t.Model, t.Task, problems, EvalOptions{Steps: ec.Steps, BlockLength: ec.BlockLength,
+		Remasking: rm, Temperature: float32(ec.Temperature), BatchSize: ec.BatchSize})
+	if err != nil {
+		return nil, err
+	}
+	if err := t.metrics.Write(map[string]any{"step": t.Step, "eval": res}); err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(t.Out, "\neval at step %d (%d test problems):", t.Step, len(problems))
+	for _, r := range res {
+		fmt.Fprintf(t.Out, "  %d steps: acc %.1f%% reward %.3f", r.Steps, 100*r.Accuracy, r.MeanReward)
+	}
+	fmt.Fprintln(t.Out)
+	return res, nil
+}
+
+// SaveCheckpoint writes model, optimizer, step, random state and wall time atomically.
+func (t *Trainer) SaveCheckpoint(runStart time.Time) error {
+	m := t.Model
+	tensors := m.P.Encode(m.B, m.Cfg)
+	for k, v := range t.Opt.State(m.B, m.Cfg) {
+		tensors[k] = v
+	}
+	state, err := t.src.MarshalBinary()
+	if err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	meta := map[string]string{"step": strconv.Itoa(t.Step), "rng": hex.EncodeToString(state), "task": t.Task.Name(),
+		"wall_s": strconv.FormatFloat(t.wall+time.Since(runStart).Seconds(), 'f', 3, 64)}
+	return model.SaveTensors(filepath.Join(t.Dir, CheckpointFile), m.Cfg, tensors, meta)
+}
+
+// progressBar returns a bar on a terminal, nil otherwise (then Run prints log lines).
+func (t *Trainer) progressBar() *progressbar.ProgressBar {
+	f, ok := t.Out.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return nil
+	}
+	bar := progressbar.NewOptions(t.Cfg.Train.Steps, progressbar.OptionSetWriter(t.Out),
+		progressbar.OptionShowCount(), progressbar.OptionSetPredictTime(true), progressbar.OptionSetWidth(30),
+		progressbar.OptionThrottle(100*time.Millisecond))
+	bar.Set(t.Step)
+	return bar
+}
