@@ -76,6 +76,7 @@ type Trajectories struct {
 	Entropy    []float32 // [B·C]: that distribution's entropy (0 for filled EOS)
 	Support    []float32 // [B·C·V]: 0 inside the support drawn from, −Inf outside
 	StepsRun   int       // steps actually taken (fewer than Config.Steps when every row stopped early)
+	RowSteps   []int     // [B]: steps each row sampled (a stopped row's later tokens are EOS fill, not samples)
 }
 
 // Completion returns row r's completion tokens.
@@ -197,9 +198,21 @@ func Generate(m *model.Model, prompts []Prompt, cfg Config, onStep StepFunc) (*T
 	perBlock := cfg.Steps / blocks
 	schedule := NumTransfer(cfg.BlockLength, perBlock)
 	step := 0
+	stoppedAt := make([]int, nb) // the step at which a row stopped, −1 while it runs
+	for i := range stoppedAt {
+		stoppedAt[i] = -1
+	}
 	for blk := 0; blk < blocks; blk++ {
-		if blk > 0 && stopFinishedRows(b, st, t, active, blk, step, p, seq) == 0 {
-			break
+		if blk > 0 {
+			left := stopFinishedRows(b, st, t, active, blk, step, p, seq)
+			for r, a := range active {
+				if a == 0 && stoppedAt[r] < 0 {
+					stoppedAt[r] = step
+				}
+			}
+			if left == 0 {
+				break
+			}
 		}
 		for i := 0; i < perBlock; i++ {
 			logits := m.Forward(st.Tokens, keyMaskT)
@@ -216,6 +229,13 @@ func Generate(m *model.Model, prompts []Prompt, cfg Config, onStep StepFunc) (*T
 		}
 	}
 	t.StepsRun = step
+	t.RowSteps = make([]int, nb)
+	for r := range t.RowSteps {
+		t.RowSteps[r] = step
+		if stoppedAt[r] >= 0 {
+			t.RowSteps[r] = stoppedAt[r]
+		}
+	}
 	if err := b.Sync(); err != nil {
 		return nil, fmt.Errorf("sampler: %w", err)
 	}

@@ -27,7 +27,7 @@ func parseJSONL(name string, r io.Reader, decode func(line []byte) (Problem, err
 		return nil, fmt.Errorf("%s JSONL: nil reader", name)
 	}
 	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 4096), maxLineBytes)
+	sc.Buffer(make([]byte, 0, 4096), maxLineBytes+1) // +1 for the newline
 	var probs []Problem
 	var errs []error
 	line := 0

@@ -47,6 +47,7 @@ var sudokuPeers = func() (peers [16][]int) {
 	return peers
 }()
 
+// allows reports whether digit d may go in cell i: none of its peers holds d.
 func (g *grid) allows(i int, d byte) bool {
 	for _, j := range sudokuPeers[i] {
 		if g[j] == d {
@@ -213,7 +214,7 @@ type sudokuJSON struct {
 	Solution *string `json:"solution"`
 }
 
-// ParseJSONL reads {"puzzle":"1.3.4..2....3..1","solution":"1234341221434321"} lines, '.' or
+// ParseJSONL reads {"puzzle":"12..34....43..21","solution":"1234341221434321"} lines, '.' or
 // '0' for an empty cell; without a solution, the puzzle's unique one is filled in.
 func (s sudoku) ParseJSONL(r io.Reader) ([]Problem, error) {
 	return parseJSONL(s.Name(), r, func(line []byte) (Problem, error) {

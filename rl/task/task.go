@@ -14,39 +14,54 @@
 // # Countdown
 //
 // Reach the target with the three numbers, each used once, and + - * / (exact rational
-// intermediates allowed). Prompt "3 7 12=33:" (numbers, '=', target, ':'; at most 13
-// tokens); answer a bare expression, "12+3*7" (at most 12 tokens). The reference answer is
-// the shortest valid expression with minimal parentheses, ties broken by byte order. Reward:
-// format 1/3 if the completion parses ([ParseExpr]; a division by zero still parses), 1/3
-// more if its numbers are a sub-multiset of the given ones, 1/3 more if they are exactly the
-// given multiset; correctness 3 if, in addition, its value is the target. JSONL:
-// {"numbers":[25,7,3],"target":46}: three non-negative numbers and a non-negative target
-// whose prompt fits; the answer is filled in when a solution exists, else left empty.
+// intermediates allowed, as in 8/17*17). Numbers are 1–20 and targets 1–100; each
+// (multiset, target) is weighted by how many of the 192 expressions over the multiset (6
+// orders × 16 operator pairs × the shapes (a∘b)∘c and a∘(b∘c)) reach it, giving 16,292
+// problems. The test split is 500 of them drawn by weight without replacement from seed 0,
+// numbers ascending; train draws the rest by weight, numbers shuffled.
+//
+// Prompt "3 7 12=33:" (numbers, '=', target, ':'; at most 13 tokens); answer a bare
+// expression, "12+3*7" (at most 12 tokens; the longest reference answer is 10). The reference
+// answer is the shortest valid expression with minimal parentheses, ties broken by byte
+// order. Reward: format 1/3 if the completion parses ([ParseExpr]; a division by zero still
+// parses), 1/3 more if its numbers are a sub-multiset of the given ones, 1/3 more if they are
+// exactly the given multiset; correctness 3 (and Correct) if, in addition, its value is the
+// target. JSONL: {"numbers":[25,7,3],"target":46}: three non-negative numbers and a
+// non-negative target whose prompt fits; the answer is filled in when a solution exists, else
+// left empty.
 //
 // # Sudoku
 //
-// Fill a 4×4 grid so each row, column and 2×2 box holds 1–4. Prompt: the 16 cells row by
-// row, '.' for an empty cell, then ':' — "1.3.4..2....3..1:" (17 tokens); answer the 16
-// digits, "1234341221434321" (16 tokens). Reward: format 0.25 if the completion is 16
-// characters, 0.25 if its sorted characters are "1111222233334444", 0.5 if it keeps every
-// clue; correctness 3 × the fraction of empty cells it gets right. Clues and cells are read
-// from the completion padded on the left with '0' and cut to 16 characters (Python's zfill).
-// JSONL: {"puzzle":"1.3.4..2....3..1","solution":"1234341221434321"}, '.' or '0' for an
-// empty cell; without "solution" the puzzle must have exactly one.
+// Fill a 4×4 grid so each row, column and 2×2 box holds 1–4. A puzzle is one of the 288
+// grids with cells emptied in random order while the solution stays unique, down to a random
+// 4–10 clues. The test split is 500 distinct puzzles from seed 0; train puzzles are generated
+// afresh, skipping test puzzles.
+//
+// Prompt: the 16 cells row by row, '.' for an empty cell, then ':' — "12..34....43..21:" (17
+// tokens); answer the 16 digits, "1234341221434321" (16 tokens). Reward: format 0.25 if the
+// completion is 16 characters, 0.25 if its sorted characters are "1111222233334444", 0.5 if it
+// keeps every clue; correctness 3 × the fraction of empty cells it gets right, and Correct
+// when it gets them all. Clues and cells are read from the completion padded on the left with
+// '0' and cut to 16 characters (like Python's zfill). JSONL:
+// {"puzzle":"12..34....43..21","solution":"1234341221434321"}, '.' or '0' for an empty cell;
+// without "solution" the puzzle must have exactly one.
 //
 // # Arithmetic
 //
-// Compute a op b, op one of + - *, operands of 1–3 digits. Prompt "37*12:" (at most 8
-// tokens); answer the integer in canonical decimal, "444" or "-12" (at most 7 tokens).
-// Reward: format 1 if the completion is a canonical decimal integer (an optional '-', no
-// leading zeros, and not "-0"); correctness 3 if it is the answer. JSONL:
-// {"question":"37*12","answer":"444"}: any expression [ParseExpr] accepts with an integer
-// value and a prompt that fits; without "answer" it is computed.
+// Compute a op b: op one of + - * and each operand of 1, 2 or 3 digits with equal chance
+// (0–9, 10–99, 100–999). The test split is 500 distinct questions from seed 0; train skips
+// them. Prompt "37*12:" (at most 8 tokens); answer the integer in canonical decimal, "444" or
+// "-12" (at most 7 tokens; the longest is 998001). Reward: format 1 if the completion is a
+// canonical decimal integer (an optional '-', no leading zeros, and not "-0"); correctness 3
+// (and Correct) if it is the answer. JSONL: {"question":"37*12","answer":"444"}: any
+// expression [ParseExpr] accepts with an integer value and a prompt that fits; without
+// "answer" it is computed.
 //
 // # JSONL
 //
-// One JSON object per line; blank lines are skipped; unknown fields, lines over 64 KiB and
-// invalid problems are errors naming the line, and loading stops after 10 bad lines.
+// One JSON object per line; blank lines are skipped; unknown fields (names are
+// case-sensitive), lines over 64 KiB and invalid problems are errors naming the line, and
+// loading stops after 10 bad lines.
 package task
 
 import (

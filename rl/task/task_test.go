@@ -85,8 +85,12 @@ func TestParseJSONLLines(t *testing.T) {
 		strings.Contains(err.Error(), "line 11") || !strings.Contains(err.Error(), "stopped after 10 bad lines") {
 		t.Errorf("15 bad lines: %v", err)
 	}
-	long := `{"question":"1+1"}` + "\n" + strings.Repeat(" ", maxLineBytes) + "\n"
-	_, err = arithmetic{}.ParseJSONL(strings.NewReader(long))
+	line := `{"question":"1+1"}`
+	line += strings.Repeat(" ", maxLineBytes-len(line))
+	if probs, err := (arithmetic{}).ParseJSONL(strings.NewReader(line + "\n" + line)); err != nil || len(probs) != 2 {
+		t.Errorf("64 KiB lines: %d problems, %v", len(probs), err)
+	}
+	_, err = arithmetic{}.ParseJSONL(strings.NewReader(line + "\n" + line + " \n"))
 	if err == nil || !strings.Contains(err.Error(), "arithmetic JSONL line 2: over 65536 bytes") {
 		t.Errorf("long line: %v", err)
 	}

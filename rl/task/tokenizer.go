@@ -27,7 +27,7 @@ func Encode(s string) ([]int32, error) {
 	for i, r := range s {
 		id := strings.IndexRune(Alphabet, r)
 		if id < 0 {
-			if r == utf8.RuneError {
+			if _, size := utf8.DecodeRuneInString(s[i:]); size == 1 && r == utf8.RuneError {
 				return nil, fmt.Errorf("encode: byte 0x%02x at byte offset %d is not valid UTF-8", s[i], i)
 			}
 			return nil, fmt.Errorf("encode: character %q at byte offset %d is not in the alphabet %q", r, i, Alphabet)

@@ -57,7 +57,8 @@ func TestEncodeError(t *testing.T) {
 		{"12a", `'a' at byte offset 2`},
 		{"1é=", `'é' at byte offset 1`},
 		{"1_", `'_' at byte offset 1`},
-		{"12\xff", `byte 0xff at byte offset 2`},
+		{"12\xff", `byte 0xff at byte offset 2 is not valid UTF-8`},
+		{"1\ufffd", "'\ufffd' at byte offset 1 is not in the alphabet"},
 	} {
 		if _, err := Encode(c.in); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("Encode(%q) error %v, want one containing %q", c.in, err, c.want)

@@ -1,0 +1,84 @@
+package pg
+
+import (
+	"math/rand/v2"
+	"testing"
+
+	"github.com/dllmrl/agrpo/core"
+	"github.com/dllmrl/agrpo/core/sampler"
+)
+
+// TestRatioIsOneOnPolicy: at the first update (μ = 1) the training pass recomputes exactly the
+// log-probabilities the sampler recorded — same rebuilt state, temperature and top-k/top-p
+// support — so ρ = 1 up to float error and nothing is clipped. Checked across blocks.
+func TestRatioIsOneOnPolicy(t *testing.T) {
+	m := toyModel(t)
+	prompts := make([]sampler.Prompt, 16)
+	for i := range prompts {
+		prompts[i] = sampler.Prompt{Tokens: toyPrompt}
+	}
+	for _, c := range []sampler.Config{
+		{GenLength: 3, BlockLength: 3, Steps: 3, Temperature: 0.7, TopK: 2, Remasking: core.RandomOrder, Seed: 1},
+		{GenLength: 3, BlockLength: 1, Steps: 3, Temperature: 1.3, TopP: 0.8, Remasking: core.RandomOrder, Seed: 2},
+		{GenLength: 3, BlockLength: 3, Steps: 3, Temperature: 0.9, Remasking: core.LowConfidence, Seed: 3},
+	} {
+		tr, err := sampler.Generate(m, prompts, c, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		adv := make([]float64, tr.B)
+		for i := range adv {
+			adv[i] = float64(i%3) - 1
+		}
+		est, err := NewAGRPO(AGRPOConfig{MCSamples: 3, Importance: "entropy", LowDiscrepancy: true, EpsLow: 0.2, EpsHigh: 0.2,
+			Iterations: 1, Scaling: "mean", Temperature: c.Temperature, MaxRows: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.Grads.Zero(m.B, m.Cfg)
+		st, err := est.Accumulate(m, nil, &Rollouts{Traj: tr, Adv: adv}, 0, rand.New(rand.NewPCG(1, 1)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Tokens == 0 || st.RatioDev > 1e-5 || st.ClipRegion != 0 {
+			t.Errorf("%+v: %d tokens, mean |ρ−1| = %.2g, clipped %.3f; want ρ = 1", c, st.Tokens, st.RatioDev, st.ClipRegion)
+		}
+	}
+}
+
+// TestDrawWeights: entropy importance weights make Σ_s q(s)·w(s) = 1 for every row, so the
+// weighted step average is an unbiased estimate of the plain mean over steps; uniform draws
+// carry weight 1/(m·N), and "sum" scaling multiplies by K_b.
+func TestDrawWeights(t *testing.T) {
+	m := toyModel(t)
+	prompts := []sampler.Prompt{{Tokens: toyPrompt}, {Tokens: toyPrompt}}
+	tr, err := sampler.Generate(m, prompts, sampler.Config{GenLength: 3, BlockLength: 3, Steps: 3, Temperature: 1,
+		Remasking: core.RandomOrder, Seed: 5}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &Rollouts{Traj: tr, Adv: []float64{1, -1}}
+	for _, scaling := range []string{"mean", "sum"} {
+		est, _ := NewAGRPO(AGRPOConfig{MCSamples: 4, Importance: "entropy", LowDiscrepancy: true, Iterations: 1, Scaling: scaling, Temperature: 1})
+		// Average the weight of each step over many draws: E[w·1(step = s)] = (1/K)·scale.
+		rng := rand.New(rand.NewPCG(3, 3))
+		const rounds = 4000
+		sum := make([]float64, 3)
+		for i := 0; i < rounds; i++ {
+			for _, d := range est.Draws(r, rng) {
+				if d.row == 0 {
+					sum[d.step] += d.weight
+				}
+			}
+		}
+		want := 1.0 / 3 / float64(4*2) * 4 // per step: (1/K)·(1/(m·N)) per draw, m draws per round
+		if scaling == "sum" {
+			want *= 3
+		}
+		for s, v := range sum {
+			if got := v / rounds; got < 0.93*want || got > 1.07*want {
+				t.Errorf("%s: step %d carries mean weight %.4f, want %.4f", scaling, s, got, want)
+			}
+		}
+	}
+}

@@ -1,0 +1,144 @@
+package pg
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+
+	"github.com/dllmrl/agrpo/core/model"
+)
+
+// DiffuGRPOConfig are d1's settings (its names in parentheses).
+type DiffuGRPOConfig struct {
+	PMaskPrompt float64 // probability of masking each prompt token (p_mask_prompt, 0.15)
+	Eps         float64 // PPO clip ε, both sides (epsilon)
+	Beta        float64 // k3 KL weight to the reference model (beta)
+	Iterations  int     // μ (num_iterations)
+}
+
+// DiffuGRPO is d1's one-step estimator: the log-probability of a completion token is read from
+// a single forward pass with the whole completion masked and each prompt token masked with
+// probability p — a mean-field stand-in for the sequence likelihood, biased for ∇J (the
+// sampler never reveals tokens that way). A fresh prompt mask per inner update; the same mask
+// for the old, reference and current policies within an update.
+type DiffuGRPO struct {
+	Cfg              DiffuGRPOConfig
+	sc               scorer
+	ref              scorer
+	old              [][]float32 // per iteration: the pre-update log-probabilities at every position
+	inputs           [][]int32   // per iteration: the noised input tokens
+	keyMask, targets []int32
+}
+
+// NewDiffuGRPO checks the config.
+func NewDiffuGRPO(c DiffuGRPOConfig) (*DiffuGRPO, error) {
+	if c.PMaskPrompt < 0 || c.PMaskPrompt > 1 {
+		return nil, fmt.Errorf("diffu-grpo: p_mask_prompt = %g, must be in [0, 1]", c.PMaskPrompt)
+	}
+	if c.Iterations <= 0 {
+		return nil, fmt.Errorf("diffu-grpo: num_iterations = %d, must be positive", c.Iterations)
+	}
+	if err := (ppo{c.Eps, c.Eps, c.Beta}).validate(); err != nil {
+		return nil, fmt.Errorf("diffu-grpo: %w", err)
+	}
+	return &DiffuGRPO{Cfg: c}, nil
+}
+
+// Name is "diffu-grpo".
+func (d *DiffuGRPO) Name() string { return "diffu-grpo" }
+
+// Iterations is μ.
+func (d *DiffuGRPO) Iterations() int { return d.Cfg.Iterations }
+
+// noisedInput is a batch's input with the completion masked and each real prompt token masked
+// with probability PMaskPrompt.
+func (d *DiffuGRPO) noisedInput(r *Rollouts, rng *rand.Rand) []int32 {
+	t := r.Traj
+	s := t.P + t.C
+	tokens := make([]int32, t.B*s)
+	for row := 0; row < t.B; row++ {
+		for i := 0; i < t.P; i++ {
+			tok := t.Prompt[row*t.P+i]
+			if t.PromptMask[row*t.P+i] != 0 && rng.Float64() < d.Cfg.PMaskPrompt {
+				tok = t.MaskID
+			}
+			tokens[row*s+i] = tok
+		}
+		for j := 0; j < t.C; j++ {
+			tokens[row*s+t.P+j] = t.MaskID
+		}
+	}
+	return tokens
+}
+
+// Prepare draws one prompt mask per inner update and records the pre-update log-probabilities
+// under each.
+func (d *DiffuGRPO) Prepare(m *model.Model, r *Rollouts, rng *rand.Rand) error {
+	t := r.Traj
+	s := t.P + t.C
+	d.keyMask, d.targets = make([]int32, t.B*s), make([]int32, t.B*s)
+	for row := 0; row < t.B; row++ {
+		copy(d.keyMask[row*s:], t.PromptMask[row*t.P:(row+1)*t.P])
+		for j := 0; j < t.C; j++ {
+			d.keyMask[row*s+t.P+j] = 1
+			d.targets[row*s+t.P+j] = t.Tokens[row*t.C+j]
+		}
+	}
+	d.old, d.inputs = d.old[:0], d.inputs[:0]
+	for it := 0; it < d.Cfg.Iterations; it++ {
+		tokens := d.noisedInput(r, rng)
+		lp := d.sc.logProbs(m, t.B, s, tokens, d.keyMask, d.targets, nil, 1)
+		d.old = append(d.old, append([]float32(nil), lp...))
+		d.inputs = append(d.inputs, tokens)
+	}
+	return nil
+}
+
+// trainedLen is how many leading completion tokens of a row the loss covers: up to and
+// including the first EOS.
+func trainedLen(tokens []int32, eos int32) int {
+	for i, tok := range tokens {
+		if tok == eos {
+			return i + 1
+		}
+	}
+	return len(tokens)
+}
+
+// Accumulate adds the gradient of the token-mean clipped surrogate for inner update it.
+func (d *DiffuGRPO) Accumulate(m, ref *model.Model, r *Rollouts, it int, _ *rand.Rand) (Stats, error) {
+	if it >= len(d.old) {
+		return Stats{}, fmt.Errorf("diffu-grpo: update %d before Prepare", it)
+	}
+	if ref == nil && d.Cfg.Beta != 0 {
+		return Stats{}, fmt.Errorf("diffu-grpo: beta = %g needs a reference model", d.Cfg.Beta)
+	}
+	t := r.Traj
+	s := t.P + t.C
+	lp := d.sc.logProbs(m, t.B, s, d.inputs[it], d.keyMask, d.targets, nil, 1)
+	var lr []float32
+	if ref != nil && d.Cfg.Beta != 0 {
+		lr = d.ref.logProbs(ref, t.B, s, d.inputs[it], d.keyMask, d.targets, nil, 1)
+	}
+	count := 0
+	for row := 0; row < t.B; row++ {
+		count += trainedLen(t.Completion(row), t.EOSID)
+	}
+	c := ppo{d.Cfg.Eps, d.Cfg.Eps, d.Cfg.Beta}
+	dLogp := make([]float32, t.B*s)
+	var tl tally
+	for row := 0; row < t.B; row++ {
+		for j := 0; j < trainedLen(t.Completion(row), t.EOSID); j++ {
+			pos := row*s + t.P + j
+			lref := 0.0
+			if lr != nil {
+				lref = float64(lr[pos])
+			}
+			loss, grad, kl, low, high := c.token(float64(lp[pos]), float64(d.old[it][pos]), lref, r.Adv[row], lr != nil)
+			dLogp[pos] = float32(grad / float64(count))
+			tl.add(loss/float64(count), kl, low, high, math.Abs(math.Exp(float64(lp[pos]-d.old[it][pos]))-1))
+		}
+	}
+	d.sc.backward(m, dLogp, false, 1)
+	return tl.done(), nil
+}

@@ -1,0 +1,113 @@
+// Package pg holds the policy-gradient estimators for masked-diffusion models: AGRPO, which
+// treats every unmasking step as an action with an exact likelihood and Monte Carlo samples a
+// few steps per trajectory, and the diffu-GRPO (d1) baseline, which scores a whole completion
+// from one fully-masked forward pass. Both sit behind one Estimator interface, so a trainer can
+// switch estimators (and more can be added) without changing.
+package pg
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+
+	"github.com/dllmrl/agrpo/core/model"
+	"github.com/dllmrl/agrpo/core/sampler"
+)
+
+// Rollouts are sampled trajectories with one advantage per row.
+type Rollouts struct {
+	Traj *sampler.Trajectories
+	Adv  []float64
+}
+
+// Stats summarise one inner update. Token counts are over the tokens the loss trained on.
+type Stats struct {
+	Loss       float64 // the surrogate loss whose gradient was accumulated
+	Tokens     int     // tokens in the loss
+	KL         float64 // mean k3 estimate of KL(π_θ ‖ π_ref) over those tokens (0 without a reference)
+	ClipLow    float64 // fraction of tokens clipped below (ρ < 1 − ε_low with A < 0)
+	ClipHigh   float64 // fraction clipped above (ρ > 1 + ε_high with A > 0)
+	ClipRegion float64 // fraction clipped either way
+	RatioDev   float64 // mean |ρ − 1|: 0 up to float error at the first on-policy update
+}
+
+// Estimator turns rollouts into parameter gradients.
+type Estimator interface {
+	// Name is "agrpo" or "diffu-grpo".
+	Name() string
+	// Iterations is μ, the number of optimizer updates per batch of rollouts.
+	Iterations() int
+	// Prepare runs once per batch, before any update, to record what the updates need from the
+	// pre-update policy (old log-probabilities, masks).
+	Prepare(m *model.Model, r *Rollouts, rng *rand.Rand) error
+	// Accumulate adds the gradient of inner update it's loss into m.Grads. ref, the frozen
+	// reference policy of the KL term, may be nil when the estimator's β is 0.
+	Accumulate(m, ref *model.Model, r *Rollouts, it int, rng *rand.Rand) (Stats, error)
+}
+
+// ppo is the per-token clipped surrogate with an optional k3 KL penalty:
+//
+//	ℓ = −min(ρA, clip(ρ, 1−ε_low, 1+ε_high)A) + β·ρ·(e^(lr−lp) − (lr−lp) − 1)
+//
+// ρ = e^(lp−lo); the KL term carries the ρ importance correction of the official AGRPO code
+// (DeepSeek-V3.2's), which makes its gradient β·ρ·(lp − lr). It returns ℓ, dℓ/dlp and which
+// way the ratio was clipped; kl is the k3 value itself.
+type ppo struct {
+	EpsLow, EpsHigh, Beta float64
+}
+
+func (c ppo) token(lp, lo, lr, adv float64, withRef bool) (loss, grad, kl float64, low, high bool) {
+	rho := math.Exp(lp - lo)
+	clipped := math.Min(math.Max(rho, 1-c.EpsLow), 1+c.EpsHigh)
+	if rho*adv <= clipped*adv {
+		loss, grad = -rho*adv, -rho*adv
+	} else {
+		loss = -clipped * adv // the clipped branch is constant in θ
+	}
+	low = rho < 1-c.EpsLow && adv < 0
+	high = rho > 1+c.EpsHigh && adv > 0
+	if withRef && c.Beta != 0 {
+		d := lr - lp
+		kl = math.Exp(d) - d - 1
+		loss += c.Beta * rho * kl
+		grad += c.Beta * rho * (lp - lr)
+	}
+	return loss, grad, kl, low, high
+}
+
+func (c ppo) validate() error {
+	if c.EpsLow < 0 || c.EpsHigh < 0 || c.Beta < 0 {
+		return fmt.Errorf("epsilon_low, epsilon_high and beta must be ≥ 0")
+	}
+	return nil
+}
+
+// tally accumulates Stats over tokens.
+type tally struct {
+	Stats
+	kl, low, high, region, dev float64
+}
+
+func (t *tally) add(loss, kl float64, low, high bool, rhoDev float64) {
+	t.Loss += loss
+	t.Tokens++
+	t.kl += kl
+	t.dev += rhoDev
+	if low {
+		t.low++
+	}
+	if high {
+		t.high++
+	}
+	if low || high {
+		t.region++
+	}
+}
+
+func (t *tally) done() Stats {
+	s := t.Stats
+	if n := float64(t.Tokens); n > 0 {
+		s.KL, s.ClipLow, s.ClipHigh, s.ClipRegion, s.RatioDev = t.kl/n, t.low/n, t.high/n, t.region/n, t.dev/n
+	}
+	return s
+}
