@@ -27,6 +27,7 @@ func commands() []command {
 		{"train", "train from a TOML config (SFT), or resume a run folder", runTrain},
 		{"eval", "evaluate a checkpoint on a task's test split (or your JSONL) at several step counts", runEval},
 		{"sample", "watch one unmasking, step by step, in the terminal", runSample},
+		{"plot", "draw a run's reward and accuracy curves into RUNDIR/curves.png", runPlot},
 		{"bench", "time the CPU backend: matmul GFLOP/s, the machine's FMA peak, model tokens/s", runBench},
 	}
 }
@@ -83,16 +84,24 @@ func newFlags(name, synopsis string, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
-// parseFlags parses args and maps a bad flag to errUsage (the flag package has printed why).
-func parseFlags(fs *flag.FlagSet, args []string) error {
+// parseFlags parses args, which must hold no positional arguments, and maps a bad flag to
+// errUsage (the flag package has printed why).
+func parseFlags(fs *flag.FlagSet, args []string) error { return parseArgs(fs, args, 0) }
+
+// parseArgs is parseFlags for a command that takes exactly n positional arguments.
+func parseArgs(fs *flag.FlagSet, args []string, n int) error {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}
 		return errUsage
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(fs.Output(), "demo %s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
+	if fs.NArg() > n {
+		fmt.Fprintf(fs.Output(), "demo %s: unexpected argument %q\n", fs.Name(), fs.Arg(n))
+		return errUsage
+	}
+	if fs.NArg() < n {
+		fmt.Fprintf(fs.Output(), "demo %s: missing argument (see -h)\n", fs.Name())
 		return errUsage
 	}
 	return nil

@@ -21,6 +21,7 @@ type Config struct {
 	Task  TaskConfig  `toml:"task"`
 	Model ModelConfig `toml:"model"`
 	Train TrainConfig `toml:"train"`
+	RL    RLConfig    `toml:"rl"`
 	Eval  EvalConfig  `toml:"eval"`
 }
 
@@ -50,7 +51,8 @@ type ModelConfig struct {
 
 // TrainConfig is the optimisation.
 type TrainConfig struct {
-	Steps           int     `toml:"steps"`
+	Method          string  `toml:"method"` // sft | agrpo | diffu-grpo
+	Steps           int     `toml:"steps"`  // optimizer steps (SFT) or rollout batches (RL)
 	BatchSize       int     `toml:"batch_size"`
 	LR              float64 `toml:"lr"`
 	WarmupSteps     int     `toml:"warmup_steps"`
@@ -64,6 +66,46 @@ type TrainConfig struct {
 	LogEvery        int     `toml:"log_every"`
 	EvalEvery       int     `toml:"eval_every"`       // 0 = only at the end
 	CheckpointEvery int     `toml:"checkpoint_every"` // 0 = only at the end
+}
+
+// RLConfig is the reinforcement-learning step: rollouts, rewards, advantages, estimator.
+type RLConfig struct {
+	Prompts      int              `toml:"prompts_per_step"` // distinct prompts per step
+	Group        int              `toml:"group_size"`       // G rollouts per prompt
+	ScaleRewards bool             `toml:"scale_rewards"`    // divide advantages by the group's reward std
+	Beta         float64          `toml:"beta"`             // k3 KL weight to the initial model (0 = no reference)
+	Iterations   int              `toml:"num_iterations"`   // μ optimizer updates per rollout batch
+	MaxRows      int              `toml:"max_rows"`         // rows per forward/backward chunk of an update
+	Rollout      RolloutConfig    `toml:"rollout"`
+	AGRPO        AGRPOSection     `toml:"agrpo"`
+	DiffuGRPO    DiffuGRPOSection `toml:"diffu_grpo"`
+}
+
+// RolloutConfig is the sampler used for training rollouts.
+type RolloutConfig struct {
+	BlockLength int     `toml:"block_length"` // 0 = the whole answer
+	Steps       int     `toml:"steps"`        // 0 = one per answer token
+	Temperature float64 `toml:"temperature"`
+	TopK        int     `toml:"top_k"`
+	TopP        float64 `toml:"top_p"`
+	Remasking   string  `toml:"remasking"` // random (AGRPO's exact likelihood) | low_confidence | entropy
+}
+
+// AGRPOSection holds AGRPO's own settings (core/pg.AGRPOConfig documents each).
+type AGRPOSection struct {
+	MCSamples         int     `toml:"mc_samples"`
+	Importance        string  `toml:"importance_sampling"`
+	LowDiscrepancy    bool    `toml:"low_discrepancy"`
+	EpsLow            float64 `toml:"epsilon_low"`
+	EpsHigh           float64 `toml:"epsilon_high"`
+	Scaling           string  `toml:"scaling"`
+	OfficialStepCount bool    `toml:"official_step_count"`
+}
+
+// DiffuGRPOSection holds diffu-GRPO's own settings.
+type DiffuGRPOSection struct {
+	PMaskPrompt float64 `toml:"p_mask_prompt"`
+	Epsilon     float64 `toml:"epsilon"`
 }
 
 // EvalConfig is the periodic and final evaluation on the test split.
@@ -81,8 +123,12 @@ func DefaultConfig() Config {
 	return Config{
 		Run:   RunConfig{OutDir: "runs", Seed: 1},
 		Model: ModelConfig{DModel: 128, Layers: 4, Heads: 4, MLPHidden: 384, RopeTheta: 10000, NormEps: 1e-5},
-		Train: TrainConfig{Steps: 600, BatchSize: 128, LR: 1e-3, WarmupSteps: 100, Schedule: "constant", MinLRRatio: 0.1,
+		Train: TrainConfig{Method: "sft", Steps: 600, BatchSize: 128, LR: 1e-3, WarmupSteps: 100, Schedule: "constant", MinLRRatio: 0.1,
 			WeightDecay: 0.01, Beta1: 0.9, Beta2: 0.99, AdamEps: 1e-8, GradClip: 1, LogEvery: 10, EvalEvery: 0, CheckpointEvery: 100},
+		RL: RLConfig{Prompts: 16, Group: 8, Iterations: 1, MaxRows: 512,
+			Rollout:   RolloutConfig{Temperature: 0.6, Remasking: "random"},
+			AGRPO:     AGRPOSection{MCSamples: 4, Importance: "uniform", LowDiscrepancy: true, EpsLow: 0.2, EpsHigh: 0.2, Scaling: "mean"},
+			DiffuGRPO: DiffuGRPOSection{PMaskPrompt: 0.15, Epsilon: 0.5}},
 		Eval: EvalConfig{N: 500, Remasking: "low_confidence", BatchSize: 250},
 	}
 }
@@ -144,6 +190,14 @@ func (c Config) Validate() error {
 		bad("task.name", "must be set")
 	}
 	t := c.Train
+	switch t.Method {
+	case "sft", "agrpo", "diffu-grpo":
+	default:
+		bad("train.method", "%q, want sft, agrpo or diffu-grpo", t.Method)
+	}
+	if t.Method != "sft" {
+		errs = append(errs, c.RL.validate(t.Method)...)
+	}
 	if t.Steps <= 0 {
 		bad("train.steps", "%d, must be positive", t.Steps)
 	}
@@ -187,6 +241,36 @@ func (c Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+func (r RLConfig) validate(method string) []error {
+	var errs []error
+	bad := func(key string, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+	}
+	if r.Prompts <= 0 {
+		bad("rl.prompts_per_step", "%d, must be positive", r.Prompts)
+	}
+	if r.Group < 2 {
+		bad("rl.group_size", "%d, must be ≥ 2 (advantages are relative to the group)", r.Group)
+	}
+	if r.Beta < 0 || r.Iterations <= 0 || r.MaxRows < 0 {
+		bad("rl", "beta and max_rows must be ≥ 0, num_iterations > 0")
+	}
+	ro := r.Rollout
+	if !(ro.Temperature > 0) {
+		bad("rl.rollout.temperature", "%g: rollouts must be sampled at T > 0", ro.Temperature)
+	}
+	if ro.TopK < 0 || ro.TopP < 0 || ro.TopP > 1 || ro.BlockLength < 0 || ro.Steps < 0 {
+		bad("rl.rollout", "top_k, block_length, steps must be ≥ 0 and top_p in [0, 1]")
+	}
+	if _, err := ParseRemasking(ro.Remasking); err != nil {
+		bad("rl.rollout.remasking", "%v", err)
+	}
+	if method == "diffu-grpo" && (r.DiffuGRPO.PMaskPrompt < 0 || r.DiffuGRPO.PMaskPrompt > 1 || r.DiffuGRPO.Epsilon < 0) {
+		bad("rl.diffu_grpo", "p_mask_prompt must be in [0, 1] and epsilon ≥ 0")
+	}
+	return errs
 }
 
 // ParseRemasking reads a remasking rule's name.

@@ -49,7 +49,8 @@ func (o *AdamW) State(b core.Backend, cfg model.Config) map[string]safetensors.T
 	return out
 }
 
-// Restore loads the moments written by State from a parsed checkpoint.
+// Restore loads the moments written by State from a parsed checkpoint, with the number of
+// updates they have seen (AdamW's bias correction depends on it).
 func (o *AdamW) Restore(b core.Backend, cfg model.Config, name string, f *safetensors.File, step int) error {
 	for prefix, p := range map[string]*model.Params{"optim.m.": o.M, "optim.v.": o.V} {
 		for _, n := range p.List(cfg) {

@@ -38,9 +38,10 @@ const (
 	EvalFile       = "eval.json"
 )
 
-// Trainer runs masked-diffusion SFT on a task, with checkpoints, metrics, evaluation and exact
-// resume: the random stream, the optimizer and the step are all in the checkpoint, so a resumed
-// run on the CPU backend continues bit for bit as if it had never stopped.
+// Trainer runs a training method — masked-diffusion SFT, AGRPO or diffu-GRPO — on a task, with
+// checkpoints, metrics, evaluation and exact resume: the random stream, the optimizer and the
+// step are all in the checkpoint, so a resumed run on the CPU backend continues bit for bit as
+// if it had never stopped.
 type Trainer struct {
 	Cfg   Config
 	Dir   string
@@ -58,6 +59,7 @@ type Trainer struct {
 	wall    float64 // training seconds spent before this process started
 	bufs    sft.Buffers
 	norm    *core.Tensor
+	rl      *rlState // the estimator and reference model of an RL method
 }
 
 // NewRun creates the run folder cfg.Run.OutDir/cfg.Run.Name, writes the config into it and
@@ -106,6 +108,9 @@ func NewRun(cfg Config, b core.Backend, out io.Writer) (*Trainer, error) {
 	tr := &Trainer{Cfg: cfg, Dir: dir, Task: t, Model: m, Opt: NewAdamW(b, m.Cfg), Out: out}
 	tr.src = rand.NewPCG(cfg.Run.Seed, 0x5f7)
 	tr.rng = rand.New(tr.src)
+	if tr.rl, err = newRLState(cfg, m); err != nil {
+		return nil, err
+	}
 	if tr.metrics, err = OpenMetrics(filepath.Join(dir, MetricsFile), 0); err != nil {
 		return nil, err
 	}
@@ -162,7 +167,11 @@ func Resume(dir string, b core.Backend, out io.Writer) (*Trainer, error) {
 		return nil, fmt.Errorf("resume: checkpoint %s: bad step %q", path, ck.Metadata["step"])
 	}
 	tr := &Trainer{Cfg: cfg, Dir: dir, Task: t, Model: model.New(b, ck.Config, ck.Params), Opt: NewAdamW(b, ck.Config), Out: out, Step: step}
-	if err := tr.Opt.Restore(b, ck.Config, path, f, step); err != nil {
+	optStep, err := strconv.Atoi(ck.Metadata["optim_step"])
+	if err != nil {
+		return nil, fmt.Errorf("resume: checkpoint %s: bad optim_step %q", path, ck.Metadata["optim_step"])
+	}
+	if err := tr.Opt.Restore(b, ck.Config, path, f, optStep); err != nil {
 		return nil, fmt.Errorf("resume: %w", err)
 	}
 	tr.src = &rand.PCG{}
@@ -175,17 +184,27 @@ func Resume(dir string, b core.Backend, out io.Writer) (*Trainer, error) {
 	}
 	tr.rng = rand.New(tr.src)
 	tr.wall, _ = strconv.ParseFloat(ck.Metadata["wall_s"], 64)
+	if cfg.Train.Method != "sft" && cfg.RL.Beta > 0 {
+		// The KL reference is the run's starting point, reloaded from model.init.
+		if cfg.Model.Init == "" {
+			return nil, fmt.Errorf("resume %s: rl.beta > 0 needs model.init as the reference", dir)
+		}
+	}
+	if tr.rl, err = newRLState(cfg, tr.Model); err != nil {
+		return nil, fmt.Errorf("resume %s: %w", dir, err)
+	}
 	if tr.metrics, err = OpenMetrics(filepath.Join(dir, MetricsFile), step); err != nil {
 		return nil, err
 	}
 	return tr, nil
 }
 
-// stepStats is what one training step reports.
-type stepStats struct {
+// stepResult is what one training step reports.
+type stepResult struct {
 	Loss, GradNorm, LR float64
-	Tokens             int
-	MaskedFrac         float64
+	Tokens             int                // tokens processed (for tokens/s)
+	Metrics            map[string]float64 // method-specific, logged as they are
+	Summary            string             // a few numbers for the progress line
 }
 
 // Run trains until cfg.Train.Steps, evaluating and checkpointing on schedule. On cancellation
@@ -205,7 +224,13 @@ func (t *Trainer) Run(ctx context.Context) error {
 			return ErrInterrupted
 		}
 		stepStart := time.Now()
-		st, err := t.sftStep()
+		var st stepResult
+		var err error
+		if t.rl != nil {
+			st, err = t.rlStep()
+		} else {
+			st, err = t.sftStep()
+		}
 		if err != nil {
 			return err
 		}
@@ -220,17 +245,19 @@ func (t *Trainer) Run(ctx context.Context) error {
 		if t.Step%tc.LogEvery == 0 || t.Step == tc.Steps {
 			elapsed := time.Since(start).Seconds()
 			rec := map[string]any{"step": t.Step, "loss": st.Loss, "grad_norm": st.GradNorm, "learning_rate": st.LR,
-				"masked_frac": st.MaskedFrac, "tokens_per_s": float64(st.Tokens) / time.Since(stepStart).Seconds(),
-				"wall_s": t.wall + elapsed}
+				"tokens_per_s": float64(st.Tokens) / time.Since(stepStart).Seconds(), "wall_s": t.wall + elapsed}
+			for k, v := range st.Metrics {
+				rec[k] = v
+			}
 			if err := t.metrics.Write(rec); err != nil {
 				return err
 			}
 			if bar == nil {
-				fmt.Fprintf(t.Out, "step %d/%d  loss %.4f  grad %.3f  lr %.2e  %.0f tok/s\n", t.Step, tc.Steps, st.Loss, st.GradNorm, st.LR, float64(tokens)/elapsed)
+				fmt.Fprintf(t.Out, "step %d/%d  %s  grad %.3f  lr %.2e  %.0f tok/s\n", t.Step, tc.Steps, st.Summary, st.GradNorm, st.LR, float64(tokens)/elapsed)
 			}
 		}
 		if bar != nil {
-			bar.Describe(fmt.Sprintf("loss %.4f", st.Loss))
+			bar.Describe(st.Summary)
 			bar.Set(t.Step)
 		}
 		if tc.EvalEvery > 0 && t.Step%tc.EvalEvery == 0 && t.Step < tc.Steps {
@@ -259,46 +286,64 @@ func (t *Trainer) Run(ctx context.Context) error {
 	if err != nil || res == nil {
 		return err
 	}
-	return atomicfile.Write(filepath.Join(t.Dir, EvalFile), func(w io.Writer) error {
+	if err := atomicfile.Write(filepath.Join(t.Dir, EvalFile), func(w io.Writer) error {
 		return writeJSON(w, map[string]any{"task": t.Task.Name(), "step": t.Step, "results": res})
-	})
+	}); err != nil {
+		return err
+	}
+	_, err = Plot(t.Dir)
+	return err
 }
 
 // sftStep draws a batch of train problems, noises it and takes one optimizer step.
-func (t *Trainer) sftStep() (stepStats, error) {
+func (t *Trainer) sftStep() (stepResult, error) {
 	tc := t.Cfg.Train
 	batch := make([]sft.Example, tc.BatchSize)
 	for i := range batch {
 		p := t.Task.SampleTrain(t.rng)
 		ids, mask, err := task.EncodePrompt(t.Task, p)
 		if err != nil {
-			return stepStats{}, err
+			return stepResult{}, err
 		}
 		ans, err := task.EncodeAnswer(t.Task, p.Answer)
 		if err != nil {
-			return stepStats{}, err
+			return stepResult{}, err
 		}
 		batch[i] = sft.Example{Prompt: ids, PromptMask: mask, Answer: ans}
 	}
 	noised, err := sft.Noise(batch, int32(t.Model.Cfg.MaskID), t.rng)
 	if err != nil {
-		return stepStats{}, err
+		return stepResult{}, err
 	}
+	m := t.Model
+	t.zeroGrads()
+	loss := sft.Step(m, noised, &t.bufs)
+	lr := LearningRate(tc, t.Step+1)
+	norm := 0.0
+	if !math.IsNaN(loss) && !math.IsInf(loss, 0) {
+		norm = t.update(lr)
+	}
+	return stepResult{Loss: loss, GradNorm: norm, LR: lr, Tokens: noised.B * noised.S,
+		Metrics: map[string]float64{"masked_frac": float64(noised.MaskedTokens) / float64(noised.AnswerTotal)},
+		Summary: fmt.Sprintf("loss %.4f", loss)}, nil
+}
+
+// zeroGrads allocates (once) and clears the gradient buffers.
+func (t *Trainer) zeroGrads() {
 	m := t.Model
 	m.AllocGrads()
 	m.Grads.Zero(m.B, m.Cfg)
-	loss := sft.Step(m, noised, &t.bufs)
+}
+
+// update clips the accumulated gradients and takes one AdamW step at lr; it returns the
+// gradient norm before clipping.
+func (t *Trainer) update(lr float64) float64 {
+	tc, m := t.Cfg.Train, t.Model
 	if t.norm == nil {
 		t.norm = m.B.Alloc(core.F32, 1)
 	}
-	lr := LearningRate(tc, t.Step+1)
 	h := core.AdamHyper{LR: float32(lr), Beta1: float32(tc.Beta1), Beta2: float32(tc.Beta2), Eps: float32(tc.AdamEps), WeightDecay: float32(tc.WeightDecay)}
-	norm := 0.0
-	if !math.IsNaN(loss) && !math.IsInf(loss, 0) {
-		norm = t.Opt.Update(m, h, float32(tc.GradClip), t.norm)
-	}
-	return stepStats{Loss: loss, GradNorm: norm, LR: lr, Tokens: noised.B * noised.S,
-		MaskedFrac: float64(noised.MaskedTokens) / float64(noised.AnswerTotal)}, nil
+	return t.Opt.Update(m, h, float32(tc.GradClip), t.norm)
 }
 
 // evaluate runs the configured evaluation on the test split, logs it and prints a summary.
@@ -339,7 +384,8 @@ func (t *Trainer) SaveCheckpoint(runStart time.Time) error {
 	if err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
-	meta := map[string]string{"step": strconv.Itoa(t.Step), "rng": hex.EncodeToString(state), "task": t.Task.Name(),
+	meta := map[string]string{"step": strconv.Itoa(t.Step), "optim_step": strconv.Itoa(t.Opt.Step),
+		"rng": hex.EncodeToString(state), "task": t.Task.Name(),
 		"wall_s": strconv.FormatFloat(t.wall+time.Since(runStart).Seconds(), 'f', 3, 64)}
 	return model.SaveTensors(filepath.Join(t.Dir, CheckpointFile), m.Cfg, tensors, meta)
 }

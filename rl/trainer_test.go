@@ -26,11 +26,23 @@ func smallConfig(dir string) Config {
 }
 
 // TestResumeIsExact: a run interrupted after step 5 and resumed ends with the same parameters,
-// bit for bit, and the same logged losses as an uninterrupted run.
+// bit for bit, and the same logged losses as an uninterrupted run — for SFT and both RL methods.
 func TestResumeIsExact(t *testing.T) {
+	for _, method := range []string{"sft", "agrpo", "diffu-grpo"} {
+		t.Run(method, func(t *testing.T) { testResume(t, method) })
+	}
+}
+
+func testResume(t *testing.T, method string) {
+	cfg := func(dir string) Config {
+		c := smallConfig(dir)
+		c.Train.Method = method
+		c.RL.Prompts, c.RL.Group, c.RL.Iterations = 3, 4, 2
+		return c
+	}
 	straightDir, splitDir := t.TempDir(), t.TempDir()
 	var log bytes.Buffer
-	straight, err := NewRun(smallConfig(straightDir), cpu.New(), &log)
+	straight, err := NewRun(cfg(straightDir), cpu.New(), &log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +50,7 @@ func TestResumeIsExact(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	first, err := NewRun(smallConfig(splitDir), cpu.New(), &log)
+	first, err := NewRun(cfg(splitDir), cpu.New(), &log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +63,7 @@ func TestResumeIsExact(t *testing.T) {
 	if err := first.Run(ctx); !errors.Is(err, ErrInterrupted) {
 		t.Fatalf("interrupted run returned %v", err)
 	}
-	if _, err := NewRun(smallConfig(splitDir), cpu.New(), &log); err == nil || !strings.Contains(err.Error(), "-resume") {
+	if _, err := NewRun(cfg(splitDir), cpu.New(), &log); err == nil || !strings.Contains(err.Error(), "-resume") {
 		t.Fatalf("starting over an existing run: %v", err)
 	}
 	second, err := Resume(filepath.Join(splitDir, "t"), cpu.New(), &log)

@@ -39,3 +39,30 @@ func TestBestOf(t *testing.T) {
 		fmt.Printf("BEST %-10s %6.1f\n", s.name, flops/best.Seconds()/1e9)
 	}
 }
+
+func TestThresholdBestOf(t *testing.T) {
+	if os.Getenv("GEMM_BESTOF") == "" {
+		t.Skip()
+	}
+	for _, d := range []int{32, 48, 64, 80, 96, 112, 128, 160} {
+		a, bm, c := make([]float32, d*d), make([]float32, d*d), make([]float32, d*d)
+		flops := 2 * float64(d) * float64(d) * float64(d)
+		var res [2]time.Duration
+		for pi, par := range []bool{false, true} {
+			best := time.Hour
+			deadline := time.Now().Add(200 * time.Millisecond)
+			for time.Now().Before(deadline) {
+				p := params{false, false, d, d, d, 1, a, d, bm, d, 0, c, d}
+				t0 := time.Now()
+				if par {
+					runParallel(&p, 2, 1<<30)
+				} else {
+					runSerial(&p)
+				}
+				best = min(best, time.Since(t0))
+			}
+			res[pi] = best
+		}
+		fmt.Printf("THR %4d flops=%8.0f serial %6.1fus par %6.1fus\n", d, flops, res[0].Seconds()*1e6, res[1].Seconds()*1e6)
+	}
+}

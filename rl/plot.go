@@ -1,0 +1,148 @@
+package rl
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"image/color"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
+)
+
+// PlotFile is the PNG a run's curves are drawn into.
+const PlotFile = "curves.png"
+
+// Plot draws a run's metrics: on the left the training signal (rollout reward and accuracy for
+// RL, the loss for SFT), on the right test accuracy per sampling-step count at each
+// evaluation. It writes dir/curves.png and returns its path.
+func Plot(dir string) (string, error) {
+	f, err := os.Open(filepath.Join(dir, MetricsFile))
+	if err != nil {
+		return "", fmt.Errorf("plot: %w", err)
+	}
+	defer f.Close()
+	train := map[string]plotter.XYs{}
+	evals := map[int]plotter.XYs{}
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<26)
+	for line := 1; sc.Scan(); line++ {
+		var rec map[string]json.RawMessage
+		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
+			return "", fmt.Errorf("plot: %s line %d: %w", MetricsFile, line, err)
+		}
+		var step float64
+		if json.Unmarshal(rec["step"], &step) != nil {
+			continue
+		}
+		if raw, ok := rec["eval"]; ok {
+			var res []EvalResult
+			if err := json.Unmarshal(raw, &res); err != nil {
+				return "", fmt.Errorf("plot: %s line %d: %w", MetricsFile, line, err)
+			}
+			for _, r := range res {
+				evals[r.Steps] = append(evals[r.Steps], plotter.XY{X: step, Y: 100 * r.Accuracy})
+			}
+			continue
+		}
+		for _, key := range []string{"reward", "accuracy", "loss"} {
+			var v float64
+			if json.Unmarshal(rec[key], &v) == nil {
+				train[key] = append(train[key], plotter.XY{X: step, Y: v})
+			}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return "", fmt.Errorf("plot: %w", err)
+	}
+	left := plot.New()
+	left.X.Label.Text = "step"
+	if _, rl := train["reward"]; rl {
+		left.Title.Text = "training rollouts"
+		left.Y.Label.Text = "mean reward (of 4) / accuracy"
+		if err := addLines(left, map[string]plotter.XYs{"reward": smooth(train["reward"], 5), "accuracy": smooth(train["accuracy"], 5)}); err != nil {
+			return "", err
+		}
+	} else {
+		left.Title.Text = "training loss"
+		left.Y.Label.Text = "masked-diffusion loss"
+		if err := addLines(left, map[string]plotter.XYs{"loss": train["loss"]}); err != nil {
+			return "", err
+		}
+	}
+	right := plot.New()
+	right.Title.Text = "test accuracy (greedy)"
+	right.X.Label.Text = "step"
+	right.Y.Label.Text = "accuracy %"
+	named := map[string]plotter.XYs{}
+	for steps, xy := range evals {
+		named[fmt.Sprintf("%3d sampling steps", steps)] = xy // width-padded so names sort by step count
+	}
+	if err := addLines(right, named); err != nil {
+		return "", err
+	}
+	img := vgimg.New(12*vg.Inch, 4.5*vg.Inch)
+	dc := draw.New(img)
+	tiles := draw.Tiles{Rows: 1, Cols: 2, PadX: vg.Inch / 4, PadTop: vg.Inch / 8, PadBottom: vg.Inch / 8, PadLeft: vg.Inch / 8, PadRight: vg.Inch / 8}
+	canvases := plot.Align([][]*plot.Plot{{left, right}}, tiles, dc)
+	left.Draw(canvases[0][0])
+	right.Draw(canvases[0][1])
+	path := filepath.Join(dir, PlotFile)
+	out, err := os.Create(path)
+	if err != nil {
+		return "", fmt.Errorf("plot: %w", err)
+	}
+	defer out.Close()
+	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(out); err != nil {
+		return "", fmt.Errorf("plot: %w", err)
+	}
+	return path, out.Close()
+}
+
+var palette = []color.Color{
+	color.RGBA{31, 119, 180, 255}, color.RGBA{255, 127, 14, 255}, color.RGBA{44, 160, 44, 255}, color.RGBA{214, 39, 40, 255},
+}
+
+// addLines adds one line per series, in name order for stable colours.
+func addLines(p *plot.Plot, series map[string]plotter.XYs) error {
+	names := make([]string, 0, len(series))
+	for n, xy := range series {
+		if len(xy) > 0 {
+			names = append(names, n)
+		}
+	}
+	sort.Sort(sort.Reverse(sort.StringSlice(names)))
+	for i, n := range names {
+		l, err := plotter.NewLine(series[n])
+		if err != nil {
+			return fmt.Errorf("plot %s: %w", n, err)
+		}
+		l.Color = palette[i%len(palette)]
+		l.Width = vg.Points(1.5)
+		p.Add(l)
+		p.Legend.Add(n, l)
+	}
+	p.Legend.Top = true
+	p.Add(plotter.NewGrid())
+	return nil
+}
+
+// smooth is a trailing moving average over w points, to make noisy rollout curves readable.
+func smooth(xy plotter.XYs, w int) plotter.XYs {
+	out := make(plotter.XYs, len(xy))
+	for i := range xy {
+		lo := max(0, i-w+1)
+		var s float64
+		for _, p := range xy[lo : i+1] {
+			s += p.Y
+		}
+		out[i] = plotter.XY{X: xy[i].X, Y: s / float64(i+1-lo)}
+	}
+	return out
+}

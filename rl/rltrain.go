@@ -1,0 +1,179 @@
+package rl
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/dllmrl/agrpo/core/model"
+	"github.com/dllmrl/agrpo/core/pg"
+	"github.com/dllmrl/agrpo/core/sampler"
+	"github.com/dllmrl/agrpo/rl/task"
+)
+
+// rlState is what an RL method keeps between steps: its estimator and, with a KL term, the
+// frozen reference policy.
+type rlState struct {
+	est pg.Estimator
+	ref *model.Model
+}
+
+// newRLState builds the estimator of cfg.Train.Method (nil for SFT). The reference model for
+// β > 0 is a frozen copy of the starting parameters.
+func newRLState(cfg Config, m *model.Model) (*rlState, error) {
+	r := cfg.RL
+	var est pg.Estimator
+	var err error
+	switch cfg.Train.Method {
+	case "sft":
+		return nil, nil
+	case "agrpo":
+		a := r.AGRPO
+		est, err = pg.NewAGRPO(pg.AGRPOConfig{MCSamples: a.MCSamples, Importance: a.Importance, LowDiscrepancy: a.LowDiscrepancy,
+			EpsLow: a.EpsLow, EpsHigh: a.EpsHigh, Beta: r.Beta, Iterations: r.Iterations, Scaling: a.Scaling,
+			OfficialStepCount: a.OfficialStepCount, Temperature: float32(r.Rollout.Temperature), MaxRows: r.MaxRows})
+	case "diffu-grpo":
+		d := r.DiffuGRPO
+		est, err = pg.NewDiffuGRPO(pg.DiffuGRPOConfig{PMaskPrompt: d.PMaskPrompt, Eps: d.Epsilon, Beta: r.Beta, Iterations: r.Iterations})
+	default:
+		return nil, fmt.Errorf("train.method %q", cfg.Train.Method)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("rl: %w", err)
+	}
+	st := &rlState{est: est}
+	if r.Beta > 0 {
+		ck, err := LoadModel(cfg.Model.Init, m.B)
+		if err != nil {
+			return nil, fmt.Errorf("rl.beta > 0: loading the reference model from model.init: %w", err)
+		}
+		st.ref = model.New(m.B, ck.Config, ck.Params)
+	}
+	return st, nil
+}
+
+// rolloutConfig is the training sampler for a task.
+func (t *Trainer) rolloutConfig() sampler.Config {
+	ro := t.Cfg.RL.Rollout
+	rm, _ := ParseRemasking(ro.Remasking)
+	c := sampler.Config{GenLength: t.Task.AnswerLen(), BlockLength: ro.BlockLength, Steps: ro.Steps,
+		Temperature: float32(ro.Temperature), TopK: ro.TopK, TopP: float32(ro.TopP), Remasking: rm}
+	if c.BlockLength == 0 {
+		c.BlockLength = c.GenLength
+	}
+	if c.Steps == 0 {
+		c.Steps = c.GenLength
+	}
+	return c
+}
+
+// rlStep is one step of GRPO-style RL: sample prompts, G rollouts each, rewards, group-relative
+// advantages, then μ updates with the estimator.
+func (t *Trainer) rlStep() (stepResult, error) {
+	r := t.Cfg.RL
+	g := r.Group
+	problems := make([]task.Problem, r.Prompts)
+	prompts := make([]sampler.Prompt, 0, r.Prompts*g)
+	for i := range problems {
+		problems[i] = t.Task.SampleTrain(t.rng)
+		ids, mask, err := task.EncodePrompt(t.Task, problems[i])
+		if err != nil {
+			return stepResult{}, err
+		}
+		for k := 0; k < g; k++ {
+			prompts = append(prompts, sampler.Prompt{Tokens: ids, Mask: mask})
+		}
+	}
+	cfg := t.rolloutConfig()
+	cfg.Seed = t.rng.Uint32()
+	tr, err := sampler.Generate(t.Model, prompts, cfg, nil)
+	if err != nil {
+		return stepResult{}, err
+	}
+
+	names := t.Task.RewardNames()
+	rewards := make([]float64, tr.B)
+	parts := map[string]float64{}
+	var correct, length float64
+	for row := 0; row < tr.B; row++ {
+		rw := t.Task.Reward(problems[row/g], task.Answer(tr.Completion(row)))
+		rewards[row] = rw.Total
+		for _, n := range names {
+			parts[n] += rw.Parts[n] / float64(tr.B)
+		}
+		if rw.Correct {
+			correct++
+		}
+		length += float64(len(task.Answer(tr.Completion(row))))
+	}
+	adv, meanStd, zeroStd := Advantages(rewards, g, r.ScaleRewards)
+
+	rolls := &pg.Rollouts{Traj: tr, Adv: adv}
+	if err := t.rl.est.Prepare(t.Model, rolls, t.rng); err != nil {
+		return stepResult{}, err
+	}
+	lr := LearningRate(t.Cfg.Train, t.Step+1)
+	var loss, norm float64
+	var last pg.Stats
+	for it := 0; it < t.rl.est.Iterations(); it++ {
+		t.zeroGrads()
+		st, err := t.rl.est.Accumulate(t.Model, t.rl.ref, rolls, it, t.rng)
+		if err != nil {
+			return stepResult{}, err
+		}
+		if math.IsNaN(st.Loss) || math.IsInf(st.Loss, 0) {
+			return stepResult{Loss: st.Loss}, nil
+		}
+		norm = t.update(lr)
+		loss += st.Loss / float64(t.rl.est.Iterations())
+		last = st
+	}
+	var mean float64
+	for _, x := range rewards {
+		mean += x / float64(len(rewards))
+	}
+	var std float64
+	for _, x := range rewards {
+		std += (x - mean) * (x - mean) / float64(len(rewards))
+	}
+	m := map[string]float64{
+		"reward": mean, "reward_std": math.Sqrt(std), "reward_group_std": meanStd, "frac_reward_zero_std": zeroStd,
+		"accuracy": correct / float64(tr.B), "completions/mean_length": length / float64(tr.B),
+		"kl": last.KL, "clip_ratio/low_mean": last.ClipLow, "clip_ratio/high_mean": last.ClipHigh,
+		"clip_ratio/region_mean": last.ClipRegion, "ratio_dev": last.RatioDev,
+	}
+	for _, n := range names {
+		m["rewards/"+n+"/mean"] = parts[n]
+	}
+	tokens := tr.B * (tr.P + tr.C) * (tr.StepsRun + 1)
+	return stepResult{Loss: loss, GradNorm: norm, LR: lr, Tokens: tokens, Metrics: m,
+		Summary: fmt.Sprintf("reward %.3f acc %.2f", mean, correct/float64(tr.B))}, nil
+}
+
+// Advantages are rewards minus their group's mean (groups of g consecutive rows), divided by
+// the group's standard deviation (+1e-4) when scale is set. It also returns the mean group
+// standard deviation and the fraction of groups whose rewards are all equal (no signal).
+func Advantages(rewards []float64, g int, scale bool) (adv []float64, meanStd, fracZeroStd float64) {
+	adv = make([]float64, len(rewards))
+	groups := len(rewards) / g
+	for lo := 0; lo+g <= len(rewards); lo += g {
+		var mean, sq float64
+		for _, x := range rewards[lo : lo+g] {
+			mean += x / float64(g)
+		}
+		for _, x := range rewards[lo : lo+g] {
+			sq += (x - mean) * (x - mean)
+		}
+		std := math.Sqrt(sq / float64(g-1)) // torch.std: unbiased
+		meanStd += std / float64(groups)
+		if std < 1e-12 {
+			fracZeroStd += 1 / float64(groups)
+		}
+		for i := lo; i < lo+g; i++ {
+			adv[i] = rewards[i] - mean
+			if scale {
+				adv[i] /= std + 1e-4
+			}
+		}
+	}
+	return adv, meanStd, fracZeroStd
+}
