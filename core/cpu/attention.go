@@ -6,6 +6,7 @@ import (
 
 	"github.com/dllmrl/agrpo/core"
 	"github.com/dllmrl/agrpo/core/cpu/gemm"
+	"github.com/dllmrl/agrpo/core/cpu/vecmath"
 )
 
 // Attention runs one (batch row, head) pair per task: scores S = q·kᵀ/√Dh with padding keys at
@@ -62,13 +63,8 @@ func (b *Backend) AttentionBackward(dq, dk, dv, dOut, q, k, v, out, lse, keyMask
 			gemm.SgemmSerial(false, true, seq, seq, hd, scale, qs[base:], dm, ks[base:], dm, 0, p, seq)
 			for i := 0; i < seq; i++ {
 				row := p[i*seq : (i+1)*seq]
-				for j := range row {
-					if mask[j] == 0 {
-						row[j] = 0
-					} else {
-						row[j] = exp32(row[j] - lrow[i])
-					}
-				}
+				maskRow(row, mask)
+				vecmath.ExpSubSum(row, row, lrow[i])
 			}
 			gemm.SgemmSerial(false, true, seq, seq, hd, 1, dos[base:], dm, vs[base:], dm, 0, dp, seq)
 			for i := 0; i < seq; i++ {
@@ -88,29 +84,28 @@ func (b *Backend) AttentionBackward(dq, dk, dv, dOut, q, k, v, out, lse, keyMask
 	})
 }
 
+// maskRow sets the scores of padding keys to −Inf, which the exponential turns into 0.
+func maskRow(s []float32, mask []int32) {
+	for j := range s {
+		if mask[j] == 0 {
+			s[j] = float32(math.Inf(-1))
+		}
+	}
+}
+
 // softmaxMasked turns a row of scores into probabilities in place, padding keys getting 0, and
 // returns the log-sum-exp over the real keys (−Inf when there is none: the row is then all 0).
 func softmaxMasked(s []float32, mask []int32) float32 {
+	maskRow(s, mask)
 	mx := float32(math.Inf(-1))
-	for j, v := range s {
-		if mask[j] != 0 {
-			mx = max(mx, v)
-		}
+	for _, v := range s {
+		mx = max(mx, v)
 	}
 	if math.IsInf(float64(mx), -1) {
 		clear(s)
 		return mx
 	}
-	var sum float32
-	for j, v := range s {
-		if mask[j] == 0 {
-			s[j] = 0
-			continue
-		}
-		e := exp32(v - mx)
-		s[j] = e
-		sum += e
-	}
+	sum := vecmath.ExpSubSum(s, s, mx)
 	inv := 1 / sum
 	for j := range s {
 		s[j] *= inv

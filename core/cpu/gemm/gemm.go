@@ -7,7 +7,11 @@
 // transposed copy of a whole matrix is ever made), and a register-blocked
 // micro-kernel runs over the packed panels: AVX2+FMA assembly on amd64 when
 // the CPU has it, a pure-Go kernel elsewhere (other architectures, wasm, the
-// purego build tag, or AGRPO_PUREGO=1 in the environment at start-up).
+// purego build tag, or AGRPO_PUREGO=1 in the environment at start-up). The
+// one exception to packing: with the assembly kernel, a non-transposed A
+// feeding a narrow C (n ≤ 128 per task, as in the transformer's layers) is
+// read in place, since each value would be reused too few times to repay
+// the packing pass.
 package gemm
 
 import (
@@ -21,14 +25,15 @@ import (
 // in L2/L3.
 const (
 	kcMax = 256
-	mcMax = 168 // multiple of both kernels' mr (6 and 4)
+	mcMax = 168 // multiple of every kernel's mr (6, 4, 2)
 	ncMax = 4080
 )
 
 // serialFlops is the problem size (2·m·n·k) below which Sgemm stays on the
-// calling goroutine: waking workers costs a few microseconds, which is more
-// than a split saves for problems this small. Measured on the 2-core Zen 4
-// dev machine (see bench_test.go, BenchmarkThreshold).
+// calling goroutine: waking a parked worker costs microseconds, as much as
+// a split saves on problems this small (2 MFLOP ≈ 100³ ≈ 30 µs on one
+// core). On the 2-core dev machine (BenchmarkThreshold) the parallel path
+// did not beat the serial one at 96³ and below.
 const serialFlops = 1 << 21
 
 // minTaskFlops keeps parallel tasks big enough that re-packing the shared
@@ -57,8 +62,8 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 
 // SgemmSerial is Sgemm on the calling goroutine only, for callers that
 // already run in parallel (e.g. one goroutine per attention head). Its
-// packing buffers come from a sync.Pool, so a steady-state call does not
-// allocate.
+// packing buffers come from a free list (one per concurrent caller at
+// peak), so a steady-state call does not allocate.
 func SgemmSerial(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	p := params{transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc}
 	if !p.check() {

@@ -1,0 +1,12 @@
+//go:build !amd64 || purego
+
+package vecmath
+
+// hasAsm is false here: no assembly exists for this architecture or the
+// purego build tag excluded it. The stubs below are never called.
+const hasAsm = false
+
+func expAsm(dst, src []float32)                               { panic("vecmath: no assembly") }
+func expSubSumAsm(dst, src []float32, shift float32) float32  { panic("vecmath: no assembly") }
+func siluMulAsm(out, gate, up []float32)                      { panic("vecmath: no assembly") }
+func siluMulBackwardAsm(dGate, dUp, dOut, gate, up []float32) { panic("vecmath: no assembly") }
