@@ -8,10 +8,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/dllmrl/agrpo/core/cpu"
-	"github.com/dllmrl/agrpo/core/model"
 	"github.com/dllmrl/agrpo/rl"
-	"github.com/dllmrl/agrpo/rl/task"
 )
 
 func runEval(args []string, stdout, stderr io.Writer) error {
@@ -30,23 +27,13 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *ckpt == "" || *taskName == "" {
-		fmt.Fprintln(stderr, "demo eval: -ckpt and -task are required")
-		return errUsage
-	}
-	t, err := task.ByName(*taskName)
+	t, m, rm, err := taskAndModel("eval", *taskName, *ckpt, *remask, stderr)
 	if err != nil {
-		fmt.Fprintf(stderr, "demo eval: -task: %v\n", err)
-		return errUsage
+		return err
 	}
 	steps, err := parseSteps(*stepsFlag, t.AnswerLen())
 	if err != nil {
 		fmt.Fprintf(stderr, "demo eval: -steps: %v\n", err)
-		return errUsage
-	}
-	rm, err := rl.ParseRemasking(*remask)
-	if err != nil {
-		fmt.Fprintf(stderr, "demo eval: -remasking: %v\n", err)
 		return errUsage
 	}
 	if *n < 0 || *batch <= 0 || *temp < 0 {
@@ -70,15 +57,6 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if *n > 0 && *n < len(problems) {
 		problems = problems[:*n]
 	}
-	b := cpu.New()
-	ck, err := rl.LoadModel(*ckpt, b)
-	if err != nil {
-		return err
-	}
-	if err := rl.CheckTaskFits(ck.Config, t); err != nil {
-		return fmt.Errorf("%s: %w", *ckpt, err)
-	}
-	m := model.New(b, ck.Config, ck.Params)
 	if !*asJSON {
 		fmt.Fprintf(stderr, "evaluating %s on %d %s problems (%s) at %v steps, %s, T=%g\n", *ckpt, len(problems), t.Name(), source, steps, rm, *temp)
 	}

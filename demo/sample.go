@@ -9,10 +9,8 @@ import (
 
 	"golang.org/x/term"
 
-	"github.com/dllmrl/agrpo/core/cpu"
 	"github.com/dllmrl/agrpo/core/model"
 	"github.com/dllmrl/agrpo/core/sampler"
-	"github.com/dllmrl/agrpo/rl"
 	"github.com/dllmrl/agrpo/rl/task"
 )
 
@@ -29,19 +27,9 @@ func runSample(args []string, stdout, stderr io.Writer) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *ckpt == "" || *taskName == "" {
-		fmt.Fprintln(stderr, "demo sample: -ckpt and -task are required")
-		return errUsage
-	}
-	t, err := task.ByName(*taskName)
+	t, m, rm, err := taskAndModel("sample", *taskName, *ckpt, *remask, stderr)
 	if err != nil {
-		fmt.Fprintf(stderr, "demo sample: -task: %v\n", err)
-		return errUsage
-	}
-	rm, err := rl.ParseRemasking(*remask)
-	if err != nil {
-		fmt.Fprintf(stderr, "demo sample: -remasking: %v\n", err)
-		return errUsage
+		return err
 	}
 	var p task.Problem
 	if *problemJSON != "" {
@@ -55,14 +43,6 @@ func runSample(args []string, stdout, stderr io.Writer) error {
 		test := t.Test()
 		p = test[rand.New(rand.NewPCG(uint64(*seed), 0)).IntN(len(test))]
 	}
-	b := cpu.New()
-	ck, err := rl.LoadModel(*ckpt, b)
-	if err != nil {
-		return err
-	}
-	if err := rl.CheckTaskFits(ck.Config, t); err != nil {
-		return fmt.Errorf("%s: %w", *ckpt, err)
-	}
 	cfg := sampler.Config{GenLength: t.AnswerLen(), BlockLength: *block, Steps: *steps, Temperature: float32(*temp),
 		Remasking: rm, Seed: uint32(*seed)}
 	if cfg.BlockLength == 0 {
@@ -71,7 +51,7 @@ func runSample(args []string, stdout, stderr io.Writer) error {
 	if cfg.Steps == 0 {
 		cfg.Steps = t.AnswerLen()
 	}
-	text, rw, err := showUnmasking(stdout, model.New(b, ck.Config, ck.Params), t, p, cfg, isTerminal(stdout))
+	text, rw, err := showUnmasking(stdout, m, t, p, cfg, isTerminal(stdout))
 	if err != nil {
 		return err
 	}

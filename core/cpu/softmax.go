@@ -105,15 +105,8 @@ func (b *Backend) TokenLogProbs(logp, entropy, logits, tokens, bias *core.Tensor
 	n, v := rows(logits)
 	mustShape("token logprobs", logp, n)
 	mustShape("token logprobs tokens", tokens, n)
-	var ent, bs []float32
-	if entropy != nil {
-		mustShape("token logprobs entropy", entropy, n)
-		ent = f32(entropy)
-	}
-	if bias != nil {
-		mustSameLen("token logprobs bias", bias, logits)
-		bs = f32(bias)
-	}
+	ent := optionalF32("token logprobs entropy", entropy, n)
+	bs := optionalF32("token logprobs bias", bias, n*v)
 	lp, ls, tk := f32(logp), f32(logits), i32(tokens)
 	b.parallel(n, 16, func(lo, hi int) {
 		z := make([]float32, v)
@@ -138,15 +131,8 @@ func (b *Backend) TokenLogProbsBackward(dLogits, dLogp, dEntropy, logits, tokens
 	n, v := rows(logits)
 	mustSameLen("token logprobs backward", dLogits, logits)
 	mustShape("token logprobs backward dlogp", dLogp, n)
-	var de, bs []float32
-	if dEntropy != nil {
-		mustShape("token logprobs backward dentropy", dEntropy, n)
-		de = f32(dEntropy)
-	}
-	if bias != nil {
-		mustSameLen("token logprobs bias", bias, logits)
-		bs = f32(bias)
-	}
+	de := optionalF32("token logprobs backward dentropy", dEntropy, n)
+	bs := optionalF32("token logprobs bias", bias, n*v)
 	dl, dp, ls, tk := f32(dLogits), f32(dLogp), f32(logits), i32(tokens)
 	b.parallel(n, 16, func(lo, hi int) {
 		z := make([]float32, v)
@@ -197,4 +183,13 @@ func entropyOf(z []float32, lse float32) float32 {
 		h -= math.Exp(lpj) * lpj
 	}
 	return float32(h)
+}
+
+// optionalF32 is the data of an optional tensor of n elements, nil when the tensor is nil.
+func optionalF32(op string, t *core.Tensor, n int) []float32 {
+	if t == nil {
+		return nil
+	}
+	mustLen(op, t, n)
+	return f32(t)
 }

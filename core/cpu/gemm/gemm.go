@@ -8,10 +8,10 @@
 // micro-kernel runs over the packed panels: AVX2+FMA assembly on amd64 when
 // the CPU has it, a pure-Go kernel elsewhere (other architectures, wasm, the
 // purego build tag, or AGRPO_PUREGO=1 in the environment at start-up). The
-// one exception to packing: with the assembly kernel, a non-transposed A
-// feeding a narrow C (n ≤ 128 per task, as in the transformer's layers) is
-// read in place, since each value would be reused too few times to repay
-// the packing pass.
+// one exception to packing: with the assembly kernel, op(A) feeding a
+// narrow C (n ≤ 128 per task, as in the transformer's layers) is read in
+// place, since each value would be reused too few times to repay the
+// packing pass.
 package gemm
 
 import (
@@ -168,7 +168,7 @@ func (ws *workspace) block(p *params, kern *microKernel, i0, i1, j0, j1, k0, k1 
 	mcStep := roundUp((i1-i0+mBlocks-1)/mBlocks, mr)
 	ncStep := min(ncMax, roundUp(j1-j0, nr))
 	ws.reserve(mcStep*kcStep, ncStep*kcStep)
-	rowA := rowMajorA(p, kern, j1-j0)
+	inPlace := inPlaceA(kern, j1-j0)
 
 	for jc := j0; jc < j1; jc += ncStep {
 		nc := min(ncStep, j1-jc)
@@ -181,42 +181,46 @@ func (ws *workspace) block(p *params, kern *microKernel, i0, i1, j0, j1, k0, k1 
 			packB(ws.b, p, pc, kc, jc, nc, nr)
 			for ic := i0; ic < i1; ic += mcStep {
 				mc := min(mcStep, i1-ic)
-				var aRow []float32
-				if rowA {
+				var aIn []float32
+				rsA, csA := p.lda, 1 // op(A)(i,k) = aIn[i·rsA + k·csA]
+				if inPlace {
 					// Full panels are read in place; only a ragged last
 					// panel is packed (zero-padded), where macro expects it.
-					aRow = p.a[ic*p.lda+pc:]
+					if p.transA {
+						aIn, rsA, csA = p.a[pc*p.lda+ic:], 1, p.lda
+					} else {
+						aIn = p.a[ic*p.lda+pc:]
+					}
 					if full := mc / mr * mr; full < mc {
 						packA(ws.a[full*kc:], p, ic+full, mc-full, pc, kc, mr)
 					}
 				} else {
 					packA(ws.a, p, ic, mc, pc, kc, mr)
 				}
-				ws.macro(kern, mc, nc, kc, aRow, p.lda, c[ic*ldc+jc:], ldc, p.alpha, b)
+				ws.macro(kern, mc, nc, kc, aIn, rsA, csA, c[ic*ldc+jc:], ldc, p.alpha, b)
 			}
 		}
 	}
 }
 
-// rowANMax is the widest op(B) block for which A is read in place rather
+// inPlaceNMax is the widest op(B) block for which A is read in place rather
 // than packed. Packing pays for itself when each packed A value is reused
 // by many B panels; with few (the engine's n = 32…128 layers) the packing
-// pass is a large share of the work, and the kernel's six row streams
-// through row-major A prefetch well.
-const rowANMax = 128
+// pass is a large share of the work, and the kernel's strided reads of A
+// (six row streams, or one line per k-step for Aᵀ) prefetch well.
+const inPlaceNMax = 128
 
-// rowMajorA reports whether block computes with A read in place: only for
-// op(A) = A (rows contiguous in k) and a narrow block of C.
-func rowMajorA(p *params, kern *microKernel, nc int) bool {
-	return kern.fnRowA != nil && !p.transA && nc <= rowANMax
+// inPlaceA reports whether block reads full A panels in place.
+func inPlaceA(kern *microKernel, nc int) bool {
+	return kern.fnInPlace != nil && nc <= inPlaceNMax
 }
 
 // macro runs the micro-kernel over an mc×nc block of C from packed panels
-// (or, when aRow is non-nil, full A panels read in place from aRow, row
-// stride lda). Full tiles go straight to C; edge tiles are computed into
-// ws.tmp (the packed panels are zero-padded) and only the valid part is
-// copied out.
-func (ws *workspace) macro(kern *microKernel, mc, nc, kc int, aRow []float32, lda int, c []float32, ldc int, alpha, beta float32) {
+// (or, when aIn is non-nil, full A panels read in place: op(A)(i,k) at
+// aIn[i·rsA + k·csA]). Full tiles go straight to C; edge tiles are computed
+// into ws.tmp (the packed panels are zero-padded) and only the valid part
+// is copied out.
+func (ws *workspace) macro(kern *microKernel, mc, nc, kc int, aIn []float32, rsA, csA int, c []float32, ldc int, alpha, beta float32) {
 	mr, nr := kern.mr, kern.nr
 	tmp := ws.tmp[:mr*nr]
 	for jr := 0; jr < nc; jr += nr {
@@ -228,8 +232,8 @@ func (ws *workspace) macro(kern *microKernel, mc, nc, kc int, aRow []float32, ld
 			if mb < mr || nb < nr {
 				dst, ldd, bd = tmp, nr, 0
 			}
-			if aRow != nil && mb == mr {
-				kern.fnRowA(kc, aRow[ir*lda:], lda, bp, dst, ldd, alpha, bd)
+			if aIn != nil && mb == mr {
+				kern.fnInPlace(kc, aIn[ir*rsA:], rsA, csA, bp, dst, ldd, alpha, bd)
 			} else {
 				kern.fn(kc, ws.a[ir*kc:], bp, dst, ldd, alpha, bd)
 			}

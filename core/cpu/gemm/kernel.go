@@ -9,10 +9,9 @@ type microKernel struct {
 	name   string
 	mr, nr int
 	fn     func(kc int, a, b, c []float32, ldc int, alpha, beta float32)
-	// fnRowA, where non-nil, is fn reading A in place from row-major
-	// storage (mr rows of stride lda, kc contiguous values each) instead of
-	// a packed panel; see rowMajorA.
-	fnRowA func(kc int, a []float32, lda int, b, c []float32, ldc int, alpha, beta float32)
+	// fnInPlace, where non-nil, is fn reading A in place, A(i,k) at
+	// a[i·rsA + k·csA], instead of from a packed panel; see inPlaceA.
+	fnInPlace func(kc int, a []float32, rsA, csA int, b, c []float32, ldc int, alpha, beta float32)
 }
 
 // The portable micro-kernels. 4×4 (16 accumulators) suits targets with 32

@@ -17,7 +17,7 @@ func detectAVX2() *microKernel {
 	if !cpu.X86.HasAVX2 || !cpu.X86.HasFMA {
 		return nil
 	}
-	return &microKernel{name: "avx2", mr: 6, nr: 16, fn: kernelAVX2, fnRowA: kernelAVX2RowA}
+	return &microKernel{name: "avx2", mr: 6, nr: 16, fn: kernelAVX2, fnInPlace: kernelAVX2InPlace}
 }
 
 func kernelAVX2(kc int, a, b, c []float32, ldc int, alpha, beta float32) {
@@ -29,11 +29,11 @@ func kernelAVX2(kc int, a, b, c []float32, ldc int, alpha, beta float32) {
 	sgemmKernel6x16(kc, unsafe.SliceData(a), 1, 6, unsafe.SliceData(b), 16, unsafe.SliceData(c), ldc, alpha, beta)
 }
 
-func kernelAVX2RowA(kc int, a []float32, lda int, b, c []float32, ldc int, alpha, beta float32) {
-	_ = a[5*lda+kc-1]
+func kernelAVX2InPlace(kc int, a []float32, rsA, csA int, b, c []float32, ldc int, alpha, beta float32) {
+	_ = a[5*rsA+(kc-1)*csA]
 	_ = b[16*kc-1]
 	_ = c[5*ldc+15]
-	sgemmKernel6x16(kc, unsafe.SliceData(a), lda, 1, unsafe.SliceData(b), 16, unsafe.SliceData(c), ldc, alpha, beta)
+	sgemmKernel6x16(kc, unsafe.SliceData(a), rsA, csA, unsafe.SliceData(b), 16, unsafe.SliceData(c), ldc, alpha, beta)
 }
 
 // sgemmKernel6x16 is implemented in kernel_amd64.s.

@@ -1,0 +1,41 @@
+package main
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/dllmrl/agrpo/core"
+	"github.com/dllmrl/agrpo/core/cpu"
+	"github.com/dllmrl/agrpo/core/model"
+	"github.com/dllmrl/agrpo/rl"
+	"github.com/dllmrl/agrpo/rl/task"
+)
+
+// taskAndModel resolves the -task and -ckpt flags shared by eval and sample: an unknown task
+// or remasking rule is a usage error; a checkpoint that is missing or does not fit the task is
+// a plain error.
+func taskAndModel(cmd, taskName, ckpt, remasking string, stderr io.Writer) (task.Task, *model.Model, core.Remasking, error) {
+	if ckpt == "" || taskName == "" {
+		fmt.Fprintf(stderr, "demo %s: -ckpt and -task are required\n", cmd)
+		return nil, nil, 0, errUsage
+	}
+	t, err := task.ByName(taskName)
+	if err != nil {
+		fmt.Fprintf(stderr, "demo %s: -task: %v\n", cmd, err)
+		return nil, nil, 0, errUsage
+	}
+	rm, err := rl.ParseRemasking(remasking)
+	if err != nil {
+		fmt.Fprintf(stderr, "demo %s: -remasking: %v\n", cmd, err)
+		return nil, nil, 0, errUsage
+	}
+	b := cpu.New()
+	ck, err := rl.LoadModel(ckpt, b)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	if err := rl.CheckTaskFits(ck.Config, t); err != nil {
+		return nil, nil, 0, fmt.Errorf("%s: %w", ckpt, err)
+	}
+	return t, model.New(b, ck.Config, ck.Params), rm, nil
+}
