@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 )
 
 // command is one subcommand: its flags are parsed by run from the arguments after its name.
@@ -24,7 +25,7 @@ type command struct {
 
 func commands() []command {
 	return []command{
-		{"train", "train from a TOML config (SFT), or resume a run folder", runTrain},
+		{"train", "train from a TOML config (SFT, AGRPO or diffu-GRPO), or resume a run folder", runTrain},
 		{"eval", "evaluate a checkpoint on a task's test split (or your JSONL) at several step counts", runEval},
 		{"sample", "watch one unmasking, step by step, in the terminal", runSample},
 		{"plot", "draw a run's reward and accuracy curves into RUNDIR/curves.png", runPlot},
@@ -38,35 +39,38 @@ func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 var errUsage = errors.New("usage")
 
 func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help" {
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help") {
 		usage(stderr)
-		if len(args) == 0 {
-			return 2
-		}
 		return 0
 	}
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		return finish(stderr, "", runStory(args, stdout, stderr))
+	}
 	for _, c := range commands() {
-		if c.name != args[0] {
-			continue
+		if c.name == args[0] {
+			return finish(stderr, " "+c.name, c.run(args[1:], stdout, stderr))
 		}
-		err := c.run(args[1:], stdout, stderr)
-		switch {
-		case err == nil:
-			return 0
-		case errors.Is(err, flag.ErrHelp):
-			return 0
-		case errors.Is(err, errUsage):
-			return 2
-		}
-		fmt.Fprintf(stderr, "demo %s: %v\n", c.name, err)
-		return 1
 	}
 	fmt.Fprintf(stderr, "demo: unknown command %q (run `go run ./demo -h` for the list)\n", args[0])
 	return 2
 }
 
+// finish maps a command's error to the exit code: 0, 2 for usage errors (already reported), 1
+// for failures, reported here in one line.
+func finish(stderr io.Writer, name string, err error) int {
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		return 2
+	}
+	fmt.Fprintf(stderr, "demo%s: %v\n", name, err)
+	return 1
+}
+
 func usage(w io.Writer) {
-	fmt.Fprintln(w, "usage: go run ./demo <command> [flags]   (each command takes -h)")
+	fmt.Fprintln(w, "usage: go run ./demo [flags]             the whole story: evaluate, fine-tune with AGRPO, evaluate again")
+	fmt.Fprintln(w, "       go run ./demo <command> [flags]   (each command and the story take -h)")
 	fmt.Fprintln(w)
 	for _, c := range commands() {
 		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)

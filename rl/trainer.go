@@ -51,7 +51,7 @@ type Trainer struct {
 	Step  int       // completed optimizer steps
 	Out   io.Writer // progress and messages
 	// OnStep, if set, is called after every completed step (live displays, tests).
-	OnStep func(step int, loss float64)
+	OnStep func(StepInfo)
 
 	src     *rand.PCG
 	rng     *rand.Rand
@@ -199,6 +199,15 @@ func Resume(dir string, b core.Backend, out io.Writer) (*Trainer, error) {
 	return tr, nil
 }
 
+// StepInfo is what Trainer.OnStep is told after each step.
+type StepInfo struct {
+	Step    int
+	Loss    float64
+	Tokens  int                // tokens processed by the step
+	Seconds float64            // the step's wall time
+	Metrics map[string]float64 // the method's metrics (for RL: reward, accuracy, kl, …)
+}
+
 // stepResult is what one training step reports.
 type stepResult struct {
 	Loss, GradNorm, LR float64
@@ -240,7 +249,7 @@ func (t *Trainer) Run(ctx context.Context) error {
 		t.Step++
 		tokens += st.Tokens
 		if t.OnStep != nil {
-			t.OnStep(t.Step, st.Loss)
+			t.OnStep(StepInfo{Step: t.Step, Loss: st.Loss, Tokens: st.Tokens, Seconds: time.Since(stepStart).Seconds(), Metrics: st.Metrics})
 		}
 		if t.Step%tc.LogEvery == 0 || t.Step == tc.Steps {
 			elapsed := time.Since(start).Seconds()

@@ -55,8 +55,8 @@ func testResume(t *testing.T, method string) {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	first.OnStep = func(step int, _ float64) {
-		if step == 5 {
+	first.OnStep = func(st StepInfo) {
+		if st.Step == 5 {
 			cancel()
 		}
 	}
@@ -101,8 +101,8 @@ func TestNaNStopsKeepingCheckpoint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr.OnStep = func(step int, _ float64) {
-		if step == 5 { // poison a weight right after the step-5 checkpoint is due
+	tr.OnStep = func(st StepInfo) {
+		if st.Step == 5 { // poison a weight right after the step-5 checkpoint is due
 			m := tr.Model
 			v := make([]float32, m.P.WTE.Len())
 			m.B.Download(m.P.WTE, v)
@@ -129,7 +129,7 @@ func TestSFTLearns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr.OnStep = func(_ int, loss float64) { losses = append(losses, loss) }
+	tr.OnStep = func(st StepInfo) { losses = append(losses, st.Loss) }
 	if err := tr.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -167,9 +167,35 @@ func (ws *workspace) block(p *params, kern *microKernel, i0, i1, j0, j1, k0, k1 
 	mBlocks := (i1 - i0 + mcMax - 1) / mcMax
 	mcStep := roundUp((i1-i0+mBlocks-1)/mBlocks, mr)
 	ncStep := min(ncMax, roundUp(j1-j0, nr))
-	ws.reserve(mcStep*kcStep, ncStep*kcStep)
 	inPlace := inPlaceA(kern, j1-j0)
 
+	// With several k blocks but a narrow C (the model's k=384, n=128
+	// layers), pack all of op(B) up front and run the k blocks innermost:
+	// each mc-row stripe of C then stays in L2 across its k blocks instead
+	// of being streamed through memory once per k block.
+	bAll := roundUp(j1-j0, nr) * (k1 - k0)
+	if kBlocks > 1 && ncStep >= j1-j0 && bAll <= allBMax {
+		ws.reserve(mcStep*kcStep, bAll)
+		nc := j1 - j0
+		for pc := k0; pc < k1; pc += kcStep {
+			packB(ws.b[(pc-k0)*ncStep:], p, pc, min(kcStep, k1-pc), j0, nc, nr)
+		}
+		for ic := i0; ic < i1; ic += mcStep {
+			mc := min(mcStep, i1-ic)
+			for pc := k0; pc < k1; pc += kcStep {
+				kc := min(kcStep, k1-pc)
+				b := beta
+				if pc > k0 {
+					b = 1
+				}
+				aIn, rsA, csA := ws.prepareA(p, kern, inPlace, ic, mc, pc, kc)
+				ws.macro(kern, mc, nc, kc, aIn, rsA, csA, ws.b[(pc-k0)*ncStep:], c[ic*ldc+j0:], ldc, p.alpha, b)
+			}
+		}
+		return
+	}
+
+	ws.reserve(mcStep*kcStep, ncStep*kcStep)
 	for jc := j0; jc < j1; jc += ncStep {
 		nc := min(ncStep, j1-jc)
 		for pc := k0; pc < k1; pc += kcStep {
@@ -181,26 +207,34 @@ func (ws *workspace) block(p *params, kern *microKernel, i0, i1, j0, j1, k0, k1 
 			packB(ws.b, p, pc, kc, jc, nc, nr)
 			for ic := i0; ic < i1; ic += mcStep {
 				mc := min(mcStep, i1-ic)
-				var aIn []float32
-				rsA, csA := p.lda, 1 // op(A)(i,k) = aIn[i·rsA + k·csA]
-				if inPlace {
-					// Full panels are read in place; only a ragged last
-					// panel is packed (zero-padded), where macro expects it.
-					if p.transA {
-						aIn, rsA, csA = p.a[pc*p.lda+ic:], 1, p.lda
-					} else {
-						aIn = p.a[ic*p.lda+pc:]
-					}
-					if full := mc / mr * mr; full < mc {
-						packA(ws.a[full*kc:], p, ic+full, mc-full, pc, kc, mr)
-					}
-				} else {
-					packA(ws.a, p, ic, mc, pc, kc, mr)
-				}
-				ws.macro(kern, mc, nc, kc, aIn, rsA, csA, c[ic*ldc+jc:], ldc, p.alpha, b)
+				aIn, rsA, csA := ws.prepareA(p, kern, inPlace, ic, mc, pc, kc)
+				ws.macro(kern, mc, nc, kc, aIn, rsA, csA, ws.b, c[ic*ldc+jc:], ldc, p.alpha, b)
 			}
 		}
 	}
+}
+
+// allBMax bounds (in floats) the all-k packed op(B) of block's
+// narrow-C order, so that it shares L2 with a stripe of C and of A.
+const allBMax = 64 << 10
+
+// prepareA readies the mc×kc block of op(A) at (ic, pc) for macro: packed
+// into ws.a, or (inPlace) returned as aIn with op(A)(i,k) at
+// aIn[i·rsA + k·csA], only a ragged last panel being packed (zero-padded)
+// where macro expects it.
+func (ws *workspace) prepareA(p *params, kern *microKernel, inPlace bool, ic, mc, pc, kc int) (aIn []float32, rsA, csA int) {
+	mr := kern.mr
+	if !inPlace {
+		packA(ws.a, p, ic, mc, pc, kc, mr)
+		return nil, 0, 0
+	}
+	if full := mc / mr * mr; full < mc {
+		packA(ws.a[full*kc:], p, ic+full, mc-full, pc, kc, mr)
+	}
+	if p.transA {
+		return p.a[pc*p.lda+ic:], 1, p.lda
+	}
+	return p.a[ic*p.lda+pc:], p.lda, 1
 }
 
 // inPlaceNMax is the widest op(B) block for which A is read in place rather
@@ -216,16 +250,16 @@ func inPlaceA(kern *microKernel, nc int) bool {
 }
 
 // macro runs the micro-kernel over an mc×nc block of C from packed panels
-// (or, when aIn is non-nil, full A panels read in place: op(A)(i,k) at
+// (B from pb; A from ws.a or, when aIn is non-nil, full A panels read in place: op(A)(i,k) at
 // aIn[i·rsA + k·csA]). Full tiles go straight to C; edge tiles are computed
 // into ws.tmp (the packed panels are zero-padded) and only the valid part
 // is copied out.
-func (ws *workspace) macro(kern *microKernel, mc, nc, kc int, aIn []float32, rsA, csA int, c []float32, ldc int, alpha, beta float32) {
+func (ws *workspace) macro(kern *microKernel, mc, nc, kc int, aIn []float32, rsA, csA int, pb []float32, c []float32, ldc int, alpha, beta float32) {
 	mr, nr := kern.mr, kern.nr
 	tmp := ws.tmp[:mr*nr]
 	for jr := 0; jr < nc; jr += nr {
 		nb := min(nr, nc-jr)
-		bp := ws.b[jr*kc:]
+		bp := pb[jr*kc:]
 		for ir := 0; ir < mc; ir += mr {
 			mb := min(mr, mc-ir)
 			dst, ldd, bd := c[ir*ldc+jr:], ldc, beta

@@ -1,0 +1,256 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/dllmrl/agrpo/core"
+	"github.com/dllmrl/agrpo/core/cpu"
+	"github.com/dllmrl/agrpo/core/cpu/gemm"
+	"github.com/dllmrl/agrpo/core/model"
+	"github.com/dllmrl/agrpo/core/sampler"
+	"github.com/dllmrl/agrpo/rl"
+	"github.com/dllmrl/agrpo/rl/task"
+)
+
+// storyResult is the before/after table `go run ./demo -json` prints as its last line.
+type storyResult struct {
+	Task    string       `json:"task"`
+	Device  string       `json:"device"`
+	Budget  string       `json:"budget"`
+	RunDir  string       `json:"run_dir"`
+	Results []storyTable `json:"results"`
+}
+
+type storyTable struct {
+	Steps          int     `json:"steps"`
+	N              int     `json:"n"`
+	AccuracyBefore float64 `json:"accuracy_before"`
+	AccuracyAfter  float64 `json:"accuracy_after"`
+	RewardBefore   float64 `json:"mean_reward_before"`
+	RewardAfter    float64 `json:"mean_reward_after"`
+}
+
+// runStory is `go run ./demo` with no subcommand: evaluate a shipped base model, fine-tune it
+// with AGRPO for a short fixed budget, evaluate again, and show the difference.
+func runStory(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("", "[-task countdown|sudoku] [-budget N] [-n N] [-steps K1,K2] [-seed S] [-device auto|cpu] [-json]", stderr)
+	taskName := fs.String("task", "sudoku", "task of the shipped base model to fine-tune: countdown or sudoku")
+	budget := fs.Int("budget", 0, "RL steps (16 prompts × 8 rollouts each); 0 = the task's default")
+	n := fs.Int("n", 200, "test problems evaluated before and after")
+	stepsFlag := fs.String("steps", "", "two sampling step counts to evaluate at (default: K and K/4)")
+	seed := fs.Uint64("seed", 1, "seed of the RL run")
+	device := fs.String("device", "auto", "auto | cpu (the Vulkan backend is not built yet)")
+	out := fs.String("out", "runs", "parent folder of the run folder")
+	asJSON := fs.Bool("json", false, "print the before/after table as one JSON object on the last line")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	t, err := task.ByName(*taskName)
+	if err != nil || (t.Name() != "countdown" && t.Name() != "sudoku") {
+		fmt.Fprintf(stderr, "demo: -task %q: a shipped base model exists for countdown and sudoku\n", *taskName)
+		return errUsage
+	}
+	if *budget < 0 || *n <= 0 {
+		fmt.Fprintln(stderr, "demo: -budget must be ≥ 0 and -n positive")
+		return errUsage
+	}
+	if *budget == 0 {
+		*budget = storyBudget[t.Name()]
+	}
+	steps, err := parseSteps(*stepsFlag, t.AnswerLen())
+	if err != nil || len(steps) == 0 {
+		fmt.Fprintf(stderr, "demo: -steps: %v\n", err)
+		return errUsage
+	}
+	if *stepsFlag == "" {
+		steps = []int{steps[0], steps[len(steps)-1]}
+	}
+	switch *device {
+	case "auto", "cpu":
+	case "vulkan":
+		return errors.New("-device vulkan: the Vulkan backend is not part of this build yet (use cpu)")
+	default:
+		fmt.Fprintf(stderr, "demo: -device %q: want auto or cpu\n", *device)
+		return errUsage
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	start := time.Now()
+	say := func(format string, a ...any) { fmt.Fprintf(stderr, format, a...) }
+
+	b := cpu.New()
+	deviceName := fmt.Sprintf("CPU backend, %d threads, %s GEMM kernel", runtime.GOMAXPROCS(0), gemm.Kernel())
+	say("device: %s (no Vulkan backend in this build yet, so the CPU does the work)\n", deviceName)
+	baseName := t.Name() + "-base"
+	ck, err := rl.LoadModel(baseName, b)
+	if err != nil {
+		return err
+	}
+	base := model.New(b, ck.Config, ck.Params)
+	problems := t.Test()[:min(*n, len(t.Test()))]
+	say("\n1. the shipped %s (%.2f M parameters, trained by masked-diffusion SFT) on %d test problems\n",
+		baseName, float64(ck.Config.NumParams())/1e6, len(problems))
+	before, err := storyEval(base, t, problems, steps, stderr)
+	if err != nil {
+		return err
+	}
+
+	cfg := storyConfig(t, baseName, *budget, *seed, *out)
+	tr, err := rl.NewRun(cfg, b, io.Discard)
+	if err != nil {
+		return err
+	}
+	say("\n2. AGRPO fine-tuning: %d steps × %d prompts × %d rollouts (T=%.1f, random unmasking order, %d Monte Carlo steps per rollout)\n",
+		*budget, cfg.RL.Prompts, cfg.RL.Group, cfg.RL.Rollout.Temperature, cfg.RL.AGRPO.MCSamples)
+	live := newLiveLine(stderr, *budget)
+	tr.OnStep = live.update
+	err = tr.Run(ctx)
+	live.finish()
+	if errors.Is(err, rl.ErrInterrupted) {
+		say("interrupted at step %d; the run folder %s keeps the checkpoint (go run ./demo train -resume %s)\n", tr.Step, tr.Dir, tr.Dir)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+
+	say("\n3. the fine-tuned model on the same %d test problems\n", len(problems))
+	after, err := storyEval(tr.Model, t, problems, steps, stderr)
+	if err != nil {
+		return err
+	}
+	res := storyResult{Task: t.Name(), Device: deviceName, RunDir: tr.Dir,
+		Budget: fmt.Sprintf("%d AGRPO steps × %d rollouts", *budget, cfg.RL.Prompts*cfg.RL.Group)}
+	fmt.Fprintf(stdout, "\n%s, %d test problems (greedy, low-confidence order)\n", t.Name(), len(problems))
+	fmt.Fprintf(stdout, "%-16s %10s %10s %14s %14s\n", "sampling steps", "acc before", "acc after", "reward before", "reward after")
+	for i := range steps {
+		row := storyTable{Steps: steps[i], N: len(problems), AccuracyBefore: before[i].Accuracy, AccuracyAfter: after[i].Accuracy,
+			RewardBefore: before[i].MeanReward, RewardAfter: after[i].MeanReward}
+		res.Results = append(res.Results, row)
+		fmt.Fprintf(stdout, "%-16d %9.1f%% %9.1f%% %14.3f %14.3f\n", row.Steps, 100*row.AccuracyBefore, 100*row.AccuracyAfter, row.RewardBefore, row.RewardAfter)
+	}
+
+	p := storyExample(t, problems, before[0].completions, after[0].completions)
+	fmt.Fprintf(stdout, "\n4. one test problem, unmasked step by step (%d steps), before and after:\n", steps[0])
+	sc := sampler.Config{GenLength: t.AnswerLen(), BlockLength: t.AnswerLen(), Steps: steps[0], Remasking: core.LowConfidence}
+	for _, which := range []struct {
+		name string
+		m    *model.Model
+	}{{"before", base}, {"after", tr.Model}} {
+		fmt.Fprintf(stdout, "\n%s:\n", which.name)
+		text, rw, err := showUnmasking(stdout, which.m, t, p, sc, isTerminal(stdout))
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "answer %q: reward %.3f of 4, correct %v\n", text, rw.Total, rw.Correct)
+	}
+
+	if _, err := rl.Plot(tr.Dir); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "\n5. run folder %s (config.toml, metrics.jsonl, checkpoint, model.safetensors, curves.png), %s in all\n",
+		tr.Dir, time.Since(start).Round(time.Second))
+	fmt.Fprintf(stdout, "   go further:\n")
+	fmt.Fprintf(stdout, "     go run ./demo eval -ckpt %s -task %s\n", filepath.Join(tr.Dir, rl.ModelFile), t.Name())
+	fmt.Fprintf(stdout, "     go run ./demo train -config configs/%s-agrpo.toml\n", t.Name())
+	fmt.Fprintf(stdout, "     go run ./demo sample -ckpt %s -task %s -seed 3\n", baseName, t.Name())
+	if *asJSON {
+		line, _ := json.Marshal(res)
+		fmt.Fprintln(stdout, string(line))
+	}
+	return nil
+}
+
+// storyBudget is the default number of RL steps per task, sized to finish the whole story in
+// under five minutes on a 2-core laptop CPU (docs/results.md has the measured run).
+var storyBudget = map[string]int{"countdown": 40, "sudoku": 40}
+
+// storyConfig is the AGRPO run of the story.
+func storyConfig(t task.Task, base string, budget int, seed uint64, out string) rl.Config {
+	c := rl.DefaultConfig()
+	c.Run = rl.RunConfig{Name: fmt.Sprintf("demo-%s-%s", t.Name(), time.Now().Format("20060102-150405")), OutDir: out, Seed: seed}
+	c.Task.Name = t.Name()
+	c.Model.Init = base
+	c.Train.Method = "agrpo"
+	c.Train.Steps, c.Train.LR, c.Train.WarmupSteps, c.Train.Schedule = budget, 1e-4, 0, "constant"
+	c.Train.LogEvery, c.Train.CheckpointEvery = 1, max(budget/2, 1)
+	c.Eval.Steps = nil
+	return c
+}
+
+// evalOutcome is one step count's result with its completions (for picking an example).
+type evalOutcome struct {
+	rl.EvalResult
+	completions []rl.Completion
+}
+
+func storyEval(m *model.Model, t task.Task, problems []task.Problem, steps []int, w io.Writer) ([]evalOutcome, error) {
+	res, comps, err := rl.Evaluate(m, t, problems, rl.EvalOptions{Steps: steps, Remasking: core.LowConfidence, BatchSize: 250,
+		Progress: func(done, total int) { fmt.Fprintf(w, "\r   evaluating %s", bar(done, total, 30)) }})
+	fmt.Fprintln(w)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]evalOutcome, len(res))
+	for i, r := range res {
+		out[i] = evalOutcome{r, comps[i]}
+		fmt.Fprintf(w, "   %2d steps: accuracy %5.1f%%, mean reward %.3f of 4\n", r.Steps, 100*r.Accuracy, r.MeanReward)
+	}
+	return out, nil
+}
+
+// storyExample picks a problem the fine-tuned model solves and the base did not, if any, else
+// the first problem.
+func storyExample(t task.Task, problems []task.Problem, before, after []rl.Completion) task.Problem {
+	for i := range problems {
+		if after[i].Reward.Correct && !before[i].Reward.Correct {
+			return problems[i]
+		}
+	}
+	return problems[0]
+}
+
+// liveLine is the one-line progress display of the RL phase.
+type liveLine struct {
+	w           io.Writer
+	total       int
+	start       time.Time
+	reward, acc float64
+	tokens      int
+	steps       int
+}
+
+func newLiveLine(w io.Writer, total int) *liveLine {
+	return &liveLine{w: w, total: total, start: time.Now()}
+}
+
+func (l *liveLine) update(st rl.StepInfo) {
+	l.steps++
+	l.reward += st.Metrics["reward"]
+	l.acc += st.Metrics["accuracy"]
+	l.tokens += st.Tokens
+	el := time.Since(l.start)
+	left := time.Duration(float64(el) / float64(l.steps) * float64(l.total-st.Step))
+	fmt.Fprintf(l.w, "\r   %s step %d/%d  reward %.3f  rollout acc %.1f%% (mean so far %.3f / %.1f%%)  %.0f tok/s  %s left   ",
+		bar(st.Step, l.total, 20), st.Step, l.total, st.Metrics["reward"], 100*st.Metrics["accuracy"],
+		l.reward/float64(l.steps), 100*l.acc/float64(l.steps), float64(l.tokens)/el.Seconds(), left.Round(time.Second))
+}
+
+func (l *liveLine) finish() { fmt.Fprintln(l.w) }
+
+// bar draws a text progress bar.
+func bar(done, total, width int) string {
+	filled := width * done / max(total, 1)
+	return "[" + strings.Repeat("=", filled) + strings.Repeat(" ", width-filled) + "]"
+}
