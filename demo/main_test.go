@@ -134,3 +134,36 @@ steps = [7]
 		t.Errorf("plot: exit %d", code)
 	}
 }
+
+// TestStory runs the default flow at a tiny budget: it must evaluate, fine-tune, evaluate again,
+// write the run folder and end with the before/after JSON line.
+func TestStory(t *testing.T) {
+	dir := t.TempDir()
+	code, stdout, stderr := runDemo("-task", "countdown", "-budget", "1", "-n", "8", "-out", dir, "-json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(stdout), "\n")
+	var res storyResult
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &res); err != nil {
+		t.Fatalf("last line is not the JSON table: %v\n%s", err, lines[len(lines)-1])
+	}
+	if res.Task != "countdown" || len(res.Results) != 2 || res.Results[0].Steps != 12 || res.Results[1].Steps != 3 || res.Results[0].N != 8 {
+		t.Fatalf("table %+v", res)
+	}
+	for _, want := range []string{"device:", "AGRPO fine-tuning", "step 1/1"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("progress output lacks %q", want)
+		}
+	}
+	for _, want := range []string{"before:", "after:", "go run ./demo eval"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("output lacks %q", want)
+		}
+	}
+	for _, f := range []string{"config.toml", "metrics.jsonl", "checkpoint.safetensors", "model.safetensors", "curves.png"} {
+		if _, err := os.Stat(filepath.Join(res.RunDir, f)); err != nil {
+			t.Errorf("run folder lacks %s", f)
+		}
+	}
+}
