@@ -28,3 +28,14 @@ fixtures:
 # Fuzz the untrusted-input parsers for a while each.
 fuzz time="60s":
     go test -run XXX -fuzz FuzzParse -fuzztime {{time}} ./core/safetensors/
+
+# Build the browser demo's WebAssembly (page and wasip1 command) into wasm/out/; print sizes.
+wasm:
+    mkdir -p wasm/out
+    GOOS=js GOARCH=wasm go build -trimpath -ldflags="-s -w" -o wasm/out/main.wasm ./wasm/cmd/js
+    GOOS=wasip1 GOARCH=wasm go build -trimpath -ldflags="-s -w" -o wasm/out/wasip1.wasm ./wasm/cmd/wasip1
+    for f in wasm/out/*.wasm; do echo "$f: $(stat -c %s "$f") bytes, $(gzip -9 -c "$f" | wc -c) gzip -9"; done
+
+# Serve the browser demo (127.0.0.1 only by default); Ctrl-C stops it.
+serve addr="127.0.0.1:8080":
+    go run ./demo serve -addr {{addr}}

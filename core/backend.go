@@ -1,5 +1,7 @@
 package core
 
+import "fmt"
+
 // Backend runs tensor ops. The interface is shaped for a GPU: tensors stay where the backend keeps
 // them, host transfers are explicit, and ops may be recorded and run later — a GPU backend is free
 // to queue every call until Sync or a Download, so callers never read a tensor except through
@@ -143,6 +145,16 @@ func (r Remasking) String() string {
 		return "entropy"
 	}
 	return "Remasking(?)"
+}
+
+// ParseRemasking reads a remasking rule's name, as String writes it.
+func ParseRemasking(name string) (Remasking, error) {
+	for _, r := range []Remasking{LowConfidence, RandomOrder, LowEntropy} {
+		if r.String() == name {
+			return r, nil
+		}
+	}
+	return 0, fmt.Errorf("unknown remasking %q (want low_confidence, random or entropy)", name)
 }
 
 // UnmaskState is the sampler's state on the device for B rows of S = P + C tokens (a prompt of

@@ -24,7 +24,7 @@ func taskAndModel(cmd, taskName, ckpt, remasking string, stderr io.Writer) (task
 		fmt.Fprintf(stderr, "demo %s: -task: %v\n", cmd, err)
 		return nil, nil, 0, errUsage
 	}
-	rm, err := rl.ParseRemasking(remasking)
+	rm, err := core.ParseRemasking(remasking)
 	if err != nil {
 		fmt.Fprintf(stderr, "demo %s: -remasking: %v\n", cmd, err)
 		return nil, nil, 0, errUsage
@@ -34,7 +34,7 @@ func taskAndModel(cmd, taskName, ckpt, remasking string, stderr io.Writer) (task
 	if err != nil {
 		return nil, nil, 0, err
 	}
-	if err := rl.CheckTaskFits(ck.Config, t); err != nil {
+	if err := task.CheckModel(ck.Config, t); err != nil {
 		return nil, nil, 0, fmt.Errorf("%s: %w", ckpt, err)
 	}
 	return t, model.New(b, ck.Config, ck.Params), rm, nil

@@ -228,7 +228,7 @@ func (c Config) Validate() error {
 	if t.EvalEvery < 0 || t.CheckpointEvery < 0 {
 		bad("train", "eval_every and checkpoint_every must be ≥ 0")
 	}
-	if _, err := ParseRemasking(c.Eval.Remasking); err != nil {
+	if _, err := core.ParseRemasking(c.Eval.Remasking); err != nil {
 		bad("eval.remasking", "%v", err)
 	}
 	if c.Eval.N < 0 || c.Eval.BatchSize <= 0 || c.Eval.Temperature < 0 || c.Eval.BlockLength < 0 {
@@ -264,21 +264,11 @@ func (r RLConfig) validate(method string) []error {
 	if ro.TopK < 0 || ro.TopP < 0 || ro.TopP > 1 || ro.BlockLength < 0 || ro.Steps < 0 {
 		bad("rl.rollout", "top_k, block_length, steps must be ≥ 0 and top_p in [0, 1]")
 	}
-	if _, err := ParseRemasking(ro.Remasking); err != nil {
+	if _, err := core.ParseRemasking(ro.Remasking); err != nil {
 		bad("rl.rollout.remasking", "%v", err)
 	}
 	if method == "diffu-grpo" && (r.DiffuGRPO.PMaskPrompt < 0 || r.DiffuGRPO.PMaskPrompt > 1 || r.DiffuGRPO.Epsilon < 0) {
 		bad("rl.diffu_grpo", "p_mask_prompt must be in [0, 1] and epsilon ≥ 0")
 	}
 	return errs
-}
-
-// ParseRemasking reads a remasking rule's name.
-func ParseRemasking(name string) (core.Remasking, error) {
-	for _, r := range []core.Remasking{core.LowConfidence, core.RandomOrder, core.LowEntropy} {
-		if r.String() == name {
-			return r, nil
-		}
-	}
-	return 0, fmt.Errorf("unknown remasking %q (want low_confidence, random or entropy)", name)
 }

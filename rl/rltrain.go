@@ -2,6 +2,7 @@ package rl
 
 import (
 	"fmt"
+	"github.com/dllmrl/agrpo/core"
 	"math"
 
 	"github.com/dllmrl/agrpo/core/model"
@@ -54,7 +55,7 @@ func newRLState(cfg Config, m *model.Model) (*rlState, error) {
 // rolloutConfig is the training sampler for a task.
 func (t *Trainer) rolloutConfig() sampler.Config {
 	ro := t.Cfg.RL.Rollout
-	rm, _ := ParseRemasking(ro.Remasking)
+	rm, _ := core.ParseRemasking(ro.Remasking)
 	c := sampler.Config{GenLength: t.Task.AnswerLen(), BlockLength: ro.BlockLength, Steps: ro.Steps,
 		Temperature: float32(ro.Temperature), TopK: ro.TopK, TopP: float32(ro.TopP), Remasking: rm}
 	if c.BlockLength == 0 {

@@ -92,7 +92,7 @@ func NewRun(cfg Config, b core.Backend, out io.Writer) (*Trainer, error) {
 		if err != nil {
 			return nil, fmt.Errorf("model.init: %w", err)
 		}
-		if err := CheckTaskFits(ck.Config, t); err != nil {
+		if err := task.CheckModel(ck.Config, t); err != nil {
 			return nil, fmt.Errorf("model.init %s: %w", cfg.Model.Init, err)
 		}
 		m = model.New(b, ck.Config, ck.Params)
@@ -123,20 +123,6 @@ func ModelConfigFor(mc ModelConfig, t task.Task) model.Config {
 	return model.Config{VocabSize: task.VocabSize, DModel: mc.DModel, Layers: mc.Layers, Heads: mc.Heads,
 		MLPHidden: mc.MLPHidden, MaxSeqLen: t.PromptLen() + t.AnswerLen(), RopeTheta: mc.RopeTheta,
 		NormEps: mc.NormEps, MaskID: task.Mask, EOSID: task.EOS, PadID: task.EOS}
-}
-
-// CheckTaskFits reports why a model cannot run a task: another vocabulary or special tokens, or
-// too short a context.
-func CheckTaskFits(mc model.Config, t task.Task) error {
-	switch {
-	case mc.VocabSize != task.VocabSize || mc.MaskID != task.Mask || mc.EOSID != task.EOS:
-		return fmt.Errorf("model vocabulary (size %d, mask %d, eos %d) is not the tasks' (size %d, mask %d, eos %d)",
-			mc.VocabSize, mc.MaskID, mc.EOSID, task.VocabSize, task.Mask, task.EOS)
-	case mc.MaxSeqLen < t.PromptLen()+t.AnswerLen():
-		return fmt.Errorf("model max_sequence_length %d is shorter than %s's %d prompt + answer tokens",
-			mc.MaxSeqLen, t.Name(), t.PromptLen()+t.AnswerLen())
-	}
-	return nil
 }
 
 // Resume reopens a run folder at its checkpoint.
@@ -365,7 +351,7 @@ func (t *Trainer) evaluate() ([]EvalResult, error) {
 	if ec.N > 0 && ec.N < len(problems) {
 		problems = problems[:ec.N]
 	}
-	rm, _ := ParseRemasking(ec.Remasking)
+	rm, _ := core.ParseRemasking(ec.Remasking)
 	res, _, err := Evaluate(t.Model, t.Task, problems, EvalOptions{Steps: ec.Steps, BlockLength: ec.BlockLength,
 		Remasking: rm, Temperature: float32(ec.Temperature), BatchSize: ec.BatchSize})
 	if err != nil {

@@ -66,6 +66,7 @@ package task
 
 import (
 	"fmt"
+	"github.com/dllmrl/agrpo/core/model"
 	"io"
 	"math/rand/v2"
 	"strings"
@@ -191,4 +192,18 @@ func encodeFit(s string, n int) ([]int32, error) {
 		return nil, fmt.Errorf("%q is %d tokens, over the limit of %d", s, len(toks), n)
 	}
 	return toks, nil
+}
+
+// CheckModel reports why a model cannot run task t: a vocabulary or special tokens other than
+// the tasks' tokenizer, or a context too short for t's prompt and answer.
+func CheckModel(mc model.Config, t Task) error {
+	switch {
+	case mc.VocabSize != VocabSize || mc.MaskID != Mask || mc.EOSID != EOS:
+		return fmt.Errorf("model vocabulary (size %d, mask %d, eos %d) is not the tasks' (size %d, mask %d, eos %d)",
+			mc.VocabSize, mc.MaskID, mc.EOSID, VocabSize, Mask, EOS)
+	case mc.MaxSeqLen < t.PromptLen()+t.AnswerLen():
+		return fmt.Errorf("model max_sequence_length %d is shorter than %s's %d prompt + answer tokens",
+			mc.MaxSeqLen, t.Name(), t.PromptLen()+t.AnswerLen())
+	}
+	return nil
 }
