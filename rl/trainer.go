@@ -211,6 +211,12 @@ func (t *Trainer) Run(ctx context.Context) error {
 	bar := t.progressBar()
 	start := time.Now()
 	var tokens int
+	if t.rl != nil && t.Step == 0 && tc.EvalEvery > 0 {
+		// The starting point of an RL run, so its curves and table begin at the base model.
+		if _, err := t.evaluate(); err != nil {
+			return err
+		}
+	}
 	for t.Step < tc.Steps {
 		if ctx.Err() != nil {
 			if err := t.SaveCheckpoint(start); err != nil {
