@@ -40,3 +40,12 @@ wasm:
 # Serve the browser demo (127.0.0.1 only by default); Ctrl-C stops it.
 serve addr="127.0.0.1:8080":
     go run ./demo serve -addr {{addr}}
+
+# Recompile the GLSL compute shaders (shaders/*.comp) into the committed SPIR-V (needs glslc).
+shaders:
+    go test ./shaders/ -run TestSPIRVUpToDate -count=1 -args -update
+
+# The Vulkan backend's tests on the device Vulkan finds (lavapipe with mesa-vulkan-drivers),
+# under validation layers, failing instead of skipping when there is no device.
+vulkan-test:
+    AGRPO_REQUIRE_VULKAN=1 AGRPO_REQUIRE_GLSLC=1 nice -n 10 go test -count=1 ./vk/ ./shaders/ ./core/vulkan/

@@ -45,7 +45,7 @@ type storyTable struct {
 // with AGRPO for a short fixed budget, evaluate again, and show the difference.
 func runStory(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("", "[-task countdown|sudoku] [-budget N] [-n N] [-steps K1,K2] [-seed S] [-device auto|cpu] [-json]", stderr)
-	taskName := fs.String("task", "sudoku", "task of the shipped base model to fine-tune: countdown or sudoku")
+	taskName := fs.String("task", "countdown", "task of the shipped base model to fine-tune: countdown or sudoku")
 	budget := fs.Int("budget", 0, "RL steps (16 prompts × 8 rollouts each); 0 = the task's default")
 	n := fs.Int("n", 200, "test problems evaluated before and after")
 	stepsFlag := fs.String("steps", "", "two sampling step counts to evaluate at (default: K and K/4)")

@@ -1,0 +1,286 @@
+//go:build linux && cgo
+
+package vulkan
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"unsafe"
+
+	"github.com/dllmrl/agrpo/core"
+	"github.com/dllmrl/agrpo/core/cpu"
+	"github.com/dllmrl/agrpo/shaders"
+	"github.com/dllmrl/agrpo/vk"
+)
+
+// Backend is the Vulkan implementation of core.Backend. It is safe for use by one goroutine at
+// a time. Close releases the device.
+type Backend struct {
+	ctx *vk.Context
+	s   *vk.Stream
+	// err is the first device or recording failure; later ops are skipped, Sync returns it and
+	// Download panics with it (its signature has no error to return).
+	err  error
+	host *cpu.Backend // runs the ops that have no shader yet
+	rope map[ropeKey]*core.Tensor
+}
+
+// storage is a tensor's device memory; views (Reshape, Rows) share it.
+type storage struct {
+	buf   vk.Buffer
+	freed bool
+}
+
+// New opens a device and returns a backend on it.
+func New(opts Options) (*Backend, error) {
+	ctx, err := vk.Open(vk.Options{Device: opts.Device, AllowCPU: opts.AllowCPU, Validation: opts.Validation, Profile: opts.Profile})
+	if err != nil {
+		if errors.Is(err, vk.ErrNoVulkan) {
+			return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+		}
+		return nil, err
+	}
+	return &Backend{ctx: ctx, s: ctx.Stream(), host: cpu.New(), rope: map[ropeKey]*core.Tensor{}}, nil
+}
+
+// Devices lists the Vulkan devices, one line each (index, name, type, vendor, driver, memory,
+// subgroup size, shared memory, optional features).
+func Devices() ([]string, error) {
+	infos, err := vk.Devices()
+	if err != nil {
+		if errors.Is(err, vk.ErrNoVulkan) {
+			return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+		}
+		return nil, err
+	}
+	lines := make([]string, len(infos))
+	for i, d := range infos {
+		lines[i] = d.String()
+	}
+	return lines, nil
+}
+
+// Close waits for the device and releases it; the backend and its tensors are unusable after.
+func (b *Backend) Close() { b.ctx.Close() }
+
+// Messages returns the validation layers' messages so far (none without Options.Validation).
+func (b *Backend) Messages() []string { return b.ctx.Messages() }
+
+// Profile returns device time per op since the last ResetProfile (needs Options.Profile).
+func (b *Backend) Profile() []vk.OpTime { return b.s.Profile() }
+
+// ResetProfile clears the profile.
+func (b *Backend) ResetProfile() { b.s.ResetProfile() }
+
+// Name identifies the backend and device.
+func (b *Backend) Name() string {
+	info := b.ctx.Info()
+	return fmt.Sprintf("vulkan (%s, %s)", info.Name, info.Type)
+}
+
+// fail keeps the first error.
+func (b *Backend) fail(err error) {
+	if err != nil && b.err == nil {
+		b.err = err
+	}
+}
+
+// Alloc returns a zero-filled tensor in device memory. Running out of device memory panics,
+// as running out of host memory does for the CPU backend.
+func (b *Backend) Alloc(dtype core.DType, shape ...int) *core.Tensor {
+	if dtype != core.F32 && dtype != core.I32 {
+		panic(fmt.Sprintf("vulkan: unsupported dtype %v", dtype))
+	}
+	n := uint64(core.NumElems(shape)) * 4
+	buf, err := b.ctx.Alloc(n)
+	if err != nil {
+		panic(fmt.Sprintf("vulkan: allocating %v%v: %v", dtype, shape, err))
+	}
+	t := core.NewTensor(dtype, &storage{buf: buf}, shape...)
+	if b.err == nil {
+		b.fail(b.s.Fill(buf.Slice(0, n), 0))
+	}
+	return t
+}
+
+// Free returns the tensor's memory; it is reused once the work recorded so far has run.
+func (b *Backend) Free(t *core.Tensor) {
+	st := b.storage(t)
+	if !st.freed {
+		st.freed = true
+		b.ctx.Free(st.buf)
+	}
+	t.Storage = nil
+}
+
+func (b *Backend) storage(t *core.Tensor) *storage {
+	st, ok := t.Storage.(*storage)
+	if !ok || st.freed {
+		panic(fmt.Sprintf("vulkan: %v is not a live tensor of this backend", t))
+	}
+	return st
+}
+
+// buf is the byte range of a tensor (or view).
+func (b *Backend) buf(t *core.Tensor) vk.Buffer {
+	return b.storage(t).buf.Slice(uint64(t.Offset)*4, uint64(t.Len())*4)
+}
+
+func mustType(op string, t *core.Tensor, dtype core.DType) {
+	if t.DType() != dtype {
+		panic(fmt.Sprintf("vulkan: %s: %v is not %v", op, t, dtype))
+	}
+}
+
+func mustSameLen(op string, ts ...*core.Tensor) {
+	for _, t := range ts[1:] {
+		if t.Len() != ts[0].Len() {
+			panic(fmt.Sprintf("vulkan: %s: %v and %v differ in size", op, ts[0], t))
+		}
+	}
+}
+
+// Upload copies src into an F32 tensor (recorded: it lands in order with the queued ops).
+func (b *Backend) Upload(t *core.Tensor, src []float32) {
+	mustType("upload", t, core.F32)
+	b.upload(t, unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(src))), 4*len(src)), len(src))
+}
+
+// UploadInt copies src into an I32 tensor.
+func (b *Backend) UploadInt(t *core.Tensor, src []int32) {
+	mustType("upload", t, core.I32)
+	b.upload(t, unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(src))), 4*len(src)), len(src))
+}
+
+func (b *Backend) upload(t *core.Tensor, data []byte, n int) {
+	if n != t.Len() {
+		panic(fmt.Sprintf("vulkan: upload of %d values into %v", n, t))
+	}
+	if b.err == nil && n > 0 {
+		b.fail(b.s.Upload(b.buf(t), data))
+	}
+}
+
+// Download runs the queued work and copies an F32 tensor to dst. A device failure panics: the
+// interface has no error here, and the data cannot be produced (Sync reports it as an error).
+func (b *Backend) Download(t *core.Tensor, dst []float32) {
+	mustType("download", t, core.F32)
+	b.download(t, unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(dst))), 4*len(dst)), len(dst))
+}
+
+// DownloadInt runs the queued work and copies an I32 tensor to dst.
+func (b *Backend) DownloadInt(t *core.Tensor, dst []int32) {
+	mustType("download", t, core.I32)
+	b.download(t, unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(dst))), 4*len(dst)), len(dst))
+}
+
+func (b *Backend) download(t *core.Tensor, dst []byte, n int) {
+	if n != t.Len() {
+		panic(fmt.Sprintf("vulkan: download of %v into %d values", t, n))
+	}
+	if b.err == nil {
+		b.fail(b.s.Download(b.buf(t), dst))
+	}
+	if b.err != nil {
+		panic(fmt.Sprintf("vulkan: download of %v: %v", t, b.err))
+	}
+}
+
+// Sync runs all queued work and waits for it.
+func (b *Backend) Sync() error {
+	if b.err == nil {
+		b.fail(b.s.Flush())
+	}
+	return b.err
+}
+
+// pipeline returns a cached pipeline of a shader; a failure is kept and gives nil.
+func (b *Backend) pipeline(shader string, bindings, pushSize int, spec ...uint32) *vk.Pipeline {
+	code, err := shaders.SPIRV(shader)
+	if err != nil {
+		b.fail(err)
+		return nil
+	}
+	p, err := b.ctx.Pipeline(shader, code, bindings, pushSize, spec...)
+	b.fail(err)
+	return p
+}
+
+// dispatch records one dispatch unless an earlier failure stopped the backend.
+func (b *Backend) dispatch(p *vk.Pipeline, label string, groups [3]uint32, push []byte, binds ...vk.Binding) {
+	if b.err != nil || p == nil {
+		return
+	}
+	b.fail(b.s.Dispatch(p, label, groups, push, binds...))
+}
+
+// push packs push constants: each value as a 32-bit little-endian word.
+func push(vals ...any) []byte {
+	out := make([]byte, 0, 4*len(vals))
+	for _, v := range vals {
+		var w uint32
+		switch x := v.(type) {
+		case int:
+			w = uint32(x)
+		case uint32:
+			w = x
+		case float32:
+			w = math.Float32bits(x)
+		case bool:
+			if x {
+				w = 1
+			}
+		default:
+			panic(fmt.Sprintf("vulkan: push constant of type %T", v))
+		}
+		out = binary.LittleEndian.AppendUint32(out, w)
+	}
+	return out
+}
+
+// groups1D is the workgroup count for n items in groups of 256, capped for grid-stride loops.
+func groups1D(n int) [3]uint32 {
+	return [3]uint32{uint32(min(max((n+255)/256, 1), 65535)), 1, 1}
+}
+
+// Fill sets every element of an F32 tensor to v.
+func (b *Backend) Fill(t *core.Tensor, v float32) {
+	mustType("fill", t, core.F32)
+	if b.err == nil {
+		b.fail(b.s.Fill(b.buf(t), math.Float32bits(v)))
+	}
+}
+
+// Copy copies src into dst.
+func (b *Backend) Copy(dst, src *core.Tensor) {
+	if dst.DType() != src.DType() || dst.Len() != src.Len() {
+		panic(fmt.Sprintf("vulkan: copy %v into %v", src, dst))
+	}
+	if b.err == nil {
+		b.fail(b.s.Copy(b.buf(dst), b.buf(src)))
+	}
+}
+
+// elementwise op codes (specialization constant OP of elementwise.comp).
+const (
+	opAdd uint32 = iota
+	opScale
+)
+
+// Add writes out = a + c.
+func (b *Backend) Add(out, a, c *core.Tensor) {
+	mustSameLen("add", out, a, c)
+	n := out.Len()
+	b.dispatch(b.pipeline("elementwise", 3, 8, opAdd), "add", groups1D(n), push(n, float32(0)),
+		vk.Write(b.buf(out)), vk.Read(b.buf(a)), vk.Read(b.buf(c)))
+}
+
+// Scale multiplies t by s in place.
+func (b *Backend) Scale(t *core.Tensor, s float32) {
+	n := t.Len()
+	buf := b.buf(t)
+	b.dispatch(b.pipeline("elementwise", 3, 8, opScale), "scale", groups1D(n), push(n, s),
+		vk.Write(buf), vk.Read(buf), vk.Read(buf))
+}

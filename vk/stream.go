@@ -1,0 +1,527 @@
+//go:build linux && cgo
+
+package vk
+
+import (
+	"fmt"
+	"sort"
+	"time"
+	"unsafe"
+
+	vk "github.com/vulkan-go/vulkan"
+)
+
+const (
+	setsPerPool   = 256 // descriptor sets per pool; more pools are made as a batch needs them
+	maxBindings   = 16  // storage buffers per descriptor set, at most
+	maxTimestamps = 1024
+)
+
+// Binding is one storage buffer of a dispatch; Write marks the buffers the shader writes, which
+// is what the stream needs to place barriers.
+type Binding struct {
+	Buf   Buffer
+	Write bool
+}
+
+// Read binds a buffer the shader only reads.
+func Read(b Buffer) Binding { return Binding{Buf: b} }
+
+// Write binds a buffer the shader writes (and may read).
+func Write(b Buffer) Binding { return Binding{Buf: b, Write: true} }
+
+// OpTime is the device time spent under one dispatch label.
+type OpTime struct {
+	Label string
+	Count int
+	Total time.Duration
+}
+
+// byteRange is a range of one block, for hazard tracking.
+type byteRange struct {
+	blk    *block
+	lo, hi uint64
+}
+
+func (r byteRange) overlaps(o byteRange) bool { return r.blk == o.blk && r.lo < o.hi && o.lo < r.hi }
+
+// Stream records transfers and dispatches into one command buffer, with a barrier only where a
+// command touches memory that an earlier unbarriered command wrote (or writes memory one read),
+// and runs them all at Flush: one submit, one fence wait. Per-dispatch cost on lavapipe is ~40 µs
+// and a submit ~60 µs, so batching is what keeps small ops affordable.
+type Stream struct {
+	c         *Context
+	pool      vk.CommandPool
+	cmd       vk.CommandBuffer
+	fence     vk.Fence
+	recording bool
+
+	descPools []vk.DescriptorPool
+	descPool  int // index of the pool in use
+	descUsed  int // sets taken from it
+
+	queries vk.QueryPool
+	labels  []string // label of each timestamp pair recorded in this batch
+	profile map[string]*OpTime
+
+	reads, writes []byteRange // touched since the last barrier
+
+	staging     []*block
+	stagingIdx  int
+	stagingUsed uint64
+	oversized   []*block // one-off staging for transfers larger than a staging block
+
+	pendingFree []Buffer // released after the next flush, when no recorded work can use them
+	temps       []Buffer // scratch copies for unaligned bindings, released after the flush
+	broken      error    // set when a submit failed: the device is lost
+}
+
+func newStream(c *Context) (*Stream, error) {
+	s := &Stream{c: c, profile: map[string]*OpTime{}}
+	cpci := &vk.CommandPoolCreateInfo{
+		SType:            vk.StructureTypeCommandPoolCreateInfo,
+		Flags:            vk.CommandPoolCreateFlags(vk.CommandPoolCreateResetCommandBufferBit),
+		QueueFamilyIndex: c.family,
+	}
+	var pool vk.CommandPool
+	res := vk.CreateCommandPool(c.dev, cpci, nil, &pool)
+	cpci.Free()
+	if err := check(res, "vkCreateCommandPool"); err != nil {
+		return nil, err
+	}
+	s.pool = pool
+	cbai := &vk.CommandBufferAllocateInfo{SType: vk.StructureTypeCommandBufferAllocateInfo, CommandPool: pool, Level: vk.CommandBufferLevelPrimary, CommandBufferCount: 1}
+	cmds := make([]vk.CommandBuffer, 1)
+	res = vk.AllocateCommandBuffers(c.dev, cbai, cmds)
+	cbai.Free()
+	if err := check(res, "vkAllocateCommandBuffers"); err != nil {
+		return nil, err
+	}
+	s.cmd = cmds[0]
+	fci := &vk.FenceCreateInfo{SType: vk.StructureTypeFenceCreateInfo}
+	var fence vk.Fence
+	res = vk.CreateFence(c.dev, fci, nil, &fence)
+	fci.Free()
+	if err := check(res, "vkCreateFence"); err != nil {
+		return nil, err
+	}
+	s.fence = fence
+	if c.profile && c.info.Timestamps {
+		qpci := &vk.QueryPoolCreateInfo{SType: vk.StructureTypeQueryPoolCreateInfo, QueryType: vk.QueryTypeTimestamp, QueryCount: maxTimestamps}
+		var qp vk.QueryPool
+		res = vk.CreateQueryPool(c.dev, qpci, nil, &qp)
+		qpci.Free()
+		if err := check(res, "vkCreateQueryPool"); err != nil {
+			return nil, err
+		}
+		s.queries = qp
+	}
+	return s, nil
+}
+
+func (s *Stream) destroy() {
+	dev := s.c.dev
+	for _, p := range s.descPools {
+		vk.DestroyDescriptorPool(dev, p, nil)
+	}
+	for _, b := range append(s.staging, s.oversized...) {
+		b.destroy(dev)
+	}
+	if s.queries != nil {
+		vk.DestroyQueryPool(dev, s.queries, nil)
+	}
+	if s.fence != nil {
+		vk.DestroyFence(dev, s.fence, nil)
+	}
+	if s.pool != nil {
+		vk.DestroyCommandPool(dev, s.pool, nil)
+	}
+}
+
+// Stream returns the context's command stream.
+func (c *Context) Stream() *Stream { return c.stream }
+
+// begin starts recording if the stream is idle.
+func (s *Stream) begin() error {
+	if s.broken != nil {
+		return s.broken
+	}
+	if s.recording {
+		return nil
+	}
+	cbbi := &vk.CommandBufferBeginInfo{SType: vk.StructureTypeCommandBufferBeginInfo, Flags: vk.CommandBufferUsageFlags(vk.CommandBufferUsageOneTimeSubmitBit)}
+	res := vk.BeginCommandBuffer(s.cmd, cbbi)
+	cbbi.Free()
+	if err := check(res, "vkBeginCommandBuffer"); err != nil {
+		return err
+	}
+	if s.queries != nil {
+		vk.CmdResetQueryPool(s.cmd, s.queries, 0, maxTimestamps)
+	}
+	s.recording = true
+	return nil
+}
+
+const (
+	allStages   = vk.PipelineStageFlags(vk.PipelineStageComputeShaderBit | vk.PipelineStageTransferBit)
+	allAccesses = vk.AccessFlags(vk.AccessShaderReadBit | vk.AccessShaderWriteBit | vk.AccessTransferReadBit | vk.AccessTransferWriteBit)
+)
+
+// hazard records a command's reads and writes, first placing a barrier if they conflict with
+// what earlier commands since the last barrier wrote (read-after-write, write-after-write) or
+// read (write-after-read).
+func (s *Stream) hazard(reads, writes []byteRange) {
+	conflict := false
+	for _, r := range reads {
+		for _, w := range s.writes {
+			conflict = conflict || r.overlaps(w)
+		}
+	}
+	for _, w := range writes {
+		for _, o := range s.writes {
+			conflict = conflict || w.overlaps(o)
+		}
+		for _, o := range s.reads {
+			conflict = conflict || w.overlaps(o)
+		}
+	}
+	if conflict {
+		mb := []vk.MemoryBarrier{{SType: vk.StructureTypeMemoryBarrier, SrcAccessMask: allAccesses, DstAccessMask: allAccesses}}
+		vk.CmdPipelineBarrier(s.cmd, allStages, allStages, 0, 1, mb, 0, nil, 0, nil)
+		s.reads, s.writes = s.reads[:0], s.writes[:0]
+	}
+	s.reads = append(s.reads, reads...)
+	s.writes = append(s.writes, writes...)
+}
+
+func rangeOf(b Buffer) byteRange { return byteRange{b.blk, b.Offset, b.Offset + b.Size} }
+
+// Fill sets every 32-bit word of dst to word.
+func (s *Stream) Fill(dst Buffer, word uint32) error {
+	if err := s.begin(); err != nil {
+		return err
+	}
+	s.hazard(nil, []byteRange{rangeOf(dst)})
+	vk.CmdFillBuffer(s.cmd, dst.blk.buf, vk.DeviceSize(dst.Offset), vk.DeviceSize(dst.Size), word)
+	return nil
+}
+
+// Copy copies src into dst (the smaller size of the two).
+func (s *Stream) Copy(dst, src Buffer) error {
+	if err := s.begin(); err != nil {
+		return err
+	}
+	n := min(dst.Size, src.Size)
+	s.hazard([]byteRange{rangeOf(src.Slice(0, n))}, []byteRange{rangeOf(dst.Slice(0, n))})
+	s.copyRaw(dst.blk, dst.Offset, src.blk, src.Offset, n)
+	return nil
+}
+
+func (s *Stream) copyRaw(dst *block, dstOff uint64, src *block, srcOff, n uint64) {
+	vk.CmdCopyBuffer(s.cmd, src.buf, dst.buf, 1, []vk.BufferCopy{{SrcOffset: vk.DeviceSize(srcOff), DstOffset: vk.DeviceSize(dstOff), Size: vk.DeviceSize(n)}})
+}
+
+// stage returns n bytes of host-visible staging memory for this batch.
+func (s *Stream) stage(n uint64) (*block, uint64, error) {
+	n = (n + allocAlign - 1) &^ (allocAlign - 1)
+	if n > stagingBlock {
+		b, err := s.c.mem.newBlock(n, true)
+		if err != nil {
+			return nil, 0, err
+		}
+		s.oversized = append(s.oversized, b)
+		return b, 0, nil
+	}
+	for {
+		if s.stagingIdx == len(s.staging) {
+			b, err := s.c.mem.newBlock(stagingBlock, true)
+			if err != nil {
+				return nil, 0, err
+			}
+			s.staging = append(s.staging, b)
+		}
+		if s.stagingUsed+n <= stagingBlock {
+			off := s.stagingUsed
+			s.stagingUsed += n
+			return s.staging[s.stagingIdx], off, nil
+		}
+		s.stagingIdx++
+		s.stagingUsed = 0
+	}
+}
+
+// Upload copies data into dst through staging memory; the copy is recorded in order with the
+// other commands, so data is captured now and lands when the stream runs.
+func (s *Stream) Upload(dst Buffer, data []byte) error {
+	if uint64(len(data)) > dst.Size {
+		return fmt.Errorf("vk: upload of %d bytes into a %d-byte buffer", len(data), dst.Size)
+	}
+	if err := s.begin(); err != nil {
+		return err
+	}
+	sb, off, err := s.stage(uint64(len(data)))
+	if err != nil {
+		return err
+	}
+	copy(sb.bytes(off, uint64(len(data))), data)
+	s.hazard(nil, []byteRange{rangeOf(dst.Slice(0, uint64(len(data))))})
+	s.copyRaw(dst.blk, dst.Offset, sb, off, uint64(len(data)))
+	return nil
+}
+
+// Download runs everything recorded so far and copies src into dst.
+func (s *Stream) Download(src Buffer, dst []byte) error {
+	n := uint64(len(dst))
+	if n > src.Size {
+		return fmt.Errorf("vk: download of %d bytes from a %d-byte buffer", n, src.Size)
+	}
+	if err := s.begin(); err != nil {
+		return err
+	}
+	sb, off, err := s.stage(n)
+	if err != nil {
+		return err
+	}
+	s.hazard([]byteRange{rangeOf(src.Slice(0, n))}, nil)
+	s.copyRaw(sb, off, src.blk, src.Offset, n)
+	if err := s.Flush(); err != nil {
+		return err
+	}
+	// Staging memory is reused only by later recordings, so it still holds the data here.
+	copy(dst, sb.bytes(off, n))
+	return nil
+}
+
+// Dispatch records one dispatch of p over groups workgroups with the given push constants
+// (len(push) must equal p.PushSize) and storage buffers (one per binding of p). The label names
+// the dispatch in the profile.
+func (s *Stream) Dispatch(p *Pipeline, label string, groups [3]uint32, push []byte, binds ...Binding) error {
+	if len(binds) != p.Bindings || len(push) != p.PushSize || len(binds) > maxBindings {
+		return fmt.Errorf("vk: dispatch %s: %d bindings and %d push bytes, pipeline wants %d and %d", label, len(binds), len(push), p.Bindings, p.PushSize)
+	}
+	for i, g := range groups {
+		if g == 0 || g > s.c.info.MaxWorkgroups[i] {
+			return fmt.Errorf("vk: dispatch %s: %d workgroups in dimension %d (limit %d)", label, g, i, s.c.info.MaxWorkgroups[i])
+		}
+	}
+	align := max(s.c.info.MinStorageAlignment, 4)
+	if err := s.begin(); err != nil {
+		return err
+	}
+	// Bindings must start at minStorageBufferOffsetAlignment; an unaligned view (a row range)
+	// runs on an aligned scratch copy that is written back afterwards when the shader writes it.
+	var writeBack [][2]Buffer
+	bound := make([]Buffer, len(binds))
+	for i, b := range binds {
+		if b.Buf.Size > uint64(s.c.info.MaxBindingBytes) {
+			return fmt.Errorf("vk: dispatch %s: binding %d spans %d MiB, over the device's %d MiB", label, i, b.Buf.Size>>20, s.c.info.MaxBindingBytes>>20)
+		}
+		bound[i] = b.Buf
+		if b.Buf.Offset%align == 0 {
+			continue
+		}
+		tmp, err := s.c.mem.alloc(b.Buf.Size)
+		if err != nil {
+			return err
+		}
+		tmp = tmp.Slice(0, b.Buf.Size)
+		s.temps = append(s.temps, tmp)
+		if err := s.Copy(tmp, b.Buf); err != nil {
+			return err
+		}
+		bound[i] = tmp
+		if b.Write {
+			writeBack = append(writeBack, [2]Buffer{b.Buf, tmp})
+		}
+	}
+	var reads, writes []byteRange
+	for i, b := range binds {
+		if b.Write {
+			writes = append(writes, rangeOf(bound[i]))
+		} else {
+			reads = append(reads, rangeOf(bound[i]))
+		}
+	}
+	s.hazard(reads, writes)
+
+	set, err := s.descriptorSet(p)
+	if err != nil {
+		return err
+	}
+	writesDS := make([]vk.WriteDescriptorSet, len(bound))
+	for i, b := range bound {
+		writesDS[i] = vk.WriteDescriptorSet{
+			SType:           vk.StructureTypeWriteDescriptorSet,
+			DstSet:          set,
+			DstBinding:      uint32(i),
+			DescriptorCount: 1,
+			DescriptorType:  vk.DescriptorTypeStorageBuffer,
+			PBufferInfo:     []vk.DescriptorBufferInfo{{Buffer: b.blk.buf, Offset: vk.DeviceSize(b.Offset), Range: vk.DeviceSize(b.Size)}},
+		}
+	}
+	if len(writesDS) > 0 {
+		vk.UpdateDescriptorSets(s.c.dev, uint32(len(writesDS)), writesDS, 0, nil)
+		for i := range writesDS {
+			writesDS[i].Free()
+		}
+	}
+	vk.CmdBindPipeline(s.cmd, vk.PipelineBindPointCompute, p.pipe)
+	vk.CmdBindDescriptorSets(s.cmd, vk.PipelineBindPointCompute, p.layout, 0, 1, []vk.DescriptorSet{set}, 0, nil)
+	if len(push) > 0 {
+		vk.CmdPushConstants(s.cmd, p.layout, vk.ShaderStageFlags(vk.ShaderStageComputeBit), 0, uint32(len(push)), unsafe.Pointer(&push[0]))
+	}
+	timed := s.queries != nil
+	q := uint32(2 * len(s.labels))
+	if timed {
+		vk.CmdWriteTimestamp(s.cmd, vk.PipelineStageTopOfPipeBit, s.queries, q)
+	}
+	vk.CmdDispatch(s.cmd, groups[0], groups[1], groups[2])
+	if timed {
+		vk.CmdWriteTimestamp(s.cmd, vk.PipelineStageComputeShaderBit, s.queries, q+1)
+		s.labels = append(s.labels, label)
+	}
+	for _, wb := range writeBack {
+		if err := s.Copy(wb[0], wb[1]); err != nil {
+			return err
+		}
+	}
+	if timed && 2*len(s.labels) == maxTimestamps {
+		return s.Flush() // the query pool is full
+	}
+	return nil
+}
+
+// descriptorSet takes a set for p from the batch's pools, making a pool when they are full.
+func (s *Stream) descriptorSet(p *Pipeline) (vk.DescriptorSet, error) {
+	if s.descPool < len(s.descPools) && s.descUsed == setsPerPool {
+		s.descPool++
+		s.descUsed = 0
+	}
+	if s.descPool == len(s.descPools) {
+		dpci := &vk.DescriptorPoolCreateInfo{
+			SType:         vk.StructureTypeDescriptorPoolCreateInfo,
+			MaxSets:       setsPerPool,
+			PoolSizeCount: 1,
+			PPoolSizes:    []vk.DescriptorPoolSize{{Type: vk.DescriptorTypeStorageBuffer, DescriptorCount: setsPerPool * maxBindings}},
+		}
+		var pool vk.DescriptorPool
+		res := vk.CreateDescriptorPool(s.c.dev, dpci, nil, &pool)
+		dpci.Free()
+		if err := check(res, "vkCreateDescriptorPool"); err != nil {
+			return nil, err
+		}
+		s.descPools = append(s.descPools, pool)
+		s.descUsed = 0
+	}
+	dsai := &vk.DescriptorSetAllocateInfo{
+		SType:              vk.StructureTypeDescriptorSetAllocateInfo,
+		DescriptorPool:     s.descPools[s.descPool],
+		DescriptorSetCount: 1,
+		PSetLayouts:        []vk.DescriptorSetLayout{p.setLayout},
+	}
+	var set vk.DescriptorSet
+	res := vk.AllocateDescriptorSets(s.c.dev, dsai, &set)
+	dsai.Free()
+	if err := check(res, "vkAllocateDescriptorSets"); err != nil {
+		return nil, err
+	}
+	s.descUsed++
+	return set, nil
+}
+
+// Flush submits everything recorded, waits for it, and recycles the batch's resources.
+func (s *Stream) Flush() error {
+	if s.broken != nil {
+		return s.broken
+	}
+	if !s.recording {
+		s.recycle()
+		return nil
+	}
+	s.recording = false
+	// Make device writes visible to the host reads that follow the fence wait.
+	mb := []vk.MemoryBarrier{{SType: vk.StructureTypeMemoryBarrier, SrcAccessMask: allAccesses, DstAccessMask: vk.AccessFlags(vk.AccessHostReadBit)}}
+	vk.CmdPipelineBarrier(s.cmd, allStages, vk.PipelineStageFlags(vk.PipelineStageHostBit), 0, 1, mb, 0, nil, 0, nil)
+	if err := check(vk.EndCommandBuffer(s.cmd), "vkEndCommandBuffer"); err != nil {
+		s.broken = err
+		return err
+	}
+	// A fresh SubmitInfo every time: vulkan-go rewrites the one it is given to point at C copies.
+	si := []vk.SubmitInfo{{SType: vk.StructureTypeSubmitInfo, CommandBufferCount: 1, PCommandBuffers: []vk.CommandBuffer{s.cmd}}}
+	err := check(vk.QueueSubmit(s.c.queue, 1, si, s.fence), "vkQueueSubmit")
+	if err == nil {
+		err = check(vk.WaitForFences(s.c.dev, 1, []vk.Fence{s.fence}, vk.True, ^uint64(0)), "vkWaitForFences")
+	}
+	if err == nil {
+		err = check(vk.ResetFences(s.c.dev, 1, []vk.Fence{s.fence}), "vkResetFences")
+	}
+	if err != nil {
+		s.broken = fmt.Errorf("device failure, the stream cannot continue: %w", err)
+		return s.broken
+	}
+	if err := s.readTimestamps(); err != nil {
+		return err
+	}
+	vk.ResetCommandBuffer(s.cmd, 0)
+	s.recycle()
+	return nil
+}
+
+// recycle returns the batch's descriptor sets, staging and deferred frees.
+func (s *Stream) recycle() {
+	for _, p := range s.descPools[:min(s.descPool+1, len(s.descPools))] {
+		vk.ResetDescriptorPool(s.c.dev, p, 0)
+	}
+	s.descPool, s.descUsed = 0, 0
+	s.stagingIdx, s.stagingUsed = 0, 0
+	for _, b := range s.oversized {
+		b.destroy(s.c.dev)
+	}
+	s.oversized = s.oversized[:0]
+	for _, b := range s.pendingFree {
+		s.c.mem.release(b)
+	}
+	for _, b := range s.temps {
+		s.c.mem.release(b)
+	}
+	s.pendingFree, s.temps = s.pendingFree[:0], s.temps[:0]
+	s.reads, s.writes = s.reads[:0], s.writes[:0]
+}
+
+func (s *Stream) readTimestamps() error {
+	if len(s.labels) == 0 {
+		return nil
+	}
+	n := 2 * len(s.labels)
+	ts := make([]uint64, n)
+	res := vk.GetQueryPoolResults(s.c.dev, s.queries, 0, uint32(n), uint(8*n), unsafe.Pointer(&ts[0]), 8,
+		vk.QueryResultFlags(vk.QueryResult64Bit|vk.QueryResultWaitBit))
+	if err := check(res, "vkGetQueryPoolResults"); err != nil {
+		return err
+	}
+	for i, label := range s.labels {
+		ot := s.profile[label]
+		if ot == nil {
+			ot = &OpTime{Label: label}
+			s.profile[label] = ot
+		}
+		ot.Count++
+		ot.Total += time.Duration(float64(ts[2*i+1]-ts[2*i]) * float64(s.c.info.TimestampPeriod))
+	}
+	s.labels = s.labels[:0]
+	return nil
+}
+
+// Profile returns device time per dispatch label since the last reset, largest first. It is
+// empty unless the context was opened with Options.Profile on a device with timestamps.
+func (s *Stream) Profile() []OpTime {
+	out := make([]OpTime, 0, len(s.profile))
+	for _, ot := range s.profile {
+		out = append(out, *ot)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Total > out[j].Total })
+	return out
+}
+
+// ResetProfile clears the accumulated profile.
+func (s *Stream) ResetProfile() { s.profile = map[string]*OpTime{} }
