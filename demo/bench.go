@@ -49,6 +49,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("bench", "bench [-json] [-time 1s]", stderr)
 	asJSON := fs.Bool("json", false, "print one JSON object instead of a table")
 	per := fs.Duration("time", time.Second, "time spent on each measurement")
+	device := fs.String("device", "cpu", deviceHelp)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -56,16 +57,23 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stderr, "demo bench: -time must be positive")
 		return errUsage
 	}
-	b := cpu.New()
-	res := benchResult{Backend: "cpu", Device: runtime.GOARCH + " CPU", Kernel: gemm.Kernel(),
+	b, _, closeBackend, err := openBackend(*device, stderr)
+	if err != nil {
+		return err
+	}
+	defer closeBackend()
+	res := benchResult{Backend: b.Name(), Device: runtime.GOARCH + " CPU", Kernel: gemm.Kernel(),
 		Threads: runtime.GOMAXPROCS(0), MatmulGFLOPS: map[string]float64{}, SecondsPerResult: per.Seconds()}
+	if _, isCPU := b.(*cpu.Backend); !isCPU {
+		res.Device, res.Kernel = "vulkan", "shaders"
+	}
 	progress := func(what string) {
 		if !*asJSON {
 			fmt.Fprintf(stderr, "  timing %s...\n", what)
 		}
 	}
 	progress("FMA peak")
-	res.PeakGFLOPS = gemm.PeakGFLOPS(*per)
+	res.PeakGFLOPS = gemm.PeakGFLOPS(*per) // the CPU's, beside any backend
 	for _, s := range matmulShapes {
 		name := fmt.Sprintf("%dx%dx%d", s.m, s.n, s.k)
 		if s.transA {

@@ -24,10 +24,16 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	seed := fs.Uint("seed", 0, "random seed (for T > 0 or random remasking)")
 	batch := fs.Int("batch", 250, "problems per batch")
 	asJSON := fs.Bool("json", false, "print the results as JSON on stdout")
+	device := fs.String("device", "auto", deviceHelp)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	t, m, rm, err := taskAndModel("eval", *taskName, *ckpt, *remask, stderr)
+	b, why, closeBackend, err := openBackend(*device, stderr)
+	if err != nil {
+		return err
+	}
+	defer closeBackend()
+	t, m, rm, err := taskAndModel("eval", *taskName, *ckpt, *remask, b, stderr)
 	if err != nil {
 		return err
 	}
@@ -58,7 +64,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 		problems = problems[:*n]
 	}
 	if !*asJSON {
-		fmt.Fprintf(stderr, "evaluating %s on %d %s problems (%s) at %v steps, %s, T=%g\n", *ckpt, len(problems), t.Name(), source, steps, rm, *temp)
+		fmt.Fprintf(stderr, "evaluating %s on %d %s problems (%s) at %v steps, %s, T=%g\ndevice: %s\n", *ckpt, len(problems), t.Name(), source, steps, rm, *temp, why)
 	}
 	res, _, err := rl.Evaluate(m, t, problems, rl.EvalOptions{Steps: steps, BlockLength: *block, Remasking: rm,
 		Temperature: float32(*temp), BatchSize: *batch, Seed: uint32(*seed),
@@ -71,7 +77,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if *asJSON {
-		return json.NewEncoder(stdout).Encode(map[string]any{"checkpoint": *ckpt, "task": t.Name(), "source": source,
+		return json.NewEncoder(stdout).Encode(map[string]any{"checkpoint": *ckpt, "task": t.Name(), "source": source, "device": b.Name(),
 			"n": len(problems), "remasking": rm.String(), "temperature": *temp, "results": res})
 	}
 	fmt.Fprintln(stderr)

@@ -5,7 +5,6 @@ import (
 	"io"
 
 	"github.com/dllmrl/agrpo/core"
-	"github.com/dllmrl/agrpo/core/cpu"
 	"github.com/dllmrl/agrpo/core/model"
 	"github.com/dllmrl/agrpo/rl"
 	"github.com/dllmrl/agrpo/rl/task"
@@ -14,7 +13,7 @@ import (
 // taskAndModel resolves the -task and -ckpt flags shared by eval and sample: an unknown task
 // or remasking rule is a usage error; a checkpoint that is missing or does not fit the task is
 // a plain error.
-func taskAndModel(cmd, taskName, ckpt, remasking string, stderr io.Writer) (task.Task, *model.Model, core.Remasking, error) {
+func taskAndModel(cmd, taskName, ckpt, remasking string, b core.Backend, stderr io.Writer) (task.Task, *model.Model, core.Remasking, error) {
 	if ckpt == "" || taskName == "" {
 		fmt.Fprintf(stderr, "demo %s: -ckpt and -task are required\n", cmd)
 		return nil, nil, 0, errUsage
@@ -29,7 +28,6 @@ func taskAndModel(cmd, taskName, ckpt, remasking string, stderr io.Writer) (task
 		fmt.Fprintf(stderr, "demo %s: -remasking: %v\n", cmd, err)
 		return nil, nil, 0, errUsage
 	}
-	b := cpu.New()
 	ck, err := rl.LoadModel(ckpt, b)
 	if err != nil {
 		return nil, nil, 0, err

@@ -29,6 +29,7 @@ func commands() []command {
 		{"eval", "evaluate a checkpoint on a task's test split (or your JSONL) at several step counts", runEval},
 		{"sample", "watch one unmasking, step by step, in the terminal", runSample},
 		{"plot", "draw a run's reward and accuracy curves into RUNDIR/curves.png", runPlot},
+		{"devices", "list the Vulkan devices and the CPU backend", runDevices},
 		{"bench", "time the CPU backend: matmul GFLOP/s, the machine's FMA peak, model tokens/s", runBench},
 		{"serve", "serve the browser demo (a tiny model unmasking in a page) on 127.0.0.1:8080", runServe},
 	}

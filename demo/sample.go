@@ -24,10 +24,16 @@ func runSample(args []string, stdout, stderr io.Writer) error {
 	block := fs.Int("block", 0, "block length (0 = the whole answer)")
 	remask := fs.String("remasking", "low_confidence", "low_confidence | random | entropy")
 	temp := fs.Float64("temperature", 0, "sampling temperature (0 = greedy)")
+	device := fs.String("device", "auto", deviceHelp)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	t, m, rm, err := taskAndModel("sample", *taskName, *ckpt, *remask, stderr)
+	b, why, closeBackend, err := openBackend(*device, stderr)
+	if err != nil {
+		return err
+	}
+	defer closeBackend()
+	t, m, rm, err := taskAndModel("sample", *taskName, *ckpt, *remask, b, stderr)
 	if err != nil {
 		return err
 	}
@@ -51,6 +57,7 @@ func runSample(args []string, stdout, stderr io.Writer) error {
 	if cfg.Steps == 0 {
 		cfg.Steps = t.AnswerLen()
 	}
+	fmt.Fprintf(stderr, "device: %s\n", why)
 	text, rw, err := showUnmasking(stdout, m, t, p, cfg, isTerminal(stdout))
 	if err != nil {
 		return err

@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -50,7 +49,7 @@ func runStory(args []string, stdout, stderr io.Writer) error {
 	n := fs.Int("n", 200, "test problems evaluated before and after")
 	stepsFlag := fs.String("steps", "", "two sampling step counts to evaluate at (default: K and K/4)")
 	seed := fs.Uint64("seed", 1, "seed of the RL run")
-	device := fs.String("device", "auto", "auto | cpu (the Vulkan backend is not built yet)")
+	device := fs.String("device", "auto", deviceHelp)
 	out := fs.String("out", "runs", "parent folder of the run folder")
 	asJSON := fs.Bool("json", false, "print the before/after table as one JSON object on the last line")
 	if err := parseFlags(fs, args); err != nil {
@@ -76,22 +75,21 @@ func runStory(args []string, stdout, stderr io.Writer) error {
 	if *stepsFlag == "" {
 		steps = []int{steps[0], steps[len(steps)-1]}
 	}
-	switch *device {
-	case "auto", "cpu":
-	case "vulkan":
-		return errors.New("-device vulkan: the Vulkan backend is not part of this build yet (use cpu)")
-	default:
-		fmt.Fprintf(stderr, "demo: -device %q: want auto or cpu\n", *device)
-		return errUsage
+	b, why, closeBackend, err := openBackend(*device, stderr)
+	if err != nil {
+		return err
 	}
+	defer closeBackend()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	start := time.Now()
 	say := func(format string, a ...any) { fmt.Fprintf(stderr, format, a...) }
 
-	b := cpu.New()
-	deviceName := fmt.Sprintf("CPU backend, %d threads, %s GEMM kernel", runtime.GOMAXPROCS(0), gemm.Kernel())
-	say("device: %s (no Vulkan backend in this build yet, so the CPU does the work)\n", deviceName)
+	deviceName := b.Name()
+	if _, isCPU := b.(*cpu.Backend); isCPU {
+		deviceName += ", " + gemm.Kernel() + " GEMM kernel"
+	}
+	say("device: %s\n", why)
 	baseName := t.Name() + "-base"
 	ck, err := rl.LoadModel(baseName, b)
 	if err != nil {
@@ -106,7 +104,7 @@ func runStory(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
-	cfg := storyConfig(t, baseName, *budget, *seed, *out)
+	cfg := storyConfig(t, baseName, *budget, *seed, *out, *device)
 	tr, err := rl.NewRun(cfg, b, io.Discard)
 	if err != nil {
 		return err
@@ -177,9 +175,9 @@ func runStory(args []string, stdout, stderr io.Writer) error {
 var storyBudget = map[string]int{"countdown": 40, "sudoku": 40}
 
 // storyConfig is the AGRPO run of the story.
-func storyConfig(t task.Task, base string, budget int, seed uint64, out string) rl.Config {
+func storyConfig(t task.Task, base string, budget int, seed uint64, out, device string) rl.Config {
 	c := rl.DefaultConfig()
-	c.Run = rl.RunConfig{Name: fmt.Sprintf("demo-%s-%s", t.Name(), time.Now().Format("20060102-150405")), OutDir: out, Seed: seed}
+	c.Run = rl.RunConfig{Name: fmt.Sprintf("demo-%s-%s", t.Name(), time.Now().Format("20060102-150405")), OutDir: out, Seed: seed, Device: device}
 	c.Task.Name = t.Name()
 	c.Model.Init = base
 	c.Train.Method = "agrpo"

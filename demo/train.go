@@ -7,9 +7,9 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
-	"github.com/dllmrl/agrpo/core/cpu"
 	"github.com/dllmrl/agrpo/rl"
 )
 
@@ -17,6 +17,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("train", "train -config configs/FILE.toml | -resume RUNDIR", stderr)
 	config := fs.String("config", "", "run config (TOML; configs/README.md lists the keys)")
 	resume := fs.String("resume", "", "run folder to continue from its last checkpoint")
+	device := fs.String("device", "", deviceHelp+" (default: the config's run.device)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -26,23 +27,35 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	b := cpu.New()
-	var tr *rl.Trainer
+	var cfg rl.Config
 	var err error
 	if *config != "" {
-		cfg, err := rl.LoadConfig(*config)
-		if err != nil {
-			return err
-		}
+		cfg, err = rl.LoadConfig(*config)
+	} else {
+		cfg, err = rl.LoadConfig(filepath.Join(*resume, rl.ConfigFile))
+	}
+	if err != nil {
+		return err
+	}
+	if *device == "" {
+		*device = cfg.Run.Device
+	}
+	b, why, closeBackend, err := openBackend(*device, stderr)
+	if err != nil {
+		return err
+	}
+	defer closeBackend()
+	var tr *rl.Trainer
+	if *config != "" {
 		if tr, err = rl.NewRun(cfg, b, stderr); err != nil {
 			return err
 		}
-		fmt.Fprintf(stderr, "run %s: %s on %s, %d steps, backend %s\n", tr.Dir, cfg.Task.Name, modelSummary(tr), cfg.Train.Steps, b.Name())
+		fmt.Fprintf(stderr, "run %s: %s on %s, %d steps\ndevice: %s\n", tr.Dir, cfg.Task.Name, modelSummary(tr), cfg.Train.Steps, why)
 	} else {
 		if tr, err = rl.Resume(*resume, b, stderr); err != nil {
 			return err
 		}
-		fmt.Fprintf(stderr, "resuming %s at step %d of %d\n", tr.Dir, tr.Step, tr.Cfg.Train.Steps)
+		fmt.Fprintf(stderr, "resuming %s at step %d of %d\ndevice: %s\n", tr.Dir, tr.Step, tr.Cfg.Train.Steps, why)
 	}
 	err = tr.Run(ctx)
 	if errors.Is(err, rl.ErrInterrupted) {

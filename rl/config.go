@@ -30,6 +30,7 @@ type RunConfig struct {
 	Name   string `toml:"name"`    // run folder name under out_dir
 	OutDir string `toml:"out_dir"` // parent of run folders (default "runs")
 	Seed   uint64 `toml:"seed"`    // seeds data order, noise, sampling and initialisation
+	Device string `toml:"device"`  // auto | cpu | vulkan | vulkan:N (demo train's -device overrides)
 }
 
 // TaskConfig picks the task.
@@ -121,7 +122,7 @@ type EvalConfig struct {
 // DefaultConfig is what a config file overrides: the miniature's SFT recipe.
 func DefaultConfig() Config {
 	return Config{
-		Run:   RunConfig{OutDir: "runs", Seed: 1},
+		Run:   RunConfig{OutDir: "runs", Seed: 1, Device: "auto"},
 		Model: ModelConfig{DModel: 128, Layers: 4, Heads: 4, MLPHidden: 384, RopeTheta: 10000, NormEps: 1e-5},
 		Train: TrainConfig{Method: "sft", Steps: 600, BatchSize: 128, LR: 1e-3, WarmupSteps: 100, Schedule: "constant", MinLRRatio: 0.1,
 			WeightDecay: 0.01, Beta1: 0.9, Beta2: 0.99, AdamEps: 1e-8, GradClip: 1, LogEvery: 10, EvalEvery: 0, CheckpointEvery: 100},
@@ -185,6 +186,9 @@ func (c Config) Validate() error {
 		bad("run.name", "must be set (it names the run folder)")
 	} else if strings.ContainsAny(c.Run.Name, `/\`) || c.Run.Name == "." || c.Run.Name == ".." {
 		bad("run.name", "%q must be a plain folder name", c.Run.Name)
+	}
+	if d := c.Run.Device; d != "auto" && d != "cpu" && d != "vulkan" && !strings.HasPrefix(d, "vulkan:") {
+		bad("run.device", "%q, want auto, cpu, vulkan or vulkan:N", d)
 	}
 	if c.Task.Name == "" {
 		bad("task.name", "must be set")

@@ -16,7 +16,7 @@ import (
 // smallConfig is a run small enough for tests: a 2-layer d=32 model on arithmetic.
 func smallConfig(dir string) Config {
 	c := DefaultConfig()
-	c.Run = RunConfig{Name: "t", OutDir: dir, Seed: 3}
+	c.Run = RunConfig{Name: "t", OutDir: dir, Seed: 3, Device: "cpu"}
 	c.Task.Name = "arithmetic"
 	c.Model = ModelConfig{DModel: 32, Layers: 2, Heads: 2, MLPHidden: 64, RopeTheta: 10000, NormEps: 1e-5}
 	c.Train.Steps, c.Train.BatchSize, c.Train.WarmupSteps = 12, 16, 3
