@@ -84,7 +84,7 @@ func showUnmasking(w io.Writer, m *model.Model, t task.Task, p task.Problem, cfg
 	}
 	fmt.Fprintf(w, "prompt %q  (%d steps, %s, T=%g)\n", p.Prompt, cfg.Steps, cfg.Remasking, cfg.Temperature)
 	var prev []int32
-	tr, err := sampler.Generate(m, []sampler.Prompt{{Tokens: ids, Mask: mask}}, cfg, func(step int, tok []int32) {
+	tr, err := sampler.Generate(m, []sampler.Prompt{{Tokens: ids, Mask: mask}}, cfg, func(step int, tok []int32, _ []float32) {
 		cur := append([]int32(nil), tok[len(ids):]...)
 		if step >= 0 {
 			fmt.Fprintf(w, "step %3d  %s\n", step+1, render(cur, prev, color))

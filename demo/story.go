@@ -46,7 +46,7 @@ func runStory(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("", "[-task countdown|sudoku] [-budget N] [-n N] [-steps K1,K2] [-seed S] [-device auto|cpu] [-json]", stderr)
 	taskName := fs.String("task", "countdown", "task of the shipped base model to fine-tune: countdown or sudoku")
 	budget := fs.Int("budget", 0, "RL steps (16 prompts × 8 rollouts each); 0 = the task's default")
-	n := fs.Int("n", 200, "test problems evaluated before and after")
+	n := fs.Int("n", 500, "test problems evaluated before and after")
 	stepsFlag := fs.String("steps", "", "two sampling step counts to evaluate at (default: K and K/4)")
 	seed := fs.Uint64("seed", 1, "seed of the RL run")
 	device := fs.String("device", "auto", deviceHelp)
@@ -172,7 +172,7 @@ func runStory(args []string, stdout, stderr io.Writer) error {
 
 // storyBudget is the default number of RL steps per task, sized to finish the whole story in
 // under five minutes on a 2-core laptop CPU (docs/results.md has the measured run).
-var storyBudget = map[string]int{"countdown": 40, "sudoku": 40}
+var storyBudget = map[string]int{"countdown": 120, "sudoku": 120}
 
 // storyConfig is the AGRPO run of the story.
 func storyConfig(t task.Task, base string, budget int, seed uint64, out, device string) rl.Config {

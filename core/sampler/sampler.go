@@ -108,8 +108,9 @@ func (t *Trajectories) LastSampledStep(r int) int {
 }
 
 // StepFunc observes sampling: it is called before the first step (step −1) and after every
-// step with the batch's current sequences [B·(P+C)] as the host sees them.
-type StepFunc func(step int, tokens []int32)
+// step with the batch's current sequences [B·(P+C)] and the log-probabilities recorded so far
+// for the completions [B·C] (0 where nothing is revealed yet), as the host sees them.
+type StepFunc func(step int, tokens []int32, logp []float32)
 
 // Prompt is one row's prompt: its tokens and their key mask (1 = attended, 0 = padding; nil
 // means all attended). Rows of different lengths are left-padded to the longest with the
@@ -190,8 +191,10 @@ func Generate(m *model.Model, prompts []Prompt, cfg Config, onStep StepFunc) (*T
 	b.UploadInt(st.RevealStep, steps)
 	b.UploadInt(st.Active, active)
 	b.UploadInt(keyMaskT, keyMask)
+	var logp []float32
 	if onStep != nil {
-		onStep(-1, tok)
+		logp = make([]float32, nb*c)
+		onStep(-1, tok, logp)
 	}
 
 	blocks := c / cfg.BlockLength
@@ -224,7 +227,8 @@ func Generate(m *model.Model, prompts []Prompt, cfg Config, onStep StepFunc) (*T
 			step++
 			if onStep != nil {
 				b.DownloadInt(st.Tokens, tok)
-				onStep(step-1, tok)
+				b.Download(st.LogP, logp)
+				onStep(step-1, tok, logp)
 			}
 		}
 	}

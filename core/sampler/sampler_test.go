@@ -54,7 +54,9 @@ func TestStateRebuild(t *testing.T) {
 	for _, rm := range []core.Remasking{core.RandomOrder, core.LowConfidence, core.LowEntropy} {
 		cfg := Config{GenLength: 12, BlockLength: 4, Steps: 9, Temperature: 0.9, TopK: 5, TopP: 0.95, Remasking: rm, Seed: 11}
 		var captured [][]int32 // captured[k] = sequences before step k
-		tr, err := Generate(m, prompts(), cfg, func(step int, tok []int32) {
+		var lastLogp []float32
+		tr, err := Generate(m, prompts(), cfg, func(step int, tok []int32, logp []float32) {
+			lastLogp = append(lastLogp[:0], logp...)
 			captured = append(captured, append([]int32(nil), tok...))
 		})
 		if err != nil {
@@ -62,6 +64,9 @@ func TestStateRebuild(t *testing.T) {
 		}
 		if tr.StepsRun != 9 || len(captured) != 10 {
 			t.Fatalf("%v: %d steps run, %d states captured", rm, tr.StepsRun, len(captured))
+		}
+		if !reflect.DeepEqual(lastLogp, tr.LogP) {
+			t.Fatalf("%v: the last step's log-probabilities %v differ from the records %v", rm, lastLogp, tr.LogP)
 		}
 		seq := tr.P + tr.C
 		for r := 0; r < tr.B; r++ {

@@ -161,6 +161,10 @@ type Step struct {
 	// Fill marks the last state of a completion that stopped early: a block came out all EOS,
 	// so the sampler filled the rest with EOS without sampling it.
 	Fill bool `json:"fill,omitempty"`
+	// Confidence is, per completion position, the probability its token had under the
+	// distribution it was drawn from when it was revealed (0 while masked), so a page can colour
+	// tokens as they appear.
+	Confidence []float64 `json:"confidence,omitempty"`
 }
 
 // Result is one finished generation.
@@ -224,8 +228,14 @@ func Generate(m *Model, r Request, onStep func(Step)) (*Result, error) {
 		}
 	}
 	// One row, so the sampler's prompt length is len(ids) and the completion follows it.
-	tr, err := sampler.Generate(m.m, []sampler.Prompt{{Tokens: ids, Mask: mask}}, cfg, func(step int, tok []int32) {
-		record(Step{Step: step, Tokens: append([]int32(nil), tok[len(ids):]...)})
+	tr, err := sampler.Generate(m.m, []sampler.Prompt{{Tokens: ids, Mask: mask}}, cfg, func(step int, tok []int32, logp []float32) {
+		conf := make([]float64, len(logp))
+		for j, lp := range logp {
+			if tok[len(ids)+j] != task.Mask {
+				conf[j] = math.Exp(float64(lp))
+			}
+		}
+		record(Step{Step: step, Tokens: append([]int32(nil), tok[len(ids):]...), Confidence: conf})
 	})
 	if err != nil {
 		return nil, err

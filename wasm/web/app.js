@@ -268,7 +268,8 @@ class Panel {
   }
 
   // show draws state k: masks, the tokens revealed at its step, every revealed token coloured
-  // by its confidence (known once the run has finished; a revealed token never changes).
+  // by its confidence when it was revealed (carried by each step while the run goes on, and by
+  // the result once it has finished; a revealed token never changes).
   show(k) {
     const s = this.states[k];
     if (!s) return;
@@ -299,6 +300,9 @@ class Panel {
         const conf = this.res.confidence[j];
         c.style.backgroundColor = confidenceColour(conf);
         c.title = `revealed at step ${this.res.revealStep[j] + 1}, probability ${conf.toFixed(3)}, entropy ${this.res.entropy[j].toFixed(2)}`;
+      } else if (id !== info.mask && !this.res && s.confidence && !s.fill) {
+        // While the run goes on, each step carries the confidences recorded so far.
+        c.style.backgroundColor = confidenceColour(s.confidence[j]);
       } else if (id !== info.mask && !this.res) {
         c.classList.add('pending');
       }
