@@ -100,6 +100,17 @@ func toyProbs(m *model.Model, states [][]int32) map[int][toyC][3]float64 {
 	return out
 }
 
+// maskedPositions lists the positions of x still masked.
+func maskedPositions(x []int32) []int {
+	var masked []int
+	for j, v := range x {
+		if v == toyMask {
+			masked = append(masked, j)
+		}
+	}
+	return masked
+}
+
 // allStates lists every completion state reachable by revealing positions one at a time.
 func allStates() [][]int32 {
 	var out [][]int32
@@ -120,12 +131,7 @@ func exactGradient(t *testing.T, m *model.Model) []float64 {
 	var walk func(x []int32, prob float64) float64
 	// walk returns E[R | x] and adds, for every action at x and below, prob·P(a)·E[R | after a].
 	walk = func(x []int32, prob float64) float64 {
-		var masked []int
-		for j, v := range x {
-			if v == toyMask {
-				masked = append(masked, j)
-			}
-		}
+		masked := maskedPositions(x)
 		if len(masked) == 0 {
 			return toyReward(x)
 		}
@@ -343,12 +349,7 @@ func jRandom(m *model.Model) float64 {
 	probs := toyProbs(m, allStates())
 	var value func(x []int32) float64
 	value = func(x []int32) float64 {
-		var masked []int
-		for j, v := range x {
-			if v == toyMask {
-				masked = append(masked, j)
-			}
-		}
+		masked := maskedPositions(x)
 		if len(masked) == 0 {
 			return toyReward(x)
 		}
@@ -373,12 +374,7 @@ func jLowConfidence(m *model.Model) float64 {
 	probs := toyProbs(m, allStates())
 	var value func(x []int32) float64
 	value = func(x []int32) float64 {
-		var masked []int
-		for j, v := range x {
-			if v == toyMask {
-				masked = append(masked, j)
-			}
-		}
+		masked := maskedPositions(x)
 		if len(masked) == 0 {
 			return toyReward(x)
 		}
