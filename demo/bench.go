@@ -12,6 +12,7 @@ import (
 	"github.com/dllmrl/agrpo/core/cpu"
 	"github.com/dllmrl/agrpo/core/cpu/gemm"
 	"github.com/dllmrl/agrpo/core/model"
+	"github.com/dllmrl/agrpo/core/sampler"
 )
 
 // benchResult is what `demo bench -json` prints, one object.
@@ -24,6 +25,7 @@ type benchResult struct {
 	MatmulGFLOPS     map[string]float64 `json:"matmul_gflops"`
 	ForwardTokPerS   float64            `json:"forward_tokens_per_s"`
 	TrainTokPerS     float64            `json:"train_tokens_per_s"`
+	SampleTokPerS    float64            `json:"sample_tokens_per_s"`
 	ModelBatch       string             `json:"model_batch"`
 	ModelParams      int                `json:"model_params"`
 	SecondsPerResult float64            `json:"seconds_per_result"`
@@ -87,6 +89,10 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	}
 	progress("demo-size model")
 	res.ForwardTokPerS, res.TrainTokPerS, res.ModelParams = timeModel(b, *per)
+	progress("sampler")
+	if res.SampleTokPerS, err = timeSampler(b, *per); err != nil {
+		return err
+	}
 	res.ModelBatch = "64x64"
 	if *asJSON {
 		return json.NewEncoder(stdout).Encode(res)
@@ -106,6 +112,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "model %d params, batch %s: forward %.0f tokens/s, forward+backward %.0f tokens/s\n",
 		res.ModelParams, res.ModelBatch, res.ForwardTokPerS, res.TrainTokPerS)
+	fmt.Fprintf(stdout, "sampler: %.0f tokens/s (a Countdown-size rollout: 128 rows of 13 + 12 tokens, 12 steps)\n", res.SampleTokPerS)
 	return nil
 }
 
@@ -181,4 +188,31 @@ func timeModel(b core.Backend, d time.Duration) (fwd, train float64, params int)
 		b.Sync()
 	})
 	return fwd, train, cfg.NumParams()
+}
+
+// timeSampler times a training rollout of the demo-size model: 128 rows of a 13-token prompt
+// and a 12-token completion, 12 steps (forward + sample + reveal each) at T = 0.6 with random
+// remasking; tokens/s counts every token of every step's forward pass.
+func timeSampler(b core.Backend, d time.Duration) (float64, error) {
+	cfg := model.DemoConfig()
+	cfg.MaxSeqLen = 25
+	p := model.NewParams(b, cfg)
+	p.Init(b, cfg, 1)
+	m := model.New(b, cfg, p)
+	prompts := make([]sampler.Prompt, 128)
+	for i := range prompts {
+		tok := make([]int32, 13)
+		for j := range tok {
+			tok[j] = int32((i + j) % 20)
+		}
+		prompts[i] = sampler.Prompt{Tokens: tok}
+	}
+	sc := sampler.Config{GenLength: 12, BlockLength: 12, Steps: 12, Temperature: 0.6, Remasking: core.RandomOrder}
+	var err error
+	rate := repeat(d, func() {
+		if err == nil {
+			_, err = sampler.Generate(m, prompts, sc, nil)
+		}
+	})
+	return 128 * 25 * 12 * rate, err
 }
