@@ -2,10 +2,17 @@
 
 package vulkan
 
-import "fmt"
+import (
+	"fmt"
 
-// Backend is not available in this build (it needs cgo on Linux).
-type Backend struct{}
+	"github.com/dllmrl/agrpo/core"
+)
+
+// Backend is not available in this build (it needs cgo on Linux). It still has the type's
+// method set, so callers compile unchanged; New never returns one.
+type Backend struct {
+	core.Backend
+}
 
 // New reports that this build has no Vulkan support.
 func New(Options) (*Backend, error) {
@@ -17,3 +24,9 @@ func Devices() ([]string, error) {
 	_, err := New(Options{})
 	return nil, err
 }
+
+// Close does nothing: no Backend of this build exists.
+func (b *Backend) Close() {}
+
+// Messages is empty: no Backend of this build exists.
+func (b *Backend) Messages() []string { return nil }
