@@ -30,7 +30,7 @@ func commands() []command {
 		{"sample", "watch one unmasking, step by step, in the terminal", runSample},
 		{"plot", "draw a run's reward and accuracy curves into RUNDIR/curves.png", runPlot},
 		{"devices", "list the Vulkan devices and the CPU backend", runDevices},
-		{"bench", "time the CPU backend: matmul GFLOP/s, the machine's FMA peak, model tokens/s", runBench},
+		{"bench", "time a backend: matmul GFLOP/s, the CPU's FMA peak, model and sampler tokens/s", runBench},
 		{"serve", "serve the browser demo (a tiny model unmasking in a page) on 127.0.0.1:8080", runServe},
 	}
 }
@@ -43,7 +43,9 @@ var errUsage = errors.New("usage")
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help") {
 		usage(stderr)
-		return 0
+		fmt.Fprintln(stderr)
+		// The story's own flags, as `go run ./demo` takes them.
+		return finish(stderr, "", runStory([]string{"-h"}, stdout, stderr))
 	}
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		return finish(stderr, "", runStory(args, stdout, stderr))

@@ -43,7 +43,7 @@ type storyTable struct {
 // runStory is `go run ./demo` with no subcommand: evaluate a shipped base model, fine-tune it
 // with AGRPO for a short fixed budget, evaluate again, and show the difference.
 func runStory(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("", "[-task countdown|sudoku] [-budget N] [-n N] [-steps K1,K2] [-seed S] [-device auto|cpu] [-json]", stderr)
+	fs := newFlags("", "[-task countdown|sudoku] [-budget N] [-n N] [-steps K1,K2] [-seed S] [-device D] [-json]", stderr)
 	taskName := fs.String("task", "countdown", "task of the shipped base model to fine-tune: countdown or sudoku")
 	budget := fs.Int("budget", 0, "RL steps (16 prompts × 8 rollouts each); 0 = the task's default")
 	n := fs.Int("n", 500, "test problems evaluated before and after")
