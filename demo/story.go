@@ -80,8 +80,6 @@ func runStory(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer closeBackend()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	start := time.Now()
 	say := func(format string, a ...any) { fmt.Fprintf(stderr, format, a...) }
 
@@ -113,7 +111,11 @@ func runStory(args []string, stdout, stderr io.Writer) error {
 		*budget, cfg.RL.Prompts, cfg.RL.Group, cfg.RL.Rollout.Temperature, cfg.RL.AGRPO.MCSamples)
 	live := newLiveLine(stderr, *budget)
 	tr.OnStep = live.update
+	// Ctrl-C during training checkpoints the run; elsewhere it just ends the program, as
+	// nothing is half-written then.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err = tr.Run(ctx)
+	stop()
 	live.finish()
 	if errors.Is(err, rl.ErrInterrupted) {
 		say("interrupted at step %d; the run folder %s keeps the checkpoint (go run ./demo train -resume %s)\n", tr.Step, tr.Dir, tr.Dir)
