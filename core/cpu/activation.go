@@ -8,17 +8,29 @@ import (
 // SwiGLU writes out = silu(gate)·up, vectorised over chunks.
 func (b *Backend) SwiGLU(out, gate, up *core.Tensor) {
 	mustSameLen("swiglu", out, gate, up)
-	o, g, u := f32(out), f32(gate), f32(up)
-	b.parallel(len(o), 4096, func(lo, hi int) {
-		vecmath.SiLUMul(o[lo:hi], g[lo:hi], u[lo:hi])
-	})
+	body := &b.ops.swiglu
+	*body = swigluBody{o: f32(out), g: f32(gate), u: f32(up)}
+	b.parallel(len(body.o), 4096, body)
+	*body = swigluBody{}
+}
+
+type swigluBody struct{ o, g, u []float32 }
+
+func (t *swigluBody) run(_, lo, hi int) {
+	vecmath.SiLUMul(t.o[lo:hi], t.g[lo:hi], t.u[lo:hi])
 }
 
 // SwiGLUBackward: d silu(g)/dg = σ(g)·(1 + g·(1 − σ(g))).
 func (b *Backend) SwiGLUBackward(dGate, dUp, dOut, gate, up *core.Tensor) {
 	mustSameLen("swiglu backward", dGate, dUp, dOut, gate, up)
-	dg, du, d, g, u := f32(dGate), f32(dUp), f32(dOut), f32(gate), f32(up)
-	b.parallel(len(d), 4096, func(lo, hi int) {
-		vecmath.SiLUMulBackward(dg[lo:hi], du[lo:hi], d[lo:hi], g[lo:hi], u[lo:hi])
-	})
+	body := &b.ops.swigluBw
+	*body = swigluBwBody{dg: f32(dGate), du: f32(dUp), d: f32(dOut), g: f32(gate), u: f32(up)}
+	b.parallel(len(body.d), 4096, body)
+	*body = swigluBwBody{}
+}
+
+type swigluBwBody struct{ dg, du, d, g, u []float32 }
+
+func (t *swigluBwBody) run(_, lo, hi int) {
+	vecmath.SiLUMulBackward(t.dg[lo:hi], t.du[lo:hi], t.d[lo:hi], t.g[lo:hi], t.u[lo:hi])
 }

@@ -9,9 +9,22 @@ import (
 	"github.com/dllmrl/agrpo/core/cpu/vecmath"
 )
 
-// Attention runs one (batch row, head) pair per task: scores S = q·kᵀ/√Dh with padding keys at
-// −Inf, P = softmax(S), out = P·v. Only the row log-sum-exp is kept for the backward, which
-// recomputes P; the L×L scores live in per-worker scratch.
+// attnTile is the default query and key tile length of the attention kernels.
+const attnTile = 64
+
+// attnTiles returns the backend's attention tile length.
+func (b *Backend) attnTiles() int {
+	if b.attnTile > 0 {
+		return b.attnTile
+	}
+	return attnTile
+}
+
+// Attention runs one (batch row, head) pair per task, one query tile at a time: for each key
+// tile, scores S = q·kᵀ/√Dh with padding keys at −Inf update a running row max and sum (online
+// softmax), rescale the output rows and add exp(S − max)·v; the rows are normalised at the end.
+// Only the row log-sum-exp is kept for the backward, which recomputes P. Scratch is one
+// tile×tile block per worker, whatever the sequence length.
 func (b *Backend) Attention(out, lse, q, k, v, keyMask *core.Tensor, heads int) {
 	nb, seq, dm, hd := attnDims("attention", q, heads)
 	mustShape("attention k", k, nb, seq, dm)
@@ -19,69 +32,171 @@ func (b *Backend) Attention(out, lse, q, k, v, keyMask *core.Tensor, heads int) 
 	mustShape("attention out", out, nb, seq, dm)
 	mustShape("attention lse", lse, nb, heads, seq)
 	mustShape("attention key mask", keyMask, nb, seq)
-	qs, ks, vs, os, ls, km := f32(q), f32(k), f32(v), f32(out), f32(lse), i32(keyMask)
-	scale := float32(1 / math.Sqrt(float64(hd)))
-	b.parallel(nb*heads, 1, func(lo, hi int) {
-		sp := b.scratchBuf(seq * seq)
-		defer b.release(sp)
-		s := (*sp)[:seq*seq]
-		for task := lo; task < hi; task++ {
-			bi, h := task/heads, task%heads
-			base := bi*seq*dm + h*hd
-			mask := km[bi*seq : (bi+1)*seq]
-			gemm.SgemmSerial(false, true, seq, seq, hd, scale, qs[base:], dm, ks[base:], dm, 0, s, seq)
-			lrow := ls[(bi*heads+h)*seq : (bi*heads+h+1)*seq]
-			for i := 0; i < seq; i++ {
-				lrow[i] = softmaxMasked(s[i*seq:(i+1)*seq], mask)
-			}
-			gemm.SgemmSerial(false, false, seq, hd, seq, 1, s, seq, vs[base:], dm, 0, os[base:], dm)
-		}
-	})
+	body := &b.ops.attn
+	*body = attentionBody{qs: f32(q), ks: f32(k), vs: f32(v), os: f32(out), ls: f32(lse), km: i32(keyMask),
+		scratch: b.chunkF, sums: b.chunkF2, seq: seq, dm: dm, hd: hd, heads: heads, tile: b.attnTiles(),
+		scale: float32(1 / math.Sqrt(float64(hd)))}
+	b.parallel(nb*heads, 1, body)
+	*body = attentionBody{}
 }
 
-// AttentionBackward recomputes P from lse, then with dP = dOut·vᵀ and
-// dS = P ⊙ (dP − rowsum(dOut ⊙ out)): dq = dS·k/√Dh, dk = dSᵀ·q/√Dh, dv = Pᵀ·dOut.
+type attentionBody struct {
+	qs, ks, vs, os, ls       []float32
+	km                       []int32
+	scratch, sums            [][]float32 // per-chunk score tile and row sums
+	seq, dm, hd, heads, tile int
+	scale                    float32
+}
+
+func (t *attentionBody) run(w, lo, hi int) {
+	qs, ks, vs, os, ls, km := t.qs, t.ks, t.vs, t.os, t.ls, t.km
+	seq, dm, hd, heads, scale := t.seq, t.dm, t.hd, t.heads, t.scale
+	tq, tk := min(t.tile, seq), min(t.tile, seq)
+	s := chunkScratch(t.scratch, w, tq*tk)
+	sums := chunkScratch(t.sums, w, tq)
+	neg := float32(math.Inf(-1))
+	for task := lo; task < hi; task++ {
+		bi, h := task/heads, task%heads
+		base := bi*seq*dm + h*hd
+		mask := km[bi*seq : (bi+1)*seq]
+		lrow := ls[(bi*heads+h)*seq : (bi*heads+h+1)*seq]
+		for q0 := 0; q0 < seq; q0 += tq {
+			nq := min(tq, seq-q0)
+			mx, sum := lrow[q0:q0+nq], sums[:nq] // mx holds the running max until the end
+			for i := range nq {
+				mx[i], sum[i] = neg, 0
+			}
+			qb, ob := base+q0*dm, base+q0*dm
+			for k0 := 0; k0 < seq; k0 += tk {
+				nk := min(tk, seq-k0)
+				kb := base + k0*dm
+				gemm.SgemmSerial(false, true, nq, nk, hd, scale, qs[qb:], dm, ks[kb:], dm, 0, s, nk)
+				for i := range nq {
+					row := s[i*nk : (i+1)*nk]
+					maskRow(row, mask[k0:k0+nk])
+					m := mx[i]
+					for _, x := range row {
+						m = max(m, x)
+					}
+					if math.IsInf(float64(m), -1) { // no real key yet: the row stays 0
+						clear(row)
+						continue
+					}
+					alpha := float32(0)
+					if !math.IsInf(float64(mx[i]), -1) {
+						alpha = exp32(mx[i] - m)
+					}
+					sum[i] = sum[i]*alpha + vecmath.ExpSubSum(row, row, m)
+					mx[i] = m
+					if k0 > 0 && alpha != 1 {
+						orow := os[ob+i*dm : ob+i*dm+hd]
+						for d := range orow {
+							orow[d] *= alpha
+						}
+					}
+				}
+				beta := float32(1)
+				if k0 == 0 {
+					beta = 0
+				}
+				gemm.SgemmSerial(false, false, nq, hd, nk, 1, s, nk, vs[kb:], dm, beta, os[ob:], dm)
+			}
+			for i := range nq {
+				orow := os[ob+i*dm : ob+i*dm+hd]
+				if sum[i] == 0 { // no real key: out 0, lse −Inf
+					clear(orow)
+					mx[i] = neg
+					continue
+				}
+				inv := 1 / sum[i]
+				for d := range orow {
+					orow[d] *= inv
+				}
+				mx[i] += float32(math.Log(float64(sum[i])))
+			}
+		}
+	}
+}
+
+// AttentionBackward recomputes P from lse tile by tile, then with dP = dOut·vᵀ and
+// dS = P ⊙ (dP − rowsum(dOut ⊙ out)): dq = dS·k/√Dh, dk = dSᵀ·q/√Dh, dv = Pᵀ·dOut, each
+// accumulated over the key (dq) or query (dk, dv) tiles.
 func (b *Backend) AttentionBackward(dq, dk, dv, dOut, q, k, v, out, lse, keyMask *core.Tensor, heads int) {
 	nb, seq, dm, hd := attnDims("attention backward", q, heads)
-	for _, t := range []*core.Tensor{dq, dk, dv, dOut, k, v, out} {
+	for _, t := range [...]*core.Tensor{dq, dk, dv, dOut, k, v, out} {
 		mustShape("attention backward", t, nb, seq, dm)
 	}
 	mustShape("attention backward lse", lse, nb, heads, seq)
 	mustShape("attention backward key mask", keyMask, nb, seq)
-	qs, ks, vs, os, ls, km := f32(q), f32(k), f32(v), f32(out), f32(lse), i32(keyMask)
-	dqs, dks, dvs, dos := f32(dq), f32(dk), f32(dv), f32(dOut)
-	scale := float32(1 / math.Sqrt(float64(hd)))
-	b.parallel(nb*heads, 1, func(lo, hi int) {
-		sp := b.scratchBuf(2 * seq * seq)
-		defer b.release(sp)
-		p, dp := (*sp)[:seq*seq], (*sp)[seq*seq:2*seq*seq]
-		for task := lo; task < hi; task++ {
-			bi, h := task/heads, task%heads
-			base := bi*seq*dm + h*hd
-			mask := km[bi*seq : (bi+1)*seq]
-			lrow := ls[(bi*heads+h)*seq : (bi*heads+h+1)*seq]
-			gemm.SgemmSerial(false, true, seq, seq, hd, scale, qs[base:], dm, ks[base:], dm, 0, p, seq)
-			for i := 0; i < seq; i++ {
-				row := p[i*seq : (i+1)*seq]
-				maskRow(row, mask)
-				vecmath.ExpSubSum(row, row, lrow[i])
-			}
-			gemm.SgemmSerial(false, true, seq, seq, hd, 1, dos[base:], dm, vs[base:], dm, 0, dp, seq)
-			for i := 0; i < seq; i++ {
-				var di float32
-				for d := 0; d < hd; d++ {
-					di += dos[base+i*dm+d] * os[base+i*dm+d]
+	body := &b.ops.attnBw
+	*body = attentionBwBody{qs: f32(q), ks: f32(k), vs: f32(v), os: f32(out), ls: f32(lse), km: i32(keyMask),
+		dqs: f32(dq), dks: f32(dk), dvs: f32(dv), dos: f32(dOut), scratch: b.chunkF, scratch2: b.chunkF2,
+		seq: seq, dm: dm, hd: hd, heads: heads, tile: b.attnTiles(), scale: float32(1 / math.Sqrt(float64(hd)))}
+	b.parallel(nb*heads, 1, body)
+	*body = attentionBwBody{}
+}
+
+type attentionBwBody struct {
+	qs, ks, vs, os, ls       []float32
+	km                       []int32
+	dqs, dks, dvs, dos       []float32
+	scratch, scratch2        [][]float32 // per-chunk P and dP tiles (dP's buffer also holds D)
+	seq, dm, hd, heads, tile int
+	scale                    float32
+}
+
+func (t *attentionBwBody) run(w, lo, hi int) {
+	qs, ks, vs, os, ls, km := t.qs, t.ks, t.vs, t.os, t.ls, t.km
+	dqs, dks, dvs, dos := t.dqs, t.dks, t.dvs, t.dos
+	seq, dm, hd, heads, scale := t.seq, t.dm, t.hd, t.heads, t.scale
+	tq, tk := min(t.tile, seq), min(t.tile, seq)
+	p := chunkScratch(t.scratch, w, tq*tk)
+	dpBuf := chunkScratch(t.scratch2, w, tq*tk+tq)
+	dp, di := dpBuf[:tq*tk], dpBuf[tq*tk:]
+	for task := lo; task < hi; task++ {
+		bi, h := task/heads, task%heads
+		base := bi*seq*dm + h*hd
+		mask := km[bi*seq : (bi+1)*seq]
+		lrow := ls[(bi*heads+h)*seq : (bi*heads+h+1)*seq]
+		for q0 := 0; q0 < seq; q0 += tq {
+			nq := min(tq, seq-q0)
+			qb := base + q0*dm
+			for i := range nq {
+				var d float32
+				for c := 0; c < hd; c++ {
+					d += dos[qb+i*dm+c] * os[qb+i*dm+c]
 				}
-				prow, dprow := p[i*seq:(i+1)*seq], dp[i*seq:(i+1)*seq]
-				for j := range dprow {
-					dprow[j] = prow[j] * (dprow[j] - di)
-				}
+				di[i] = d
 			}
-			gemm.SgemmSerial(false, false, seq, hd, seq, scale, dp, seq, ks[base:], dm, 0, dqs[base:], dm)
-			gemm.SgemmSerial(true, false, seq, hd, seq, scale, dp, seq, qs[base:], dm, 0, dks[base:], dm)
-			gemm.SgemmSerial(true, false, seq, hd, seq, 1, p, seq, dos[base:], dm, 0, dvs[base:], dm)
+			for k0 := 0; k0 < seq; k0 += tk {
+				nk := min(tk, seq-k0)
+				kb := base + k0*dm
+				gemm.SgemmSerial(false, true, nq, nk, hd, scale, qs[qb:], dm, ks[kb:], dm, 0, p, nk)
+				for i := range nq {
+					row := p[i*nk : (i+1)*nk]
+					maskRow(row, mask[k0:k0+nk])
+					vecmath.ExpSubSum(row, row, lrow[q0+i])
+				}
+				gemm.SgemmSerial(false, true, nq, nk, hd, 1, dos[qb:], dm, vs[kb:], dm, 0, dp, nk)
+				for i := range nq {
+					prow, dprow := p[i*nk:(i+1)*nk], dp[i*nk:(i+1)*nk]
+					for j := range dprow {
+						dprow[j] = prow[j] * (dprow[j] - di[i])
+					}
+				}
+				betaQ, betaK := float32(1), float32(1)
+				if k0 == 0 {
+					betaQ = 0
+				}
+				if q0 == 0 {
+					betaK = 0
+				}
+				gemm.SgemmSerial(false, false, nq, hd, nk, scale, dp, nk, ks[kb:], dm, betaQ, dqs[qb:], dm)
+				gemm.SgemmSerial(true, false, nk, hd, nq, scale, dp, nk, qs[qb:], dm, betaK, dks[kb:], dm)
+				gemm.SgemmSerial(true, false, nk, hd, nq, 1, p, nk, dos[qb:], dm, betaK, dvs[kb:], dm)
+			}
 		}
-	})
+	}
 }
 
 // maskRow sets the scores of padding keys to −Inf, which the exponential turns into 0.
@@ -119,15 +234,3 @@ func attnDims(op string, q *core.Tensor, heads int) (nb, seq, dm, hd int) {
 	}
 	return q.Dim(0), q.Dim(1), q.Dim(2), q.Dim(2) / heads
 }
-
-// scratchBuf returns a pooled buffer of at least n floats; release returns it.
-func (b *Backend) scratchBuf(n int) *[]float32 {
-	if p, ok := b.scratch.Get().(*[]float32); ok && cap(*p) >= n {
-		*p = (*p)[:n]
-		return p
-	}
-	s := make([]float32, n)
-	return &s
-}
-
-func (b *Backend) release(p *[]float32) { b.scratch.Put(p) }

@@ -6,6 +6,7 @@ package cpu
 import (
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
 
 	"github.com/dllmrl/agrpo/core"
@@ -17,12 +18,47 @@ type Backend struct {
 	threads int
 	ropeMu  sync.Mutex
 	rope    map[ropeKey][]float32
-	scratch sync.Pool // *[]float32 work buffers for attention
+
+	// Parallel dispatch and reusable scratch, so steady-state ops allocate nothing.
+	job      job
+	chunkF   [][]float32 // per-chunk work buffers (attention scores, tempered logits rows)
+	chunkF2  [][]float32 // a second per-chunk buffer
+	partial  []float32   // RMSNormBackward's per-chunk dw partials
+	perRow   []float32   // CrossEntropy's per-row losses
+	drawers  []drawer    // UnmaskStep's per-chunk samplers
+	attnTile int         // attention tile length; 0 selects attnTile (tests set it small)
+	ops      opBodies
 }
 
 // New returns a CPU backend using GOMAXPROCS threads.
 func New() *Backend {
-	return &Backend{threads: runtime.GOMAXPROCS(0), rope: map[ropeKey][]float32{}}
+	t := runtime.GOMAXPROCS(0)
+	return &Backend{threads: t, rope: map[ropeKey][]float32{},
+		chunkF: make([][]float32, t), chunkF2: make([][]float32, t)}
+}
+
+// opBodies holds one loop body per parallel op; an op fills its body's fields and hands a
+// pointer to parallel, so no closure is allocated per call.
+type opBodies struct {
+	add       addBody
+	scale     scaleBody
+	rmsnorm   rmsNormBody
+	rmsnormBw rmsNormBwBody
+	logsm     logSoftmaxBody
+	logsmBw   logSoftmaxBwBody
+	ce        crossEntropyBody
+	tlp       tokenLogProbsBody
+	tlpBw     tokenLogProbsBwBody
+	attn      attentionBody
+	attnBw    attentionBwBody
+	swiglu    swigluBody
+	swigluBw  swigluBwBody
+	emb       embeddingBody
+	embBw     embeddingBwBody
+	rope      ropeBody
+	adamw     adamwBody
+	matmul    batchedMatMulBody
+	unmask    unmaskBody
 }
 
 // Name reports the backend and its thread count.
@@ -105,51 +141,39 @@ func (b *Backend) Copy(dst, src *core.Tensor) {
 // Add writes out = a + b.
 func (b *Backend) Add(out, x, y *core.Tensor) {
 	mustSameLen("add", out, x, y)
-	o, xs, ys := f32(out), f32(x), f32(y)
-	b.parallel(len(o), 1<<14, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			o[i] = xs[i] + ys[i]
-		}
-	})
+	body := &b.ops.add
+	body.o, body.x, body.y = f32(out), f32(x), f32(y)
+	b.parallel(len(body.o), 1<<14, body)
+	*body = addBody{}
+}
+
+type addBody struct{ o, x, y []float32 }
+
+func (t *addBody) run(_, lo, hi int) {
+	o, xs, ys := t.o[lo:hi], t.x[lo:hi], t.y[lo:hi]
+	for i := range o {
+		o[i] = xs[i] + ys[i]
+	}
 }
 
 // Scale multiplies t by s.
 func (b *Backend) Scale(t *core.Tensor, s float32) {
-	d := f32(t)
-	b.parallel(len(d), 1<<14, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			d[i] *= s
-		}
-	})
+	body := &b.ops.scale
+	body.d, body.s = f32(t), s
+	b.parallel(len(body.d), 1<<14, body)
+	*body = scaleBody{}
 }
 
-// parallel splits [0, n) into contiguous chunks of at least grain items and runs fn on them
-// concurrently, one chunk per thread; small n runs inline to skip goroutine start-up.
-func (b *Backend) parallel(n, grain int, fn func(lo, hi int)) {
-	workers := b.threads
-	if grain < 1 {
-		grain = 1
+type scaleBody struct {
+	d []float32
+	s float32
+}
+
+func (t *scaleBody) run(_, lo, hi int) {
+	d := t.d[lo:hi]
+	for i := range d {
+		d[i] *= t.s
 	}
-	if maxW := (n + grain - 1) / grain; workers > maxW {
-		workers = maxW
-	}
-	if workers <= 1 {
-		if n > 0 {
-			fn(0, n)
-		}
-		return
-	}
-	var wg sync.WaitGroup
-	chunk := (n + workers - 1) / workers
-	for lo := 0; lo < n; lo += chunk {
-		hi := min(lo+chunk, n)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			fn(lo, hi)
-		}()
-	}
-	wg.Wait()
 }
 
 // f32 returns the tensor's elements as a slice of its backing store.
@@ -180,7 +204,8 @@ func mustSameLen(op string, ts ...*core.Tensor) {
 
 func mustShape(op string, t *core.Tensor, shape ...int) {
 	if !core.SameShape(t.Shape(), shape) {
-		panic(fmt.Sprintf("cpu: %s: got %v, want shape %v", op, t, shape))
+		// A copy, so shape does not escape and the variadic call allocates nothing.
+		panic(fmt.Sprintf("cpu: %s: got %v, want shape %v", op, t, slices.Clone(shape)))
 	}
 }
 

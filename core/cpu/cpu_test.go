@@ -12,3 +12,11 @@ import (
 func TestBackendSuite(t *testing.T) {
 	backendtest.Run(t, func() core.Backend { return cpu.New() })
 }
+
+// TestBackendSuiteSmallAttnTiles runs the suite with attention tiles much shorter than its
+// sequences, so the online softmax crosses key tiles and gradients accumulate across tiles.
+func TestBackendSuiteSmallAttnTiles(t *testing.T) {
+	for _, tile := range []int{1, 4, 7} {
+		backendtest.Run(t, func() core.Backend { return cpu.NewWithAttnTile(tile) })
+	}
+}

@@ -13,8 +13,21 @@ func (b *Backend) Embedding(out, table, ids *core.Tensor) {
 	if out.Len() != n*d {
 		panic(fmt.Sprintf("cpu: embedding %v rows of %v into %v", ids, table, out))
 	}
-	o, t, id := f32(out), f32(table), i32(ids)
-	b.parallel(n, 64, func(lo, hi int) {
+	body := &b.ops.emb
+	*body = embeddingBody{o: f32(out), t: f32(table), id: i32(ids), v: v, d: d}
+	b.parallel(n, 64, body)
+	*body = embeddingBody{}
+}
+
+type embeddingBody struct {
+	o, t []float32
+	id   []int32
+	v, d int
+}
+
+func (e *embeddingBody) run(_, lo, hi int) {
+	o, t, id, v, d := e.o, e.t, e.id, e.v, e.d
+	{
 		for i := lo; i < hi; i++ {
 			tok := int(id[i])
 			if tok < 0 || tok >= v {
@@ -22,7 +35,7 @@ func (b *Backend) Embedding(out, table, ids *core.Tensor) {
 			}
 			copy(o[i*d:(i+1)*d], t[tok*d:(tok+1)*d])
 		}
-	})
+	}
 }
 
 // EmbeddingBackward scatter-adds gradient rows into dTable. Rows are split over workers by
@@ -33,8 +46,21 @@ func (b *Backend) EmbeddingBackward(dTable, dOut, ids *core.Tensor) {
 	if dOut.Len() != n*d {
 		panic(fmt.Sprintf("cpu: embedding backward %v with ids %v into %v", dOut, ids, dTable))
 	}
-	dt, g, id := f32(dTable), f32(dOut), i32(ids)
-	b.parallel(v, 1, func(lo, hi int) {
+	body := &b.ops.embBw
+	*body = embeddingBwBody{dt: f32(dTable), g: f32(dOut), id: i32(ids), n: n, d: d}
+	b.parallel(v, 1, body)
+	*body = embeddingBwBody{}
+}
+
+type embeddingBwBody struct {
+	dt, g []float32
+	id    []int32
+	n, d  int
+}
+
+func (e *embeddingBwBody) run(_, lo, hi int) {
+	dt, g, id, n, d := e.dt, e.g, e.id, e.n, e.d
+	{
 		for i := 0; i < n; i++ {
 			tok := int(id[i])
 			if tok < lo || tok >= hi {
@@ -45,5 +71,5 @@ func (b *Backend) EmbeddingBackward(dTable, dOut, ids *core.Tensor) {
 				row[j] += src[j]
 			}
 		}
-	})
+	}
 }

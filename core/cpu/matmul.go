@@ -17,9 +17,22 @@ func (b *Backend) MatMul(c, a, w *core.Tensor, transA, transB bool, alpha, beta 
 		return
 	}
 	// Batched: one serial GEMM per batch entry, entries spread over the workers.
-	b.parallel(d.Batch, 1, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			gemm.SgemmSerial(transA, transB, d.M, d.N, d.K, alpha, as[i*d.StrideA:], d.LDA, bs[i*d.StrideB:], d.LDB, beta, cs[i*d.M*d.N:], d.N)
-		}
-	})
+	body := &b.ops.matmul
+	*body = batchedMatMulBody{d: d, as: as, bs: bs, cs: cs, transA: transA, transB: transB, alpha: alpha, beta: beta}
+	b.parallel(d.Batch, 1, body)
+	*body = batchedMatMulBody{}
+}
+
+type batchedMatMulBody struct {
+	d              core.MatMulDims
+	as, bs, cs     []float32
+	transA, transB bool
+	alpha, beta    float32
+}
+
+func (t *batchedMatMulBody) run(_, lo, hi int) {
+	d := &t.d
+	for i := lo; i < hi; i++ {
+		gemm.SgemmSerial(t.transA, t.transB, d.M, d.N, d.K, t.alpha, t.as[i*d.StrideA:], d.LDA, t.bs[i*d.StrideB:], d.LDB, t.beta, t.cs[i*d.M*d.N:], d.N)
+	}
 }

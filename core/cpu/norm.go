@@ -12,8 +12,21 @@ func (b *Backend) RMSNorm(out, rstd, x, w *core.Tensor, eps float32) {
 	mustSameLen("rmsnorm", out, x)
 	mustShape("rmsnorm weight", w, d)
 	mustLen("rmsnorm rstd", rstd, n)
-	o, xs, ws, rs := f32(out), f32(x), f32(w), f32(rstd)
-	b.parallel(n, 16, func(lo, hi int) {
+	body := &b.ops.rmsnorm
+	*body = rmsNormBody{o: f32(out), xs: f32(x), ws: f32(w), rs: f32(rstd), d: d, eps: eps}
+	b.parallel(n, 16, body)
+	*body = rmsNormBody{}
+}
+
+type rmsNormBody struct {
+	o, xs, ws, rs []float32
+	d             int
+	eps           float32
+}
+
+func (t *rmsNormBody) run(_, lo, hi int) {
+	o, xs, ws, rs, d, eps := t.o, t.xs, t.ws, t.rs, t.d, t.eps
+	{
 		for r := lo; r < hi; r++ {
 			row := xs[r*d : (r+1)*d]
 			var ss float32
@@ -27,7 +40,7 @@ func (b *Backend) RMSNorm(out, rstd, x, w *core.Tensor, eps float32) {
 				orow[j] = v * s * ws[j]
 			}
 		}
-	})
+	}
 }
 
 // RMSNormBackward adds the input gradient into dx and accumulates dw.
@@ -38,12 +51,32 @@ func (b *Backend) RMSNormBackward(dx, dw, dOut, x, w, rstd *core.Tensor) {
 	mustSameLen("rmsnorm backward", dx, x, dOut)
 	mustShape("rmsnorm backward dw", dw, d)
 	mustLen("rmsnorm backward rstd", rstd, n)
-	dxs, dws, g, xs, ws, rs := f32(dx), f32(dw), f32(dOut), f32(x), f32(w), f32(rstd)
+	dws := f32(dw)
 	// dw is reduced over rows: each worker sums into its own partial, then the partials are added.
 	workers := min(b.threads, max(1, n/16))
-	partial := make([]float32, workers*d)
+	partial := floats(&b.partial, workers*d)
+	clear(partial)
 	chunk := (n + workers - 1) / workers
-	b.parallel(workers, 1, func(wlo, whi int) {
+	body := &b.ops.rmsnormBw
+	*body = rmsNormBwBody{dxs: f32(dx), g: f32(dOut), xs: f32(x), ws: f32(w), rs: f32(rstd),
+		partial: partial, n: n, d: d, chunk: chunk}
+	b.parallel(workers, 1, body)
+	*body = rmsNormBwBody{}
+	for wi := 0; wi < workers; wi++ {
+		for j, v := range partial[wi*d : (wi+1)*d] {
+			dws[j] += v
+		}
+	}
+}
+
+type rmsNormBwBody struct {
+	dxs, g, xs, ws, rs, partial []float32
+	n, d, chunk                 int
+}
+
+func (t *rmsNormBwBody) run(_, wlo, whi int) {
+	dxs, g, xs, ws, rs, partial, n, d, chunk := t.dxs, t.g, t.xs, t.ws, t.rs, t.partial, t.n, t.d, t.chunk
+	{
 		for wi := wlo; wi < whi; wi++ {
 			acc := partial[wi*d : (wi+1)*d]
 			for r := wi * chunk; r < min(n, (wi+1)*chunk); r++ {
@@ -59,11 +92,6 @@ func (b *Backend) RMSNormBackward(dx, dw, dOut, x, w, rstd *core.Tensor) {
 					acc[j] += gr[j] * xr[j] * s
 				}
 			}
-		}
-	})
-	for wi := 0; wi < workers; wi++ {
-		for j, v := range partial[wi*d : (wi+1)*d] {
-			dws[j] += v
 		}
 	}
 }

@@ -13,20 +13,33 @@ func (b *Backend) AdamW(param, grad, m, v *core.Tensor, step int, h core.AdamHyp
 	if step < 1 {
 		panic(fmt.Sprintf("cpu: adamw step %d, want ≥ 1", step))
 	}
-	p, g, ms, vs := f32(param), f32(grad), f32(m), f32(v)
 	bc1 := 1 - math.Pow(float64(h.Beta1), float64(step))
 	bc2 := 1 - math.Pow(float64(h.Beta2), float64(step))
 	stepSize := float32(float64(h.LR) / bc1)
 	sqrtBC2 := float32(math.Sqrt(bc2))
 	decay := 1 - h.LR*h.WeightDecay
-	b.parallel(len(p), 1<<13, func(lo, hi int) {
+	body := &b.ops.adamw
+	*body = adamwBody{p: f32(param), g: f32(grad), ms: f32(m), vs: f32(v), h: h, stepSize: stepSize, sqrtBC2: sqrtBC2, decay: decay}
+	b.parallel(len(body.p), 1<<13, body)
+	*body = adamwBody{}
+}
+
+type adamwBody struct {
+	p, g, ms, vs             []float32
+	h                        core.AdamHyper
+	stepSize, sqrtBC2, decay float32
+}
+
+func (t *adamwBody) run(_, lo, hi int) {
+	p, g, ms, vs, h, stepSize, sqrtBC2, decay := t.p, t.g, t.ms, t.vs, t.h, t.stepSize, t.sqrtBC2, t.decay
+	{
 		for i := lo; i < hi; i++ {
 			ms[i] = h.Beta1*ms[i] + (1-h.Beta1)*g[i]
 			vs[i] = h.Beta2*vs[i] + (1-h.Beta2)*g[i]*g[i]
 			denom := float32(math.Sqrt(float64(vs[i])))/sqrtBC2 + h.Eps
 			p[i] = p[i]*decay - stepSize*ms[i]/denom
 		}
-	})
+	}
 }
 
 // ClipGradNorm measures the global L2 norm (accumulated in float64) and rescales when needed.

@@ -47,10 +47,23 @@ func (b *Backend) rotate(x *core.Tensor, heads int, theta float32, sign float32)
 	}
 	nb, seq, dm := x.Dim(0), x.Dim(1), x.Dim(2)
 	hd := dm / heads
-	half := hd / 2
 	tab := b.ropeTable(seq, hd, theta)
-	xs := f32(x)
-	b.parallel(nb*seq, 16, func(lo, hi int) {
+	body := &b.ops.rope
+	*body = ropeBody{xs: f32(x), tab: tab, seq: seq, dm: dm, hd: hd, heads: heads, sign: sign}
+	b.parallel(nb*seq, 16, body)
+	*body = ropeBody{}
+}
+
+type ropeBody struct {
+	xs, tab            []float32
+	seq, dm, hd, heads int
+	sign               float32
+}
+
+func (t *ropeBody) run(_, lo, hi int) {
+	xs, tab, seq, dm, hd, heads, sign := t.xs, t.tab, t.seq, t.dm, t.hd, t.heads, t.sign
+	half := hd / 2
+	{
 		for r := lo; r < hi; r++ {
 			p := r % seq
 			cs := tab[p*half*2 : (p+1)*half*2]
@@ -64,5 +77,5 @@ func (b *Backend) rotate(x *core.Tensor, heads int, theta float32, sign float32)
 				}
 			}
 		}
-	})
+	}
 }

@@ -27,35 +27,55 @@ func logSumExp(x []float32) (mx, lse float32) {
 func (b *Backend) LogSoftmax(out, x *core.Tensor) {
 	mustSameLen("logsoftmax", out, x)
 	n, v := rows(x)
-	o, xs := f32(out), f32(x)
-	b.parallel(n, 16, func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			row := xs[r*v : (r+1)*v]
-			_, lse := logSumExp(row)
-			orow := o[r*v : (r+1)*v]
-			for j, val := range row {
-				orow[j] = val - lse
-			}
+	body := &b.ops.logsm
+	*body = logSoftmaxBody{o: f32(out), xs: f32(x), v: v}
+	b.parallel(n, 16, body)
+	*body = logSoftmaxBody{}
+}
+
+type logSoftmaxBody struct {
+	o, xs []float32
+	v     int
+}
+
+func (t *logSoftmaxBody) run(_, lo, hi int) {
+	o, xs, v := t.o, t.xs, t.v
+	for r := lo; r < hi; r++ {
+		row := xs[r*v : (r+1)*v]
+		_, lse := logSumExp(row)
+		orow := o[r*v : (r+1)*v]
+		for j, val := range row {
+			orow[j] = val - lse
 		}
-	})
+	}
 }
 
 // LogSoftmaxBackward writes dx = dOut − exp(out)·Σ dOut per row.
 func (b *Backend) LogSoftmaxBackward(dx, dOut, out *core.Tensor) {
 	mustSameLen("logsoftmax backward", dx, dOut, out)
 	n, v := rows(out)
-	d, g, o := f32(dx), f32(dOut), f32(out)
-	b.parallel(n, 16, func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			var s float32
-			for _, val := range g[r*v : (r+1)*v] {
-				s += val
-			}
-			for j := r * v; j < (r+1)*v; j++ {
-				d[j] = g[j] - exp32(o[j])*s
-			}
+	body := &b.ops.logsmBw
+	*body = logSoftmaxBwBody{d: f32(dx), g: f32(dOut), o: f32(out), v: v}
+	b.parallel(n, 16, body)
+	*body = logSoftmaxBwBody{}
+}
+
+type logSoftmaxBwBody struct {
+	d, g, o []float32
+	v       int
+}
+
+func (t *logSoftmaxBwBody) run(_, lo, hi int) {
+	d, g, o, v := t.d, t.g, t.o, t.v
+	for r := lo; r < hi; r++ {
+		var s float32
+		for _, val := range g[r*v : (r+1)*v] {
+			s += val
 		}
-	})
+		for j := r * v; j < (r+1)*v; j++ {
+			d[j] = g[j] - exp32(o[j])*s
+		}
+	}
 }
 
 // CrossEntropy writes the weighted summed loss and, optionally, its gradient.
@@ -69,10 +89,27 @@ func (b *Backend) CrossEntropy(loss, dLogits, logits, targets, weights *core.Ten
 		mustSameLen("cross-entropy dlogits", dLogits, logits)
 		dl = f32(dLogits)
 	}
-	ls, tg, ws := f32(logits), i32(targets), f32(weights)
-	perRow := b.scratchBuf(n)
-	defer b.release(perRow)
-	b.parallel(n, 16, func(lo, hi int) {
+	perRow := floats(&b.perRow, n)
+	body := &b.ops.ce
+	*body = crossEntropyBody{dl: dl, ls: f32(logits), ws: f32(weights), perRow: perRow, tg: i32(targets), v: v}
+	b.parallel(n, 16, body)
+	*body = crossEntropyBody{}
+	var total float64
+	for _, l := range perRow {
+		total += float64(l)
+	}
+	f32(loss)[0] = float32(total)
+}
+
+type crossEntropyBody struct {
+	dl, ls, ws, perRow []float32
+	tg                 []int32
+	v                  int
+}
+
+func (c *crossEntropyBody) run(_, lo, hi int) {
+	dl, ls, ws, perRow, tg, v := c.dl, c.ls, c.ws, c.perRow, c.tg, c.v
+	{
 		for r := lo; r < hi; r++ {
 			row := ls[r*v : (r+1)*v]
 			t := int(tg[r])
@@ -81,7 +118,7 @@ func (b *Backend) CrossEntropy(loss, dLogits, logits, targets, weights *core.Ten
 			}
 			_, lse := logSumExp(row)
 			w := ws[r]
-			(*perRow)[r] = w * (lse - row[t])
+			perRow[r] = w * (lse - row[t])
 			if dl == nil {
 				continue
 			}
@@ -91,12 +128,7 @@ func (b *Backend) CrossEntropy(loss, dLogits, logits, targets, weights *core.Ten
 			}
 			drow[t] -= w
 		}
-	})
-	var total float64
-	for _, l := range (*perRow)[:n] {
-		total += float64(l)
 	}
-	f32(loss)[0] = float32(total)
 }
 
 // TokenLogProbs evaluates the sampling distribution's log-probability of each token and its
@@ -107,9 +139,25 @@ func (b *Backend) TokenLogProbs(logp, entropy, logits, tokens, bias *core.Tensor
 	mustShape("token logprobs tokens", tokens, n)
 	ent := optionalF32("token logprobs entropy", entropy, n)
 	bs := optionalF32("token logprobs bias", bias, n*v)
-	lp, ls, tk := f32(logp), f32(logits), i32(tokens)
-	b.parallel(n, 16, func(lo, hi int) {
-		z := make([]float32, v)
+	body := &b.ops.tlp
+	*body = tokenLogProbsBody{lp: f32(logp), ls: f32(logits), ent: ent, bs: bs, tk: i32(tokens),
+		z: b.chunkF, v: v, invTemp: invTemp}
+	b.parallel(n, 16, body)
+	*body = tokenLogProbsBody{}
+}
+
+type tokenLogProbsBody struct {
+	lp, ls, ent, bs []float32
+	tk              []int32
+	z               [][]float32 // per-chunk row buffers
+	v               int
+	invTemp         float32
+}
+
+func (c *tokenLogProbsBody) run(w, lo, hi int) {
+	lp, ls, ent, bs, tk, v, invTemp := c.lp, c.ls, c.ent, c.bs, c.tk, c.v, c.invTemp
+	z := chunkScratch(c.z, w, v)
+	{
 		for r := lo; r < hi; r++ {
 			temperedRow(z, ls[r*v:(r+1)*v], bs, r*v, invTemp)
 			_, lse := logSumExp(z)
@@ -122,7 +170,7 @@ func (b *Backend) TokenLogProbs(logp, entropy, logits, tokens, bias *core.Tensor
 				ent[r] = entropyOf(z, lse)
 			}
 		}
-	})
+	}
 }
 
 // TokenLogProbsBackward: with p = softmax(z), z = logits·invTemp + bias,
@@ -133,9 +181,25 @@ func (b *Backend) TokenLogProbsBackward(dLogits, dLogp, dEntropy, logits, tokens
 	mustShape("token logprobs backward dlogp", dLogp, n)
 	de := optionalF32("token logprobs backward dentropy", dEntropy, n)
 	bs := optionalF32("token logprobs bias", bias, n*v)
-	dl, dp, ls, tk := f32(dLogits), f32(dLogp), f32(logits), i32(tokens)
-	b.parallel(n, 16, func(lo, hi int) {
-		z := make([]float32, v)
+	body := &b.ops.tlpBw
+	*body = tokenLogProbsBwBody{dl: f32(dLogits), dp: f32(dLogp), ls: f32(logits), de: de, bs: bs,
+		tk: i32(tokens), z: b.chunkF, v: v, invTemp: invTemp}
+	b.parallel(n, 16, body)
+	*body = tokenLogProbsBwBody{}
+}
+
+type tokenLogProbsBwBody struct {
+	dl, dp, ls, de, bs []float32
+	tk                 []int32
+	z                  [][]float32 // per-chunk row buffers
+	v                  int
+	invTemp            float32
+}
+
+func (c *tokenLogProbsBwBody) run(w, lo, hi int) {
+	dl, dp, ls, de, bs, tk, v, invTemp := c.dl, c.dp, c.ls, c.de, c.bs, c.tk, c.v, c.invTemp
+	z := chunkScratch(c.z, w, v)
+	{
 		for r := lo; r < hi; r++ {
 			temperedRow(z, ls[r*v:(r+1)*v], bs, r*v, invTemp)
 			_, lse := logSumExp(z)
@@ -156,7 +220,7 @@ func (b *Backend) TokenLogProbsBackward(dLogits, dLogp, dEntropy, logits, tokens
 			}
 			drow[tk[r]] += g * invTemp
 		}
-	})
+	}
 }
 
 // temperedRow writes z = row·invTemp + bias[off:off+len(row)] (no bias when bias is nil).

@@ -3,7 +3,7 @@ package cpu
 import (
 	"fmt"
 	"math"
-	"sort"
+	"slices"
 
 	"github.com/dllmrl/agrpo/core"
 )
@@ -28,10 +28,31 @@ func (b *Backend) UnmaskStep(s core.UnmaskState, logits *core.Tensor, p core.Unm
 		mustShape("unmask support", s.Support, nb, c, v)
 		support = f32(s.Support)
 	}
-	tok, step, lp, ent, act, ls := i32(s.Tokens), i32(s.RevealStep), f32(s.LogP), f32(s.Entropy), i32(s.Active), f32(logits)
-	b.parallel(nb, 1, func(lo, hi int) {
-		d := newDrawer(v, p)
-		var cands []candidate
+	if b.drawers == nil {
+		b.drawers = make([]drawer, b.threads)
+	}
+	body := &b.ops.unmask
+	*body = unmaskBody{tok: i32(s.Tokens), step: i32(s.RevealStep), act: i32(s.Active), lp: f32(s.LogP),
+		ent: f32(s.Entropy), ls: f32(logits), support: support, drawers: b.drawers, p: p, seq: seq, c: c, v: v}
+	b.parallel(nb, 1, body)
+	*body = unmaskBody{}
+}
+
+type unmaskBody struct {
+	tok, step, act       []int32
+	lp, ent, ls, support []float32
+	drawers              []drawer // per-chunk scratch
+	p                    core.UnmaskParams
+	seq, c, v            int
+}
+
+func (t *unmaskBody) run(w, lo, hi int) {
+	tok, step, act, lp, ent, ls, support := t.tok, t.step, t.act, t.lp, t.ent, t.ls, t.support
+	p, seq, c, v := t.p, t.seq, t.c, t.v
+	d := &t.drawers[w]
+	d.reset(v, p)
+	cands := d.cands[:0]
+	{
 		for row := lo; row < hi; row++ {
 			if act[row] == 0 {
 				continue
@@ -56,7 +77,15 @@ func (b *Backend) UnmaskStep(s core.UnmaskState, logits *core.Tensor, p core.Unm
 				}
 			}
 			// Best scores first; among equal scores the lower position first.
-			sort.SliceStable(cands, func(a, b int) bool { return cands[a].score > cands[b].score })
+			slices.SortStableFunc(cands, func(a, b candidate) int {
+				switch {
+				case a.score > b.score:
+					return -1
+				case b.score > a.score:
+					return 1
+				}
+				return 0
+			})
 			for _, cd := range cands[:min(p.Reveal, len(cands))] {
 				i := row*c + cd.j
 				tok[row*seq+p.PromptLen+cd.j] = cd.y
@@ -72,7 +101,8 @@ func (b *Backend) UnmaskStep(s core.UnmaskState, logits *core.Tensor, p core.Unm
 				}
 			}
 		}
-	})
+	}
+	d.cands = cands[:0]
 }
 
 type candidate struct {
@@ -89,15 +119,23 @@ type drawer struct {
 	z       []float32 // tempered logits, −Inf outside the support
 	support []float32 // 0 inside the support, −Inf outside
 	order   []int
+	orders  []int       // backing store of order, which restrict re-slices
+	cands   []candidate // the row's drawn positions, kept for reuse
 }
 
-func newDrawer(v int, p core.UnmaskParams) *drawer {
-	d := &drawer{p: p, z: make([]float32, v), support: make([]float32, v), order: make([]int, 0, v)}
+// reset prepares the drawer for a step with vocabulary v, reusing its buffers.
+func (d *drawer) reset(v int, p core.UnmaskParams) {
+	d.p = p
+	d.z = floats(&d.z, v)
+	d.support = floats(&d.support, v)
+	if cap(d.orders) < v {
+		d.orders = make([]int, 0, v)
+	}
+	d.order = d.orders[:0]
 	d.invT = 1
 	if p.Temperature > 0 {
 		d.invT = 1 / p.Temperature
 	}
-	return d
 }
 
 // draw returns the token drawn from a row of logits and its log-probability and entropy under
@@ -143,14 +181,22 @@ func (d *drawer) draw(logits []float32, lane uint32) (y int32, logp, entropy flo
 // ≤ 1 − TopP, never dropping the most likely one).
 func (d *drawer) restrict() {
 	neg := float32(math.Inf(-1))
-	d.order = d.order[:0]
+	d.order = d.orders[:0]
 	for i := range d.z {
 		if d.support[i] == 0 {
 			d.order = append(d.order, i)
 		}
 	}
 	// Ascending by tempered logit; equal logits keep id order so the result is deterministic.
-	sort.SliceStable(d.order, func(a, b int) bool { return d.z[d.order[a]] < d.z[d.order[b]] })
+	slices.SortStableFunc(d.order, func(a, b int) int {
+		switch za, zb := d.z[a], d.z[b]; {
+		case za < zb:
+			return -1
+		case zb < za:
+			return 1
+		}
+		return 0
+	})
 	if k := d.p.TopK; k > 0 && k < len(d.order) {
 		kth := d.z[d.order[len(d.order)-k]]
 		cut := 0

@@ -2,6 +2,7 @@ package model
 
 import (
 	"fmt"
+	"reflect"
 
 	"github.com/dllmrl/agrpo/core"
 )
@@ -17,6 +18,17 @@ type Model struct {
 
 	acts *activations // buffers for the largest batch seen at the current length
 	cur  *activations // the view of acts used by the last Forward
+
+	// Cached views, so a steady-state Forward and Backward allocate nothing.
+	view  *activations              // the last view of acts, for batch view.batch
+	flats map[*core.Tensor]flatView // 2-D views of Backward's matmul operands
+}
+
+// flatView is a cached [N, last dim] view of src, valid while src keeps its storage and offset.
+type flatView struct {
+	storage any
+	offset  int
+	flat    *core.Tensor
 }
 
 // New wraps parameters for cfg on backend b.
@@ -96,9 +108,47 @@ func (m *Model) buffers(batch, seq int) *activations {
 			m.freeActs()
 		}
 		m.acts = m.allocActs(batch, seq)
-		m.cur = nil
+		m.cur, m.view = nil, nil
+		clear(m.flats)
 	}
-	return m.acts.view(batch)
+	if m.view == nil || m.view.batch != batch {
+		m.view = m.acts.view(batch)
+		clear(m.flats)
+	}
+	return m.view
+}
+
+// flat returns t seen as [N, last dim], reusing a cached view when t has not changed.
+func (m *Model) flat(t *core.Tensor) *core.Tensor {
+	if t.Rank() == 2 {
+		return t
+	}
+	if f, ok := m.flats[t]; ok && f.offset == t.Offset && sameStorage(f.storage, t.Storage) &&
+		f.flat.Len() == t.Len() && f.flat.Dim(1) == t.Dim(-1) {
+		return f.flat
+	}
+	if m.flats == nil || len(m.flats) >= 256 {
+		m.flats = make(map[*core.Tensor]flatView)
+	}
+	f := t.Reshape(t.Len()/t.Dim(-1), t.Dim(-1))
+	m.flats[t] = flatView{storage: t.Storage, offset: t.Offset, flat: f}
+	return f
+}
+
+// sameStorage reports whether two tensor storages are the same buffer.
+func sameStorage(x, y any) bool {
+	switch xs := x.(type) {
+	case []float32:
+		ys, ok := y.([]float32)
+		return ok && len(xs) == len(ys) && (len(xs) == 0 || &xs[0] == &ys[0])
+	case []int32:
+		ys, ok := y.([]int32)
+		return ok && len(xs) == len(ys) && (len(xs) == 0 || &xs[0] == &ys[0])
+	}
+	if x == nil || y == nil || !reflect.TypeOf(x).Comparable() || reflect.TypeOf(x) != reflect.TypeOf(y) {
+		return false
+	}
+	return x == y
 }
 
 func (m *Model) freeActs() {
@@ -177,8 +227,7 @@ func (m *Model) Backward(dLogits *core.Tensor) {
 	// linearBackward: for y = x·Wᵀ, accumulate dW += dyᵀ·x and write (or add, when addInto)
 	// dx = dy·W.
 	linearBackward := func(dx, dW, dy, x, w *core.Tensor, addInto bool) {
-		n := dy.Len() / dy.Dim(-1)
-		b.MatMul(dW, dy.Reshape(n, dy.Dim(-1)), x.Reshape(n, x.Dim(-1)), true, false, 1, 1)
+		b.MatMul(dW, m.flat(dy), m.flat(x), true, false, 1, 1)
 		beta := float32(0)
 		if addInto {
 			beta = 1
