@@ -10,8 +10,7 @@ import (
 // trip: the tensors they touch are downloaded (which runs the queued work), the CPU backend runs
 // the op, and the outputs are uploaded again. Correct, but it costs a device wait per call.
 var HostOps = []string{
-	"Attention", "AttentionBackward", "CrossEntropy", "TokenLogProbs", "TokenLogProbsBackward",
-	"UnmaskStep", "ClipGradNorm",
+	"Attention", "AttentionBackward", "UnmaskStep",
 }
 
 // onHost runs fn on CPU copies of the tensors: outs are downloaded too (ops may accumulate
@@ -71,44 +70,11 @@ func (b *Backend) AttentionBackward(dq, dk, dv, dOut, q, k, v, out, lse, keyMask
 	})
 }
 
-// CrossEntropy runs on the host (no shader yet).
-func (b *Backend) CrossEntropy(loss, dLogits, logits, targets, weights *core.Tensor) {
-	b.onHost([]*core.Tensor{loss, dLogits}, []*core.Tensor{logits, targets, weights}, func(h core.Backend, m func(*core.Tensor) *core.Tensor) {
-		h.CrossEntropy(m(loss), m(dLogits), m(logits), m(targets), m(weights))
-	})
-}
-
-// TokenLogProbs runs on the host (no shader yet).
-func (b *Backend) TokenLogProbs(logp, entropy, logits, tokens, bias *core.Tensor, invTemp float32) {
-	b.onHost([]*core.Tensor{logp, entropy}, []*core.Tensor{logits, tokens, bias}, func(h core.Backend, m func(*core.Tensor) *core.Tensor) {
-		h.TokenLogProbs(m(logp), m(entropy), m(logits), m(tokens), m(bias), invTemp)
-	})
-}
-
-// TokenLogProbsBackward runs on the host (no shader yet).
-func (b *Backend) TokenLogProbsBackward(dLogits, dLogp, dEntropy, logits, tokens, bias *core.Tensor, invTemp float32) {
-	b.onHost([]*core.Tensor{dLogits}, []*core.Tensor{dLogp, dEntropy, logits, tokens, bias}, func(h core.Backend, m func(*core.Tensor) *core.Tensor) {
-		h.TokenLogProbsBackward(m(dLogits), m(dLogp), m(dEntropy), m(logits), m(tokens), m(bias), invTemp)
-	})
-}
-
 // UnmaskStep runs on the host (no shader yet).
 func (b *Backend) UnmaskStep(s core.UnmaskState, logits *core.Tensor, p core.UnmaskParams) {
 	outs := []*core.Tensor{s.Tokens, s.RevealStep, s.LogP, s.Entropy, s.Support}
 	b.onHost(outs, []*core.Tensor{logits, s.Active}, func(h core.Backend, m func(*core.Tensor) *core.Tensor) {
 		hs := core.UnmaskState{Tokens: m(s.Tokens), RevealStep: m(s.RevealStep), LogP: m(s.LogP), Entropy: m(s.Entropy), Support: m(s.Support), Active: m(s.Active)}
 		h.UnmaskStep(hs, m(logits), p)
-	})
-}
-
-// ClipGradNorm runs on the host (no shader yet).
-func (b *Backend) ClipGradNorm(norm *core.Tensor, grads []*core.Tensor, maxNorm float32) {
-	outs := append([]*core.Tensor{norm}, grads...)
-	b.onHost(outs, nil, func(h core.Backend, m func(*core.Tensor) *core.Tensor) {
-		hg := make([]*core.Tensor, len(grads))
-		for i, g := range grads {
-			hg[i] = m(g)
-		}
-		h.ClipGradNorm(m(norm), hg, maxNorm)
 	})
 }

@@ -1,0 +1,129 @@
+//go:build linux && cgo
+
+package vulkan
+
+import (
+	"fmt"
+
+	"github.com/dllmrl/agrpo/core"
+	"github.com/dllmrl/agrpo/vk"
+)
+
+func mustLen(op string, t *core.Tensor, n int) {
+	if t.Len() != n {
+		panic(fmt.Sprintf("vulkan: %s: %v has %d elements, want %d", op, t, t.Len(), n))
+	}
+}
+
+// CrossEntropy writes the weighted summed loss and, optionally, its gradient: a pass per row
+// into a scratch vector of row losses, then an ordered sum of them (deterministic).
+func (b *Backend) CrossEntropy(loss, dLogits, logits, targets, weights *core.Tensor) {
+	n, v := rows(logits)
+	mustType("cross-entropy targets", targets, core.I32)
+	mustLen("cross-entropy targets", targets, n)
+	mustLen("cross-entropy weights", weights, n)
+	mustLen("cross-entropy loss", loss, 1)
+	xb := b.buf(logits)
+	dl, grad := xb, false
+	if dLogits != nil {
+		mustSameLen("cross-entropy dlogits", dLogits, logits)
+		dl, grad = b.buf(dLogits), true
+	}
+	rowLoss := b.Alloc(core.F32, max(n, 1))
+	defer b.Free(rowLoss)
+	rl, tb, wb := b.buf(rowLoss), b.buf(targets), b.buf(weights)
+	bind := func(o vk.Buffer, w bool) []vk.Binding {
+		first := vk.Read(o)
+		if w {
+			first = vk.Write(o)
+		}
+		return []vk.Binding{first, vk.Write(rl), vk.Read(xb), vk.Read(tb), vk.Read(wb)}
+	}
+	b.dispatch(b.pipeline("crossentropy", 5, 12, forward), "cross-entropy", rowGroups(n), push(n, v, grad), bind(dl, grad)...)
+	b.dispatch(b.pipeline("crossentropy", 5, 12, backward), "cross-entropy sum", [3]uint32{1, 1, 1}, push(n, v, false), bind(b.buf(loss), true)...)
+}
+
+// TokenLogProbs writes each row's log-probability of its token and, optionally, the entropy of
+// p = softmax(logits·invTemp + bias), one workgroup per row.
+func (b *Backend) TokenLogProbs(logp, entropy, logits, tokens, bias *core.Tensor, invTemp float32) {
+	n, v := rows(logits)
+	mustType("token logprobs tokens", tokens, core.I32)
+	mustLen("token logprobs", logp, n)
+	mustLen("token logprobs tokens", tokens, n)
+	xb := b.buf(logits)
+	eb, bb := xb, xb
+	if entropy != nil {
+		mustLen("token logprobs entropy", entropy, n)
+		eb = b.buf(entropy)
+	}
+	if bias != nil {
+		mustLen("token logprobs bias", bias, n*v)
+		bb = b.buf(bias)
+	}
+	second := vk.Read(eb)
+	if entropy != nil {
+		second = vk.Write(eb)
+	}
+	b.dispatch(b.pipeline("tokenlogprobs", 6, 20, forward), "token logprobs", rowGroups(n),
+		push(n, v, invTemp, bias != nil, entropy != nil),
+		vk.Write(b.buf(logp)), second, vk.Read(xb), vk.Read(xb), vk.Read(b.buf(tokens)), vk.Read(bb))
+}
+
+// TokenLogProbsBackward writes dLogits from dLogp and an optional dEntropy, one workgroup per
+// row.
+func (b *Backend) TokenLogProbsBackward(dLogits, dLogp, dEntropy, logits, tokens, bias *core.Tensor, invTemp float32) {
+	n, v := rows(logits)
+	mustSameLen("token logprobs backward", dLogits, logits)
+	mustType("token logprobs tokens", tokens, core.I32)
+	mustLen("token logprobs backward dlogp", dLogp, n)
+	mustLen("token logprobs tokens", tokens, n)
+	xb := b.buf(logits)
+	deb, bb := xb, xb
+	if dEntropy != nil {
+		mustLen("token logprobs backward dentropy", dEntropy, n)
+		deb = b.buf(dEntropy)
+	}
+	if bias != nil {
+		mustLen("token logprobs bias", bias, n*v)
+		bb = b.buf(bias)
+	}
+	b.dispatch(b.pipeline("tokenlogprobs", 6, 20, backward), "token logprobs backward", rowGroups(n),
+		push(n, v, invTemp, bias != nil, dEntropy != nil),
+		vk.Write(b.buf(dLogits)), vk.Read(b.buf(dLogp)), vk.Read(deb), vk.Read(xb), vk.Read(b.buf(tokens)), vk.Read(bb))
+}
+
+// clipnorm.comp's partial sums per gradient (its SLOTS).
+const clipSlots = 64
+
+// ClipGradNorm measures the global L2 norm and rescales the grads on the device: partial sums
+// of squares per gradient, an ordered final sum into norm[0], then a scale pass per gradient
+// that reads the norm there (no host round trip).
+func (b *Backend) ClipGradNorm(norm *core.Tensor, grads []*core.Tensor, maxNorm float32) {
+	mustLen("clip norm", norm, 1)
+	nb := b.buf(norm)
+	partial := b.Alloc(core.F32, max(len(grads), 1)*clipSlots)
+	defer b.Free(partial)
+	pb := b.buf(partial)
+	for i, g := range grads {
+		n := g.Len()
+		if n == 0 {
+			continue
+		}
+		groups := [3]uint32{uint32(min((n+255)/256, clipSlots)), 1, 1}
+		b.dispatch(b.pipeline("clipnorm", 3, 12, 0), "clip norm partial", groups, push(n, i, float32(0)),
+			vk.Read(b.buf(g)), vk.Write(pb), vk.Read(nb))
+	}
+	b.dispatch(b.pipeline("clipnorm", 3, 12, 1), "clip norm", [3]uint32{1, 1, 1}, push(len(grads)*clipSlots, 0, float32(0)),
+		vk.Read(pb), vk.Read(pb), vk.Write(nb))
+	if maxNorm <= 0 {
+		return
+	}
+	for _, g := range grads {
+		n := g.Len()
+		if n == 0 {
+			continue
+		}
+		b.dispatch(b.pipeline("clipnorm", 3, 12, 2), "clip scale", groups1D(n), push(n, 0, maxNorm),
+			vk.Write(b.buf(g)), vk.Read(pb), vk.Read(nb))
+	}
+}
