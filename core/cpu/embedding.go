@@ -27,14 +27,12 @@ type embeddingBody struct {
 
 func (e *embeddingBody) run(_, lo, hi int) {
 	o, t, id, v, d := e.o, e.t, e.id, e.v, e.d
-	{
-		for i := lo; i < hi; i++ {
-			tok := int(id[i])
-			if tok < 0 || tok >= v {
-				panic(fmt.Sprintf("cpu: embedding id %d out of range [0,%d)", tok, v))
-			}
-			copy(o[i*d:(i+1)*d], t[tok*d:(tok+1)*d])
+	for i := lo; i < hi; i++ {
+		tok := int(id[i])
+		if tok < 0 || tok >= v {
+			panic(fmt.Sprintf("cpu: embedding id %d out of range [0,%d)", tok, v))
 		}
+		copy(o[i*d:(i+1)*d], t[tok*d:(tok+1)*d])
 	}
 }
 
@@ -60,16 +58,14 @@ type embeddingBwBody struct {
 
 func (e *embeddingBwBody) run(_, lo, hi int) {
 	dt, g, id, n, d := e.dt, e.g, e.id, e.n, e.d
-	{
-		for i := 0; i < n; i++ {
-			tok := int(id[i])
-			if tok < lo || tok >= hi {
-				continue
-			}
-			row, src := dt[tok*d:(tok+1)*d], g[i*d:(i+1)*d]
-			for j := range row {
-				row[j] += src[j]
-			}
+	for i := 0; i < n; i++ {
+		tok := int(id[i])
+		if tok < lo || tok >= hi {
+			continue
+		}
+		row, src := dt[tok*d:(tok+1)*d], g[i*d:(i+1)*d]
+		for j := range row {
+			row[j] += src[j]
 		}
 	}
 }

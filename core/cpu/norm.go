@@ -26,19 +26,17 @@ type rmsNormBody struct {
 
 func (t *rmsNormBody) run(_, lo, hi int) {
 	o, xs, ws, rs, d, eps := t.o, t.xs, t.ws, t.rs, t.d, t.eps
-	{
-		for r := lo; r < hi; r++ {
-			row := xs[r*d : (r+1)*d]
-			var ss float32
-			for _, v := range row {
-				ss += v * v
-			}
-			s := float32(1 / math.Sqrt(float64(ss/float32(d)+eps)))
-			rs[r] = s
-			orow := o[r*d : (r+1)*d]
-			for j, v := range row {
-				orow[j] = v * s * ws[j]
-			}
+	for r := lo; r < hi; r++ {
+		row := xs[r*d : (r+1)*d]
+		var ss float32
+		for _, v := range row {
+			ss += v * v
+		}
+		s := float32(1 / math.Sqrt(float64(ss/float32(d)+eps)))
+		rs[r] = s
+		orow := o[r*d : (r+1)*d]
+		for j, v := range row {
+			orow[j] = v * s * ws[j]
 		}
 	}
 }
@@ -76,21 +74,19 @@ type rmsNormBwBody struct {
 
 func (t *rmsNormBwBody) run(_, wlo, whi int) {
 	dxs, g, xs, ws, rs, partial, n, d, chunk := t.dxs, t.g, t.xs, t.ws, t.rs, t.partial, t.n, t.d, t.chunk
-	{
-		for wi := wlo; wi < whi; wi++ {
-			acc := partial[wi*d : (wi+1)*d]
-			for r := wi * chunk; r < min(n, (wi+1)*chunk); r++ {
-				xr, gr, dxr := xs[r*d:(r+1)*d], g[r*d:(r+1)*d], dxs[r*d:(r+1)*d]
-				s := rs[r]
-				var dot float32
-				for j := range xr {
-					dot += ws[j] * gr[j] * xr[j]
-				}
-				c := s * s * s * dot / float32(d)
-				for j := range xr {
-					dxr[j] += s*ws[j]*gr[j] - xr[j]*c
-					acc[j] += gr[j] * xr[j] * s
-				}
+	for wi := wlo; wi < whi; wi++ {
+		acc := partial[wi*d : (wi+1)*d]
+		for r := wi * chunk; r < min(n, (wi+1)*chunk); r++ {
+			xr, gr, dxr := xs[r*d:(r+1)*d], g[r*d:(r+1)*d], dxs[r*d:(r+1)*d]
+			s := rs[r]
+			var dot float32
+			for j := range xr {
+				dot += ws[j] * gr[j] * xr[j]
+			}
+			c := s * s * s * dot / float32(d)
+			for j := range xr {
+				dxr[j] += s*ws[j]*gr[j] - xr[j]*c
+				acc[j] += gr[j] * xr[j] * s
 			}
 		}
 	}

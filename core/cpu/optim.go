@@ -32,13 +32,11 @@ type adamwBody struct {
 
 func (t *adamwBody) run(_, lo, hi int) {
 	p, g, ms, vs, h, stepSize, sqrtBC2, decay := t.p, t.g, t.ms, t.vs, t.h, t.stepSize, t.sqrtBC2, t.decay
-	{
-		for i := lo; i < hi; i++ {
-			ms[i] = h.Beta1*ms[i] + (1-h.Beta1)*g[i]
-			vs[i] = h.Beta2*vs[i] + (1-h.Beta2)*g[i]*g[i]
-			denom := float32(math.Sqrt(float64(vs[i])))/sqrtBC2 + h.Eps
-			p[i] = p[i]*decay - stepSize*ms[i]/denom
-		}
+	for i := lo; i < hi; i++ {
+		ms[i] = h.Beta1*ms[i] + (1-h.Beta1)*g[i]
+		vs[i] = h.Beta2*vs[i] + (1-h.Beta2)*g[i]*g[i]
+		denom := float32(math.Sqrt(float64(vs[i])))/sqrtBC2 + h.Eps
+		p[i] = p[i]*decay - stepSize*ms[i]/denom
 	}
 }
 

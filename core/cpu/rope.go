@@ -63,18 +63,16 @@ type ropeBody struct {
 func (t *ropeBody) run(_, lo, hi int) {
 	xs, tab, seq, dm, hd, heads, sign := t.xs, t.tab, t.seq, t.dm, t.hd, t.heads, t.sign
 	half := hd / 2
-	{
-		for r := lo; r < hi; r++ {
-			p := r % seq
-			cs := tab[p*half*2 : (p+1)*half*2]
-			for h := 0; h < heads; h++ {
-				v := xs[r*dm+h*hd : r*dm+(h+1)*hd]
-				for i := 0; i < half; i++ {
-					c, s := cs[2*i], sign*cs[2*i+1]
-					a, bb := v[i], v[i+half]
-					v[i] = a*c - bb*s
-					v[i+half] = bb*c + a*s
-				}
+	for r := lo; r < hi; r++ {
+		p := r % seq
+		cs := tab[p*half*2 : (p+1)*half*2]
+		for h := 0; h < heads; h++ {
+			v := xs[r*dm+h*hd : r*dm+(h+1)*hd]
+			for i := 0; i < half; i++ {
+				c, s := cs[2*i], sign*cs[2*i+1]
+				a, bb := v[i], v[i+half]
+				v[i] = a*c - bb*s
+				v[i+half] = bb*c + a*s
 			}
 		}
 	}

@@ -109,25 +109,23 @@ type crossEntropyBody struct {
 
 func (c *crossEntropyBody) run(_, lo, hi int) {
 	dl, ls, ws, perRow, tg, v := c.dl, c.ls, c.ws, c.perRow, c.tg, c.v
-	{
-		for r := lo; r < hi; r++ {
-			row := ls[r*v : (r+1)*v]
-			t := int(tg[r])
-			if t < 0 || t >= v {
-				panic(fmt.Sprintf("cpu: cross-entropy target %d out of range [0,%d)", t, v))
-			}
-			_, lse := logSumExp(row)
-			w := ws[r]
-			perRow[r] = w * (lse - row[t])
-			if dl == nil {
-				continue
-			}
-			drow := dl[r*v : (r+1)*v]
-			for j, val := range row {
-				drow[j] = w * exp32(val-lse)
-			}
-			drow[t] -= w
+	for r := lo; r < hi; r++ {
+		row := ls[r*v : (r+1)*v]
+		t := int(tg[r])
+		if t < 0 || t >= v {
+			panic(fmt.Sprintf("cpu: cross-entropy target %d out of range [0,%d)", t, v))
 		}
+		_, lse := logSumExp(row)
+		w := ws[r]
+		perRow[r] = w * (lse - row[t])
+		if dl == nil {
+			continue
+		}
+		drow := dl[r*v : (r+1)*v]
+		for j, val := range row {
+			drow[j] = w * exp32(val-lse)
+		}
+		drow[t] -= w
 	}
 }
 
@@ -157,18 +155,16 @@ type tokenLogProbsBody struct {
 func (c *tokenLogProbsBody) run(w, lo, hi int) {
 	lp, ls, ent, bs, tk, v, invTemp := c.lp, c.ls, c.ent, c.bs, c.tk, c.v, c.invTemp
 	z := chunkScratch(c.z, w, v)
-	{
-		for r := lo; r < hi; r++ {
-			temperedRow(z, ls[r*v:(r+1)*v], bs, r*v, invTemp)
-			_, lse := logSumExp(z)
-			t := int(tk[r])
-			if t < 0 || t >= v {
-				panic(fmt.Sprintf("cpu: token id %d out of range [0,%d)", t, v))
-			}
-			lp[r] = z[t] - lse
-			if ent != nil {
-				ent[r] = entropyOf(z, lse)
-			}
+	for r := lo; r < hi; r++ {
+		temperedRow(z, ls[r*v:(r+1)*v], bs, r*v, invTemp)
+		_, lse := logSumExp(z)
+		t := int(tk[r])
+		if t < 0 || t >= v {
+			panic(fmt.Sprintf("cpu: token id %d out of range [0,%d)", t, v))
+		}
+		lp[r] = z[t] - lse
+		if ent != nil {
+			ent[r] = entropyOf(z, lse)
 		}
 	}
 }
@@ -199,27 +195,25 @@ type tokenLogProbsBwBody struct {
 func (c *tokenLogProbsBwBody) run(w, lo, hi int) {
 	dl, dp, ls, de, bs, tk, v, invTemp := c.dl, c.dp, c.ls, c.de, c.bs, c.tk, c.v, c.invTemp
 	z := chunkScratch(c.z, w, v)
-	{
-		for r := lo; r < hi; r++ {
-			temperedRow(z, ls[r*v:(r+1)*v], bs, r*v, invTemp)
-			_, lse := logSumExp(z)
-			var h, gh float32
-			if de != nil {
-				h, gh = entropyOf(z, lse), de[r]
-			}
-			g := dp[r]
-			drow := dl[r*v : (r+1)*v]
-			for j, zj := range z {
-				lpj := zj - lse
-				p := exp32(lpj)
-				d := -g * p
-				if p > 0 {
-					d -= gh * p * (lpj + h)
-				}
-				drow[j] = d * invTemp
-			}
-			drow[tk[r]] += g * invTemp
+	for r := lo; r < hi; r++ {
+		temperedRow(z, ls[r*v:(r+1)*v], bs, r*v, invTemp)
+		_, lse := logSumExp(z)
+		var h, gh float32
+		if de != nil {
+			h, gh = entropyOf(z, lse), de[r]
 		}
+		g := dp[r]
+		drow := dl[r*v : (r+1)*v]
+		for j, zj := range z {
+			lpj := zj - lse
+			p := exp32(lpj)
+			d := -g * p
+			if p > 0 {
+				d -= gh * p * (lpj + h)
+			}
+			drow[j] = d * invTemp
+		}
+		drow[tk[r]] += g * invTemp
 	}
 }
 

@@ -52,53 +52,51 @@ func (t *unmaskBody) run(w, lo, hi int) {
 	d := &t.drawers[w]
 	d.reset(v, p)
 	cands := d.cands[:0]
-	{
-		for row := lo; row < hi; row++ {
-			if act[row] == 0 {
+	for row := lo; row < hi; row++ {
+		if act[row] == 0 {
+			continue
+		}
+		cands = cands[:0]
+		for j := p.BlockStart; j < p.BlockEnd; j++ {
+			if step[row*c+j] >= 0 {
 				continue
 			}
-			cands = cands[:0]
-			for j := p.BlockStart; j < p.BlockEnd; j++ {
-				if step[row*c+j] >= 0 {
-					continue
-				}
-				pos := row*seq + p.PromptLen + j
-				y, logp, h := d.draw(ls[pos*v:(pos+1)*v], uint32(row*c+j))
-				score := logp
-				switch p.Remasking {
-				case core.RandomOrder:
-					score = float32(core.Uniform(p.Seed, core.StreamRemask, uint32(p.Step), uint32(row*c+j), 0))
-				case core.LowEntropy:
-					score = -h
-				}
-				cands = append(cands, candidate{j: j, y: y, logp: logp, entropy: h, score: score})
-				if support != nil {
-					copy(support[(row*c+j)*v:(row*c+j+1)*v], d.support)
-				}
+			pos := row*seq + p.PromptLen + j
+			y, logp, h := d.draw(ls[pos*v:(pos+1)*v], uint32(row*c+j))
+			score := logp
+			switch p.Remasking {
+			case core.RandomOrder:
+				score = float32(core.Uniform(p.Seed, core.StreamRemask, uint32(p.Step), uint32(row*c+j), 0))
+			case core.LowEntropy:
+				score = -h
 			}
-			// Best scores first; among equal scores the lower position first.
-			slices.SortStableFunc(cands, func(a, b candidate) int {
-				switch {
-				case a.score > b.score:
-					return -1
-				case b.score > a.score:
-					return 1
-				}
-				return 0
-			})
-			for _, cd := range cands[:min(p.Reveal, len(cands))] {
-				i := row*c + cd.j
-				tok[row*seq+p.PromptLen+cd.j] = cd.y
-				step[i] = int32(p.Step)
-				lp[i] = cd.logp
-				ent[i] = cd.entropy
-			}
-			// Positions drawn but not revealed must not keep this step's support.
+			cands = append(cands, candidate{j: j, y: y, logp: logp, entropy: h, score: score})
 			if support != nil {
-				for _, cd := range cands[min(p.Reveal, len(cands)):] {
-					i := row*c + cd.j
-					clear(support[i*v : (i+1)*v])
-				}
+				copy(support[(row*c+j)*v:(row*c+j+1)*v], d.support)
+			}
+		}
+		// Best scores first; among equal scores the lower position first.
+		slices.SortStableFunc(cands, func(a, b candidate) int {
+			switch {
+			case a.score > b.score:
+				return -1
+			case b.score > a.score:
+				return 1
+			}
+			return 0
+		})
+		for _, cd := range cands[:min(p.Reveal, len(cands))] {
+			i := row*c + cd.j
+			tok[row*seq+p.PromptLen+cd.j] = cd.y
+			step[i] = int32(p.Step)
+			lp[i] = cd.logp
+			ent[i] = cd.entropy
+		}
+		// Positions drawn but not revealed must not keep this step's support.
+		if support != nil {
+			for _, cd := range cands[min(p.Reveal, len(cands)):] {
+				i := row*c + cd.j
+				clear(support[i*v : (i+1)*v])
 			}
 		}
 	}

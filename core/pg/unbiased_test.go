@@ -344,8 +344,10 @@ func TestAGRPOUnbiased(t *testing.T) {
 	}
 }
 
-// jRandom is J(θ) under random remasking, by enumeration.
-func jRandom(m *model.Model) float64 {
+// expectedReward is J(θ) by enumeration: the reward of a complete state, else the expectation
+// that step forms over a state's transitions (p holds the model's distributions at x; value
+// recurses on the next state).
+func expectedReward(m *model.Model, step func(x []int32, masked []int, p [toyC][3]float64, value func([]int32) float64) float64) float64 {
 	probs := toyProbs(m, allStates())
 	var value func(x []int32) float64
 	value = func(x []int32) float64 {
@@ -353,32 +355,37 @@ func jRandom(m *model.Model) float64 {
 		if len(masked) == 0 {
 			return toyReward(x)
 		}
-		p := probs[stateKey(x)]
-		var out float64
-		for _, j := range masked {
-			for v := 0; v < 3; v++ {
-				next := append([]int32(nil), x...)
-				next[j] = int32(v)
-				out += p[j][v] / float64(len(masked)) * value(next)
-			}
-		}
-		return out
+		return step(x, masked, probs[stateKey(x)], value)
 	}
 	return value([]int32{toyMask, toyMask, toyMask})
 }
 
-// jLowConfidence is J(θ) under low-confidence remasking, by enumeration: at each step a token
-// is drawn at every masked position, and the one whose drawn token is most probable is revealed
-// (ties to the lower position), the others discarded.
-func jLowConfidence(m *model.Model) float64 {
-	probs := toyProbs(m, allStates())
-	var value func(x []int32) float64
-	value = func(x []int32) float64 {
-		masked := maskedPositions(x)
-		if len(masked) == 0 {
-			return toyReward(x)
+// revealed is x with position j set to token v.
+func revealed(x []int32, j, v int) []int32 {
+	next := append([]int32(nil), x...)
+	next[j] = int32(v)
+	return next
+}
+
+// jRandom is J(θ) under random remasking: a uniformly chosen masked position is revealed with a
+// token drawn from its distribution.
+func jRandom(m *model.Model) float64 {
+	return expectedReward(m, func(x []int32, masked []int, p [toyC][3]float64, value func([]int32) float64) float64 {
+		var out float64
+		for _, j := range masked {
+			for v := 0; v < 3; v++ {
+				out += p[j][v] / float64(len(masked)) * value(revealed(x, j, v))
+			}
 		}
-		p := probs[stateKey(x)]
+		return out
+	})
+}
+
+// jLowConfidence is J(θ) under low-confidence remasking: at each step a token is drawn at every
+// masked position, and the one whose drawn token is most probable is revealed (ties to the
+// lower position), the others discarded.
+func jLowConfidence(m *model.Model) float64 {
+	return expectedReward(m, func(x []int32, masked []int, p [toyC][3]float64, value func([]int32) float64) float64 {
 		var out float64
 		draws := 1
 		for range masked {
@@ -395,13 +402,10 @@ func jLowConfidence(m *model.Model) float64 {
 					best, bestConf, bestTok = j, conf, v
 				}
 			}
-			next := append([]int32(nil), x...)
-			next[best] = int32(bestTok)
-			out += prob * value(next)
+			out += prob * value(revealed(x, best, bestTok))
 		}
 		return out
-	}
-	return value([]int32{toyMask, toyMask, toyMask})
+	})
 }
 
 // directional is the derivative of J along d by Richardson-extrapolated central differences.

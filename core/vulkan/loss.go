@@ -46,50 +46,48 @@ func (b *Backend) CrossEntropy(loss, dLogits, logits, targets, weights *core.Ten
 // TokenLogProbs writes each row's log-probability of its token and, optionally, the entropy of
 // p = softmax(logits·invTemp + bias), one workgroup per row.
 func (b *Backend) TokenLogProbs(logp, entropy, logits, tokens, bias *core.Tensor, invTemp float32) {
-	n, v := rows(logits)
-	mustType("token logprobs tokens", tokens, core.I32)
+	n, xb, bb := b.tokenLogProbsInputs(logits, tokens, bias)
 	mustLen("token logprobs", logp, n)
-	mustLen("token logprobs tokens", tokens, n)
-	xb := b.buf(logits)
-	eb, bb := xb, xb
-	if entropy != nil {
-		mustLen("token logprobs entropy", entropy, n)
-		eb = b.buf(entropy)
-	}
-	if bias != nil {
-		mustLen("token logprobs bias", bias, n*v)
-		bb = b.buf(bias)
-	}
+	eb := b.optionalBuf("token logprobs entropy", entropy, n, xb)
 	second := vk.Read(eb)
 	if entropy != nil {
 		second = vk.Write(eb)
 	}
 	b.dispatch(b.pipeline("tokenlogprobs", 6, 20, forward), "token logprobs", rowGroups(n),
-		push(n, v, invTemp, bias != nil, entropy != nil),
+		push(n, logits.Dim(-1), invTemp, bias != nil, entropy != nil),
 		vk.Write(b.buf(logp)), second, vk.Read(xb), vk.Read(xb), vk.Read(b.buf(tokens)), vk.Read(bb))
 }
 
 // TokenLogProbsBackward writes dLogits from dLogp and an optional dEntropy, one workgroup per
 // row.
 func (b *Backend) TokenLogProbsBackward(dLogits, dLogp, dEntropy, logits, tokens, bias *core.Tensor, invTemp float32) {
-	n, v := rows(logits)
 	mustSameLen("token logprobs backward", dLogits, logits)
-	mustType("token logprobs tokens", tokens, core.I32)
+	n, xb, bb := b.tokenLogProbsInputs(logits, tokens, bias)
 	mustLen("token logprobs backward dlogp", dLogp, n)
+	deb := b.optionalBuf("token logprobs backward dentropy", dEntropy, n, xb)
+	b.dispatch(b.pipeline("tokenlogprobs", 6, 20, backward), "token logprobs backward", rowGroups(n),
+		push(n, logits.Dim(-1), invTemp, bias != nil, dEntropy != nil),
+		vk.Write(b.buf(dLogits)), vk.Read(b.buf(dLogp)), vk.Read(deb), vk.Read(xb), vk.Read(b.buf(tokens)), vk.Read(bb))
+}
+
+// tokenLogProbsInputs checks the inputs both token log-prob ops share and returns the row
+// count, the logits' buffer and the bias buffer (the logits' own, unread, when there is no bias).
+func (b *Backend) tokenLogProbsInputs(logits, tokens, bias *core.Tensor) (int, vk.Buffer, vk.Buffer) {
+	n, v := rows(logits)
+	mustType("token logprobs tokens", tokens, core.I32)
 	mustLen("token logprobs tokens", tokens, n)
 	xb := b.buf(logits)
-	deb, bb := xb, xb
-	if dEntropy != nil {
-		mustLen("token logprobs backward dentropy", dEntropy, n)
-		deb = b.buf(dEntropy)
+	return n, xb, b.optionalBuf("token logprobs bias", bias, n*v, xb)
+}
+
+// optionalBuf is t's buffer after a length check, or stand, a buffer bound in its place that the
+// shader is told not to touch, when t is nil.
+func (b *Backend) optionalBuf(op string, t *core.Tensor, n int, stand vk.Buffer) vk.Buffer {
+	if t == nil {
+		return stand
 	}
-	if bias != nil {
-		mustLen("token logprobs bias", bias, n*v)
-		bb = b.buf(bias)
-	}
-	b.dispatch(b.pipeline("tokenlogprobs", 6, 20, backward), "token logprobs backward", rowGroups(n),
-		push(n, v, invTemp, bias != nil, dEntropy != nil),
-		vk.Write(b.buf(dLogits)), vk.Read(b.buf(dLogp)), vk.Read(deb), vk.Read(xb), vk.Read(b.buf(tokens)), vk.Read(bb))
+	mustLen(op, t, n)
+	return b.buf(t)
 }
 
 // clipnorm.comp's partial sums per gradient (its SLOTS).
