@@ -55,26 +55,3 @@ func (b *Backend) onHost(outs, ins []*core.Tensor, fn func(h core.Backend, m fun
 		}
 	}
 }
-
-// Attention runs on the host (no shader yet).
-func (b *Backend) Attention(out, lse, q, k, v, keyMask *core.Tensor, heads int) {
-	b.onHost([]*core.Tensor{out, lse}, []*core.Tensor{q, k, v, keyMask}, func(h core.Backend, m func(*core.Tensor) *core.Tensor) {
-		h.Attention(m(out), m(lse), m(q), m(k), m(v), m(keyMask), heads)
-	})
-}
-
-// AttentionBackward runs on the host (no shader yet).
-func (b *Backend) AttentionBackward(dq, dk, dv, dOut, q, k, v, out, lse, keyMask *core.Tensor, heads int) {
-	b.onHost([]*core.Tensor{dq, dk, dv}, []*core.Tensor{dOut, q, k, v, out, lse, keyMask}, func(h core.Backend, m func(*core.Tensor) *core.Tensor) {
-		h.AttentionBackward(m(dq), m(dk), m(dv), m(dOut), m(q), m(k), m(v), m(out), m(lse), m(keyMask), heads)
-	})
-}
-
-// UnmaskStep runs on the host (no shader yet).
-func (b *Backend) UnmaskStep(s core.UnmaskState, logits *core.Tensor, p core.UnmaskParams) {
-	outs := []*core.Tensor{s.Tokens, s.RevealStep, s.LogP, s.Entropy, s.Support}
-	b.onHost(outs, []*core.Tensor{logits, s.Active}, func(h core.Backend, m func(*core.Tensor) *core.Tensor) {
-		hs := core.UnmaskState{Tokens: m(s.Tokens), RevealStep: m(s.RevealStep), LogP: m(s.LogP), Entropy: m(s.Entropy), Support: m(s.Support), Active: m(s.Active)}
-		h.UnmaskStep(hs, m(logits), p)
-	})
-}
