@@ -1,0 +1,225 @@
+//go:build linux && cgo
+
+package rl
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/dllmrl/agrpo/core"
+	"github.com/dllmrl/agrpo/core/cpu"
+	"github.com/dllmrl/agrpo/core/model"
+	"github.com/dllmrl/agrpo/core/safetensors"
+	"github.com/dllmrl/agrpo/core/sampler"
+	"github.com/dllmrl/agrpo/core/vulkan"
+	"github.com/dllmrl/agrpo/rl/models"
+	"github.com/dllmrl/agrpo/rl/task"
+)
+
+// Whole runs on the Vulkan backend against the CPU backend: the same config and seed must give
+// the same losses, the same parameter updates and the same sampled tokens, up to float32
+// rounding (the backends sum in different orders) and the rare sampling tie it can flip.
+
+// openVulkan opens a validating Vulkan backend (lavapipe included) and fails the test on any
+// validation message; without Vulkan it skips unless AGRPO_REQUIRE_VULKAN=1.
+func openVulkan(t *testing.T) *vulkan.Backend {
+	t.Helper()
+	b, err := vulkan.New(vulkan.Options{Device: vulkan.Auto, AllowCPU: true, Validation: true})
+	if err != nil {
+		if errors.Is(err, vulkan.ErrUnavailable) && os.Getenv("AGRPO_REQUIRE_VULKAN") != "1" {
+			t.Skipf("no Vulkan device: %v", err)
+		}
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		msgs := b.Messages()
+		b.Close()
+		for _, m := range msgs {
+			t.Errorf("validation: %s", m)
+		}
+	})
+	return b
+}
+
+// TestVulkanRunMatchesCPU trains a few SFT steps and one AGRPO step from the shipped Countdown
+// base model (its rollouts get mixed rewards, so AGRPO has a gradient) on both backends and
+// compares the logged metrics and the parameter updates.
+func TestVulkanRunMatchesCPU(t *testing.T) {
+	for _, method := range []string{"sft", "agrpo"} {
+		t.Run(method, func(t *testing.T) {
+			cfg := func(dir string) Config {
+				c := smallConfig(dir)
+				c.Task.Name, c.Model = "countdown", ModelConfig{Init: "countdown-base"}
+				c.Train.Method, c.Train.LR = method, 1e-4
+				c.Train.Steps, c.Train.WarmupSteps, c.Train.LogEvery, c.Train.CheckpointEvery = 3, 0, 1, 100
+				if method != "sft" {
+					c.Train.Steps = 1
+					c.RL.Prompts, c.RL.Group = 4, 4
+				}
+				c.Eval.N, c.Eval.Steps = 1, []int{6}
+				return c
+			}
+			cpuDir, vkDir := t.TempDir(), t.TempDir()
+			runTo(t, cfg(cpuDir), cpu.New())
+			runTo(t, cfg(vkDir), openVulkan(t))
+			// SFT's loss, and for AGRPO the rollouts' reward (its first surrogate loss is 0 by
+			// construction: ratio 1 times zero-mean advantages).
+			keys := map[string][]string{"sft": {"loss"}, "agrpo": {"reward", "reward_std"}}[method]
+			for _, key := range keys {
+				want, got := logged(t, filepath.Join(cpuDir, "t"), key), logged(t, filepath.Join(vkDir, "t"), key)
+				if len(want) == 0 || len(want) != len(got) {
+					t.Fatalf("logged %s: CPU %v, Vulkan %v", key, want, got)
+				}
+				for i := range want {
+					if d := math.Abs(want[i] - got[i]); d > 1e-4*math.Max(1, math.Abs(want[i])) {
+						t.Errorf("%s %d: CPU %.7g, Vulkan %.7g", key, i, want[i], got[i])
+					}
+				}
+				t.Logf("%s: CPU %v, Vulkan %v", key, want, got)
+			}
+			init := readShipped(t, "countdown-base")
+			a := readTensors(t, filepath.Join(cpuDir, "t", CheckpointFile))
+			b := readTensors(t, filepath.Join(vkDir, "t", CheckpointFile))
+			// The updates, not the parameters: their difference relative to their size is
+			// what float rounding can disturb (Adam's m/√v turns tiny gradients into full steps).
+			var diff, size float64
+			for name, t0 := range init.Tensors {
+				p0, pa, pb := floats(t0), floats(a.Tensors[name]), floats(b.Tensors[name])
+				for i := range p0 {
+					ua, ub := pa[i]-p0[i], pb[i]-p0[i]
+					diff += (ua - ub) * (ua - ub)
+					size += ua * ua
+				}
+			}
+			rel := math.Sqrt(diff / size)
+			t.Logf("parameter updates differ by %.2g relative", rel)
+			if size == 0 || rel > 1e-2 {
+				t.Errorf("parameter updates differ by %.3g relative (norm of the CPU update %.3g)", rel, math.Sqrt(size))
+			}
+		})
+	}
+}
+
+// TestVulkanSamplingMatchesCPU samples the arithmetic test prompts with the same seed on both
+// backends: every row must reveal the same tokens at the same steps, except for rare ties that
+// float32 rounding in a different order can flip (at most one row in 32).
+func TestVulkanSamplingMatchesCPU(t *testing.T) {
+	tk, err := task.ByName("arithmetic")
+	if err != nil {
+		t.Fatal(err)
+	}
+	problems := tk.Test()[:64]
+	prompts := make([]sampler.Prompt, len(problems))
+	for i, p := range problems {
+		ids, mask, err := task.EncodePrompt(tk, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		prompts[i] = sampler.Prompt{Tokens: ids, Mask: mask}
+	}
+	for _, rm := range []core.Remasking{core.LowConfidence, core.RandomOrder} {
+		cfg := sampler.Config{GenLength: tk.AnswerLen(), BlockLength: tk.AnswerLen(), Steps: tk.AnswerLen() / 2,
+			Temperature: 0.7, TopK: 8, Remasking: rm, Seed: 17}
+		sample := func(b core.Backend) *sampler.Trajectories {
+			ck, err := LoadModel("arithmetic-base", b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tr, err := sampler.Generate(model.New(b, ck.Config, ck.Params), prompts, cfg, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return tr
+		}
+		want, got := sample(cpu.New()), sample(openVulkan(t))
+		differ := 0
+		for r := 0; r < want.B; r++ {
+			lo, hi := r*want.C, (r+1)*want.C
+			if !equalInts(want.Tokens[lo:hi], got.Tokens[lo:hi]) || !equalInts(want.RevealStep[lo:hi], got.RevealStep[lo:hi]) {
+				differ++
+				t.Logf("%v row %d: CPU %v at %v, Vulkan %v at %v", rm, r, want.Tokens[lo:hi], want.RevealStep[lo:hi], got.Tokens[lo:hi], got.RevealStep[lo:hi])
+				continue
+			}
+			for j := lo; j < hi; j++ {
+				if d := math.Abs(float64(want.LogP[j] - got.LogP[j])); d > 1e-4 {
+					t.Errorf("%v row %d position %d: log-probability CPU %g, Vulkan %g", rm, r, j-lo, want.LogP[j], got.LogP[j])
+				}
+			}
+		}
+		if differ > want.B/32 {
+			t.Errorf("%v: %d of %d rows differ between the backends", rm, differ, want.B)
+		}
+	}
+}
+
+func runTo(t *testing.T, c Config, b core.Backend) {
+	t.Helper()
+	tr, err := NewRun(c, b, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// logged returns the values of one key in a run's metrics, in order.
+func logged(t *testing.T, dir, key string) []float64 {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(dir, MetricsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []float64
+	for _, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("metrics line %q: %v", line, err)
+		}
+		if v, ok := rec[key].(float64); ok {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+func readShipped(t *testing.T, name string) *safetensors.File {
+	t.Helper()
+	raw, ok := models.Bytes(name)
+	if !ok {
+		t.Fatalf("no shipped model %s", name)
+	}
+	f, err := safetensors.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func floats(t safetensors.Tensor) []float64 {
+	out := make([]float64, len(t.Data)/4)
+	for i := range out {
+		bits := uint32(t.Data[4*i]) | uint32(t.Data[4*i+1])<<8 | uint32(t.Data[4*i+2])<<16 | uint32(t.Data[4*i+3])<<24
+		out[i] = float64(math.Float32frombits(bits))
+	}
+	return out
+}
+
+func equalInts(a, b []int32) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
