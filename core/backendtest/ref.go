@@ -93,6 +93,10 @@ func refAttention(q, k, v []float64, mask []int32, nb, seq, dm, heads int) (out,
 					sc[j] = s * scale
 					mx = math.Max(mx, sc[j])
 				}
+				if math.IsInf(mx, -1) { // no real key: out stays 0
+					lse[(b*heads+h)*seq+i] = mx
+					continue
+				}
 				var z float64
 				for j := range sc {
 					z += math.Exp(sc[j] - mx)

@@ -174,6 +174,10 @@ func (t *attentionBwBody) run(w, lo, hi int) {
 				gemm.SgemmSerial(false, true, nq, nk, hd, scale, qs[qb:], dm, ks[kb:], dm, 0, p, nk)
 				for i := range nq {
 					row := p[i*nk : (i+1)*nk]
+					if math.IsInf(float64(lrow[q0+i]), -1) { // no real key: P is 0, and so are its gradients
+						clear(row)
+						continue
+					}
 					maskRow(row, mask[k0:k0+nk])
 					vecmath.ExpSubSum(row, row, lrow[q0+i])
 				}
