@@ -3,14 +3,103 @@
 package vulkan
 
 import (
+	"fmt"
+
 	"github.com/dllmrl/agrpo/core"
+	"github.com/dllmrl/agrpo/vk"
 )
 
-// UnmaskStep runs on the host (no shader yet).
+// unmask.comp's OP 0 and OP 1, and the words of its per-item record (struct Rec).
+const (
+	unmaskDraw uint32 = iota
+	unmaskReveal
+	unmaskRecord = 8
+	// unmaskSerialV is the largest vocabulary drawn by one invocation per position: up to it, a
+	// workgroup's reductions (barriers) cost more than they share out.
+	unmaskSerialV = 64
+)
+
+// UnmaskStep runs one sampler step on the device (see core.Backend), in two dispatches over the
+// items (row, position) of the current block, one workgroup per item (one invocation for a
+// small vocabulary): the first draws each still-masked position's token and scores it into a
+// scratch record, the second ranks each drawn position within its row and reveals the p.Reveal
+// best. Nothing is read back, so a whole sampling loop stays on the device. The semantics are
+// the CPU backend's; unmask.comp says where fp32 can differ from it (near-ties, and ties that
+// only rounding breaks).
 func (b *Backend) UnmaskStep(s core.UnmaskState, logits *core.Tensor, p core.UnmaskParams) {
-	outs := []*core.Tensor{s.Tokens, s.RevealStep, s.LogP, s.Entropy, s.Support}
-	b.onHost(outs, []*core.Tensor{logits, s.Active}, func(h core.Backend, m func(*core.Tensor) *core.Tensor) {
-		hs := core.UnmaskState{Tokens: m(s.Tokens), RevealStep: m(s.RevealStep), LogP: m(s.LogP), Entropy: m(s.Entropy), Support: m(s.Support), Active: m(s.Active)}
-		h.UnmaskStep(hs, m(logits), p)
-	})
+	nb, seq := s.Tokens.Dim(0), s.Tokens.Dim(1)
+	c := seq - p.PromptLen
+	if logits.Rank() != 3 || logits.Dim(0) != nb || logits.Dim(1) != seq {
+		panic(fmt.Sprintf("vulkan: unmask step: logits %v for tokens %v", logits, s.Tokens))
+	}
+	v := logits.Dim(2)
+	for _, t := range []*core.Tensor{s.Tokens, s.RevealStep, s.Active} {
+		mustType("unmask step", t, core.I32)
+	}
+	for _, t := range []*core.Tensor{logits, s.LogP, s.Entropy} {
+		mustType("unmask step", t, core.F32)
+	}
+	if s.Support != nil {
+		mustType("unmask support", s.Support, core.F32)
+	}
+	mustLen("unmask reveal steps", s.RevealStep, nb*c)
+	mustLen("unmask logp", s.LogP, nb*c)
+	mustLen("unmask entropy", s.Entropy, nb*c)
+	mustLen("unmask active", s.Active, nb)
+	if p.BlockStart < 0 || p.BlockEnd > c || p.BlockStart >= p.BlockEnd {
+		panic(fmt.Sprintf("vulkan: unmask step: block [%d, %d) outside a completion of %d", p.BlockStart, p.BlockEnd, c))
+	}
+	if p.MaskID < 0 || int(p.MaskID) >= v || p.Reveal < 0 {
+		panic(fmt.Sprintf("vulkan: unmask step: mask id %d in a vocabulary of %d, reveal %d", p.MaskID, v, p.Reveal))
+	}
+	xb := b.buf(logits)
+	sup := b.optionalBuf("unmask support", s.Support, nb*c*v, xb)
+	items := nb * (p.BlockEnd - p.BlockStart)
+	if items == 0 {
+		return
+	}
+	// The host decides what the CPU decides per draw, so the shader only tests flags: 1/T in
+	// float32 as the CPU rounds it, greedy for T ≤ 0, top-k only when it removes something.
+	greedy := !(p.Temperature > 0)
+	invT := float32(1)
+	if !greedy {
+		invT = 1 / p.Temperature
+	}
+	topK := 0
+	if p.TopK > 0 && p.TopK < v-1 {
+		topK = p.TopK
+	}
+	topP := float32(0)
+	if p.TopP > 0 && p.TopP < 1 {
+		topP = p.TopP
+	}
+	pc := push(nb, seq, c, v, p.PromptLen, p.BlockStart, p.BlockEnd-p.BlockStart, p.Reveal, uint32(p.Step),
+		invT, greedy, topK, topP, int(p.Remasking), p.Seed, int(p.MaskID), s.Support != nil)
+
+	// A small vocabulary is one invocation's work, 64 items per workgroup and no barriers; a
+	// larger one gets a workgroup of 128 or 256 invocations per item (unmask.comp's LANES).
+	wg, lanes := uint32(64), uint32(1)
+	if v > unmaskSerialV {
+		wg = 128
+		if v > 128 {
+			wg = 256
+		}
+		lanes = wg
+	}
+	rec := b.Alloc(core.F32, items*unmaskRecord)
+	defer b.Free(rec)
+	rb := b.buf(rec)
+	tb, sb, lb, eb, ab := b.buf(s.Tokens), b.buf(s.RevealStep), b.buf(s.LogP), b.buf(s.Entropy), b.buf(s.Active)
+	groups := rowGroups(items)
+	if lanes == 1 {
+		groups = rowGroups((items + int(wg) - 1) / int(wg))
+	}
+	b.dispatch(b.pipeline("unmask", 8, len(pc), unmaskDraw, wg, lanes), "unmask draw", groups, pc,
+		vk.Write(rb), vk.Read(xb), vk.Read(ab), vk.Read(tb), vk.Read(sb), vk.Read(lb), vk.Read(eb), vk.Read(sup))
+	supBind := vk.Read(sup)
+	if s.Support != nil {
+		supBind = vk.Write(sup)
+	}
+	b.dispatch(b.pipeline("unmask", 8, len(pc), unmaskReveal, wg, lanes), "unmask reveal", groups, pc,
+		vk.Read(rb), vk.Read(xb), vk.Read(ab), vk.Write(tb), vk.Write(sb), vk.Write(lb), vk.Write(eb), supBind)
 }
