@@ -10,7 +10,6 @@ import (
 	"unsafe"
 
 	"github.com/dllmrl/agrpo/core"
-	"github.com/dllmrl/agrpo/core/cpu"
 	"github.com/dllmrl/agrpo/shaders"
 	"github.com/dllmrl/agrpo/vk"
 )
@@ -23,7 +22,6 @@ type Backend struct {
 	// err is the first device or recording failure; later ops are skipped, Sync returns it and
 	// Download panics with it (its signature has no error to return).
 	err  error
-	host *cpu.Backend // runs the ops that have no shader yet
 	rope map[ropeKey]*core.Tensor
 }
 
@@ -42,7 +40,7 @@ func New(opts Options) (*Backend, error) {
 		}
 		return nil, err
 	}
-	return &Backend{ctx: ctx, s: ctx.Stream(), host: cpu.New(), rope: map[ropeKey]*core.Tensor{}}, nil
+	return &Backend{ctx: ctx, s: ctx.Stream(), rope: map[ropeKey]*core.Tensor{}}, nil
 }
 
 // Devices lists the Vulkan devices, one line each (index, name, type, vendor, driver, memory,
@@ -68,11 +66,25 @@ func (b *Backend) Close() { b.ctx.Close() }
 // Messages returns the validation layers' messages so far (none without Options.Validation).
 func (b *Backend) Messages() []string { return b.ctx.Messages() }
 
-// Profile returns device time per op since the last ResetProfile (needs Options.Profile).
-func (b *Backend) Profile() []vk.OpTime { return b.s.Profile() }
+// Profile returns device time per op since the last ResetProfile, largest first (empty unless
+// opened with Options.Profile on a device with timestamps).
+func (b *Backend) Profile() []OpTime {
+	var out []OpTime
+	for _, t := range b.s.Profile() {
+		out = append(out, OpTime{Op: t.Label, Count: t.Count, Total: t.Total})
+	}
+	return out
+}
 
 // ResetProfile clears the profile.
 func (b *Backend) ResetProfile() { b.s.ResetProfile() }
+
+// Device is the device's index in Devices' list and its type: "discrete", "integrated",
+// "virtual", "cpu" (lavapipe) or "other".
+func (b *Backend) Device() (index int, kind string) {
+	info := b.ctx.Info()
+	return info.Index, info.Type
+}
 
 // Name identifies the backend and device.
 func (b *Backend) Name() string {
