@@ -1,42 +1,70 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"os"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/dllmrl/agrpo/core"
-	"github.com/dllmrl/agrpo/core/cpu"
 	"github.com/dllmrl/agrpo/core/cpu/gemm"
 	"github.com/dllmrl/agrpo/core/model"
 	"github.com/dllmrl/agrpo/core/sampler"
+	"github.com/dllmrl/agrpo/core/vulkan"
+	"github.com/dllmrl/agrpo/rl"
 )
 
 // benchResult is what `demo bench -json` prints, one object.
 type benchResult struct {
-	Backend          string             `json:"backend"`
-	Device           string             `json:"device"`
-	Kernel           string             `json:"gemm_kernel"`
-	Threads          int                `json:"threads"`
-	PeakGFLOPS       float64            `json:"peak_gflops"`
-	MatmulGFLOPS     map[string]float64 `json:"matmul_gflops"`
-	ForwardTokPerS   float64            `json:"forward_tokens_per_s"`
-	TrainTokPerS     float64            `json:"train_tokens_per_s"`
-	SampleTokPerS    float64            `json:"sample_tokens_per_s"`
-	ModelBatch       string             `json:"model_batch"`
-	ModelParams      int                `json:"model_params"`
-	SecondsPerResult float64            `json:"seconds_per_result"`
+	Backend        string             `json:"backend"`
+	Device         string             `json:"device"`
+	Kernel         string             `json:"gemm_kernel"`
+	Threads        int                `json:"threads"`
+	PeakGFLOPS     float64            `json:"peak_gflops"`
+	MatmulGFLOPS   map[string]float64 `json:"matmul_gflops"`
+	ForwardTokPerS float64            `json:"forward_tokens_per_s"`
+	TrainTokPerS   float64            `json:"train_tokens_per_s"`
+	SampleTokPerS  float64            `json:"sample_tokens_per_s"`
+	AGRPOStepS     float64            `json:"agrpo_step_s"`
+	// Profile is the device time per op of one training pass and one rollout (Vulkan only).
+	Profile          map[string][]opTime `json:"profile,omitempty"`
+	ModelBatch       string              `json:"model_batch"`
+	ModelParams      int                 `json:"model_params"`
+	SecondsPerResult float64             `json:"seconds_per_result"`
 }
 
-// matmulShapes are (m, n, k, transA, transB): squares, then the demo model's linear layers
-// forward (x·Wᵀ), their input gradients (dY·W) and weight gradients (dYᵀ·X) at 64×64 tokens.
-var matmulShapes = []struct {
+// opTime is one op's line in a profile.
+type opTime struct {
+	Op    string  `json:"op"`
+	Count int     `json:"count"`
+	Ms    float64 `json:"ms"`
+}
+
+// benchShape is one matmul of the bench: C[m,n] = op(A)·op(B) over k.
+type benchShape struct {
 	m, n, k        int
 	transA, transB bool
-}{
+}
+
+func (s benchShape) String() string {
+	name := fmt.Sprintf("%dx%dx%d", s.m, s.n, s.k)
+	if s.transA {
+		name += "_tA"
+	}
+	if s.transB {
+		name += "_tB"
+	}
+	return name
+}
+
+// matmulShapes are squares, then the demo model's linear layers forward (x·Wᵀ), their input
+// gradients (dY·W) and weight gradients (dYᵀ·X) at 64×64 tokens.
+var matmulShapes = []benchShape{
 	{512, 512, 512, false, false},
 	{1024, 1024, 1024, false, false},
 	{4096, 128, 128, false, true},
@@ -47,8 +75,12 @@ var matmulShapes = []struct {
 	{384, 128, 4096, true, false},
 }
 
+// gpuShapes are added on a GPU, where the small shapes measure launch overhead more than the
+// arithmetic (on lavapipe they would take minutes).
+var gpuShapes = []benchShape{{2048, 2048, 2048, false, false}, {4096, 4096, 4096, false, false}}
+
 func runBench(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("bench", "bench [-json] [-time 1s]", stderr)
+	fs := newFlags("bench", "bench [-json] [-time 1s] [-device cpu]", stderr)
 	asJSON := fs.Bool("json", false, "print one JSON object instead of a table")
 	per := fs.Duration("time", time.Second, "time spent on each measurement")
 	device := fs.String("device", "cpu", deviceHelp)
@@ -66,8 +98,13 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	defer closeBackend()
 	res := benchResult{Backend: b.Name(), Device: runtime.GOARCH + " CPU", Kernel: gemm.Kernel(),
 		Threads: runtime.GOMAXPROCS(0), MatmulGFLOPS: map[string]float64{}, SecondsPerResult: per.Seconds()}
-	if _, isCPU := b.(*cpu.Backend); !isCPU {
+	shapes := matmulShapes
+	vb, isVulkan := b.(*vulkan.Backend)
+	if isVulkan {
 		res.Device, res.Kernel = "vulkan", "shaders"
+		if _, kind := vb.Device(); kind != "cpu" {
+			shapes = append(shapes[:len(shapes):len(shapes)], gpuShapes...)
+		}
 	}
 	progress := func(what string) {
 		if !*asJSON {
@@ -76,43 +113,57 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	}
 	progress("FMA peak")
 	res.PeakGFLOPS = gemm.PeakGFLOPS(*per) // the CPU's, beside any backend
-	for _, s := range matmulShapes {
-		name := fmt.Sprintf("%dx%dx%d", s.m, s.n, s.k)
-		if s.transA {
-			name += "_tA"
-		}
-		if s.transB {
-			name += "_tB"
-		}
-		progress("matmul " + name)
-		res.MatmulGFLOPS[name] = timeMatmul(b, s.m, s.n, s.k, s.transA, s.transB, *per)
+	for _, s := range shapes {
+		progress("matmul " + s.String())
+		res.MatmulGFLOPS[s.String()] = timeMatmul(b, s, *per)
 	}
 	progress("demo-size model")
-	res.ForwardTokPerS, res.TrainTokPerS, res.ModelParams = timeModel(b, *per)
+	mb := newModelBench(b)
+	n := float64(mb.tokens)
+	res.ForwardTokPerS, res.TrainTokPerS, res.ModelParams = n*repeat(*per, mb.forward), n*repeat(*per, mb.train), mb.params
 	progress("sampler")
-	if res.SampleTokPerS, err = timeSampler(b, *per); err != nil {
+	rollout := newRolloutBench(b)
+	res.SampleTokPerS = float64(rollout.tokens) * repeat(*per, rollout.run)
+	if rollout.err != nil {
+		return rollout.err
+	}
+	progress("AGRPO steps")
+	if res.AGRPOStepS, err = timeAGRPOStep(b); err != nil {
 		return err
+	}
+	if isVulkan {
+		progress("per-op profile")
+		if res.Profile, err = profileOps(vb); err != nil {
+			return err
+		}
 	}
 	res.ModelBatch = "64x64"
 	if *asJSON {
 		return json.NewEncoder(stdout).Encode(res)
 	}
 	fmt.Fprintf(stdout, "backend %s (%s, gemm kernel %s, %d threads)\n", res.Backend, res.Device, res.Kernel, res.Threads)
-	fmt.Fprintf(stdout, "FMA peak            %8.1f GFLOP/s\n", res.PeakGFLOPS)
-	for _, s := range matmulShapes {
-		name := fmt.Sprintf("%dx%dx%d", s.m, s.n, s.k)
-		key := name
-		if s.transA {
-			key += "_tA"
+	fmt.Fprintf(stdout, "CPU FMA peak         %8.1f GFLOP/s\n", res.PeakGFLOPS)
+	for _, s := range shapes {
+		g := res.MatmulGFLOPS[s.String()]
+		if isVulkan {
+			fmt.Fprintf(stdout, "matmul %-22s %8.1f GFLOP/s\n", s, g)
+		} else {
+			fmt.Fprintf(stdout, "matmul %-22s %8.1f GFLOP/s (%.0f%% of peak)\n", s, g, 100*g/res.PeakGFLOPS)
 		}
-		if s.transB {
-			key += "_tB"
-		}
-		fmt.Fprintf(stdout, "matmul %-22s %8.1f GFLOP/s (%.0f%% of peak)\n", key, res.MatmulGFLOPS[key], 100*res.MatmulGFLOPS[key]/res.PeakGFLOPS)
 	}
 	fmt.Fprintf(stdout, "model %d params, batch %s: forward %.0f tokens/s, forward+backward %.0f tokens/s\n",
 		res.ModelParams, res.ModelBatch, res.ForwardTokPerS, res.TrainTokPerS)
 	fmt.Fprintf(stdout, "sampler: %.0f tokens/s (a Countdown-size rollout: 128 rows of 13 + 12 tokens, 12 steps)\n", res.SampleTokPerS)
+	fmt.Fprintf(stdout, "AGRPO step: %.2f s (Countdown, 16 prompts × 8 rollouts, 4 MC steps each, from countdown-base)\n", res.AGRPOStepS)
+	for _, what := range []string{"train_pass", "rollout"} {
+		if len(res.Profile[what]) == 0 {
+			continue
+		}
+		fmt.Fprintf(stdout, "device time per op, one %s:\n", strings.ReplaceAll(what, "_", " "))
+		for _, o := range res.Profile[what] {
+			fmt.Fprintf(stdout, "  %-22s %5d dispatches %9.3f ms\n", o.Op, o.Count, o.Ms)
+		}
+	}
 	return nil
 }
 
@@ -128,7 +179,7 @@ func repeat(d time.Duration, fn func()) float64 {
 	return float64(n) / time.Since(start).Seconds()
 }
 
-func timeMatmul(b core.Backend, m, n, k int, transA, transB bool, d time.Duration) float64 {
+func timeMatmul(b core.Backend, s benchShape, d time.Duration) float64 {
 	shape := func(r, c int, t bool) []int {
 		if t {
 			return []int{c, r}
@@ -144,19 +195,29 @@ func timeMatmul(b core.Backend, m, n, k int, transA, transB bool, d time.Duratio
 		b.Upload(t, v)
 		return t
 	}
-	a := fill(b.Alloc(core.F32, shape(m, k, transA)...))
-	w := fill(b.Alloc(core.F32, shape(k, n, transB)...))
-	c := b.Alloc(core.F32, m, n)
+	a := fill(b.Alloc(core.F32, shape(s.m, s.k, s.transA)...))
+	w := fill(b.Alloc(core.F32, shape(s.k, s.n, s.transB)...))
+	c := b.Alloc(core.F32, s.m, s.n)
+	defer func() {
+		for _, t := range []*core.Tensor{a, w, c} {
+			b.Free(t)
+		}
+	}()
 	rate := repeat(d, func() {
-		b.MatMul(c, a, w, transA, transB, 1, 0)
+		b.MatMul(c, a, w, s.transA, s.transB, 1, 0)
 		b.Sync()
 	})
-	return rate * 2 * float64(m) * float64(n) * float64(k) / 1e9
+	return rate * 2 * float64(s.m) * float64(s.n) * float64(s.k) / 1e9
 }
 
-// timeModel times the demo-size model on 64 rows of 64 random tokens: the forward alone, and
+// modelBench is the demo-size model on 64 rows of 64 random tokens: the forward alone, and
 // forward + weighted cross-entropy + backward (one SFT-style training pass, without the update).
-func timeModel(b core.Backend, d time.Duration) (fwd, train float64, params int) {
+type modelBench struct {
+	forward, train func()
+	tokens, params int
+}
+
+func newModelBench(b core.Backend) modelBench {
 	cfg := model.DemoConfig()
 	p := model.NewParams(b, cfg)
 	p.Init(b, cfg, 1)
@@ -177,23 +238,31 @@ func timeModel(b core.Backend, d time.Duration) (fwd, train float64, params int)
 	b.Upload(weights, w)
 	loss := b.Alloc(core.F32, 1)
 	dLogits := b.Alloc(core.F32, batch, seq, cfg.VocabSize)
-	fwd = float64(n) * repeat(d, func() {
-		m.Forward(tokens, keyMask)
-		b.Sync()
-	})
-	train = float64(n) * repeat(d, func() {
-		logits := m.Forward(tokens, keyMask)
-		b.CrossEntropy(loss, dLogits.Reshape(n, cfg.VocabSize), logits.Reshape(n, cfg.VocabSize), targets, weights)
-		m.Backward(dLogits)
-		b.Sync()
-	})
-	return fwd, train, cfg.NumParams()
+	return modelBench{
+		forward: func() {
+			m.Forward(tokens, keyMask)
+			b.Sync()
+		},
+		train: func() {
+			logits := m.Forward(tokens, keyMask)
+			b.CrossEntropy(loss, dLogits.Reshape(n, cfg.VocabSize), logits.Reshape(n, cfg.VocabSize), targets, weights)
+			m.Backward(dLogits)
+			b.Sync()
+		},
+		tokens: n, params: cfg.NumParams(),
+	}
 }
 
-// timeSampler times a training rollout of the demo-size model: 128 rows of a 13-token prompt
+// rolloutBench is a training rollout of the demo-size model: 128 rows of a 13-token prompt
 // and a 12-token completion, 12 steps (forward + sample + reveal each) at T = 0.6 with random
-// remasking; tokens/s counts every token of every step's forward pass.
-func timeSampler(b core.Backend, d time.Duration) (float64, error) {
+// remasking; tokens counts every token of every step's forward pass.
+type rolloutBench struct {
+	run    func()
+	tokens int
+	err    error
+}
+
+func newRolloutBench(b core.Backend) *rolloutBench {
 	cfg := model.DemoConfig()
 	cfg.MaxSeqLen = 25
 	p := model.NewParams(b, cfg)
@@ -208,11 +277,63 @@ func timeSampler(b core.Backend, d time.Duration) (float64, error) {
 		prompts[i] = sampler.Prompt{Tokens: tok}
 	}
 	sc := sampler.Config{GenLength: 12, BlockLength: 12, Steps: 12, Temperature: 0.6, Remasking: core.RandomOrder}
-	var err error
-	rate := repeat(d, func() {
-		if err == nil {
-			_, err = sampler.Generate(m, prompts, sc, nil)
+	rb := &rolloutBench{tokens: 128 * 25 * 12}
+	rb.run = func() {
+		if rb.err == nil {
+			_, rb.err = sampler.Generate(m, prompts, sc, nil)
 		}
-	})
-	return 128 * 25 * 12 * rate, err
+	}
+	return rb
+}
+
+// timeAGRPOStep runs the shipped Countdown AGRPO recipe (16 prompts × 8 rollouts, 4 Monte
+// Carlo steps per trajectory) from countdown-base for three steps in a scratch folder and
+// returns the mean wall time of the last two (the first warms up pipelines and caches).
+func timeAGRPOStep(b core.Backend) (float64, error) {
+	dir, err := os.MkdirTemp("", "agrpo-bench-")
+	if err != nil {
+		return 0, err
+	}
+	defer os.RemoveAll(dir)
+	c := rl.DefaultConfig()
+	c.Run.Name, c.Run.OutDir = "bench", dir // run.device is not read: the run gets b
+	c.Task.Name, c.Model = "countdown", rl.ModelConfig{Init: "countdown-base"}
+	c.Train.Method, c.Train.Steps, c.Train.LR, c.Train.WarmupSteps, c.Train.CheckpointEvery = "agrpo", 3, 1e-6, 0, 0
+	c.Eval = rl.EvalConfig{N: 1, Steps: []int{12}, Remasking: "low_confidence", BatchSize: 1}
+	tr, err := rl.NewRun(c, b, io.Discard)
+	if err != nil {
+		return 0, err
+	}
+	var total float64
+	tr.OnStep = func(st rl.StepInfo) {
+		if st.Step > 1 {
+			total += st.Seconds
+		}
+	}
+	if err := tr.Run(context.Background()); err != nil {
+		return 0, err
+	}
+	return total / 2, nil
+}
+
+// profileOps opens a second, profiling context on vb's device and records the device time per
+// op of one training pass and one rollout (each after a warm-up run).
+func profileOps(vb *vulkan.Backend) (map[string][]opTime, error) {
+	idx, _ := vb.Device()
+	pb, err := vulkan.New(vulkan.Options{Device: idx, AllowCPU: true, Profile: true})
+	if err != nil {
+		return nil, err
+	}
+	defer pb.Close()
+	rollout := newRolloutBench(pb)
+	out := map[string][]opTime{}
+	for what, fn := range map[string]func(){"train_pass": newModelBench(pb).train, "rollout": rollout.run} {
+		fn()
+		pb.ResetProfile()
+		fn()
+		for _, o := range pb.Profile() {
+			out[what] = append(out[what], opTime{Op: o.Op, Count: o.Count, Ms: o.Total.Seconds() * 1e3})
+		}
+	}
+	return out, rollout.err
 }

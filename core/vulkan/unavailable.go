@@ -30,3 +30,12 @@ func (b *Backend) Close() {}
 
 // Messages is empty: no Backend of this build exists.
 func (b *Backend) Messages() []string { return nil }
+
+// Profile is empty: no Backend of this build exists.
+func (b *Backend) Profile() []OpTime { return nil }
+
+// ResetProfile does nothing: no Backend of this build exists.
+func (b *Backend) ResetProfile() {}
+
+// Device has no answer: no Backend of this build exists.
+func (b *Backend) Device() (index int, kind string) { return -1, "" }
