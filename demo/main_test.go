@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/dllmrl/agrpo/core/vulkan"
 )
 
 func runDemo(args ...string) (code int, stdout, stderr string) {
@@ -165,5 +167,58 @@ func TestStory(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(res.RunDir, f)); err != nil {
 			t.Errorf("run folder lacks %s", f)
 		}
+	}
+}
+
+// TestVulkanDevice: eval and train run on the Vulkan backend with -device vulkan (lavapipe in
+// CI), and a greedy evaluation there scores what it scores on the CPU.
+func TestVulkanDevice(t *testing.T) {
+	if _, err := vulkan.Devices(); err != nil {
+		if os.Getenv("AGRPO_REQUIRE_VULKAN") == "1" {
+			t.Fatal(err)
+		}
+		t.Skipf("no Vulkan device: %v", err)
+	}
+	evalArgs := []string{"eval", "-ckpt", "countdown-base", "-task", "countdown", "-n", "24", "-steps", "12,3", "-json"}
+	results := map[string]string{}
+	for _, dev := range []string{"cpu", "vulkan"} {
+		code, stdout, stderr := runDemo(append(evalArgs, "-device", dev)...)
+		if code != 0 {
+			t.Fatalf("eval -device %s: exit %d: %s", dev, code, stderr)
+		}
+		var out struct {
+			Results json.RawMessage `json:"results"`
+		}
+		if err := json.Unmarshal([]byte(stdout), &out); err != nil {
+			t.Fatalf("eval -device %s: %v in %s", dev, err, stdout)
+		}
+		results[dev] = string(out.Results)
+	}
+	if results["cpu"] != results["vulkan"] {
+		t.Errorf("greedy evaluation differs:\ncpu    %s\nvulkan %s", results["cpu"], results["vulkan"])
+	}
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "tiny.toml")
+	os.WriteFile(cfg, []byte(`[run]
+name = "tiny"
+out_dir = "`+dir+`"
+device = "vulkan"
+[task]
+name = "countdown"
+[model]
+init = "countdown-base"
+[train]
+method = "agrpo"
+steps = 1
+[rl]
+prompts_per_step = 2
+group_size = 4
+[eval]
+n = 4
+steps = [6]
+`), 0o644)
+	code, stdout, stderr := runDemo("train", "-config", cfg)
+	if code != 0 || !strings.Contains(stdout, "done") || !strings.Contains(stdout+stderr, "vulkan") {
+		t.Fatalf("train on run.device = vulkan: exit %d: %s %s", code, stdout, stderr)
 	}
 }

@@ -1,11 +1,16 @@
 #version 450
-// RMSNorm over rows of D, one workgroup per row (OP 0, 1) or one invocation per column (OP 2).
+// RMSNorm over rows of D, by row (OP 0, 1) or one invocation per column (OP 2).
 // OP 0 forward:  s = rsqrt(mean(x²) + eps); out = x·s·w; rstd[r] = s.
 // OP 1 backward: dx += s·w·g − x·s³·Σ(w·g·x)/D.
 // OP 2 backward: dw[j] += Σ_r g[r, j]·x[r, j]·s[r], rows summed in order (deterministic).
+// A row is one workgroup (its sums a tree reduction through shared memory), or, with SERIAL,
+// one invocation that walks the row alone: for the model's short rows that beats log₂ 256
+// barriers per sum, which a CPU implementation such as lavapipe pays dearly for, and a GPU
+// is launch-bound at these sizes either way.
 // Bindings: 0 out or dx, 1 rstd, 2 x, 3 w, 4 dOut, 5 dw (unused bindings get any buffer).
 layout(local_size_x = 256) in;
 layout(constant_id = 0) const uint OP = 0;
+layout(constant_id = 1) const bool SERIAL = false;
 
 layout(std430, binding = 0) buffer B0 { float o[]; };
 layout(std430, binding = 1) buffer B1 { float rstd[]; };
@@ -39,6 +44,25 @@ void main() {
         float acc = 0.0;
         for (uint r = 0; r < p.rows; r++) acc += g[r * p.d + j] * x[r * p.d + j] * rstd[r];
         dw[j] += acc;
+        return;
+    }
+    if (SERIAL) {
+        for (uint r = gl_GlobalInvocationID.x; r < p.rows; r += gl_NumWorkGroups.x * 256) {
+            uint base = r * p.d;
+            if (OP == 0) {
+                float ss = 0.0;
+                for (uint j = 0; j < p.d; j++) ss += x[base + j] * x[base + j];
+                float s = inversesqrt(ss / float(p.d) + p.eps);
+                rstd[r] = s;
+                for (uint j = 0; j < p.d; j++) o[base + j] = x[base + j] * s * w[j];
+            } else {
+                float dot = 0.0;
+                for (uint j = 0; j < p.d; j++) dot += w[j] * g[base + j] * x[base + j];
+                float s = rstd[r];
+                float c = s * s * s * dot / float(p.d);
+                for (uint j = 0; j < p.d; j++) o[base + j] += s * w[j] * g[base + j] - x[base + j] * c;
+            }
+        }
         return;
     }
     for (uint r = gl_WorkGroupID.x; r < p.rows; r += gl_NumWorkGroups.x) {
