@@ -52,10 +52,12 @@ layout(push_constant) uniform Push {
     uint lda, ldb;                  // row lengths of A and B as stored
     uint strideA, strideB, strideC; // batch strides in elements
     float alpha, beta;
-    // Padding to a multiple of 16 bytes: with a 40-byte block, lavapipe (Mesa 22.3) read alpha
-    // (bytes 32-35) as 0 inside the store loop below; it seems to bound push constants by whole
-    // 16-byte rows.
-    uint pad0, pad1;
+    // Split-K (tiled kernel only; LANES takes splits = 1): gl_WorkGroupID.z = batch·splits +
+    // split, and split s sums k in [s·chunk, (s+1)·chunk) into its own slice of C (strideC
+    // apart, C being the caller's scratch); matmul_reduce.comp then adds the slices up. The
+    // block is 48 bytes, a multiple of 16: with 40, lavapipe (Mesa 22.3) read alpha (bytes
+    // 32-35) as 0 inside the store loop below.
+    uint splits, chunk;
 } p;
 
 // ---- LANES kernel ----
@@ -187,21 +189,23 @@ void tiledKernel() {
     uint colGroup = grp & 3u; // columns colGroup*32 + lane*4 .. +3
     uint rowGroup = grp >> 2; // rows rowGroup*16 .. +15
     uint m0 = gl_WorkGroupID.y * BM, n0 = gl_WorkGroupID.x * BN;
-    uint aBase = gl_WorkGroupID.z * p.strideA;
-    uint bBase = gl_WorkGroupID.z * p.strideB;
+    uint batch = gl_WorkGroupID.z / p.splits, split = gl_WorkGroupID.z % p.splits;
+    uint aBase = batch * p.strideA;
+    uint bBase = batch * p.strideB;
     uint cBase = gl_WorkGroupID.z * p.strideC;
+    uint kBegin = split * p.chunk, kEnd = min(p.K, kBegin + p.chunk);
 
     vec4 acc[16];
     [[unroll]] for (uint i = 0; i < 16; i++) acc[i] = vec4(0.0);
 
-    for (uint k0 = 0; k0 < p.K; k0 += BK) {
+    for (uint k0 = kBegin; k0 < kEnd; k0 += BK) {
         // Stage the tiles; consecutive invocations walk the operand's contiguous dimension.
         [[unroll]] for (uint it = 0; it < BM * BK / 256; it++) {
             uint e = tid + 256 * it;
             uint mm = TRANS_A ? e % BM : e / BK, kk = TRANS_A ? e / BM : e % BK;
             uint gm = m0 + mm, gk = k0 + kk;
             float v = 0.0;
-            if (gm < p.M && gk < p.K) v = a[aBase + (TRANS_A ? gk * p.lda + gm : gm * p.lda + gk)];
+            if (gm < p.M && gk < kEnd) v = a[aBase + (TRANS_A ? gk * p.lda + gm : gm * p.lda + gk)];
             As[kk][mm >> 2][mm & 3u] = v;
         }
         [[unroll]] for (uint it = 0; it < BN * BK / 256; it++) {
@@ -209,7 +213,7 @@ void tiledKernel() {
             uint nn = TRANS_B ? e / BK : e % BN, kk = TRANS_B ? e % BK : e / BN;
             uint gn = n0 + nn, gk = k0 + kk;
             float v = 0.0;
-            if (gn < p.N && gk < p.K) v = b[bBase + (TRANS_B ? gn * p.ldb + gk : gk * p.ldb + gn)];
+            if (gn < p.N && gk < kEnd) v = b[bBase + (TRANS_B ? gn * p.ldb + gk : gk * p.ldb + gn)];
             Bs[kk][nn >> 2][nn & 3u] = v;
         }
         barrier();

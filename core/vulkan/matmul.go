@@ -43,7 +43,7 @@ func (b *Backend) MatMul(c, a, w *core.Tensor, transA, transB bool, alpha, beta 
 	info := b.ctx.Info()
 	var spec []uint32
 	var tileM, tileN int
-	if info.Type == "cpu" && info.SubgroupSize == 8 {
+	if info.Type == "cpu" && info.SubgroupSize == 8 && !matmulForceTiled {
 		ra, nb := matmulLanesRAOdd, matmulLanesNBOdd
 		if aligned {
 			ra, nb = matmulLanesRA, matmulLanesNB
@@ -55,12 +55,55 @@ func (b *Backend) MatMul(c, a, w *core.Tensor, transA, transB bool, alpha, beta 
 		// transpose pair.
 		tileM, tileN = matmulTile, matmulTile
 		spec = []uint32{256, flag(transA), flag(transB), 0, 0, matmulLanesRA, matmulLanesNB}
+		tiles := ((d.M + tileM - 1) / tileM) * ((d.N + tileN - 1) / tileN) * d.Batch
+		if splits, chunk := splitK(tiles, d.K); splits > 1 {
+			b.matmulSplitK(d, spec, splits, chunk, bc, ba, bw, alpha, beta)
+			return
+		}
 	}
 	groups := [3]uint32{uint32((d.N + tileN - 1) / tileN), uint32((d.M + tileM - 1) / tileM), uint32(d.Batch)}
-	// The push block ends in two pad words: see matmul.comp.
 	b.dispatch(b.pipeline("matmul", 3, 48, spec...), "matmul", groups,
-		push(d.M, d.N, d.K, d.LDA, d.LDB, d.StrideA, d.StrideB, d.M*d.N, alpha, beta, 0, 0),
+		push(d.M, d.N, d.K, d.LDA, d.LDB, d.StrideA, d.StrideB, d.M*d.N, alpha, beta, 1, d.K),
 		vk.Write(bc), vk.Read(ba), vk.Read(bw))
+}
+
+// matmulForceTiled makes every device take the tiled (GPU) kernel, so that tests run it on
+// lavapipe too.
+var matmulForceTiled bool
+
+// Split-K: a product with few tiles of C and a long K (a weight gradient dYᵀ·X: 128×384 over
+// 4096 tokens is 3 tiles) would leave a GPU nearly idle, so K is cut into chunks that
+// workgroups sum separately (matmulSplitTarget workgroups in all, at most, and chunks of at
+// least matmulMinChunk, a multiple of the kernel's BK = 8), then added up in a second pass.
+const (
+	matmulSplitTarget = 128
+	matmulMinChunk    = 128
+)
+
+// splitK returns how many chunks of K a product of tiles tiles should be split into, and the
+// chunk length; 1 split means no split.
+func splitK(tiles, k int) (splits, chunk int) {
+	splits = min(matmulSplitTarget/max(tiles, 1), k/matmulMinChunk)
+	if splits <= 1 {
+		return 1, k
+	}
+	chunk = ((k+splits-1)/splits + 7) / 8 * 8
+	return (k + chunk - 1) / chunk, chunk
+}
+
+// matmulSplitK runs the tiled kernel over K chunks into a scratch of partial products, then
+// matmul_reduce.comp: c = alpha·Σ partials + beta·c.
+func (b *Backend) matmulSplitK(d core.MatMulDims, spec []uint32, splits, chunk int, bc, ba, bw vk.Buffer, alpha, beta float32) {
+	mn := d.M * d.N
+	part := b.Alloc(core.F32, d.Batch*splits*mn)
+	defer b.Free(part) // reused only once the recorded passes have run
+	pb := b.buf(part)
+	groups := [3]uint32{uint32((d.N + matmulTile - 1) / matmulTile), uint32((d.M + matmulTile - 1) / matmulTile), uint32(d.Batch * splits)}
+	b.dispatch(b.pipeline("matmul", 3, 48, spec...), "matmul split-k", groups,
+		push(d.M, d.N, d.K, d.LDA, d.LDB, d.StrideA, d.StrideB, mn, float32(1), float32(0), splits, chunk),
+		vk.Write(pb), vk.Read(ba), vk.Read(bw))
+	b.dispatch(b.pipeline("matmul_reduce", 2, 20), "matmul split-k sum", groups1D(d.Batch*mn),
+		push(d.Batch*mn, mn, splits, alpha, beta), vk.Write(bc), vk.Read(pb))
 }
 
 // flag is a boolean specialization constant.
