@@ -40,6 +40,8 @@ var (
 	loadErr  error
 	// getInstanceProcAddr is the loader's vkGetInstanceProcAddr, also used by the Features2 shim.
 	getInstanceProcAddr unsafe.Pointer
+	// createComputePipelines is the loader's vkCreateComputePipelines (see createComputePipeline).
+	createComputePipelines unsafe.Pointer
 )
 
 // loaderNames are tried in order: the versioned soname ships with the runtime package
@@ -65,6 +67,13 @@ func load() error {
 			C.free(unsafe.Pointer(csym))
 			if p == nil {
 				msgs = append(msgs, name+": no vkGetInstanceProcAddr")
+				continue
+			}
+			csym = C.CString("vkCreateComputePipelines")
+			createComputePipelines = C.dlsym(h, csym)
+			C.free(unsafe.Pointer(csym))
+			if createComputePipelines == nil {
+				msgs = append(msgs, name+": no vkCreateComputePipelines")
 				continue
 			}
 			getInstanceProcAddr = p

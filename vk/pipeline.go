@@ -2,6 +2,45 @@
 
 package vk
 
+/*
+#include <stdint.h>
+#include <stdlib.h>
+
+// The registry layouts of the structures vkCreateComputePipelines reads (64-bit: every handle
+// is pointer-sized), declared by hand like those in features.go.
+typedef struct { uint32_t constantID, offset; size_t size; } agrpo_spec_entry;
+typedef struct { uint32_t count; const agrpo_spec_entry* entries; size_t dataSize; const void* data; } agrpo_spec_info;
+typedef struct {
+	int32_t sType; const void* pNext; uint32_t flags; int32_t stage;
+	void* module; const char* name; const agrpo_spec_info* spec;
+} agrpo_stage_info;
+typedef struct {
+	int32_t sType; const void* pNext; uint32_t flags; agrpo_stage_info stage;
+	void* layout; void* base; int32_t baseIndex;
+} agrpo_compute_info;
+typedef int32_t (*agrpo_create_compute_fn)(void* dev, void* cache, uint32_t n, const agrpo_compute_info* info, const void* alloc, void** out);
+
+// agrpo_create_compute_pipeline creates one compute pipeline with entry point "main" and 32-bit
+// specialization constants 0..nspec−1 from spec.
+static int32_t agrpo_create_compute_pipeline(void* fn, void* dev, void* module, void* layout, const uint32_t* spec, uint32_t nspec, void** out) {
+	agrpo_spec_entry entries[32];
+	if (nspec > 32) return -13; // VK_ERROR_UNKNOWN: the Go side never asks for more
+	for (uint32_t i = 0; i < nspec; i++) {
+		entries[i].constantID = i;
+		entries[i].offset = 4 * i;
+		entries[i].size = 4;
+	}
+	agrpo_spec_info si = { nspec, entries, 4 * (size_t)nspec, spec };
+	agrpo_compute_info ci = {
+		29, 0, 0,                                         // VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO
+		{ 18, 0, 0, 0x20, module, "main", nspec ? &si : 0 }, // ..._PIPELINE_SHADER_STAGE_CREATE_INFO, COMPUTE_BIT
+		layout, 0, -1,
+	};
+	return ((agrpo_create_compute_fn)fn)(dev, 0, 1, &ci, 0, out);
+}
+*/
+import "C"
+
 import (
 	"encoding/binary"
 	"fmt"
@@ -99,36 +138,38 @@ func (p *Pipeline) create(dev vk.Device, spirv []byte, spec []uint32) error {
 	}
 	p.layout = layout
 
-	stage := vk.PipelineShaderStageCreateInfo{
-		SType:  vk.StructureTypePipelineShaderStageCreateInfo,
-		Stage:  vk.ShaderStageComputeBit,
-		Module: module,
-		PName:  cstr("main"),
-	}
-	if len(spec) > 0 {
-		entries := make([]vk.SpecializationMapEntry, len(spec))
-		for i := range entries {
-			entries[i] = vk.SpecializationMapEntry{ConstantID: uint32(i), Offset: uint32(4 * i), Size: 4}
-		}
-		data := append([]uint32(nil), spec...)
-		stage.PSpecializationInfo = []vk.SpecializationInfo{{
-			MapEntryCount: uint32(len(entries)),
-			PMapEntries:   entries,
-			DataSize:      uint(4 * len(data)),
-			PData:         unsafe.Pointer(&data[0]),
-		}}
-	}
-	cpci := []vk.ComputePipelineCreateInfo{{SType: vk.StructureTypeComputePipelineCreateInfo, Stage: stage, Layout: layout}}
-	pipes := make([]vk.Pipeline, 1)
-	res = vk.CreateComputePipelines(dev, nil, 1, cpci, nil, pipes)
-	cpci[0].Free()
-	if err := check(res, "vkCreateComputePipelines"); err != nil {
+	pipe, err := createComputePipeline(dev, module, layout, spec)
+	if err != nil {
 		return err
 	}
-	p.pipe = pipes[0]
+	p.pipe = pipe
 	return nil
 }
 
+// createComputePipeline calls vkCreateComputePipelines with structures in C memory. vulkan-go's
+// wrapper cannot be used for it: it converts the create info into C memory that a finalizer on
+// a local variable frees, and that finalizer may run while the call is still reading it. The
+// window is microseconds for most calls but seconds for this one (lavapipe compiles the
+// shader with LLVM inside it), and concurrent processes made it crash there under load.
+func createComputePipeline(dev vk.Device, module vk.ShaderModule, layout vk.PipelineLayout, spec []uint32) (vk.Pipeline, error) {
+	var data *C.uint32_t
+	if len(spec) > 0 {
+		data = (*C.uint32_t)(C.malloc(C.size_t(4 * len(spec))))
+		defer C.free(unsafe.Pointer(data))
+		copy(unsafe.Slice((*uint32)(unsafe.Pointer(data)), len(spec)), spec)
+	}
+	var pipe vk.Pipeline
+	if len(spec) > 32 {
+		return nil, fmt.Errorf("vk: %d specialization constants, at most 32", len(spec))
+	}
+	res := vk.Result(C.agrpo_create_compute_pipeline(createComputePipelines, *(*unsafe.Pointer)(unsafe.Pointer(&dev)),
+		*(*unsafe.Pointer)(unsafe.Pointer(&module)), *(*unsafe.Pointer)(unsafe.Pointer(&layout)),
+		data, C.uint32_t(len(spec)), (*unsafe.Pointer)(unsafe.Pointer(&pipe))))
+	if err := check(res, "vkCreateComputePipelines"); err != nil {
+		return nil, err
+	}
+	return pipe, nil
+}
 func (p *Pipeline) destroy(dev vk.Device) {
 	if p.pipe != nil {
 		vk.DestroyPipeline(dev, p.pipe, nil)
