@@ -4,9 +4,9 @@
 // OP 1 backward: dx += s·w·g − x·s³·Σ(w·g·x)/D.
 // OP 2 backward: dw[j] += Σ_r g[r, j]·x[r, j]·s[r], rows summed in order (deterministic).
 // A row is one workgroup (its sums a tree reduction through shared memory), or, with SERIAL,
-// one invocation that walks the row alone: for the model's short rows that beats log₂ 256
-// barriers per sum, which a CPU implementation such as lavapipe pays dearly for, and a GPU
-// is launch-bound at these sizes either way.
+// one invocation that walks the row alone: on a CPU implementation such as lavapipe, which pays
+// dearly for barriers, that beats log₂ 256 of them per sum for the model's short rows (a GPU
+// keeps the workgroup: its reads are coalesced that way).
 // Bindings: 0 out or dx, 1 rstd, 2 x, 3 w, 4 dOut, 5 dw (unused bindings get any buffer).
 layout(local_size_x = 256) in;
 layout(constant_id = 0) const uint OP = 0;
