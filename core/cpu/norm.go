@@ -79,15 +79,32 @@ func (t *rmsNormBwBody) run(_, wlo, whi int) {
 		for r := wi * chunk; r < min(n, (wi+1)*chunk); r++ {
 			xr, gr, dxr := xs[r*d:(r+1)*d], g[r*d:(r+1)*d], dxs[r*d:(r+1)*d]
 			s := rs[r]
-			var dot float32
-			for j := range xr {
-				dot += ws[j] * gr[j] * xr[j]
-			}
-			c := s * s * s * dot / float32(d)
+			c := s * s * s * dot3(xr, gr, ws) / float32(d)
 			for j := range xr {
 				dxr[j] += s*ws[j]*gr[j] - xr[j]*c
 				acc[j] += gr[j] * xr[j] * s
 			}
 		}
 	}
+}
+
+// dot3 is Σ a_j·b_j·w_j in 4 independent partial sums: one running sum would chain every
+// addition on the previous one, and the add latency would set the pace of a row (measured: the
+// backward at a rollout's shape, 3200 rows of 128, 1.10 → 0.66–0.78 ms; the forward's plain sum
+// of squares got slower the same way, so it stays as it is).
+func dot3(a, b, w []float32) float32 {
+	n := len(a)
+	b, w = b[:n], w[:n]
+	var s0, s1, s2, s3 float32
+	i := 0
+	for ; i+3 < n; i += 4 {
+		s0 += a[i] * b[i] * w[i]
+		s1 += a[i+1] * b[i+1] * w[i+1]
+		s2 += a[i+2] * b[i+2] * w[i+2]
+		s3 += a[i+3] * b[i+3] * w[i+3]
+	}
+	for ; i < n; i++ {
+		s0 += a[i] * b[i] * w[i]
+	}
+	return (s0 + s1) + (s2 + s3)
 }
