@@ -20,6 +20,11 @@ bench:
     go test -run XXX -bench . -benchtime 20x ./core/model/
     /usr/bin/python3 tools/reference/bench_torch.py --threads 2
 
+# Our `demo bench` and PyTorch's, interleaved round by round, with the ratios (docs/bench.md).
+bench-pair:
+    go build -o /tmp/agrpo-bench-demo ./demo
+    /usr/bin/python3 tools/reference/bench_pair.py --demo /tmp/agrpo-bench-demo --rounds 3
+
 # Regenerate the PyTorch parity fixtures in testdata/parity (needs Debian python3-torch).
 fixtures:
     go run ./tools/reference/mkparity -out testdata/parity
