@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -91,7 +92,7 @@ func TestVulkanRunMatchesCPU(t *testing.T) {
 			// what float rounding can disturb (Adam's m/√v turns tiny gradients into full steps).
 			var diff, size float64
 			for name, t0 := range init.Tensors {
-				p0, pa, pb := floats(t0), floats(a.Tensors[name]), floats(b.Tensors[name])
+				p0, pa, pb := floats(t, t0), floats(t, a.Tensors[name]), floats(t, b.Tensors[name])
 				for i := range p0 {
 					ua, ub := pa[i]-p0[i], pb[i]-p0[i]
 					diff += (ua - ub) * (ua - ub)
@@ -142,7 +143,7 @@ func TestVulkanSamplingMatchesCPU(t *testing.T) {
 		differ := 0
 		for r := 0; r < want.B; r++ {
 			lo, hi := r*want.C, (r+1)*want.C
-			if !equalInts(want.Tokens[lo:hi], got.Tokens[lo:hi]) || !equalInts(want.RevealStep[lo:hi], got.RevealStep[lo:hi]) {
+			if !slices.Equal(want.Tokens[lo:hi], got.Tokens[lo:hi]) || !slices.Equal(want.RevealStep[lo:hi], got.RevealStep[lo:hi]) {
 				differ++
 				t.Logf("%v row %d: CPU %v at %v, Vulkan %v at %v", rm, r, want.Tokens[lo:hi], want.RevealStep[lo:hi], got.Tokens[lo:hi], got.RevealStep[lo:hi])
 				continue
@@ -203,23 +204,16 @@ func readShipped(t *testing.T, name string) *safetensors.File {
 	return f
 }
 
-func floats(t safetensors.Tensor) []float64 {
-	out := make([]float64, len(t.Data)/4)
-	for i := range out {
-		bits := uint32(t.Data[4*i]) | uint32(t.Data[4*i+1])<<8 | uint32(t.Data[4*i+2])<<16 | uint32(t.Data[4*i+3])<<24
-		out[i] = float64(math.Float32frombits(bits))
+// floats decodes a float32 tensor of a checkpoint, widened.
+func floats(t *testing.T, st safetensors.Tensor) []float64 {
+	t.Helper()
+	v, err := st.Float32()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([]float64, len(v))
+	for i, x := range v {
+		out[i] = float64(x)
 	}
 	return out
-}
-
-func equalInts(a, b []int32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
