@@ -1,7 +1,8 @@
 #version 450
-// The second pass of a split-K matmul (see matmul.comp): C = alpha·Σ_s P[s] + beta·C, where the
-// partial products P are laid out [batch][split][M·N] and C is [batch][M·N]. Splits are summed
-// in order, so the result does not depend on scheduling. beta = 0 never reads C.
+// The second pass of a split-K matmul (see matmul.comp), and of RMSNorm's dw (row chunks,
+// rmsnorm.comp): C = alpha·Σ_s P[s] + beta·C, where the partial results P are laid out
+// [batch][split][M·N] and C is [batch][M·N]. Splits are summed in order, so the result does not
+// depend on scheduling. beta = 0 never reads C.
 layout(local_size_x = 256) in;
 
 layout(std430, binding = 0) buffer Cbuf { float c[]; };

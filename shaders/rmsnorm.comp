@@ -2,12 +2,15 @@
 // RMSNorm over rows of D, by row (OP 0, 1) or one invocation per column (OP 2).
 // OP 0 forward:  s = rsqrt(mean(x²) + eps); out = x·s·w; rstd[r] = s.
 // OP 1 backward: dx += s·w·g − x·s³·Σ(w·g·x)/D.
-// OP 2 backward: dw[j] += Σ_r g[r, j]·x[r, j]·s[r], rows summed in order (deterministic).
+// OP 2 backward: the partial dw of row chunk c = gl_WorkGroupID.y, one invocation per column:
+//                P[c, j] = Σ_{r in chunk c} g[r, j]·x[r, j]·s[r], rows in order; the host adds
+//                the chunks into dw in order (matmul_reduce.comp), so the sum is deterministic
+//                and a GPU gets d × chunks invocations rather than d.
 // A row is one workgroup (its sums a tree reduction through shared memory), or, with SERIAL,
 // one invocation that walks the row alone: on a CPU implementation such as lavapipe, which pays
 // dearly for barriers, that beats log₂ 256 of them per sum for the model's short rows (a GPU
 // keeps the workgroup: its reads are coalesced that way).
-// Bindings: 0 out or dx, 1 rstd, 2 x, 3 w, 4 dOut, 5 dw (unused bindings get any buffer).
+// Bindings: 0 out or dx, 1 rstd, 2 x, 3 w, 4 dOut, 5 P (unused bindings get any buffer).
 layout(local_size_x = 256) in;
 layout(constant_id = 0) const uint OP = 0;
 layout(constant_id = 1) const bool SERIAL = false;
@@ -17,8 +20,8 @@ layout(std430, binding = 1) buffer B1 { float rstd[]; };
 layout(std430, binding = 2) readonly buffer B2 { float x[]; };
 layout(std430, binding = 3) readonly buffer B3 { float w[]; };
 layout(std430, binding = 4) readonly buffer B4 { float g[]; };
-layout(std430, binding = 5) buffer B5 { float dw[]; };
-layout(push_constant) uniform Push { uint rows, d; float eps; } p;
+layout(std430, binding = 5) buffer B5 { float part[]; };
+layout(push_constant) uniform Push { uint rows, d; float eps; uint chunk; } p;
 
 shared float red[256];
 
@@ -39,11 +42,11 @@ float rowSum(float v) {
 void main() {
     uint t = gl_LocalInvocationIndex;
     if (OP == 2) {
-        uint j = gl_GlobalInvocationID.x;
+        uint j = gl_GlobalInvocationID.x, c = gl_WorkGroupID.y;
         if (j >= p.d) return;
         float acc = 0.0;
-        for (uint r = 0; r < p.rows; r++) acc += g[r * p.d + j] * x[r * p.d + j] * rstd[r];
-        dw[j] += acc;
+        for (uint r = c * p.chunk; r < min(p.rows, (c + 1) * p.chunk); r++) acc += g[r * p.d + j] * x[r * p.d + j] * rstd[r];
+        part[c * p.d + j] = acc;
         return;
     }
     if (SERIAL) {

@@ -57,9 +57,9 @@ const rmsnormSerialD = 256
 // rmsnormRows is the pipeline and grid of a by-row rmsnorm pass over n rows of d.
 func (b *Backend) rmsnormRows(op uint32, n, d int) (*vk.Pipeline, [3]uint32) {
 	if d <= rmsnormSerialD && b.ctx.Info().Type == "cpu" {
-		return b.pipeline("rmsnorm", 6, 12, op, 1), groups1D(n)
+		return b.pipeline("rmsnorm", 6, 16, op, 1), groups1D(n)
 	}
-	return b.pipeline("rmsnorm", 6, 12, op, 0), rowGroups(n)
+	return b.pipeline("rmsnorm", 6, 16, op, 0), rowGroups(n)
 }
 
 // RMSNorm normalises each row by its root mean square and scales by w.
@@ -71,12 +71,16 @@ func (b *Backend) RMSNorm(out, rstd, x, w *core.Tensor, eps float32) {
 	}
 	xb := b.buf(x)
 	pl, groups := b.rmsnormRows(forward, n, d)
-	b.dispatch(pl, "rmsnorm", groups, push(n, d, eps),
+	b.dispatch(pl, "rmsnorm", groups, push(n, d, eps, 0),
 		vk.Write(b.buf(out)), vk.Write(b.buf(rstd)), vk.Read(xb), vk.Read(b.buf(w)), vk.Read(xb), vk.Read(xb))
 }
 
+// rmsnormDWChunk is the fewest rows a chunk of RMSNorm's dw pass sums; there are at most
+// rmsnormDWChunks chunks (a GPU's parallelism, for the model's 128 columns).
+const rmsnormDWChunk, rmsnormDWChunks = 64, 64
+
 // RMSNormBackward adds the input gradient into dx and accumulates dw: a pass per row for dx,
-// then a pass per column for dw.
+// then a pass per (column, chunk of rows) for partial dw, added into dw in order.
 func (b *Backend) RMSNormBackward(dx, dw, dOut, x, w, rstd *core.Tensor) {
 	n, d := rows(x)
 	mustSameLen("rmsnorm backward", dx, x, dOut)
@@ -85,10 +89,17 @@ func (b *Backend) RMSNormBackward(dx, dw, dOut, x, w, rstd *core.Tensor) {
 	}
 	xb, wb, gb, rb := b.buf(x), b.buf(w), b.buf(dOut), b.buf(rstd)
 	pl, groups := b.rmsnormRows(backward, n, d)
-	b.dispatch(pl, "rmsnorm backward", groups, push(n, d, float32(0)),
+	b.dispatch(pl, "rmsnorm backward", groups, push(n, d, float32(0), 0),
 		vk.Write(b.buf(dx)), vk.Read(rb), vk.Read(xb), vk.Read(wb), vk.Read(gb), vk.Read(xb))
-	b.dispatch(b.pipeline("rmsnorm", 6, 12, backwardWeights, 0), "rmsnorm backward dw", [3]uint32{uint32((d + 255) / 256), 1, 1}, push(n, d, float32(0)),
-		vk.Read(xb), vk.Read(rb), vk.Read(xb), vk.Read(wb), vk.Read(gb), vk.Write(b.buf(dw)))
+	chunk := max(rmsnormDWChunk, (n+rmsnormDWChunks-1)/rmsnormDWChunks)
+	chunks := max(1, (n+chunk-1)/chunk)
+	part := b.Alloc(core.F32, chunks, d)
+	defer b.Free(part) // reused only once the recorded passes have run
+	pb := b.buf(part)
+	b.dispatch(b.pipeline("rmsnorm", 6, 16, backwardWeights, 0), "rmsnorm backward dw", [3]uint32{uint32((d + 255) / 256), uint32(chunks), 1},
+		push(n, d, float32(0), chunk), vk.Read(xb), vk.Read(rb), vk.Read(xb), vk.Read(wb), vk.Read(gb), vk.Write(pb))
+	b.dispatch(b.pipeline("matmul_reduce", 2, 20), "rmsnorm backward dw sum", groups1D(d),
+		push(d, d, chunks, float32(1), float32(1)), vk.Write(b.buf(dw)), vk.Read(pb))
 }
 
 type ropeKey struct {
