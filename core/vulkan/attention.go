@@ -77,18 +77,6 @@ func attnDims(op string, q *core.Tensor, heads int) (nb, seq, dm, hd int) {
 	return nb, seq, dm, hd
 }
 
-// attnMustShape panics unless t has exactly the given shape.
-func attnMustShape(op string, t *core.Tensor, shape ...int) {
-	if t.Rank() != len(shape) {
-		panic(fmt.Sprintf("vulkan: %s: %v, want shape %v", op, t, shape))
-	}
-	for i, n := range shape {
-		if t.Dim(i) != n {
-			panic(fmt.Sprintf("vulkan: %s: %v, want shape %v", op, t, shape))
-		}
-	}
-}
-
 // attnGrid is the workgroup grid of a pass: one workgroup per tile of rows, head and batch row.
 func attnGrid(seq, tile, heads, nb int) [3]uint32 {
 	return [3]uint32{uint32((seq + tile - 1) / tile), uint32(heads), uint32(nb)}
@@ -99,11 +87,11 @@ func attnGrid(seq, tile, heads, nb int) [3]uint32 {
 // out and lse. A query with no real key gets out 0 and lse −Inf, as on the CPU backend.
 func (b *Backend) Attention(out, lse, q, k, v, keyMask *core.Tensor, heads int) {
 	nb, seq, dm, hd := attnDims("attention", q, heads)
-	attnMustShape("attention k", k, nb, seq, dm)
-	attnMustShape("attention v", v, nb, seq, dm)
-	attnMustShape("attention out", out, nb, seq, dm)
-	attnMustShape("attention lse", lse, nb, heads, seq)
-	attnMustShape("attention key mask", keyMask, nb, seq)
+	mustShape("attention k", k, nb, seq, dm)
+	mustShape("attention v", v, nb, seq, dm)
+	mustShape("attention out", out, nb, seq, dm)
+	mustShape("attention lse", lse, nb, heads, seq)
+	mustShape("attention key mask", keyMask, nb, seq)
 	mustType("attention key mask", keyMask, core.I32)
 	if nb == 0 || seq == 0 || hd == 0 {
 		return
@@ -124,10 +112,10 @@ func (b *Backend) Attention(out, lse, q, k, v, keyMask *core.Tensor, heads int) 
 func (b *Backend) AttentionBackward(dq, dk, dv, dOut, q, k, v, out, lse, keyMask *core.Tensor, heads int) {
 	nb, seq, dm, hd := attnDims("attention backward", q, heads)
 	for _, t := range [...]*core.Tensor{dq, dk, dv, dOut, k, v, out} {
-		attnMustShape("attention backward", t, nb, seq, dm)
+		mustShape("attention backward", t, nb, seq, dm)
 	}
-	attnMustShape("attention backward lse", lse, nb, heads, seq)
-	attnMustShape("attention backward key mask", keyMask, nb, seq)
+	mustShape("attention backward lse", lse, nb, heads, seq)
+	mustShape("attention backward key mask", keyMask, nb, seq)
 	mustType("attention backward key mask", keyMask, core.I32)
 	if nb == 0 || seq == 0 || hd == 0 {
 		return
