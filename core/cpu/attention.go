@@ -1,7 +1,6 @@
 package cpu
 
 import (
-	"fmt"
 	"math"
 
 	"github.com/dllmrl/agrpo/core"
@@ -26,12 +25,11 @@ func (b *Backend) attnTiles() int {
 // Only the row log-sum-exp is kept for the backward, which recomputes P. Scratch is one
 // tile×tile block per worker, whatever the sequence length.
 func (b *Backend) Attention(out, lse, q, k, v, keyMask *core.Tensor, heads int) {
-	nb, seq, dm, hd := attnDims("attention", q, heads)
-	mustShape("attention k", k, nb, seq, dm)
-	mustShape("attention v", v, nb, seq, dm)
-	mustShape("attention out", out, nb, seq, dm)
-	mustShape("attention lse", lse, nb, heads, seq)
-	mustShape("attention key mask", keyMask, nb, seq)
+	d, err := core.AttentionShape(out, lse, q, k, v, keyMask, heads)
+	if err != nil {
+		panic("cpu: " + err.Error())
+	}
+	nb, seq, dm, hd := d.Batch, d.Seq, d.Model, d.HeadDim
 	body := &b.ops.attn
 	*body = attentionBody{qs: f32(q), ks: f32(k), vs: f32(v), os: f32(out), ls: f32(lse), km: i32(keyMask),
 		scratch: b.chunkF, sums: b.chunkF2, seq: seq, dm: dm, hd: hd, heads: heads, tile: b.attnTiles(),
@@ -122,12 +120,11 @@ func (t *attentionBody) run(w, lo, hi int) {
 // dS = P ⊙ (dP − rowsum(dOut ⊙ out)): dq = dS·k/√Dh, dk = dSᵀ·q/√Dh, dv = Pᵀ·dOut, each
 // accumulated over the key (dq) or query (dk, dv) tiles.
 func (b *Backend) AttentionBackward(dq, dk, dv, dOut, q, k, v, out, lse, keyMask *core.Tensor, heads int) {
-	nb, seq, dm, hd := attnDims("attention backward", q, heads)
-	for _, t := range [...]*core.Tensor{dq, dk, dv, dOut, k, v, out} {
-		mustShape("attention backward", t, nb, seq, dm)
+	d, err := core.AttentionBackwardShape(dq, dk, dv, dOut, q, k, v, out, lse, keyMask, heads)
+	if err != nil {
+		panic("cpu: " + err.Error())
 	}
-	mustShape("attention backward lse", lse, nb, heads, seq)
-	mustShape("attention backward key mask", keyMask, nb, seq)
+	nb, seq, dm, hd := d.Batch, d.Seq, d.Model, d.HeadDim
 	body := &b.ops.attnBw
 	*body = attentionBwBody{qs: f32(q), ks: f32(k), vs: f32(v), os: f32(out), ls: f32(lse), km: i32(keyMask),
 		dqs: f32(dq), dks: f32(dk), dvs: f32(dv), dos: f32(dOut), scratch: b.chunkF, scratch2: b.chunkF2,
@@ -230,11 +227,4 @@ func softmaxMasked(s []float32, mask []int32) float32 {
 		s[j] *= inv
 	}
 	return mx + float32(math.Log(float64(sum)))
-}
-
-func attnDims(op string, q *core.Tensor, heads int) (nb, seq, dm, hd int) {
-	if q.Rank() != 3 || heads <= 0 || q.Dim(2)%heads != 0 {
-		panic(fmt.Sprintf("cpu: %s needs q [B, L, H·Dh] divisible by %d heads, got %v", op, heads, q))
-	}
-	return q.Dim(0), q.Dim(1), q.Dim(2), q.Dim(2) / heads
 }

@@ -63,18 +63,16 @@ func (b *Backend) attnTiles(pass, d4 int) (rq, rk int) {
 		4*d4, attnShared(pass, d4, 1, 1), limit))
 }
 
-// attnDims checks q and the head count and returns B, L, H·Dh and Dh; a head dim over the
-// shaders' maximum panics, as other misuse does.
-func attnDims(op string, q *core.Tensor, heads int) (nb, seq, dm, hd int) {
-	if q.Rank() != 3 || heads <= 0 || q.Dim(2)%heads != 0 {
-		panic(fmt.Sprintf("vulkan: %s needs q [B, L, H·Dh] divisible by %d heads, got %v", op, heads, q))
+// attnDims turns the result of core.AttentionShape (or AttentionBackwardShape) into B, L and Dh,
+// panicking on a shape error or a head dim over the shaders' maximum, as other misuse does.
+func attnDims(op string, d core.AttentionDims, err error) (nb, seq, hd int) {
+	if err != nil {
+		panic("vulkan: " + err.Error())
 	}
-	nb, seq, dm = q.Dim(0), q.Dim(1), q.Dim(2)
-	hd = dm / heads
-	if hd > attnMaxHeadDim {
-		panic(fmt.Sprintf("vulkan: %s: head dim %d > max %d", op, hd, attnMaxHeadDim))
+	if d.HeadDim > attnMaxHeadDim {
+		panic(fmt.Sprintf("vulkan: %s: head dim %d > max %d", op, d.HeadDim, attnMaxHeadDim))
 	}
-	return nb, seq, dm, hd
+	return d.Batch, d.Seq, d.HeadDim
 }
 
 // attnGrid is the workgroup grid of a pass: one workgroup per tile of rows, head and batch row.
@@ -86,13 +84,8 @@ func attnGrid(seq, tile, heads, nb int) [3]uint32 {
 // tiles with an online softmax, so scores and probabilities never reach global memory, and writes
 // out and lse. A query with no real key gets out 0 and lse −Inf, as on the CPU backend.
 func (b *Backend) Attention(out, lse, q, k, v, keyMask *core.Tensor, heads int) {
-	nb, seq, dm, hd := attnDims("attention", q, heads)
-	mustShape("attention k", k, nb, seq, dm)
-	mustShape("attention v", v, nb, seq, dm)
-	mustShape("attention out", out, nb, seq, dm)
-	mustShape("attention lse", lse, nb, heads, seq)
-	mustShape("attention key mask", keyMask, nb, seq)
-	mustType("attention key mask", keyMask, core.I32)
+	d, err := core.AttentionShape(out, lse, q, k, v, keyMask, heads)
+	nb, seq, hd := attnDims("attention", d, err)
 	if nb == 0 || seq == 0 || hd == 0 {
 		return
 	}
@@ -110,13 +103,8 @@ func (b *Backend) Attention(out, lse, q, k, v, keyMask *core.Tensor, heads int) 
 // reading D. Both recompute the probabilities from lse. A query with no real key (lse −Inf)
 // gets zero gradients and contributes none: its output is the constant 0, as on the CPU.
 func (b *Backend) AttentionBackward(dq, dk, dv, dOut, q, k, v, out, lse, keyMask *core.Tensor, heads int) {
-	nb, seq, dm, hd := attnDims("attention backward", q, heads)
-	for _, t := range [...]*core.Tensor{dq, dk, dv, dOut, k, v, out} {
-		mustShape("attention backward", t, nb, seq, dm)
-	}
-	mustShape("attention backward lse", lse, nb, heads, seq)
-	mustShape("attention backward key mask", keyMask, nb, seq)
-	mustType("attention backward key mask", keyMask, core.I32)
+	d, err := core.AttentionBackwardShape(dq, dk, dv, dOut, q, k, v, out, lse, keyMask, heads)
+	nb, seq, hd := attnDims("attention backward", d, err)
 	if nb == 0 || seq == 0 || hd == 0 {
 		return
 	}

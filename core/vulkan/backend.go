@@ -146,13 +146,6 @@ func mustType(op string, t *core.Tensor, dtype core.DType) {
 	}
 }
 
-// mustShape panics unless t has exactly the given shape.
-func mustShape(op string, t *core.Tensor, shape ...int) {
-	if !core.SameShape(t.Shape(), shape) {
-		panic(fmt.Sprintf("vulkan: %s: %v, want shape %v", op, t, shape))
-	}
-}
-
 func mustSameLen(op string, ts ...*core.Tensor) {
 	for _, t := range ts[1:] {
 		if t.Len() != ts[0].Len() {
