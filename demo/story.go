@@ -9,10 +9,12 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/dllmrl/agrpo/configs"
 	"github.com/dllmrl/agrpo/core"
 	"github.com/dllmrl/agrpo/core/cpu"
 	"github.com/dllmrl/agrpo/core/cpu/gemm"
@@ -102,13 +104,17 @@ func runStory(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
-	cfg := storyConfig(t, baseName, *budget, *seed, *out, *device)
+	cfg, err := storyConfig(t, *budget, *seed, *out, *device)
+	if err != nil {
+		return err
+	}
 	tr, err := rl.NewRun(cfg, b, io.Discard)
 	if err != nil {
 		return err
 	}
-	say("\n2. AGRPO fine-tuning: %d steps × %d prompts × %d rollouts (T=%.1f, random unmasking order, %d Monte Carlo steps per rollout)\n",
-		*budget, cfg.RL.Prompts, cfg.RL.Group, cfg.RL.Rollout.Temperature, cfg.RL.AGRPO.MCSamples)
+	say("\n2. AGRPO fine-tuning with configs/%s-agrpo.toml: %d steps × %d prompts × %d rollouts (T=%.1f, %s unmasking order, %s sampling steps, %d Monte Carlo steps per rollout, lr %g)\n",
+		t.Name(), *budget, cfg.RL.Prompts, cfg.RL.Group, cfg.RL.Rollout.Temperature, cfg.RL.Rollout.Remasking,
+		rolloutSteps(cfg.RL.Rollout), cfg.RL.AGRPO.MCSamples, cfg.Train.LR)
 	live := newLiveLine(stderr, *budget)
 	tr.OnStep = live.update
 	// Ctrl-C during training checkpoints the run; elsewhere it just ends the program, as
@@ -176,17 +182,38 @@ func runStory(args []string, stdout, stderr io.Writer) error {
 // under five minutes on a 2-core laptop CPU (docs/results.md has the measured run).
 var storyBudget = map[string]int{"countdown": 120, "sudoku": 120}
 
-// storyConfig is the AGRPO run of the story.
-func storyConfig(t task.Task, base string, budget int, seed uint64, out, device string) rl.Config {
+// storyConfig is the story's AGRPO run: the shipped recipe configs/TASK-agrpo.toml with the
+// story's budget, seed, device and run folder, and no evaluation inside the run (the story
+// evaluates before and after itself).
+func storyConfig(t task.Task, budget int, seed uint64, out, device string) (rl.Config, error) {
+	name := t.Name() + "-agrpo.toml"
+	raw, err := configs.Read(name)
+	if err != nil {
+		return rl.Config{}, fmt.Errorf("the story's recipe: %w", err)
+	}
 	c := rl.DefaultConfig()
+	if err := rl.DecodeTOML("configs/"+name, raw, &c); err != nil {
+		return rl.Config{}, err
+	}
 	c.Run = rl.RunConfig{Name: fmt.Sprintf("demo-%s-%s", t.Name(), time.Now().Format("20060102-150405")), OutDir: out, Seed: seed, Device: device}
-	c.Task.Name = t.Name()
-	c.Model.Init = base
-	c.Train.Method = "agrpo"
-	c.Train.Steps, c.Train.LR, c.Train.WarmupSteps, c.Train.Schedule = budget, 1e-4, 0, "constant"
-	c.Train.LogEvery, c.Train.CheckpointEvery = 1, max(budget/2, 1)
+	c.Train.Steps, c.Train.LogEvery, c.Train.EvalEvery, c.Train.CheckpointEvery = budget, 1, 0, max(budget/2, 1)
 	c.Eval.Steps = nil
-	return c
+	return c, nil
+}
+
+// rolloutSteps names the rollouts' sampling step counts ("16, 8, 4 in turn", or one count).
+func rolloutSteps(ro rl.RolloutConfig) string {
+	if len(ro.MixedSteps) == 0 {
+		if ro.Steps == 0 {
+			return "K"
+		}
+		return strconv.Itoa(ro.Steps)
+	}
+	parts := make([]string, len(ro.MixedSteps))
+	for i, s := range ro.MixedSteps {
+		parts[i] = strconv.Itoa(s)
+	}
+	return strings.Join(parts, ", ") + " in turn"
 }
 
 // evalOutcome is one step count's result with its completions (for picking an example).

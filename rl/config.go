@@ -86,6 +86,7 @@ type RLConfig struct {
 type RolloutConfig struct {
 	BlockLength int     `toml:"block_length"` // 0 = the whole answer
 	Steps       int     `toml:"steps"`        // 0 = one per answer token
+	MixedSteps  []int   `toml:"mixed_steps"`  // step counts cycled over RL steps (overrides steps when set)
 	Temperature float64 `toml:"temperature"`
 	TopK        int     `toml:"top_k"`
 	TopP        float64 `toml:"top_p"`
@@ -267,6 +268,12 @@ func (r RLConfig) validate(method string) []error {
 	}
 	if ro.TopK < 0 || ro.TopP < 0 || ro.TopP > 1 || ro.BlockLength < 0 || ro.Steps < 0 {
 		bad("rl.rollout", "top_k, block_length, steps must be ≥ 0 and top_p in [0, 1]")
+	}
+	for _, s := range ro.MixedSteps {
+		if s <= 0 {
+			bad("rl.rollout.mixed_steps", "%v: every step count must be positive", ro.MixedSteps)
+			break
+		}
 	}
 	if _, err := core.ParseRemasking(ro.Remasking); err != nil {
 		bad("rl.rollout.remasking", "%v", err)

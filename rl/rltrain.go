@@ -52,19 +52,38 @@ func newRLState(cfg Config, m *model.Model) (*rlState, error) {
 	return st, nil
 }
 
-// rolloutConfig is the training sampler for a task.
-func (t *Trainer) rolloutConfig() sampler.Config {
-	ro := t.Cfg.RL.Rollout
+// rolloutConfigs are the training samplers for a task, one per entry of rl.rollout.mixed_steps
+// (or the one of rl.rollout.steps); RL step i uses entry i mod their number. Training on several
+// step counts is what keeps a gain when the model is sampled with fewer steps than K.
+func rolloutConfigs(ro RolloutConfig, t task.Task) []sampler.Config {
 	rm, _ := core.ParseRemasking(ro.Remasking)
-	c := sampler.Config{GenLength: t.Task.AnswerLen(), BlockLength: ro.BlockLength, Steps: ro.Steps,
-		Temperature: float32(ro.Temperature), TopK: ro.TopK, TopP: float32(ro.TopP), Remasking: rm}
-	if c.BlockLength == 0 {
-		c.BlockLength = c.GenLength
+	steps := ro.MixedSteps
+	if len(steps) == 0 {
+		steps = []int{ro.Steps}
 	}
-	if c.Steps == 0 {
-		c.Steps = c.GenLength
+	out := make([]sampler.Config, len(steps))
+	for i, s := range steps {
+		c := sampler.Config{GenLength: t.AnswerLen(), BlockLength: ro.BlockLength, Steps: s,
+			Temperature: float32(ro.Temperature), TopK: ro.TopK, TopP: float32(ro.TopP), Remasking: rm}
+		if c.BlockLength == 0 {
+			c.BlockLength = c.GenLength
+		}
+		if c.Steps == 0 {
+			c.Steps = c.GenLength
+		}
+		out[i] = c
 	}
-	return c
+	return out
+}
+
+// checkRollouts reports a rollout setting the task's answer length cannot honour, naming the key.
+func checkRollouts(ro RolloutConfig, t task.Task) error {
+	for _, c := range rolloutConfigs(ro, t) {
+		if err := c.Validate(); err != nil {
+			return fmt.Errorf("rl.rollout (task %s): %w", t.Name(), err)
+		}
+	}
+	return nil
 }
 
 // rlStep is one step of GRPO-style RL: sample prompts, G rollouts each, rewards, group-relative
@@ -84,7 +103,8 @@ func (t *Trainer) rlStep() (stepResult, error) {
 			prompts = append(prompts, sampler.Prompt{Tokens: ids, Mask: mask})
 		}
 	}
-	cfg := t.rolloutConfig()
+	configs := rolloutConfigs(r.Rollout, t.Task)
+	cfg := configs[t.Step%len(configs)]
 	cfg.Seed = t.rng.Uint32()
 	tr, err := sampler.Generate(t.Model, prompts, cfg, nil)
 	if err != nil {
@@ -140,7 +160,7 @@ func (t *Trainer) rlStep() (stepResult, error) {
 		"reward": mean, "reward_std": math.Sqrt(std), "reward_group_std": meanStd, "frac_reward_zero_std": zeroStd,
 		"accuracy": correct / float64(tr.B), "completions/mean_length": length / float64(tr.B),
 		"kl": last.KL, "clip_ratio/low_mean": last.ClipLow, "clip_ratio/high_mean": last.ClipHigh,
-		"clip_ratio/region_mean": last.ClipRegion, "ratio_dev": last.RatioDev,
+		"clip_ratio/region_mean": last.ClipRegion, "ratio_dev": last.RatioDev, "rollout_steps": float64(cfg.Steps),
 	}
 	for _, n := range names {
 		m["rewards/"+n+"/mean"] = parts[n]

@@ -72,6 +72,11 @@ func NewRun(cfg Config, b core.Backend, out io.Writer) (*Trainer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("task.name: %w", err)
 	}
+	if cfg.Train.Method != "sft" {
+		if err := checkRollouts(cfg.RL.Rollout, t); err != nil {
+			return nil, err
+		}
+	}
 	dir := filepath.Join(cfg.Run.OutDir, cfg.Run.Name)
 	if _, err := os.Stat(filepath.Join(dir, CheckpointFile)); err == nil {
 		return nil, fmt.Errorf("run folder %s already holds a run: resume it with -resume %s, or set another run.name", dir, dir)

@@ -3,9 +3,11 @@ package rl
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -38,6 +40,9 @@ func testResume(t *testing.T, method string) {
 		c := smallConfig(dir)
 		c.Train.Method = method
 		c.RL.Prompts, c.RL.Group, c.RL.Iterations = 3, 4, 2
+		if method == "agrpo" {
+			c.RL.Rollout.MixedSteps = []int{7, 3} // the cycle must resume where it stopped
+		}
 		return c
 	}
 	straightDir, splitDir := t.TempDir(), t.TempDir()
@@ -117,6 +122,48 @@ func TestNaNStopsKeepingCheckpoint(t *testing.T) {
 	ck := readTensors(t, filepath.Join(dir, "t", CheckpointFile))
 	if ck.Metadata["step"] != "5" {
 		t.Fatalf("checkpoint at step %s, want the last good one (5)", ck.Metadata["step"])
+	}
+}
+
+// TestMixedSteps: RL step i samples its rollouts with mixed_steps[i mod n] steps, and a step
+// count the answer length cannot honour is refused before the run folder exists.
+func TestMixedSteps(t *testing.T) {
+	dir := t.TempDir()
+	c := smallConfig(dir)
+	c.Train.Method, c.Train.Steps, c.Train.LogEvery, c.Eval.Steps = "agrpo", 5, 1, nil
+	c.RL.Prompts, c.RL.Group = 2, 2
+	c.RL.Rollout.MixedSteps = []int{7, 2}
+	tr, err := NewRun(c, cpu.New(), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, "t", MetricsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []float64
+	for _, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatal(err)
+		}
+		if v, ok := rec["rollout_steps"].(float64); ok {
+			got = append(got, v)
+		}
+	}
+	if want := []float64{7, 2, 7, 2, 7}; !slices.Equal(got, want) {
+		t.Fatalf("rollout steps per RL step %v, want %v", got, want)
+	}
+
+	c.Run.Name, c.RL.Rollout.MixedSteps = "bad", []int{7, 8}
+	if _, err := NewRun(c, cpu.New(), &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "rl.rollout") {
+		t.Fatalf("mixed_steps with 8 steps for 7 tokens: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "bad")); !os.IsNotExist(err) {
+		t.Fatalf("a refused run left its folder behind (%v)", err)
 	}
 }
 
