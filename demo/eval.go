@@ -22,7 +22,8 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	remask := fs.String("remasking", "low_confidence", "low_confidence | random | entropy")
 	temp := fs.Float64("temperature", 0, "sampling temperature (0 = greedy)")
 	seed := fs.Uint("seed", 0, "random seed (for T > 0 or random remasking)")
-	batch := fs.Int("batch", 250, "problems per batch")
+	batch := fs.Int("batch", 250, "completions per sampling batch")
+	samples := fs.Int("samples", 1, "completions per problem; with more than one (at T > 0), also pass@N: the problems solved by at least one")
 	asJSON := fs.Bool("json", false, "print the results as JSON on stdout")
 	device := fs.String("device", "auto", deviceHelp)
 	if err := parseFlags(fs, args); err != nil {
@@ -42,8 +43,8 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "demo eval: -steps: %v\n", err)
 		return errUsage
 	}
-	if *n < 0 || *batch <= 0 || *temp < 0 {
-		fmt.Fprintln(stderr, "demo eval: -n must be ≥ 0, -batch > 0, -temperature ≥ 0")
+	if *n < 0 || *batch <= 0 || *temp < 0 || *samples < 1 {
+		fmt.Fprintln(stderr, "demo eval: -n must be ≥ 0, -batch > 0, -temperature ≥ 0, -samples ≥ 1")
 		return errUsage
 	}
 	problems := t.Test()
@@ -67,7 +68,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "evaluating %s on %d %s problems (%s) at %v steps, %s, T=%g\ndevice: %s\n", *ckpt, len(problems), t.Name(), source, steps, rm, *temp, why)
 	}
 	res, _, err := rl.Evaluate(m, t, problems, rl.EvalOptions{Steps: steps, BlockLength: *block, Remasking: rm,
-		Temperature: float32(*temp), BatchSize: *batch, Seed: uint32(*seed),
+		Temperature: float32(*temp), BatchSize: *batch, Seed: uint32(*seed), Samples: *samples,
 		Progress: func(done, total int) {
 			if !*asJSON {
 				fmt.Fprintf(stderr, "\r  %d/%d", done, total)
@@ -81,9 +82,17 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 			"n": len(problems), "remasking": rm.String(), "temperature": *temp, "results": res})
 	}
 	fmt.Fprintln(stderr)
-	fmt.Fprintf(stdout, "%-6s %9s %9s %12s\n", "steps", "accuracy", "± s.e.", "mean reward")
+	fmt.Fprintf(stdout, "%-6s %9s %9s %12s", "steps", "accuracy", "± s.e.", "mean reward")
+	if *samples > 1 {
+		fmt.Fprintf(stdout, " %9s", fmt.Sprintf("pass@%d", *samples))
+	}
+	fmt.Fprintln(stdout)
 	for _, r := range res {
-		fmt.Fprintf(stdout, "%-6d %8.1f%% %8.1f%% %12.3f\n", r.Steps, 100*r.Accuracy, 100*r.AccuracySE, r.MeanReward)
+		fmt.Fprintf(stdout, "%-6d %8.1f%% %8.1f%% %12.3f", r.Steps, 100*r.Accuracy, 100*r.AccuracySE, r.MeanReward)
+		if *samples > 1 {
+			fmt.Fprintf(stdout, " %8.1f%%", 100*r.PassAtN)
+		}
+		fmt.Fprintln(stdout)
 	}
 	return nil
 }

@@ -19,6 +19,10 @@ type EvalOptions struct {
 	Temperature float32
 	BatchSize   int
 	Seed        uint32
+	// Samples is the number of completions drawn per problem (0 or 1: one). With more, at T > 0,
+	// Accuracy is the mean over all of them (pass@1) and PassAtN the fraction of problems with at
+	// least one correct: the ceiling that sharpening the sampling distribution alone can reach.
+	Samples int
 	// Progress, if set, is told after each batch how many (problem, step count) pairs are done.
 	Progress func(done, total int)
 }
@@ -29,6 +33,8 @@ type EvalResult struct {
 	N          int                `json:"n"`
 	Accuracy   float64            `json:"accuracy"`
 	AccuracySE float64            `json:"accuracy_se"` // binomial standard error √(p(1−p)/n)
+	Samples    int                `json:"samples,omitempty"`   // completions per problem, when more than one
+	PassAtN    float64            `json:"pass_at_n,omitempty"` // problems with a correct completion among Samples
 	MeanReward float64            `json:"mean_reward"`
 	Parts      map[string]float64 `json:"reward_parts"` // mean of each reward function
 }
@@ -40,22 +46,28 @@ type Completion struct {
 	Problem task.Problem
 }
 
-// Evaluate samples a completion for every problem at every step count and scores it.
+// Evaluate samples o.Samples completions (at least one) for every problem at every step count
+// and scores them. The completions come back problem by problem, a problem's samples together.
 func Evaluate(m *model.Model, t task.Task, problems []task.Problem, o EvalOptions) ([]EvalResult, [][]Completion, error) {
 	if len(problems) == 0 {
 		return nil, nil, fmt.Errorf("evaluate: no problems")
 	}
-	prompts := make([]sampler.Prompt, len(problems))
+	per := max(o.Samples, 1)
+	rows := make([]task.Problem, 0, len(problems)*per)
+	prompts := make([]sampler.Prompt, 0, len(problems)*per)
 	for i, p := range problems {
 		ids, mask, err := task.EncodePrompt(t, p)
 		if err != nil {
 			return nil, nil, fmt.Errorf("evaluate: problem %d: %w", i, err)
 		}
-		prompts[i] = sampler.Prompt{Tokens: ids, Mask: mask}
+		for range per {
+			rows = append(rows, p)
+			prompts = append(prompts, sampler.Prompt{Tokens: ids, Mask: mask})
+		}
 	}
 	batch := o.BatchSize
 	if batch <= 0 {
-		batch = len(problems)
+		batch = len(rows)
 	}
 	block := o.BlockLength
 	if block == 0 {
@@ -63,25 +75,27 @@ func Evaluate(m *model.Model, t task.Task, problems []task.Problem, o EvalOption
 	}
 	var results []EvalResult
 	var all [][]Completion
-	done, total := 0, len(problems)*len(o.Steps)
+	done, total := 0, len(rows)*len(o.Steps)
 	for _, steps := range o.Steps {
 		cfg := sampler.Config{GenLength: t.AnswerLen(), BlockLength: block, Steps: steps,
 			Temperature: o.Temperature, Remasking: o.Remasking, Seed: o.Seed}
 		res := EvalResult{Steps: steps, N: len(problems), Parts: map[string]float64{}}
-		comps := make([]Completion, 0, len(problems))
-		for lo := 0; lo < len(problems); lo += batch {
-			hi := min(lo+batch, len(problems))
+		comps := make([]Completion, 0, len(rows))
+		solved := make([]bool, len(problems))
+		for lo := 0; lo < len(rows); lo += batch {
+			hi := min(lo+batch, len(rows))
 			tr, err := sampler.Generate(m, prompts[lo:hi], cfg, nil)
 			if err != nil {
 				return nil, nil, fmt.Errorf("evaluate at %d steps: %w", steps, err)
 			}
 			for r := 0; r < tr.B; r++ {
 				text := task.Answer(tr.Completion(r))
-				rw := t.Reward(problems[lo+r], text)
-				comps = append(comps, Completion{Text: text, Reward: rw, Problem: problems[lo+r]})
+				rw := t.Reward(rows[lo+r], text)
+				comps = append(comps, Completion{Text: text, Reward: rw, Problem: rows[lo+r]})
 				res.MeanReward += rw.Total
 				if rw.Correct {
 					res.Accuracy++
+					solved[(lo+r)/per] = true
 				}
 				for k, v := range rw.Parts {
 					res.Parts[k] += v
@@ -92,13 +106,23 @@ func Evaluate(m *model.Model, t task.Task, problems []task.Problem, o EvalOption
 				o.Progress(done, total)
 			}
 		}
-		n := float64(len(problems))
+		n := float64(len(rows))
 		res.Accuracy /= n
 		res.MeanReward /= n
 		for k := range res.Parts {
 			res.Parts[k] /= n
 		}
-		res.AccuracySE = math.Sqrt(res.Accuracy * (1 - res.Accuracy) / n)
+		// Samples of one problem are not independent, so the error is taken over problems.
+		res.AccuracySE = math.Sqrt(res.Accuracy * (1 - res.Accuracy) / float64(len(problems)))
+		if per > 1 {
+			res.Samples = per
+			for _, ok := range solved {
+				if ok {
+					res.PassAtN++
+				}
+			}
+			res.PassAtN /= float64(len(problems))
+		}
 		results = append(results, res)
 		all = append(all, comps)
 	}
