@@ -32,7 +32,7 @@ type EvalResult struct {
 	Steps      int                `json:"steps"`
 	N          int                `json:"n"`
 	Accuracy   float64            `json:"accuracy"`
-	AccuracySE float64            `json:"accuracy_se"` // binomial standard error √(p(1−p)/n)
+	AccuracySE float64            `json:"accuracy_se"`         // binomial standard error √(p(1−p)/n)
 	Samples    int                `json:"samples,omitempty"`   // completions per problem, when more than one
 	PassAtN    float64            `json:"pass_at_n,omitempty"` // problems with a correct completion among Samples
 	MeanReward float64            `json:"mean_reward"`
