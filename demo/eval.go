@@ -82,13 +82,20 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 			"n": len(problems), "remasking": rm.String(), "temperature": *temp, "results": res})
 	}
 	fmt.Fprintln(stderr)
+	cellGraded := res[0].CellAccuracy > 0
 	fmt.Fprintf(stdout, "%-6s %9s %9s %12s", "steps", "accuracy", "± s.e.", "mean reward")
+	if cellGraded {
+		fmt.Fprintf(stdout, " %9s", "cell acc")
+	}
 	if *samples > 1 {
 		fmt.Fprintf(stdout, " %9s", fmt.Sprintf("pass@%d", *samples))
 	}
 	fmt.Fprintln(stdout)
 	for _, r := range res {
 		fmt.Fprintf(stdout, "%-6d %8.1f%% %8.1f%% %12.3f", r.Steps, 100*r.Accuracy, 100*r.AccuracySE, r.MeanReward)
+		if cellGraded {
+			fmt.Fprintf(stdout, " %8.1f%%", 100*r.CellAccuracy)
+		}
 		if *samples > 1 {
 			fmt.Fprintf(stdout, " %8.1f%%", 100*r.PassAtN)
 		}

@@ -29,14 +29,18 @@ type EvalOptions struct {
 
 // EvalResult is the outcome at one step count.
 type EvalResult struct {
-	Steps      int                `json:"steps"`
-	N          int                `json:"n"`
-	Accuracy   float64            `json:"accuracy"`
-	AccuracySE float64            `json:"accuracy_se"`         // binomial standard error √(p(1−p)/n)
-	Samples    int                `json:"samples,omitempty"`   // completions per problem, when more than one
-	PassAtN    float64            `json:"pass_at_n,omitempty"` // problems with a correct completion among Samples
-	MeanReward float64            `json:"mean_reward"`
-	Parts      map[string]float64 `json:"reward_parts"` // mean of each reward function
+	Steps      int     `json:"steps"`
+	N          int     `json:"n"`
+	Accuracy   float64 `json:"accuracy"`
+	AccuracySE float64 `json:"accuracy_se"` // binomial standard error √(p(1−p)/n)
+	// CellAccuracy is the share of graded cells filled right, pooled over all completions, for
+	// tasks graded cell by cell (Sudoku: the official evaluation's metric); Accuracy counts
+	// whole puzzles.
+	CellAccuracy float64            `json:"cell_accuracy,omitempty"`
+	Samples      int                `json:"samples,omitempty"`   // completions per problem, when more than one
+	PassAtN      float64            `json:"pass_at_n,omitempty"` // problems with a correct completion among Samples
+	MeanReward   float64            `json:"mean_reward"`
+	Parts        map[string]float64 `json:"reward_parts"` // mean of each reward function
 }
 
 // Completion is one problem's outcome, kept for inspection.
@@ -82,6 +86,7 @@ func Evaluate(m *model.Model, t task.Task, problems []task.Problem, o EvalOption
 		res := EvalResult{Steps: steps, N: len(problems), Parts: map[string]float64{}}
 		comps := make([]Completion, 0, len(rows))
 		solved := make([]bool, len(problems))
+		var cellsRight, cells int
 		for lo := 0; lo < len(rows); lo += batch {
 			hi := min(lo+batch, len(rows))
 			tr, err := sampler.Generate(m, prompts[lo:hi], cfg, nil)
@@ -93,6 +98,8 @@ func Evaluate(m *model.Model, t task.Task, problems []task.Problem, o EvalOption
 				rw := t.Reward(rows[lo+r], text)
 				comps = append(comps, Completion{Text: text, Reward: rw, Problem: rows[lo+r]})
 				res.MeanReward += rw.Total
+				cellsRight += rw.CellsRight
+				cells += rw.Cells
 				if rw.Correct {
 					res.Accuracy++
 					solved[(lo+r)/per] = true
@@ -111,6 +118,9 @@ func Evaluate(m *model.Model, t task.Task, problems []task.Problem, o EvalOption
 		res.MeanReward /= n
 		for k := range res.Parts {
 			res.Parts[k] /= n
+		}
+		if cells > 0 {
+			res.CellAccuracy = float64(cellsRight) / float64(cells)
 		}
 		// Samples of one problem are not independent, so the error is taken over problems.
 		res.AccuracySE = math.Sqrt(res.Accuracy * (1 - res.Accuracy) / float64(len(problems)))

@@ -30,10 +30,12 @@ func TestEvaluateSamples(t *testing.T) {
 	if len(comps[0]) != per*len(problems) {
 		t.Fatalf("%d completions, want %d", len(comps[0]), per*len(problems))
 	}
-	var correct, solved float64
+	var correct, solved, cellsRight, cells float64
 	for i := range problems {
 		any := false
 		for _, c := range comps[0][i*per : (i+1)*per] {
+			cellsRight += float64(c.Reward.CellsRight)
+			cells += float64(c.Reward.Cells)
 			if c.Problem.Prompt != problems[i].Prompt {
 				t.Fatalf("completion of problem %d is for %q", i, c.Problem.Prompt)
 			}
@@ -50,6 +52,9 @@ func TestEvaluateSamples(t *testing.T) {
 	if r.Accuracy != correct/float64(per*len(problems)) || r.PassAtN != solved/float64(len(problems)) || r.Samples != per {
 		t.Fatalf("accuracy %v pass@%d %v, recounted %v and %v", r.Accuracy, r.Samples, r.PassAtN,
 			correct/float64(per*len(problems)), solved/float64(len(problems)))
+	}
+	if r.CellAccuracy != cellsRight/cells || !(r.CellAccuracy > r.Accuracy) {
+		t.Fatalf("cell accuracy %v, recounted %v (whole-puzzle accuracy %v)", r.CellAccuracy, cellsRight/cells, r.Accuracy)
 	}
 	if !(r.PassAtN > r.Accuracy) {
 		t.Fatalf("at T = 1, pass@%d %v should exceed pass@1 %v on these puzzles", per, r.PassAtN, r.Accuracy)

@@ -206,7 +206,9 @@ func (sudoku) Reward(p Problem, completion string) Reward {
 	if empty == 0 {
 		return newReward(format, 0, false)
 	}
-	return newReward(format, correctnessWeight*float64(right)/float64(empty), right == empty)
+	rw := newReward(format, correctnessWeight*float64(right)/float64(empty), right == empty)
+	rw.CellsRight, rw.Cells = right, empty
+	return rw
 }
 
 type sudokuJSON struct {

@@ -127,7 +127,8 @@ func TestSudokuReward(t *testing.T) {
 	} {
 		r := sudoku{}.Reward(p, c.completion)
 		if r.Parts[partFormat] != c.format || r.Parts[partCorrectness] != c.correctness ||
-			r.Total != c.format+c.correctness || r.Correct != (c.correctness == 3) {
+			r.Total != c.format+c.correctness || r.Correct != (c.correctness == 3) ||
+			r.Cells != 8 || float64(r.CellsRight) != c.correctness/3*8 {
 			t.Errorf("%q: %+v, want format %v, correctness %v", c.completion, r, c.format, c.correctness)
 		}
 	}

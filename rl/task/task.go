@@ -91,6 +91,9 @@ type Reward struct {
 	Parts map[string]float64
 	// Correct reports whether the completion solves the problem (counts toward accuracy).
 	Correct bool
+	// CellsRight of Cells graded cells are right, for tasks graded cell by cell (Sudoku's empty
+	// cells, the official evaluation's "cell accuracy"); both 0 for other tasks.
+	CellsRight, Cells int
 }
 
 // Names of the reward parts every task reports.
