@@ -140,20 +140,7 @@ func TestMixedSteps(t *testing.T) {
 	if err := tr.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	raw, err := os.ReadFile(filepath.Join(dir, "t", MetricsFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []float64
-	for _, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
-		var rec map[string]any
-		if err := json.Unmarshal([]byte(line), &rec); err != nil {
-			t.Fatal(err)
-		}
-		if v, ok := rec["rollout_steps"].(float64); ok {
-			got = append(got, v)
-		}
-	}
+	got := logged(t, filepath.Join(dir, "t"), "rollout_steps")
 	if want := []float64{7, 2, 7, 2, 7}; !slices.Equal(got, want) {
 		t.Fatalf("rollout steps per RL step %v, want %v", got, want)
 	}
@@ -275,4 +262,24 @@ func abs(x float64) float64 {
 func nanValue() float64 {
 	zero := 0.0
 	return zero / zero
+}
+
+// logged returns the values of one key in a run's metrics, in order.
+func logged(t *testing.T, dir, key string) []float64 {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(dir, MetricsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []float64
+	for _, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("metrics line %q: %v", line, err)
+		}
+		if v, ok := rec[key].(float64); ok {
+			out = append(out, v)
+		}
+	}
+	return out
 }

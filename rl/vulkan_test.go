@@ -4,14 +4,12 @@ package rl
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"math"
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/dllmrl/agrpo/core"
@@ -169,26 +167,6 @@ func runTo(t *testing.T, c Config, b core.Backend) {
 	if err := tr.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// logged returns the values of one key in a run's metrics, in order.
-func logged(t *testing.T, dir, key string) []float64 {
-	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(dir, MetricsFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []float64
-	for _, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
-		var rec map[string]any
-		if err := json.Unmarshal([]byte(line), &rec); err != nil {
-			t.Fatalf("metrics line %q: %v", line, err)
-		}
-		if v, ok := rec[key].(float64); ok {
-			out = append(out, v)
-		}
-	}
-	return out
 }
 
 func readShipped(t *testing.T, name string) *safetensors.File {
