@@ -1,10 +1,12 @@
 #!/bin/bash
-# The recipe sweep on a GPU machine: every config in .sweep/configs at once, each on Vulkan, then
-# each final model on the held-out sets (testdata/heldout, copied to .sweep/heldout). Expects,
-# beside the repository: .sweep/demo.xz (go build -o .sweep/demo ./demo; xz .sweep/demo) and, on
-# a machine without a Vulkan loader, the Debian packages in .gl/ (see docs/results.md). Writes
-# $OUT/results.tgz (logs, metrics, evals) and the seed-1 models; on 24 runs of 400 steps an
-# NVIDIA H200 took 270 s. Summarise with tools/sweep/summarize.py.
+# A recipe sweep on a GPU machine, run from the repository root: every config in .sweep/configs at
+# once, each on Vulkan, then each final model on the held-out sets (testdata/heldout). Prepare:
+#   python3 tools/sweep/gen.py recipe .sweep/configs
+#   go build -o .sweep/demo ./demo && xz .sweep/demo       # no Go needed on the GPU machine
+# and, on a machine without a Vulkan loader, its Debian packages in .gl/ (libvulkan1 and the
+# glvnd libraries; the NVIDIA driver brings the ICD). Writes $OUT/results.tgz (logs, metrics,
+# evals) and the seed-1 models; 24 runs of 400 steps took 270 s on one NVIDIA H200.
+# Summarise with: python3 tools/sweep/summarize.py sweep-runs
 set -u
 TRAIN_LIMIT=${TRAIN_LIMIT:-300}
 for f in .gl/*.deb; do dpkg -x $f /; done; ldconfig
@@ -29,7 +31,7 @@ for d in sweep-runs/*/; do
   n=$(basename $d); task=${n%%-*}
   ck=$d/model.safetensors; [ -f $ck ] || ck=$d/checkpoint.safetensors
   if [ $task = sudoku ]; then st=16,4; else st=12,3; fi
-  GOMAXPROCS=2 timeout 60 ./demo eval -ckpt $ck -task $task -data heldout/$task.jsonl -steps $st -json -device vulkan > $d/heldout.json 2> $d/heldout.err &
+  GOMAXPROCS=2 timeout 60 ./demo eval -ckpt $ck -task $task -data ../testdata/heldout/$task.jsonl -steps $st -json -device vulkan > $d/heldout.json 2> $d/heldout.err &
 done
 wait
 echo "held-out done at t=$(( $(date +%s)-START ))s"
