@@ -134,24 +134,24 @@ func BenchmarkThreshold(b *testing.B) {
 // BenchmarkPeakFMA measures the machine's FMA peak: the independent
 // VFMADD231PS loop behind PeakGFLOPS, on GOMAXPROCS goroutines at once.
 func BenchmarkPeakFMA(b *testing.B) {
-	if !havePeakLoop() {
+	if peak.run == nil {
 		b.Skip("no FMA peak loop on this build")
 	}
 	const iters = 1 << 12
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			fmaPeakLoop(iters)
+			peak.run(iters)
 		}
 	})
-	b.ReportMetric(float64(b.N)*iters*flopsPerPeakIter/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+	b.ReportMetric(float64(b.N)*iters*peak.flopsPerIter/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 }
 
 func TestPeakGFLOPS(t *testing.T) {
 	g := PeakGFLOPS(20 * time.Millisecond)
-	if havePeakLoop() && g <= 0 {
-		t.Fatalf("PeakGFLOPS = %v", g)
+	if (peak.run != nil) != (g > 0) || (PeakISA() != "") != (g > 0) {
+		t.Fatalf("PeakGFLOPS = %v with PeakISA %q", g, PeakISA())
 	}
-	t.Logf("FMA peak ≈ %.0f GFLOP/s (kernel %s)", g, Kernel())
+	t.Logf("FMA peak ≈ %.0f GFLOP/s (%s; GEMM kernel %s)", g, PeakISA(), Kernel())
 }
 
 // BenchmarkPack measures the packers alone (source in cache), in packed
