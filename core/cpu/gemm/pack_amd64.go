@@ -26,27 +26,29 @@ func packContigFast(dst, src []float32, off, ld, kc, panels, w int) bool {
 	return true
 }
 
-// packGatherFast packs one full w-wide panel gathered from w source rows,
-// 8 k-steps at a time by register transposes of 6 or 8 rows; it returns how many k-steps it packed (a multiple of 8), leaving the
-// rest to the caller.
-func packGatherFast(dst, src []float32, off, ld, kc, w int) int {
+// packGatherFast packs the first rows of a w-wide panel gathered from
+// valid ≤ w source rows, 8 k-steps at a time by register transposes of 6
+// or 8 rows; it returns how many rows and k-steps (a multiple of 8) it
+// packed, leaving the rest to the caller. With 8 or more rows it covers
+// them all: the last group of 8 starts at valid-8 and rewrites the rows
+// it shares with the one before with the same values (a 12-wide panel is
+// rows 0-7, then 4-11; attention's 25 keys are 0-7, 8-15, 16-23, 17-24).
+func packGatherFast(dst, src []float32, off, ld, kc, w, valid int) (rows, steps int) {
 	blocks := kc / 8
-	if !packAsm || (w != 6 && w != 12 && w != 16 && w != 32) || blocks == 0 {
-		return 0
+	if !packAsm || (w != 6 && w != 12 && w != 16 && w != 32) || blocks == 0 || valid < min(w, 8) {
+		return 0, 0
 	}
-	_ = src[off+(w-1)*ld+kc-1]
+	_ = src[off+(valid-1)*ld+kc-1]
 	_ = dst[w*kc-1]
 	if w == 6 {
 		gather6x8(&dst[0], &src[off], ld, blocks)
-		return blocks * 8
+		return 6, blocks * 8
 	}
-	for r := 0; r < w; r += 8 {
-		// A 12-wide panel is rows 0-7, then rows 4-11: the overlap rewrites
-		// columns 4-7 with the same values.
-		r0 := min(r, w-8)
+	for r := 0; r < valid; r += 8 {
+		r0 := min(r, valid-8)
 		gather8x8(&dst[r0], w, &src[off+r0*ld], ld, blocks)
 	}
-	return blocks * 8
+	return valid, blocks * 8
 }
 
 //go:noescape
