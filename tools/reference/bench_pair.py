@@ -80,12 +80,14 @@ def main():
               f"OpenBLAS {openblas}, load {os.getloadavg()[0]:.2f}", file=sys.stderr)
         for name, (o, t) in rows.items():
             print(f"  {name:<40} ours {o:>10.1f}  torch {t:>10.1f}  ratio {o / t:5.2f}", file=sys.stderr)
-    print(f"median over {args.rounds} rounds (ours, torch, ratio of the medians, range of the round ratios):")
+    print(f"median over {args.rounds} rounds (ours, torch, ratio of the medians, median and range of the round "
+          f"ratios; on a shared machine the round ratio is the steadier figure):")
     for name in rounds[0]["rows"]:
         o = statistics.median(r["rows"][name][0] for r in rounds)
         t = statistics.median(r["rows"][name][1] for r in rounds)
         ratios = [r["rows"][name][0] / r["rows"][name][1] for r in rounds]
-        print(f"  {name:<40} {o:>10.1f} {t:>10.1f}  {o / t:5.2f}  [{min(ratios):.2f}, {max(ratios):.2f}]")
+        print(f"  {name:<40} {o:>10.1f} {t:>10.1f}  {o / t:5.2f}  {statistics.median(ratios):5.2f} "
+              f"[{min(ratios):.2f}, {max(ratios):.2f}]")
     peaks = [r["peak_gflops"] for r in rounds]
     mm = statistics.median(r["rows"]["matmul 1024x1024x1024"][0] for r in rounds)
     print(f"  FMA peak ({rounds[0]['peak_isa']}) median {statistics.median(peaks):.1f} GFLOP/s; "
