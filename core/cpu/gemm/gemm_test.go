@@ -376,3 +376,55 @@ func checkMissingKernel(t *testing.T) {
 		t.Errorf("Kernels() = %v lists a kernel the CPU lacks", Kernels())
 	}
 }
+
+// TestPack checks the packers (the assembly ones where the width has one)
+// against the packed layout of pack.go, element by element, for every
+// kernel's panel widths, ragged panels (valid < w) and k-step counts
+// around the assembly blocks of 8, in both storage orders.
+func TestPack(t *testing.T) {
+	const ld = 101 // wider than any packed row, so rows do not run into each other
+	src := make([]float32, 80*ld)
+	for i := range src {
+		src[i] = float32(i + 1)
+	}
+	for _, w := range []int{2, 4, 6, 12, 16, 32} {
+		for _, kc := range []int{1, 7, 8, 9, 17, 40} {
+			for valid := 1; valid <= w; valid++ {
+				// gather: column r of the panel is source row r, k-steps along it
+				dst := make([]float32, kc*w)
+				for i := range dst {
+					dst[i] = sentinel
+				}
+				packGather(dst, src, 3, ld, kc, w, valid)
+				for p := 0; p < kc; p++ {
+					for r := 0; r < w; r++ {
+						want := float32(0)
+						if r < valid {
+							want = src[3+r*ld+p]
+						}
+						if got := dst[p*w+r]; got != want {
+							t.Fatalf("packGather w=%d kc=%d valid=%d: [k %d, col %d] = %v, want %v", w, kc, valid, p, r, got, want)
+						}
+					}
+				}
+			}
+			// contiguous: two full panels and a ragged one of each width
+			total := 2*w + w/2 + 1
+			dst := make([]float32, 3*w*kc)
+			packContig(dst, src, 5, ld, kc, total, w)
+			for q := 0; q < 3; q++ {
+				for p := 0; p < kc; p++ {
+					for j := 0; j < w; j++ {
+						want := float32(0)
+						if c := q*w + j; c < total {
+							want = src[5+p*ld+c]
+						}
+						if got := dst[q*w*kc+p*w+j]; got != want {
+							t.Fatalf("packContig w=%d kc=%d: panel %d [k %d, col %d] = %v, want %v", w, kc, q, p, j, got, want)
+						}
+					}
+				}
+			}
+		}
+	}
+}
