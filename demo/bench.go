@@ -26,6 +26,7 @@ type benchResult struct {
 	Kernel         string             `json:"gemm_kernel"`
 	Threads        int                `json:"threads"`
 	PeakGFLOPS     float64            `json:"peak_gflops"`
+	PeakISA        string             `json:"peak_isa"`
 	MatmulGFLOPS   map[string]float64 `json:"matmul_gflops"`
 	ForwardTokPerS float64            `json:"forward_tokens_per_s"`
 	TrainTokPerS   float64            `json:"train_tokens_per_s"`
@@ -112,7 +113,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	progress("FMA peak")
-	res.PeakGFLOPS = gemm.PeakGFLOPS(*per) // the CPU's, beside any backend
+	res.PeakGFLOPS, res.PeakISA = gemm.PeakGFLOPS(*per), gemm.PeakISA() // the CPU's, beside any backend
 	for _, s := range shapes {
 		progress("matmul " + s.String())
 		res.MatmulGFLOPS[s.String()] = timeMatmul(b, s, *per)
@@ -142,7 +143,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		return json.NewEncoder(stdout).Encode(res)
 	}
 	fmt.Fprintf(stdout, "backend %s (%s, gemm kernel %s, %d threads)\n", res.Backend, res.Device, res.Kernel, res.Threads)
-	fmt.Fprintf(stdout, "CPU FMA peak         %8.1f GFLOP/s\n", res.PeakGFLOPS)
+	fmt.Fprintf(stdout, "CPU FMA peak         %8.1f GFLOP/s (%s)\n", res.PeakGFLOPS, res.PeakISA)
 	for _, s := range shapes {
 		g := res.MatmulGFLOPS[s.String()]
 		if isVulkan {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/dllmrl/agrpo/core"
 	"github.com/dllmrl/agrpo/core/cpu"
+	"github.com/dllmrl/agrpo/core/cpu/gemm"
 	"github.com/dllmrl/agrpo/core/vulkan"
 )
 
@@ -58,7 +59,7 @@ func runDevices(args []string, stdout, stderr io.Writer) error {
 	}
 	lines, err := vulkan.Devices()
 	if err != nil {
-		fmt.Fprintf(stdout, "no Vulkan devices: %v\nCPU backend only: %s\n", err, cpu.New().Name())
+		fmt.Fprintf(stdout, "no Vulkan devices: %v\nCPU backend only: %s\n", err, cpuBackendLine())
 		if errors.Is(err, vulkan.ErrUnavailable) {
 			return nil
 		}
@@ -67,6 +68,13 @@ func runDevices(args []string, stdout, stderr io.Writer) error {
 	for _, l := range lines {
 		fmt.Fprintln(stdout, l)
 	}
-	fmt.Fprintf(stdout, "CPU backend: %s\n", cpu.New().Name())
+	fmt.Fprintf(stdout, "CPU backend: %s\n", cpuBackendLine())
 	return nil
+}
+
+// cpuBackendLine describes the CPU backend: its threads, the GEMM kernel in use and those this
+// CPU runs (the values AGRPO_GEMM_KERNEL accepts; .ci/run tests each).
+func cpuBackendLine() string {
+	return fmt.Sprintf("%s, GEMM kernel %s; GEMM kernels this CPU runs: %s",
+		cpu.New().Name(), gemm.Kernel(), strings.Join(gemm.Kernels(), " "))
 }

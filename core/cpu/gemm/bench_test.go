@@ -134,28 +134,28 @@ func BenchmarkThreshold(b *testing.B) {
 // BenchmarkPeakFMA measures the machine's FMA peak: the independent
 // VFMADD231PS loop behind PeakGFLOPS, on GOMAXPROCS goroutines at once.
 func BenchmarkPeakFMA(b *testing.B) {
-	if !havePeakLoop() {
+	if peak.run == nil {
 		b.Skip("no FMA peak loop on this build")
 	}
 	const iters = 1 << 12
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			fmaPeakLoop(iters)
+			peak.run(iters)
 		}
 	})
-	b.ReportMetric(float64(b.N)*iters*flopsPerPeakIter/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+	b.ReportMetric(float64(b.N)*iters*peak.flopsPerIter/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 }
 
 func TestPeakGFLOPS(t *testing.T) {
 	g := PeakGFLOPS(20 * time.Millisecond)
-	if havePeakLoop() && g <= 0 {
-		t.Fatalf("PeakGFLOPS = %v", g)
+	if (peak.run != nil) != (g > 0) || (PeakISA() != "") != (g > 0) {
+		t.Fatalf("PeakGFLOPS = %v with PeakISA %q", g, PeakISA())
 	}
-	t.Logf("FMA peak ≈ %.0f GFLOP/s (kernel %s)", g, Kernel())
+	t.Logf("FMA peak ≈ %.0f GFLOP/s (%s; GEMM kernel %s)", g, PeakISA(), Kernel())
 }
 
 // BenchmarkPack measures the packers alone (source in cache), in packed
-// floats per second, for the 6×16 kernel's panel widths.
+// floats per second, for the assembly kernels' panel widths (6×16, 12×32).
 func BenchmarkPack(b *testing.B) {
 	const ld = 1024
 	src := make([]float32, 1024*ld)
@@ -165,7 +165,10 @@ func BenchmarkPack(b *testing.B) {
 		trans bool
 		isA   bool
 		w     int
-	}{{"A_N_6", false, true, 6}, {"A_T_6", true, true, 6}, {"B_N_16", false, false, 16}, {"B_T_16", true, false, 16}} {
+	}{
+		{"A_N_6", false, true, 6}, {"A_T_6", true, true, 6}, {"B_N_16", false, false, 16}, {"B_T_16", true, false, 16},
+		{"A_N_12", false, true, 12}, {"A_T_12", true, true, 12}, {"B_N_32", false, false, 32}, {"B_T_32", true, false, 32},
+	} {
 		b.Run(tc.name, func(b *testing.B) {
 			p := params{transA: tc.trans, transB: tc.trans, m: 1024, n: 1024, k: 1024, a: src, lda: ld, b: src, ldb: ld}
 			for i := 0; i < b.N; i++ {
@@ -187,9 +190,13 @@ func BenchmarkPack(b *testing.B) {
 // BenchmarkKernel measures each micro-kernel alone on cache-resident packed
 // panels: the ceiling the blocked GEMM can approach on one core.
 func BenchmarkKernel(b *testing.B) {
-	for _, kern := range kernels() {
+	for _, o := range kernels() {
+		kern := o.kern
 		for _, kc := range []int{64, 128, 256, 384} {
-			b.Run(fmt.Sprintf("%s%dx%d/kc=%d", kern.name, kern.mr, kern.nr, kc), func(b *testing.B) {
+			b.Run(fmt.Sprintf("%s/kc=%d", kernelName(kern), kc), func(b *testing.B) {
+				if o.lacks != "" {
+					b.Skipf("this CPU lacks %s", o.lacks)
+				}
 				mr, nr := kern.mr, kern.nr
 				const panels = 24
 				a := make([]float32, panels*mr*kc)

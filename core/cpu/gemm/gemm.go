@@ -5,9 +5,11 @@
 // Panels of op(A) and op(B) are packed into contiguous buffers per kc×mc and
 // kc×nc block (the packers absorb all four transpose variants, so no
 // transposed copy of a whole matrix is ever made), and a register-blocked
-// micro-kernel runs over the packed panels: AVX2+FMA assembly on amd64 when
-// the CPU has it, a pure-Go kernel elsewhere (other architectures, wasm, the
-// purego build tag, or AGRPO_PUREGO=1 in the environment at start-up). The
+// micro-kernel runs over the packed panels: AVX-512 or AVX2+FMA assembly on
+// amd64, whichever is the widest the CPU has (chosen at run time), a
+// pure-Go kernel elsewhere (other architectures, wasm, the purego build
+// tag, or AGRPO_PUREGO=1 in the environment at start-up;
+// AGRPO_GEMM_KERNEL=avx512|avx2|go forces one the CPU can run). The
 // one exception to packing: with the assembly kernel, op(A) feeding a
 // narrow C (n ≤ 128 per task, as in the transformer's layers) is read in
 // place, since each value would be reused too few times to repay the
@@ -20,12 +22,12 @@ import (
 )
 
 // Blocking parameters. kcMax·nr floats of packed B (16 KiB for the 6×16
-// kernel) stay in L1 while a micro-panel row is swept, mcMax·kcMax floats of
+// kernel, 32 KiB for 12×32) stay in L1 while a micro-panel row is swept, mcMax·kcMax floats of
 // packed A (~170 KiB) stay in L2, and the kcMax·ncMax block of packed B lives
 // in L2/L3.
 const (
 	kcMax = 256
-	mcMax = 168 // multiple of every kernel's mr (6, 4, 2)
+	mcMax = 168 // multiple of every kernel's mr (12, 6, 4, 2)
 	ncMax = 4080
 )
 

@@ -7,18 +7,33 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 )
 
-// kernels lists every micro-kernel this build can run, so one test run
-// covers both the assembly and the portable path.
-func kernels() []*microKernel {
-	ks := []*microKernel{goKernel4x4, goKernel2x4}
-	if asmKernel != nil {
-		ks = append(ks, asmKernel)
+// kernels lists every micro-kernel of this build, portable and assembly,
+// each with what the CPU lacks to run it ("" if nothing).
+func kernels() []kernelOption {
+	return append([]kernelOption{{goKernel4x4, ""}, {goKernel2x4, ""}}, asmKernels...)
+}
+
+func kernelName(k *microKernel) string { return fmt.Sprintf("%s_%dx%d", k.name, k.mr, k.nr) }
+
+// forKernels runs f as one subtest per kernel with the package switched to
+// it, so one test run covers the assembly and the portable paths; a kernel
+// the CPU cannot run is skipped with the features it lacks.
+func forKernels(t *testing.T, f func(t *testing.T, k *microKernel)) {
+	for _, o := range kernels() {
+		t.Run(kernelName(o.kern), func(t *testing.T) {
+			if o.lacks != "" {
+				t.Skipf("this CPU lacks %s", o.lacks)
+			}
+			useKernel(t, o.kern)
+			f(t, o.kern)
+		})
 	}
-	return ks
 }
 
 // useKernel switches the package to k for the rest of the test.
@@ -136,16 +151,14 @@ func TestSgemmVariants(t *testing.T) {
 		shape{200, 47, 300}, shape{17, 250, 513}, shape{181, 97, 65},
 		shape{390, 40, 129}, shape{64, 64, 32}, shape{64, 32, 64},
 	)
-	for _, kern := range kernels() {
-		name := fmt.Sprintf("%s%dx%d", kern.name, kern.mr, kern.nr)
+	forKernels(t, func(t *testing.T, _ *microKernel) {
 		for _, f := range []struct {
 			name string
 			fn   gemmFunc
 		}{{"Sgemm", Sgemm}, {"SgemmSerial", SgemmSerial}} {
 			for v := 0; v < 4; v++ {
 				tA, tB := v&1 != 0, v&2 != 0
-				t.Run(fmt.Sprintf("%s/%s/tA=%v/tB=%v", name, f.name, tA, tB), func(t *testing.T) {
-					useKernel(t, kern)
+				t.Run(fmt.Sprintf("%s/tA=%v/tB=%v", f.name, tA, tB), func(t *testing.T) {
 					rng := rand.New(rand.NewPCG(uint64(v), 7))
 					for i, s := range shapes {
 						sc := scalars[i%len(scalars)]
@@ -154,7 +167,7 @@ func TestSgemmVariants(t *testing.T) {
 				})
 			}
 		}
-	}
+	})
 }
 
 // TestSgemmModelShapes covers a tall transformer-style shape per variant on
@@ -163,8 +176,7 @@ func TestSgemmModelShapes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("short")
 	}
-	for _, kern := range kernels() {
-		useKernel(t, kern)
+	forKernels(t, func(t *testing.T, _ *microKernel) {
 		rng := rand.New(rand.NewPCG(1, 2))
 		checkGemm(t, Sgemm, rng, false, false, 1031, 40, 128, 1, 0)   // forward / dX
 		checkGemm(t, Sgemm, rng, false, true, 1031, 72, 40, 1, 0)     // Y = X·Wᵀ
@@ -173,7 +185,7 @@ func TestSgemmModelShapes(t *testing.T) {
 		checkGemm(t, Sgemm, rng, true, false, 33, 20, 2000, 1.5, 0)   // k-split, NaN C
 		checkGemm(t, Sgemm, rng, false, true, 17, 9, 1500, -1, 0.5)   // k-split, other ops
 		checkGemm(t, Sgemm, rng, false, false, 300, 300, 300, 1, 0.5) // square, 2-D task grid
-	}
+	})
 }
 
 func TestDegenerate(t *testing.T) {
@@ -252,8 +264,7 @@ func TestConcurrentCalls(t *testing.T) {
 // testing.AllocsPerRun, parallel Sgemm via MemStats (AllocsPerRun pins
 // GOMAXPROCS to 1, which would take the serial path).
 func TestAllocs(t *testing.T) {
-	for _, kern := range kernels() {
-		useKernel(t, kern)
+	forKernels(t, func(t *testing.T, kern *microKernel) {
 		for _, s := range [][3]int{{64, 64, 32}, {100, 70, 300}} {
 			m, n, k := s[0], s[1], s[2]
 			a, b, c := make([]float32, m*k), make([]float32, k*n), make([]float32, m*n)
@@ -261,10 +272,10 @@ func TestAllocs(t *testing.T) {
 				SgemmSerial(false, true, m, n, k, 1, a, k, b, k, 0, c, n)
 			})
 			if got != 0 {
-				t.Errorf("%s%dx%d SgemmSerial %v: %v allocs/op", kern.name, kern.mr, kern.nr, s, got)
+				t.Errorf("%s SgemmSerial %v: %v allocs/op", kernelName(kern), s, got)
 			}
 		}
-	}
+	})
 
 	// The parallel path's machinery (worker pool, call and buffer free
 	// lists) does not depend on the kernel; use the default one.
@@ -299,16 +310,121 @@ func TestAllocs(t *testing.T) {
 	t.Logf("Sgemm 192³ parallel (%s): %.2f allocs/op", Kernel(), per)
 }
 
-func TestKernelName(t *testing.T) {
-	if k := Kernel(); k != "avx2" && k != "go" {
-		t.Fatalf("Kernel() = %q", k)
+// TestKernels checks the init-time choice and the AGRPO_GEMM_KERNEL and
+// AGRPO_PUREGO switches, and logs which kernels this machine ran (.ci/run
+// prints that line).
+func TestKernels(t *testing.T) {
+	// Reading the variables here also puts them in the test cache key, so
+	// a run with another switch does not reuse a cached result.
+	forced, pureGo := os.Getenv("AGRPO_GEMM_KERNEL"), os.Getenv("AGRPO_PUREGO") == "1"
+	want, err := chooseKernel(forced, pureGo)
+	if err != nil || Kernel() != want.name {
+		t.Fatalf("Kernel() = %q, want %v (%v)", Kernel(), want, err)
 	}
-	// Reading the variable here also puts it in the test cache key, so
-	// AGRPO_PUREGO=1 go test does not reuse a cached run of the other path.
-	if os.Getenv("AGRPO_PUREGO") == "1" && Kernel() != "go" {
+	if pureGo && Kernel() != "go" {
 		t.Fatalf("AGRPO_PUREGO=1 but Kernel() = %q", Kernel())
 	}
-	if chooseKernel(true) != goKernel {
-		t.Fatal("AGRPO_PUREGO=1 must select the Go kernel")
+	if k, _ := chooseKernel("avx2", true); k != goKernel {
+		t.Fatal("AGRPO_PUREGO=1 must select the Go kernel whatever AGRPO_GEMM_KERNEL says")
+	}
+	if _, err := chooseKernel("sse9", false); err == nil {
+		t.Fatal("an unknown AGRPO_GEMM_KERNEL must be an error")
+	}
+	checkMissingKernel(t)
+	var ran, skipped []string
+	def, _ := chooseKernel("", false)
+	for _, o := range asmKernels {
+		k, err := chooseKernel(o.kern.name, false)
+		if o.lacks != "" {
+			if err == nil || !strings.Contains(err.Error(), o.lacks) {
+				t.Errorf("forcing %s on a CPU without %s: err = %v", o.kern.name, o.lacks, err)
+			}
+			skipped = append(skipped, fmt.Sprintf("%s (CPU lacks %s)", o.kern.name, o.lacks))
+			continue
+		}
+		if k != o.kern {
+			t.Errorf("AGRPO_GEMM_KERNEL=%s chose %v", o.kern.name, k)
+		}
+		if len(ran) == 0 && def != o.kern {
+			t.Errorf("default kernel %s, want the fastest this CPU runs, %s", def.name, o.kern.name)
+		}
+		ran = append(ran, o.kern.name)
+	}
+	if len(ran) == 0 && def != goKernel {
+		t.Errorf("default kernel %s without a runnable assembly kernel", def.name)
+	}
+	if got := Kernels(); strings.Join(got, " ") != strings.Join(append(ran, "go"), " ") {
+		t.Errorf("Kernels() = %v, want %v", got, append(ran, "go"))
+	}
+	t.Logf("gemm kernels tested: %s; skipped: %s; in use: %s",
+		strings.Join(append(ran, "go"), ", "), strings.Join(append(skipped, "none")[:max(1, len(skipped))], ", "), Kernel())
+}
+
+// checkMissingKernel puts a kernel no CPU has first in line: the default
+// choice must pass over it, and forcing it must fail naming the feature.
+func checkMissingKernel(t *testing.T) {
+	saved := asmKernels
+	defer func() { asmKernels = saved }()
+	asmKernels = append([]kernelOption{{&microKernel{name: "avx1024", mr: 1, nr: 1}, "avx1024f"}}, saved...)
+	if k, _ := chooseKernel("", false); k.name == "avx1024" {
+		t.Error("the default choice took a kernel the CPU lacks")
+	}
+	if _, err := chooseKernel("avx1024", false); err == nil || !strings.Contains(err.Error(), "lacks avx1024f") {
+		t.Errorf("forcing a kernel the CPU lacks: err = %v", err)
+	}
+	if slices.Contains(Kernels(), "avx1024") {
+		t.Errorf("Kernels() = %v lists a kernel the CPU lacks", Kernels())
+	}
+}
+
+// TestPack checks the packers (the assembly ones where the width has one)
+// against the packed layout of pack.go, element by element, for every
+// kernel's panel widths, ragged panels (valid < w) and k-step counts
+// around the assembly blocks of 8, in both storage orders.
+func TestPack(t *testing.T) {
+	const ld = 101 // wider than any packed row, so rows do not run into each other
+	src := make([]float32, 80*ld)
+	for i := range src {
+		src[i] = float32(i + 1)
+	}
+	for _, w := range []int{2, 4, 6, 12, 16, 32} {
+		for _, kc := range []int{1, 7, 8, 9, 17, 40} {
+			for valid := 1; valid <= w; valid++ {
+				// gather: column r of the panel is source row r, k-steps along it
+				dst := make([]float32, kc*w)
+				for i := range dst {
+					dst[i] = sentinel
+				}
+				packGather(dst, src, 3, ld, kc, w, valid)
+				for p := 0; p < kc; p++ {
+					for r := 0; r < w; r++ {
+						want := float32(0)
+						if r < valid {
+							want = src[3+r*ld+p]
+						}
+						if got := dst[p*w+r]; got != want {
+							t.Fatalf("packGather w=%d kc=%d valid=%d: [k %d, col %d] = %v, want %v", w, kc, valid, p, r, got, want)
+						}
+					}
+				}
+			}
+			// contiguous: two full panels and a ragged one of each width
+			total := 2*w + w/2 + 1
+			dst := make([]float32, 3*w*kc)
+			packContig(dst, src, 5, ld, kc, total, w)
+			for q := 0; q < 3; q++ {
+				for p := 0; p < kc; p++ {
+					for j := 0; j < w; j++ {
+						want := float32(0)
+						if c := q*w + j; c < total {
+							want = src[5+p*ld+c]
+						}
+						if got := dst[q*w*kc+p*w+j]; got != want {
+							t.Fatalf("packContig w=%d kc=%d: panel %d [k %d, col %d] = %v, want %v", w, kc, q, p, j, got, want)
+						}
+					}
+				}
+			}
+		}
 	}
 }

@@ -1,6 +1,10 @@
 package gemm
 
-import "os"
+import (
+	"fmt"
+	"os"
+	"strings"
+)
 
 // microKernel computes one mr×nr tile C = alpha·Ap·Bp + beta·C from kc steps
 // of packed panels (Ap: kc×mr, Bp: kc×nr, see pack.go). With beta == 0 it
@@ -35,24 +39,71 @@ func pickGoKernel() *microKernel {
 	return goKernel2x4
 }
 
-// active is the kernel Sgemm uses; chosen once at init (asmKernel comes from
-// the per-architecture file and is nil where no assembly kernel exists or
-// the CPU lacks the features). AGRPO_PUREGO=1 forces the portable kernel, to
-// compare or to rule out the assembly when debugging.
-var active = chooseKernel(os.Getenv("AGRPO_PUREGO") == "1")
+// kernelOption is one of this build's assembly micro-kernels and what the
+// CPU lacks to run it ("" when it can).
+type kernelOption struct {
+	kern  *microKernel
+	lacks string
+}
 
-func chooseKernel(pureGo bool) *microKernel {
-	if asmKernel != nil && !pureGo {
-		return asmKernel
+// active is the kernel Sgemm uses, chosen once at init: the first of
+// asmKernels (fastest first, from the per-architecture file) that the CPU
+// can run, else the portable one. AGRPO_GEMM_KERNEL=avx512|avx2|go forces
+// one, to compare kernels or rule one out when debugging; AGRPO_PUREGO=1
+// forces the portable kernel, as it does for core/cpu/vecmath.
+var active = mustChooseKernel(os.Getenv("AGRPO_GEMM_KERNEL"), os.Getenv("AGRPO_PUREGO") == "1")
+
+func mustChooseKernel(name string, pureGo bool) *microKernel {
+	k, err := chooseKernel(name, pureGo)
+	if err != nil {
+		// A forced kernel that cannot run must not be replaced silently:
+		// the numbers measured would be another kernel's.
+		panic(err)
 	}
-	return goKernel
+	return k
+}
+
+func chooseKernel(name string, pureGo bool) (*microKernel, error) {
+	if pureGo || name == goKernel.name {
+		return goKernel, nil
+	}
+	names := []string{goKernel.name}
+	for _, o := range asmKernels {
+		if name == "" && o.lacks == "" {
+			return o.kern, nil
+		}
+		if name == o.kern.name {
+			if o.lacks != "" {
+				return nil, fmt.Errorf("gemm: AGRPO_GEMM_KERNEL=%s, but this CPU lacks %s", name, o.lacks)
+			}
+			return o.kern, nil
+		}
+		names = append(names, o.kern.name)
+	}
+	if name == "" {
+		return goKernel, nil
+	}
+	return nil, fmt.Errorf("gemm: AGRPO_GEMM_KERNEL=%q is none of this build's kernels (%s)", name, strings.Join(names, ", "))
 }
 
 func activeKernel() *microKernel { return active }
 
-// Kernel names the micro-kernel in use: "avx2" (AVX2+FMA assembly) or "go"
-// (portable), so benchmarks and logs can say what they measured.
+// Kernel names the micro-kernel in use: "avx512" (AVX-512F assembly),
+// "avx2" (AVX2+FMA assembly) or "go" (portable), so benchmarks and logs
+// can say what they measured.
 func Kernel() string { return active.name }
+
+// Kernels names the micro-kernels this CPU can run, fastest first and "go"
+// last: the values AGRPO_GEMM_KERNEL accepts here.
+func Kernels() []string {
+	var names []string
+	for _, o := range asmKernels {
+		if o.lacks == "" {
+			names = append(names, o.kern.name)
+		}
+	}
+	return append(names, goKernel.name)
+}
 
 // kernelGo4x4 is the portable micro-kernel over 4×4 packed panels.
 func kernelGo4x4(kc int, a, b, c []float32, ldc int, alpha, beta float32) {

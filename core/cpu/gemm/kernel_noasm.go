@@ -2,6 +2,7 @@
 
 package gemm
 
-// asmKernel is nil here: no assembly kernel exists for this architecture or
-// the purego build tag excluded it, so the portable Go kernel is used.
-var asmKernel *microKernel
+// asmKernels is empty here: no assembly kernel exists for this
+// architecture or the purego build tag excluded them, so the portable Go
+// kernel is used.
+var asmKernels []kernelOption

@@ -70,19 +70,29 @@ func packContig(dst, src []float32, off, ld, kc, total, w int) {
 
 // packGather writes the kc-long source rows src[off+r·ld:], r < valid, as
 // column r of the kc×w destination (dst[p·w + r]), zero-filling columns
-// valid..w-1. Rows go four at a time so each destination group costs one
-// bounds check and the four source streams stay sequential.
+// valid..w-1. The assembly packer, where there is one, does whole blocks of
+// 8 k-steps of the first rows it covers; gatherRows does the rest.
 func packGather(dst, src []float32, off, ld, kc, w, valid int) {
 	dst = dst[:kc*w]
-	p0 := 0
-	if valid == w {
-		p0 = packGatherFast(dst, src, off, ld, kc, w)
-		if p0 == kc {
-			return
+	rows, p0 := packGatherFast(dst, src, off, ld, kc, w, valid)
+	gatherRows(dst, src, off, ld, kc, w, 0, rows, p0)
+	gatherRows(dst, src, off, ld, kc, w, rows, valid, 0)
+	for r := valid; r < w; r++ {
+		for p := 0; p < kc; p++ {
+			dst[p*w+r] = 0
 		}
 	}
-	r := 0
-	for ; r+4 <= valid; r += 4 {
+}
+
+// gatherRows is packGather for source rows [r0, r1) and k-steps [p0, kc).
+// Rows go four at a time so each destination group costs one bounds check
+// and the four source streams stay sequential.
+func gatherRows(dst, src []float32, off, ld, kc, w, r0, r1, p0 int) {
+	if p0 >= kc {
+		return
+	}
+	r := r0
+	for ; r+4 <= r1; r += 4 {
 		s0 := src[off+r*ld+p0 : off+r*ld+kc]
 		s1 := src[off+(r+1)*ld+p0 : off+(r+1)*ld+kc]
 		s2 := src[off+(r+2)*ld+p0 : off+(r+2)*ld+kc]
@@ -93,15 +103,10 @@ func packGather(dst, src []float32, off, ld, kc, w, valid int) {
 			d[0], d[1], d[2], d[3] = s0[p], s1[p], s2[p], s3[p]
 		}
 	}
-	for ; r < valid; r++ {
+	for ; r < r1; r++ {
 		s := src[off+r*ld+p0 : off+r*ld+kc]
 		for p, v := range s {
 			dst[(p0+p)*w+r] = v
-		}
-	}
-	for ; r < w; r++ {
-		for p := p0; p < kc; p++ {
-			dst[p*w+r] = 0
 		}
 	}
 }

@@ -132,120 +132,105 @@ g8done:
 	VZEROUPPER
 	RET
 
-// func copyPanels16(dst, src *float32, ld, kc, panels, panelStride int)
-//
-// For each of kc source rows (stride ld floats) copies 16 floats into each
-// of `panels` consecutive 16-wide panels: dst[q·panelStride + p·16 + j] =
-// src[p·ld + q·16 + j]. Rows go in groups of up to 4: within a group the
-// panels are visited in turn and each receives its 4 rows as one
-// contiguous run, so the writes stream (one row at a time across all
-// panels touches lines a power-of-two stride apart, which thrash one L1
-// set), while the 4 source row segments stay in L1 across the group.
-TEXT ·copyPanels16(SB), NOSPLIT, $0-48
-	MOVQ dst+0(FP), DI
-	MOVQ src+8(FP), SI
-	MOVQ ld+16(FP), R8
-	SHLQ $2, R8
-	MOVQ kc+24(FP), CX
-	MOVQ panels+32(FP), R9
-	MOVQ panelStride+40(FP), DX
-	SHLQ $2, DX
-	TESTQ R9, R9
-	JZ   c16done
-c16group:
-	TESTQ CX, CX
-	JLE  c16done
-	MOVQ $4, R12
-	CMPQ CX, R12
-	CMOVQLT CX, R12
-	// R12 = rows in this group
-	MOVQ SI, AX
-	MOVQ DI, BX
-	MOVQ R9, R10
-c16panel:
-	MOVQ AX, R11
-	MOVQ BX, R13
-	MOVQ R12, R14
-c16row:
-	VMOVUPS (R11), Y0
-	VMOVUPS 32(R11), Y1
-	VMOVUPS Y0, (R13)
-	VMOVUPS Y1, 32(R13)
-	ADDQ $64, R13
-	ADDQ R8, R11
-	DECQ R14
-	JNZ  c16row
-	ADDQ $64, AX
-	ADDQ DX, BX
-	DECQ R10
-	JNZ  c16panel
-	// next group: src += rows·ld, dst += rows·w floats
-	MOVQ R12, AX
-	IMULQ R8, AX
-	ADDQ AX, SI
-	IMUL3Q $64, R12, AX
-	ADDQ AX, DI
-	SUBQ R12, CX
-	JMP  c16group
-c16done:
-	VZEROUPPER
-	RET
-
-// func copyPanels6(dst, src *float32, ld, kc, panels, panelStride int)
-//
-// For each of kc source rows (stride ld floats) copies 6 floats into each
-// of `panels` consecutive 6-wide panels: dst[q·panelStride + p·6 + j] =
-// src[p·ld + q·6 + j]. Rows go in groups of up to 4: within a group the
-// panels are visited in turn and each receives its 4 rows as one
-// contiguous run, so the writes stream (one row at a time across all
-// panels touches lines a power-of-two stride apart, which thrash one L1
-// set), while the 4 source row segments stay in L1 across the group.
-TEXT ·copyPanels6(SB), NOSPLIT, $0-48
-	MOVQ dst+0(FP), DI
-	MOVQ src+8(FP), SI
-	MOVQ ld+16(FP), R8
-	SHLQ $2, R8
-	MOVQ kc+24(FP), CX
-	MOVQ panels+32(FP), R9
-	MOVQ panelStride+40(FP), DX
-	SHLQ $2, DX
-	TESTQ R9, R9
-	JZ   c6done
-c6group:
-	TESTQ CX, CX
-	JLE  c6done
-	MOVQ $4, R12
-	CMPQ CX, R12
-	CMOVQLT CX, R12
-	// R12 = rows in this group
-	MOVQ SI, AX
-	MOVQ DI, BX
-	MOVQ R9, R10
-c6panel:
-	MOVQ AX, R11
-	MOVQ BX, R13
-	MOVQ R12, R14
-c6row:
-	VMOVUPS (R11), X0
-	MOVQ 16(R11), R15
-	VMOVUPS X0, (R13)
+// The row copies of copyPanels: w floats from (R11) to (R13).
+#define ROW6 \
+	VMOVUPS (R11), X0; \
+	MOVQ 16(R11), R15; \
+	VMOVUPS X0, (R13); \
 	MOVQ R15, 16(R13)
-	ADDQ $24, R13
-	ADDQ R8, R11
-	DECQ R14
-	JNZ  c6row
-	ADDQ $24, AX
-	ADDQ DX, BX
-	DECQ R10
-	JNZ  c6panel
-	// next group: src += rows·ld, dst += rows·w floats
-	MOVQ R12, AX
-	IMULQ R8, AX
-	ADDQ AX, SI
-	IMUL3Q $24, R12, AX
-	ADDQ AX, DI
-	SUBQ R12, CX
-	JMP  c6group
-c6done:
+
+#define ROW12 \
+	VMOVUPS (R11), Y0; \
+	VMOVUPS 32(R11), X1; \
+	VMOVUPS Y0, (R13); \
+	VMOVUPS X1, 32(R13)
+
+#define ROW16 \
+	VMOVUPS (R11), Y0; \
+	VMOVUPS 32(R11), Y1; \
+	VMOVUPS Y0, (R13); \
+	VMOVUPS Y1, 32(R13)
+
+#define ROW32 \
+	VMOVUPS (R11), Y0; \
+	VMOVUPS 32(R11), Y1; \
+	VMOVUPS 64(R11), Y2; \
+	VMOVUPS 96(R11), Y3; \
+	VMOVUPS Y0, (R13); \
+	VMOVUPS Y1, 32(R13); \
+	VMOVUPS Y2, 64(R13); \
+	VMOVUPS Y3, 96(R13)
+
+// COPY_PANELS is copyPanels's loop for one width, WB = 4·w bytes, ROW its
+// row copy (one body per width: testing the width per row cost 2.5× on
+// 6-wide panels); group, panel and row name its labels. It ends by jumping
+// to done.
+#define COPY_PANELS(WB, ROW, group, panel, row) \
+	MOVQ CX, DX; \
+	IMULQ $WB, DX; \
+group: \
+	TESTQ CX, CX; \
+	JLE  done; \
+	MOVQ $4, R12; \
+	CMPQ CX, R12; \
+	CMOVQLT CX, R12; \
+	MOVQ SI, AX; \
+	MOVQ DI, BX; \
+	MOVQ R9, R10; \
+panel: \
+	MOVQ AX, R11; \
+	MOVQ BX, R13; \
+	MOVQ R12, R14; \
+row: \
+	ROW; \
+	ADDQ $WB, R13; \
+	ADDQ R8, R11; \
+	DECQ R14; \
+	JNZ  row; \
+	ADDQ $WB, AX; \
+	ADDQ DX, BX; \
+	DECQ R10; \
+	JNZ  panel; \
+	MOVQ R12, AX; \
+	IMULQ R8, AX; \
+	ADDQ AX, SI; \
+	IMULQ $WB, R12; \
+	ADDQ R12, DI; \
+	SUBQ $4, CX; \
+	JMP  group
+
+// func copyPanels(dst, src *float32, ld, kc, panels, w int), w = 6, 12, 16 or 32
+//
+// For each of kc source rows (stride ld floats) copies w floats into each
+// of `panels` consecutive w-wide panels: dst[q·w·kc + p·w + j] =
+// src[p·ld + q·w + j]. Rows go in groups of up to 4: within a group the
+// panels are visited in turn and each receives its 4 rows as one
+// contiguous run, so the writes stream (one row at a time across all
+// panels touches lines a power-of-two stride apart, which thrash one L1
+// set), while the 4 source row segments stay in L1 across the group.
+TEXT ·copyPanels(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ ld+16(FP), R8
+	SHLQ $2, R8
+	MOVQ kc+24(FP), CX
+	MOVQ panels+32(FP), R9
+	MOVQ w+40(FP), AX
+	TESTQ R9, R9
+	JZ   done
+	CMPQ AX, $6
+	JEQ  w6
+	CMPQ AX, $12
+	JEQ  w12
+	CMPQ AX, $16
+	JEQ  w16
+	COPY_PANELS(128, ROW32, g32, p32, r32)
+w16:
+	COPY_PANELS(64, ROW16, g16, p16, r16)
+w12:
+	COPY_PANELS(48, ROW12, g12, p12, r12)
+w6:
+	COPY_PANELS(24, ROW6, g6, p6, r6)
+done:
 	VZEROUPPER
 	RET

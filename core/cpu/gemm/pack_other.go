@@ -6,4 +6,4 @@ package gemm
 
 func packContigFast(dst, src []float32, off, ld, kc, panels, w int) bool { return false }
 
-func packGatherFast(dst, src []float32, off, ld, kc, w int) int { return 0 }
+func packGatherFast(dst, src []float32, off, ld, kc, w, valid int) (rows, steps int) { return 0, 0 }

@@ -2,12 +2,12 @@
 
 #include "textflag.h"
 
-// func fmaPeakLoop(n int)
+// func fmaPeakLoop256(n int)
 //
 // n iterations of 12 independent VFMADD231PS on ymm registers (12·16 = 192
 // flops each): 12 chains cover 2 FMA pipes × 4-cycle latency with room to
 // spare, so this runs at the FMA throughput limit of one core.
-TEXT ·fmaPeakLoop(SB), NOSPLIT, $0-8
+TEXT ·fmaPeakLoop256(SB), NOSPLIT, $0-8
 	MOVQ n+0(FP), CX
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
@@ -24,8 +24,8 @@ TEXT ·fmaPeakLoop(SB), NOSPLIT, $0-8
 	VXORPS Y12, Y12, Y12
 	VXORPS Y13, Y13, Y13
 	TESTQ CX, CX
-	JZ   done
-loop:
+	JZ   done256
+loop256:
 	VFMADD231PS Y12, Y13, Y0
 	VFMADD231PS Y12, Y13, Y1
 	VFMADD231PS Y12, Y13, Y2
@@ -39,7 +39,47 @@ loop:
 	VFMADD231PS Y12, Y13, Y10
 	VFMADD231PS Y12, Y13, Y11
 	DECQ CX
-	JNZ  loop
-done:
+	JNZ  loop256
+done256:
+	VZEROUPPER
+	RET
+
+// func fmaPeakLoop512(n int)
+//
+// fmaPeakLoop256 on zmm registers: 12·32 = 384 flops per iteration.
+TEXT ·fmaPeakLoop512(SB), NOSPLIT, $0-8
+	MOVQ n+0(FP), CX
+	VPXORD Z0, Z0, Z0
+	VMOVAPS Z0, Z1
+	VMOVAPS Z0, Z2
+	VMOVAPS Z0, Z3
+	VMOVAPS Z0, Z4
+	VMOVAPS Z0, Z5
+	VMOVAPS Z0, Z6
+	VMOVAPS Z0, Z7
+	VMOVAPS Z0, Z8
+	VMOVAPS Z0, Z9
+	VMOVAPS Z0, Z10
+	VMOVAPS Z0, Z11
+	VMOVAPS Z0, Z12
+	VMOVAPS Z0, Z13
+	TESTQ CX, CX
+	JZ   done512
+loop512:
+	VFMADD231PS Z12, Z13, Z0
+	VFMADD231PS Z12, Z13, Z1
+	VFMADD231PS Z12, Z13, Z2
+	VFMADD231PS Z12, Z13, Z3
+	VFMADD231PS Z12, Z13, Z4
+	VFMADD231PS Z12, Z13, Z5
+	VFMADD231PS Z12, Z13, Z6
+	VFMADD231PS Z12, Z13, Z7
+	VFMADD231PS Z12, Z13, Z8
+	VFMADD231PS Z12, Z13, Z9
+	VFMADD231PS Z12, Z13, Z10
+	VFMADD231PS Z12, Z13, Z11
+	DECQ CX
+	JNZ  loop512
+done512:
 	VZEROUPPER
 	RET

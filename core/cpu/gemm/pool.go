@@ -16,7 +16,7 @@ type workspace struct {
 }
 
 // maxTile bounds mr·nr over all micro-kernels (edge-tile scratch).
-const maxTile = 6 * 16
+const maxTile = 12 * 32
 
 // reserve makes ws.a and ws.b at least na and nb floats long, growing
 // geometrically so a workspace that serves mixed shapes settles quickly.
