@@ -32,6 +32,8 @@ type benchResult struct {
 	TrainTokPerS   float64            `json:"train_tokens_per_s"`
 	SampleTokPerS  float64            `json:"sample_tokens_per_s"`
 	AGRPOStepS     float64            `json:"agrpo_step_s"`
+	AGRPORolloutS  float64            `json:"agrpo_rollout_s"` // the step's rollouts (sampling the 128 completions)
+	AGRPOUpdateS   float64            `json:"agrpo_update_s"`  // the step's estimator passes and optimizer update
 	// Profile is the device time per op of one training pass and one rollout (Vulkan only).
 	Profile          map[string][]opTime `json:"profile,omitempty"`
 	ModelBatch       string              `json:"model_batch"`
@@ -129,7 +131,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		return rollout.err
 	}
 	progress("AGRPO steps")
-	if res.AGRPOStepS, err = timeAGRPOStep(b); err != nil {
+	if res.AGRPOStepS, res.AGRPORolloutS, res.AGRPOUpdateS, err = timeAGRPOStep(b); err != nil {
 		return err
 	}
 	if isVulkan {
@@ -155,7 +157,8 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "model %d params, batch %s: forward %.0f tokens/s, forward+backward %.0f tokens/s\n",
 		res.ModelParams, res.ModelBatch, res.ForwardTokPerS, res.TrainTokPerS)
 	fmt.Fprintf(stdout, "sampler: %.0f tokens/s (a Countdown-size rollout: 128 rows of 13 + 12 tokens, 12 steps)\n", res.SampleTokPerS)
-	fmt.Fprintf(stdout, "AGRPO step: %.2f s (Countdown, 16 prompts × 8 rollouts, 4 MC steps each, from countdown-base)\n", res.AGRPOStepS)
+	fmt.Fprintf(stdout, "AGRPO step: %.2f s = rollouts %.2f s + update %.2f s (Countdown, 16 prompts × 8 rollouts, 4 MC steps each, from countdown-base)\n",
+		res.AGRPOStepS, res.AGRPORolloutS, res.AGRPOUpdateS)
 	for _, what := range []string{"train_pass", "rollout"} {
 		if len(res.Profile[what]) == 0 {
 			continue
@@ -289,11 +292,12 @@ func newRolloutBench(b core.Backend) *rolloutBench {
 
 // timeAGRPOStep runs the shipped Countdown AGRPO recipe (16 prompts × 8 rollouts, 4 Monte
 // Carlo steps per trajectory) from countdown-base for three steps in a scratch folder and
-// returns the mean wall time of the last two (the first warms up pipelines and caches).
-func timeAGRPOStep(b core.Backend) (float64, error) {
+// returns the mean wall time of the last two (the first warms up pipelines and caches), with
+// its rollout and update parts as the trainer logs them.
+func timeAGRPOStep(b core.Backend) (step, rollout, update float64, err error) {
 	dir, err := os.MkdirTemp("", "agrpo-bench-")
 	if err != nil {
-		return 0, err
+		return 0, 0, 0, err
 	}
 	defer os.RemoveAll(dir)
 	c := rl.DefaultConfig()
@@ -303,18 +307,19 @@ func timeAGRPOStep(b core.Backend) (float64, error) {
 	c.Eval = rl.EvalConfig{N: 1, Steps: []int{12}, Remasking: "low_confidence", BatchSize: 1}
 	tr, err := rl.NewRun(c, b, io.Discard)
 	if err != nil {
-		return 0, err
+		return 0, 0, 0, err
 	}
-	var total float64
 	tr.OnStep = func(st rl.StepInfo) {
 		if st.Step > 1 {
-			total += st.Seconds
+			step += st.Seconds / 2
+			rollout += st.Metrics["rollout_s"] / 2
+			update += st.Metrics["update_s"] / 2
 		}
 	}
 	if err := tr.Run(context.Background()); err != nil {
-		return 0, err
+		return 0, 0, 0, err
 	}
-	return total / 2, nil
+	return step, rollout, update, nil
 }
 
 // profileOps opens a second, profiling context on vb's device and records the device time per

@@ -2,8 +2,10 @@ package rl
 
 import (
 	"fmt"
-	"github.com/dllmrl/agrpo/core"
 	"math"
+	"time"
+
+	"github.com/dllmrl/agrpo/core"
 
 	"github.com/dllmrl/agrpo/core/model"
 	"github.com/dllmrl/agrpo/core/pg"
@@ -106,6 +108,7 @@ func (t *Trainer) rlStep() (stepResult, error) {
 	configs := rolloutConfigs(r.Rollout, t.Task)
 	cfg := configs[t.Step%len(configs)]
 	cfg.Seed = t.rng.Uint32()
+	rolloutStart := time.Now()
 	tr, err := sampler.Generate(t.Model, prompts, cfg, nil)
 	if err != nil {
 		return stepResult{}, err
@@ -128,6 +131,8 @@ func (t *Trainer) rlStep() (stepResult, error) {
 	}
 	adv, meanStd, zeroStd := Advantages(rewards, g, r.ScaleRewards)
 
+	rolloutS := time.Since(rolloutStart).Seconds()
+	updateStart := time.Now()
 	rolls := &pg.Rollouts{Traj: tr, Adv: adv}
 	if err := t.rl.est.Prepare(t.Model, rolls, t.rng); err != nil {
 		return stepResult{}, err
@@ -161,6 +166,7 @@ func (t *Trainer) rlStep() (stepResult, error) {
 		"accuracy": correct / float64(tr.B), "completions/mean_length": length / float64(tr.B),
 		"kl": last.KL, "clip_ratio/low_mean": last.ClipLow, "clip_ratio/high_mean": last.ClipHigh,
 		"clip_ratio/region_mean": last.ClipRegion, "ratio_dev": last.RatioDev, "rollout_steps": float64(cfg.Steps),
+		"rollout_s": rolloutS, "update_s": time.Since(updateStart).Seconds(),
 	}
 	for _, n := range names {
 		m["rewards/"+n+"/mean"] = parts[n]
