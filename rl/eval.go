@@ -73,7 +73,7 @@ func Evaluate(m *model.Model, t task.Task, problems []task.Problem, o EvalOption
 			hi := min(lo+batch, len(problems))
 			tr, err := sampler.Generate(m, prompts[lo:hi], cfg, nil)
 			if err != nil {
-				return nil, nil, fmt.Errorf("evaluate at %d steps: %w", steps, err)
+				return nil, nil, fmt.Errorf("evaluate at %d steps, problems %d to %d: %w", steps, lo, hi-1, err)
 			}
 			for r := 0; r < tr.B; r++ {
 				text := task.Answer(tr.Completion(r))

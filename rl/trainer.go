@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"time"
 
@@ -21,6 +22,7 @@ import (
 	"github.com/dllmrl/agrpo/core/atomicfile"
 	"github.com/dllmrl/agrpo/core/model"
 	"github.com/dllmrl/agrpo/core/safetensors"
+	"github.com/dllmrl/agrpo/core/sampler"
 	"github.com/dllmrl/agrpo/core/sft"
 	"github.com/dllmrl/agrpo/rl/task"
 )
@@ -60,6 +62,7 @@ type Trainer struct {
 	bufs    sft.Buffers
 	norm    *core.Tensor
 	rl      *rlState // the estimator and reference model of an RL method
+	saved   int      // the step of the checkpoint on disk, −1 before the first
 }
 
 // NewRun creates the run folder cfg.Run.OutDir/cfg.Run.Name, writes the config into it and
@@ -105,7 +108,7 @@ func NewRun(cfg Config, b core.Backend, out io.Writer) (*Trainer, error) {
 		p.Init(b, mc, cfg.Run.Seed)
 		m = model.New(b, mc, p)
 	}
-	tr := &Trainer{Cfg: cfg, Dir: dir, Task: t, Model: m, Opt: NewAdamW(b, m.Cfg), Out: out}
+	tr := &Trainer{Cfg: cfg, Dir: dir, Task: t, Model: m, Opt: NewAdamW(b, m.Cfg), Out: out, saved: -1}
 	tr.src = rand.NewPCG(cfg.Run.Seed, 0x5f7)
 	tr.rng = rand.New(tr.src)
 	if tr.rl, err = newRLState(cfg, m); err != nil {
@@ -152,7 +155,7 @@ func Resume(dir string, b core.Backend, out io.Writer) (*Trainer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("resume: checkpoint %s: bad step %q", path, ck.Metadata["step"])
 	}
-	tr := &Trainer{Cfg: cfg, Dir: dir, Task: t, Model: model.New(b, ck.Config, ck.Params), Opt: NewAdamW(b, ck.Config), Out: out, Step: step}
+	tr := &Trainer{Cfg: cfg, Dir: dir, Task: t, Model: model.New(b, ck.Config, ck.Params), Opt: NewAdamW(b, ck.Config), Out: out, Step: step, saved: step}
 	optStep, err := strconv.Atoi(ck.Metadata["optim_step"])
 	if err != nil {
 		return nil, fmt.Errorf("resume: checkpoint %s: bad optim_step %q", path, ck.Metadata["optim_step"])
@@ -203,8 +206,8 @@ type stepResult struct {
 }
 
 // Run trains until cfg.Train.Steps, evaluating and checkpointing on schedule. On cancellation
-// it checkpoints and returns ErrInterrupted; on a non-finite loss it stops with the last good
-// checkpoint kept.
+// it checkpoints and returns ErrInterrupted; on a non-finite loss, gradient norm, parameter or
+// logit (sampler.ErrNonFinite) it stops with the last good checkpoint kept.
 func (t *Trainer) Run(ctx context.Context) error {
 	defer t.metrics.Close()
 	tc := t.Cfg.Train
@@ -214,7 +217,7 @@ func (t *Trainer) Run(ctx context.Context) error {
 	if t.rl != nil && t.Step == 0 && tc.EvalEvery > 0 {
 		// The starting point of an RL run, so its curves and table begin at the base model.
 		if _, err := t.evaluate(); err != nil {
-			return err
+			return t.stop(t.Step, err)
 		}
 	}
 	for t.Step < tc.Steps {
@@ -233,10 +236,10 @@ func (t *Trainer) Run(ctx context.Context) error {
 			st, err = t.sftStep()
 		}
 		if err != nil {
-			return err
+			return t.stop(t.Step+1, err)
 		}
 		if math.IsNaN(st.Loss) || math.IsInf(st.Loss, 0) || math.IsNaN(st.GradNorm) || math.IsInf(st.GradNorm, 0) {
-			return fmt.Errorf("step %d: loss %v, gradient norm %v: stopped; the last good checkpoint is kept in %s", t.Step+1, st.Loss, st.GradNorm, t.Dir)
+			return t.diverged(t.Step+1, fmt.Errorf("loss %v, gradient norm %v", st.Loss, st.GradNorm))
 		}
 		t.Step++
 		tokens += st.Tokens
@@ -263,7 +266,7 @@ func (t *Trainer) Run(ctx context.Context) error {
 		}
 		if tc.EvalEvery > 0 && t.Step%tc.EvalEvery == 0 && t.Step < tc.Steps {
 			if _, err := t.evaluate(); err != nil {
-				return err
+				return t.stop(t.Step, err)
 			}
 		}
 		if tc.CheckpointEvery > 0 && t.Step%tc.CheckpointEvery == 0 && t.Step < tc.Steps {
@@ -285,7 +288,7 @@ func (t *Trainer) Run(ctx context.Context) error {
 	}
 	res, err := t.evaluate()
 	if err != nil || res == nil {
-		return err
+		return t.stop(t.Step, err)
 	}
 	if err := atomicfile.Write(filepath.Join(t.Dir, EvalFile), func(w io.Writer) error {
 		return writeJSON(w, map[string]any{"task": t.Task.Name(), "step": t.Step, "results": res})
@@ -294,6 +297,40 @@ func (t *Trainer) Run(ctx context.Context) error {
 	}
 	_, err = Plot(t.Dir)
 	return err
+}
+
+// stop passes err on, as a divergence at step when the sampler met logits that are not finite.
+func (t *Trainer) stop(step int, err error) error {
+	if errors.Is(err, sampler.ErrNonFinite) {
+		return t.diverged(step, err)
+	}
+	return err
+}
+
+// diverged is the error that ends a run whose numbers stopped being finite at step, naming the
+// first parameter that is not finite and the checkpoint kept.
+func (t *Trainer) diverged(step int, why error) error {
+	if name := t.nonFiniteParam(); name != "" {
+		why = fmt.Errorf("%w (first non-finite parameter: %s)", why, name)
+	}
+	kept := "no checkpoint had been written yet"
+	if t.saved >= 0 {
+		kept = fmt.Sprintf("the last good checkpoint (step %d) is kept in %s", t.saved, filepath.Join(t.Dir, CheckpointFile))
+	}
+	return fmt.Errorf("step %d: %w: stopped; %s", step, why, kept)
+}
+
+// nonFiniteParam is the name of the first parameter holding a NaN or an Inf, "" if none.
+func (t *Trainer) nonFiniteParam() string {
+	m := t.Model
+	for _, n := range m.P.List(m.Cfg) {
+		v := make([]float32, n.Tensor.Len())
+		m.B.Download(n.Tensor, v)
+		if slices.ContainsFunc(v, func(x float32) bool { return math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) }) {
+			return n.Name
+		}
+	}
+	return ""
 }
 
 // sftStep draws a batch of train problems, noises it and takes one optimizer step.
@@ -374,8 +411,12 @@ func (t *Trainer) evaluate() ([]EvalResult, error) {
 	return res, nil
 }
 
-// SaveCheckpoint writes model, optimizer, step, random state and wall time atomically.
+// SaveCheckpoint writes model, optimizer, step, random state and wall time atomically. It
+// refuses parameters that are not finite, so the checkpoint on disk is always a good one.
 func (t *Trainer) SaveCheckpoint(runStart time.Time) error {
+	if t.nonFiniteParam() != "" {
+		return t.diverged(t.Step, errors.New("the parameters are not finite"))
+	}
 	m := t.Model
 	tensors := m.P.Encode(m.B, m.Cfg)
 	for k, v := range t.Opt.State(m.B, m.Cfg) {
@@ -388,7 +429,11 @@ func (t *Trainer) SaveCheckpoint(runStart time.Time) error {
 	meta := map[string]string{"step": strconv.Itoa(t.Step), "optim_step": strconv.Itoa(t.Opt.Step),
 		"rng": hex.EncodeToString(state), "task": t.Task.Name(),
 		"wall_s": strconv.FormatFloat(t.wall+time.Since(runStart).Seconds(), 'f', 3, 64)}
-	return model.SaveTensors(filepath.Join(t.Dir, CheckpointFile), m.Cfg, tensors, meta)
+	if err := model.SaveTensors(filepath.Join(t.Dir, CheckpointFile), m.Cfg, tensors, meta); err != nil {
+		return err
+	}
+	t.saved = t.Step
+	return nil
 }
 
 // progressBar returns a bar on a terminal, nil otherwise (then Run prints log lines).
