@@ -25,6 +25,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	batch := fs.Int("batch", 250, "problems per batch")
 	asJSON := fs.Bool("json", false, "print the results as JSON on stdout")
 	device := fs.String("device", "auto", deviceHelp)
+	anyTask := fs.Bool("any-task", false, "use a checkpoint trained for another task than -task")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -33,7 +34,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer closeBackend()
-	t, m, rm, err := taskAndModel("eval", *taskName, *ckpt, *remask, b, stderr)
+	t, m, rm, err := taskAndModel("eval", *taskName, *ckpt, *remask, *anyTask, b, stderr)
 	if err != nil {
 		return err
 	}

@@ -13,7 +13,7 @@ import (
 // taskAndModel resolves the -task and -ckpt flags shared by eval and sample: an unknown task
 // or remasking rule is a usage error; a checkpoint that is missing or does not fit the task is
 // a plain error.
-func taskAndModel(cmd, taskName, ckpt, remasking string, b core.Backend, stderr io.Writer) (task.Task, *model.Model, core.Remasking, error) {
+func taskAndModel(cmd, taskName, ckpt, remasking string, anyTask bool, b core.Backend, stderr io.Writer) (task.Task, *model.Model, core.Remasking, error) {
 	if ckpt == "" || taskName == "" {
 		fmt.Fprintf(stderr, "demo %s: -ckpt and -task are required\n", cmd)
 		return nil, nil, 0, errUsage
@@ -32,8 +32,8 @@ func taskAndModel(cmd, taskName, ckpt, remasking string, b core.Backend, stderr 
 	if err != nil {
 		return nil, nil, 0, err
 	}
-	if err := task.CheckModel(ck.Config, t); err != nil {
-		return nil, nil, 0, fmt.Errorf("%s: %w", ckpt, err)
+	if err := rl.CheckTask(ck, ckpt, t, anyTask); err != nil {
+		return nil, nil, 0, err
 	}
 	return t, model.New(b, ck.Config, ck.Params), rm, nil
 }

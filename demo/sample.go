@@ -25,6 +25,7 @@ func runSample(args []string, stdout, stderr io.Writer) error {
 	remask := fs.String("remasking", "low_confidence", "low_confidence | random | entropy")
 	temp := fs.Float64("temperature", 0, "sampling temperature (0 = greedy)")
 	device := fs.String("device", "auto", deviceHelp)
+	anyTask := fs.Bool("any-task", false, "use a checkpoint trained for another task than -task")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -33,7 +34,7 @@ func runSample(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer closeBackend()
-	t, m, rm, err := taskAndModel("sample", *taskName, *ckpt, *remask, b, stderr)
+	t, m, rm, err := taskAndModel("sample", *taskName, *ckpt, *remask, *anyTask, b, stderr)
 	if err != nil {
 		return err
 	}

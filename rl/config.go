@@ -41,7 +41,8 @@ type TaskConfig struct {
 // ModelConfig is the architecture of a model trained from scratch, or the checkpoint to start
 // from (init), whose architecture then wins.
 type ModelConfig struct {
-	Init      string  `toml:"init"` // checkpoint path or shipped model name; empty = fresh
+	Init      string  `toml:"init"`     // checkpoint path or shipped model name; empty = fresh
+	AnyTask   bool    `toml:"any_task"` // allow an init checkpoint trained for another task
 	DModel    int     `toml:"d_model"`
 	Layers    int     `toml:"n_layers"`
 	Heads     int     `toml:"n_heads"`

@@ -1,6 +1,7 @@
 package rl
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 
@@ -40,6 +41,23 @@ type Completion struct {
 	Problem task.Problem
 }
 
+// samplerConfig is the sampler of an evaluation of t at steps.
+func (o EvalOptions) samplerConfig(t task.Task, steps int) sampler.Config {
+	return sampler.Config{GenLength: t.AnswerLen(), BlockLength: cmp.Or(o.BlockLength, t.AnswerLen()), Steps: steps,
+		Temperature: o.Temperature, Remasking: o.Remasking, Seed: o.Seed}
+}
+
+// Check reports the first step count (or block length, or temperature) the sampler cannot
+// honour on t's answers, so that a caller can refuse it before any work.
+func (o EvalOptions) Check(t task.Task) error {
+	for _, steps := range o.Steps {
+		if err := o.samplerConfig(t, steps).Validate(); err != nil {
+			return fmt.Errorf("%d steps, block length %d (answers of %d tokens): %w", steps, o.BlockLength, t.AnswerLen(), err)
+		}
+	}
+	return nil
+}
+
 // Evaluate samples a completion for every problem at every step count and scores it.
 func Evaluate(m *model.Model, t task.Task, problems []task.Problem, o EvalOptions) ([]EvalResult, [][]Completion, error) {
 	if len(problems) == 0 {
@@ -53,20 +71,18 @@ func Evaluate(m *model.Model, t task.Task, problems []task.Problem, o EvalOption
 		}
 		prompts[i] = sampler.Prompt{Tokens: ids, Mask: mask}
 	}
+	if err := o.Check(t); err != nil {
+		return nil, nil, fmt.Errorf("evaluate: %w", err)
+	}
 	batch := o.BatchSize
 	if batch <= 0 {
 		batch = len(problems)
-	}
-	block := o.BlockLength
-	if block == 0 {
-		block = t.AnswerLen()
 	}
 	var results []EvalResult
 	var all [][]Completion
 	done, total := 0, len(problems)*len(o.Steps)
 	for _, steps := range o.Steps {
-		cfg := sampler.Config{GenLength: t.AnswerLen(), BlockLength: block, Steps: steps,
-			Temperature: o.Temperature, Remasking: o.Remasking, Seed: o.Seed}
+		cfg := o.samplerConfig(t, steps)
 		res := EvalResult{Steps: steps, N: len(problems), Parts: map[string]float64{}}
 		comps := make([]Completion, 0, len(problems))
 		for lo := 0; lo < len(problems); lo += batch {

@@ -66,7 +66,8 @@ type Trainer struct {
 }
 
 // NewRun creates the run folder cfg.Run.OutDir/cfg.Run.Name, writes the config into it and
-// builds the model: fresh for cfg.Model, or loaded from cfg.Model.Init.
+// builds the model: fresh for cfg.Model, or loaded from cfg.Model.Init. Everything is checked
+// before the folder is created, so a refused config leaves nothing behind.
 func NewRun(cfg Config, b core.Backend, out io.Writer) (*Trainer, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -79,24 +80,14 @@ func NewRun(cfg Config, b core.Backend, out io.Writer) (*Trainer, error) {
 	if _, err := os.Stat(filepath.Join(dir, CheckpointFile)); err == nil {
 		return nil, fmt.Errorf("run folder %s already holds a run: resume it with -resume %s, or set another run.name", dir, dir)
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("run folder: %w", err)
-	}
-	raw, err := toml.Marshal(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("encoding config: %w", err)
-	}
-	if err := atomicfile.Write(filepath.Join(dir, ConfigFile), func(w io.Writer) error { _, err := w.Write(raw); return err }); err != nil {
-		return nil, err
-	}
 	var m *model.Model
 	if cfg.Model.Init != "" {
 		ck, err := LoadModel(cfg.Model.Init, b)
 		if err != nil {
 			return nil, fmt.Errorf("model.init: %w", err)
 		}
-		if err := task.CheckModel(ck.Config, t); err != nil {
-			return nil, fmt.Errorf("model.init %s: %w", cfg.Model.Init, err)
+		if err := CheckTask(ck, cfg.Model.Init, t, cfg.Model.AnyTask); err != nil {
+			return nil, fmt.Errorf("model.init: %w", err)
 		}
 		m = model.New(b, ck.Config, ck.Params)
 	} else {
@@ -114,10 +105,37 @@ func NewRun(cfg Config, b core.Backend, out io.Writer) (*Trainer, error) {
 	if tr.rl, err = newRLState(cfg, m); err != nil {
 		return nil, err
 	}
+	if err := tr.checkSampling(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("run folder: %w", err)
+	}
+	raw, err := toml.Marshal(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("encoding config: %w", err)
+	}
+	if err := atomicfile.Write(filepath.Join(dir, ConfigFile), func(w io.Writer) error { _, err := w.Write(raw); return err }); err != nil {
+		return nil, err
+	}
 	if tr.metrics, err = OpenMetrics(filepath.Join(dir, MetricsFile), 0); err != nil {
 		return nil, err
 	}
 	return tr, nil
+}
+
+// checkSampling refuses rollout and evaluation settings the sampler cannot honour for this task
+// and model, before any work: otherwise they would fail at the first rollout or evaluation.
+func (t *Trainer) checkSampling() error {
+	if t.rl != nil {
+		if err := t.rolloutConfig().Validate(); err != nil {
+			return fmt.Errorf("rl.rollout: %w", err)
+		}
+	}
+	if err := t.evalOptions().Check(t.Task); err != nil {
+		return fmt.Errorf("eval.steps, eval.block_length: %w", err)
+	}
+	return nil
 }
 
 // ModelConfigFor is the architecture of mc on the shared character vocabulary, long enough
@@ -394,9 +412,7 @@ func (t *Trainer) evaluate() ([]EvalResult, error) {
 	if ec.N > 0 && ec.N < len(problems) {
 		problems = problems[:ec.N]
 	}
-	rm, _ := core.ParseRemasking(ec.Remasking)
-	res, _, err := Evaluate(t.Model, t.Task, problems, EvalOptions{Steps: ec.Steps, BlockLength: ec.BlockLength,
-		Remasking: rm, Temperature: float32(ec.Temperature), BatchSize: ec.BatchSize})
+	res, _, err := Evaluate(t.Model, t.Task, problems, t.evalOptions())
 	if err != nil {
 		return nil, err
 	}
@@ -409,6 +425,13 @@ func (t *Trainer) evaluate() ([]EvalResult, error) {
 	}
 	fmt.Fprintln(t.Out)
 	return res, nil
+}
+
+// evalOptions are the config's evaluation settings.
+func (t *Trainer) evalOptions() EvalOptions {
+	ec := t.Cfg.Eval
+	rm, _ := core.ParseRemasking(ec.Remasking)
+	return EvalOptions{Steps: ec.Steps, BlockLength: ec.BlockLength, Remasking: rm, Temperature: float32(ec.Temperature), BatchSize: ec.BatchSize}
 }
 
 // SaveCheckpoint writes model, optimizer, step, random state and wall time atomically. It

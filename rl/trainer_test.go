@@ -246,6 +246,24 @@ func TestConfigErrors(t *testing.T) {
 	}
 }
 
+// TestInitForAnotherTask: model.init trained for Sudoku is refused for Countdown, naming both
+// tasks and the override, and creates no run folder; with model.any_task it is accepted.
+func TestInitForAnotherTask(t *testing.T) {
+	c := smallConfig(t.TempDir())
+	c.Task.Name, c.Model.Init = "countdown", "sudoku-base"
+	_, err := NewRun(c, cpu.New(), io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "sudoku-base was trained for sudoku, not countdown") || !strings.Contains(err.Error(), "any_task") {
+		t.Fatalf("NewRun returned %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(c.Run.OutDir, c.Run.Name)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a refused run left its folder behind (%v)", err)
+	}
+	c.Model.AnyTask = true
+	if _, err := NewRun(c, cpu.New(), io.Discard); err != nil {
+		t.Fatalf("with model.any_task: %v", err)
+	}
+}
+
 func readTensors(t *testing.T, path string) *safetensors.File {
 	t.Helper()
 	raw, err := os.ReadFile(path)
