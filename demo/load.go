@@ -35,5 +35,8 @@ func taskAndModel(cmd, taskName, ckpt, remasking string, anyTask bool, b core.Ba
 	if err := rl.CheckTask(ck, ckpt, t, anyTask); err != nil {
 		return nil, nil, 0, err
 	}
+	if note := rl.DataNote(ckpt, ck); note != "" {
+		fmt.Fprintln(stderr, note)
+	}
 	return t, model.New(b, ck.Config, ck.Params), rm, nil
 }

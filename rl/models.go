@@ -35,3 +35,13 @@ func CheckTask(ck *model.Checkpoint, name string, t task.Task, anyTask bool) err
 	}
 	return nil
 }
+
+// DataNote is a line for the user when the checkpoint file at path carries no checksum of its
+// tensor data, saying what was checked; "" when it does, and for shipped models (embedded in
+// the binary, checked by the build).
+func DataNote(path string, ck *model.Checkpoint) string {
+	if _, err := os.Stat(path); ck.DataChecked || err != nil {
+		return ""
+	}
+	return fmt.Sprintf("note: %s carries no checksum of its tensor data (an older file, or another tool's): its header, tensor names, shapes and sizes were checked, its values were not", path)
+}

@@ -89,6 +89,9 @@ func NewRun(cfg Config, b core.Backend, out io.Writer) (*Trainer, error) {
 		if err := CheckTask(ck, cfg.Model.Init, t, cfg.Model.AnyTask); err != nil {
 			return nil, fmt.Errorf("model.init: %w", err)
 		}
+		if note := DataNote(cfg.Model.Init, ck); note != "" {
+			fmt.Fprintln(out, note)
+		}
 		m = model.New(b, ck.Config, ck.Params)
 	} else {
 		mc := ModelConfigFor(cfg.Model, t)
@@ -168,6 +171,9 @@ func Resume(dir string, b core.Backend, out io.Writer) (*Trainer, error) {
 	ck, err := model.FromFile(path, f, b)
 	if err != nil {
 		return nil, fmt.Errorf("resume: %w", err)
+	}
+	if note := DataNote(path, ck); note != "" {
+		fmt.Fprintln(out, note)
 	}
 	step, err := strconv.Atoi(ck.Metadata["step"])
 	if err != nil {
