@@ -43,8 +43,13 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "demo eval: -steps: %v\n", err)
 		return errUsage
 	}
-	if *n < 0 || *batch <= 0 || *temp < 0 {
-		fmt.Fprintln(stderr, "demo eval: -n must be ≥ 0, -batch > 0, -temperature ≥ 0")
+	opts := rl.EvalOptions{Steps: steps, BlockLength: *block, Remasking: rm, Temperature: float32(*temp), BatchSize: *batch, Seed: uint32(*seed)}
+	if *n < 0 || *batch <= 0 {
+		fmt.Fprintln(stderr, "demo eval: -n must be ≥ 0 and -batch > 0")
+		return errUsage
+	}
+	if err := opts.Check(t); err != nil {
+		fmt.Fprintf(stderr, "demo eval: -steps, -block, -temperature: %v\n", err)
 		return errUsage
 	}
 	problems := t.Test()
@@ -52,12 +57,12 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if *data != "" {
 		f, err := os.Open(*data)
 		if err != nil {
-			return err
+			return refused(err)
 		}
 		problems, err = t.ParseJSONL(f)
 		f.Close()
 		if err != nil {
-			return fmt.Errorf("%s: %w", *data, err)
+			return refused(fmt.Errorf("%s: %w", *data, err))
 		}
 		source = *data
 	}
@@ -67,13 +72,12 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if !*asJSON {
 		fmt.Fprintf(stderr, "evaluating %s on %d %s problems (%s) at %v steps, %s, T=%g\ndevice: %s\n", *ckpt, len(problems), t.Name(), source, steps, rm, *temp, why)
 	}
-	res, _, err := rl.Evaluate(m, t, problems, rl.EvalOptions{Steps: steps, BlockLength: *block, Remasking: rm,
-		Temperature: float32(*temp), BatchSize: *batch, Seed: uint32(*seed),
-		Progress: func(done, total int) {
-			if !*asJSON {
-				fmt.Fprintf(stderr, "\r  %d/%d", done, total)
-			}
-		}})
+	opts.Progress = func(done, total int) {
+		if !*asJSON {
+			fmt.Fprintf(stderr, "\r  %d/%d", done, total)
+		}
+	}
+	res, _, err := rl.Evaluate(m, t, problems, opts)
 	if err != nil {
 		return err
 	}

@@ -58,6 +58,10 @@ func runSample(args []string, stdout, stderr io.Writer) error {
 	if cfg.Steps == 0 {
 		cfg.Steps = t.AnswerLen()
 	}
+	if err := cfg.Validate(); err != nil {
+		fmt.Fprintf(stderr, "demo sample: -steps, -block, -temperature: %v\n", err)
+		return errUsage
+	}
 	fmt.Fprintf(stderr, "device: %s\n", why)
 	text, rw, err := showUnmasking(stdout, m, t, p, cfg, isTerminal(stdout))
 	if err != nil {

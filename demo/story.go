@@ -1,16 +1,12 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/dllmrl/agrpo/core"
@@ -75,6 +71,10 @@ func runStory(args []string, stdout, stderr io.Writer) error {
 	if *stepsFlag == "" {
 		steps = []int{steps[0], steps[len(steps)-1]}
 	}
+	if err := (rl.EvalOptions{Steps: steps}).Check(t); err != nil {
+		fmt.Fprintf(stderr, "demo: -steps: %v\n", err)
+		return errUsage
+	}
 	b, why, closeBackend, err := openBackend(*device, stderr)
 	if err != nil {
 		return err
@@ -94,6 +94,12 @@ func runStory(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	base := model.New(b, ck.Config, ck.Params)
+	// The run folder first, so that an -out that cannot hold it is refused before any work.
+	cfg := storyConfig(t, baseName, *budget, *seed, *out, *device)
+	tr, err := rl.NewRun(cfg, b, io.Discard)
+	if err != nil {
+		return refused(err)
+	}
 	problems := t.Test()[:min(*n, len(t.Test()))]
 	say("\n1. the shipped %s (%.2f M parameters, trained by masked-diffusion SFT) on %d test problems\n",
 		baseName, float64(ck.Config.NumParams())/1e6, len(problems))
@@ -102,24 +108,19 @@ func runStory(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
-	cfg := storyConfig(t, baseName, *budget, *seed, *out, *device)
-	tr, err := rl.NewRun(cfg, b, io.Discard)
-	if err != nil {
-		return err
-	}
 	say("\n2. AGRPO fine-tuning: %d steps × %d prompts × %d rollouts (T=%.1f, random unmasking order, %d Monte Carlo steps per rollout)\n",
 		*budget, cfg.RL.Prompts, cfg.RL.Group, cfg.RL.Rollout.Temperature, cfg.RL.AGRPO.MCSamples)
 	live := newLiveLine(stderr, *budget)
 	tr.OnStep = live.update
 	// Ctrl-C during training checkpoints the run; elsewhere it just ends the program, as
 	// nothing is half-written then.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := interruptible(stderr)
 	err = tr.Run(ctx)
 	stop()
 	live.finish()
 	if errors.Is(err, rl.ErrInterrupted) {
 		say("interrupted at step %d; the run folder %s keeps the checkpoint (go run ./demo train -resume %s)\n", tr.Step, tr.Dir, tr.Dir)
-		return nil
+		return err
 	}
 	if err != nil {
 		return err

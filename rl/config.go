@@ -7,7 +7,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"os"
+	"reflect"
 	"strings"
 
 	"github.com/pelletier/go-toml/v2"
@@ -138,7 +138,7 @@ func DefaultConfig() Config {
 // LoadConfig reads a TOML file over the defaults. Unknown keys and type errors are reported with
 // the file, line and key.
 func LoadConfig(path string) (Config, error) {
-	raw, err := os.ReadFile(path)
+	raw, err := readCapped(path, maxConfigBytes)
 	if err != nil {
 		return Config{}, fmt.Errorf("config: %w", err)
 	}
@@ -245,6 +245,7 @@ func (c Config) Validate() error {
 			break
 		}
 	}
+	errs = append(errs, nonFinite("", reflect.ValueOf(c))...)
 	return errors.Join(errs...)
 }
 

@@ -160,7 +160,7 @@ func Resume(dir string, b core.Backend, out io.Writer) (*Trainer, error) {
 		return nil, fmt.Errorf("resume %s: %w", dir, err)
 	}
 	path := filepath.Join(dir, CheckpointFile)
-	raw, err := os.ReadFile(path)
+	raw, err := safetensors.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("resume: %w", err)
 	}

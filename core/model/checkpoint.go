@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"reflect"
 	"strings"
 
@@ -64,7 +63,7 @@ func SaveTensors(path string, cfg Config, tensors map[string]safetensors.Tensor,
 // names the file and, where there is one, the tensor. Tensors under "optim." (a trainer's
 // optimizer state, saved beside the model) are left to the trainer.
 func Load(path string, b core.Backend) (*Checkpoint, error) {
-	raw, err := os.ReadFile(path)
+	raw, err := safetensors.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint: %w", err)
 	}

@@ -15,6 +15,7 @@ import (
 	"io"
 	"maps"
 	"math"
+	"os"
 	"sort"
 )
 
@@ -186,6 +187,19 @@ func (e entry) slice(name string, data []byte) (Tensor, error) {
 		return Tensor{}, fmt.Errorf("safetensors: tensor %q: %d bytes for shape %v of %s, want %d", name, end-begin, e.Shape, e.DType, count*int64(size))
 	}
 	return Tensor{DType: e.DType, Shape: append([]int(nil), e.Shape...), Data: data[begin:end]}, nil
+}
+
+// ReadFile reads a whole file for Parse. It must be a regular file: a device or a pipe (such
+// as /dev/zero) has no size to bound the read, and could exhaust memory.
+func ReadFile(path string) ([]byte, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", path)
+	}
+	return os.ReadFile(path)
 }
 
 // Write encodes tensors (written in sorted name order) and metadata to w, adding the data's
