@@ -71,6 +71,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"-out", "/proc/forbidden", "-budget", "1", "-n", "4"}, "run folder"},
 		{[]string{"-steps", "13"}, "13 steps"},
 		{[]string{"plot"}, "missing argument"},
+		{[]string{"serve", "-addr", "foo"}, "missing port"},
 		{[]string{"bench", "-time", "-1s"}, "-time"},
 	} {
 		code, _, stderr := runDemo(c.args...)
