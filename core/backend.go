@@ -179,6 +179,11 @@ type UnmaskState struct {
 //
 // Scores: LowConfidence uses the recorded log-probability, LowEntropy the negated entropy,
 // RandomOrder core.Uniform(Seed, StreamRemask, Step, row·C + position, 0).
+//
+// A position whose tempered logits are not all finite (NaN or ±Inf at any id, an overflow of
+// logits/T included) has no distribution: it draws MaskID with NaN log-probability and entropy
+// and a support of every id but MaskID, and scores +Inf, so that it is revealed before the
+// row's finite positions and the step of the fault is on the record (the sampler reports it).
 type UnmaskParams struct {
 	PromptLen            int // P: completion position j is sequence position P + j
 	BlockStart, BlockEnd int // the current block, as completion positions [start, end)

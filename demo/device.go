@@ -44,7 +44,7 @@ func openBackend(device string, stderr io.Writer) (core.Backend, string, func(),
 		}
 		vb, err := vulkan.New(vulkan.Options{Device: idx, AllowCPU: true})
 		if err != nil {
-			return nil, "", nil, fmt.Errorf("-device %s: %w", device, err)
+			return nil, "", nil, refused(fmt.Errorf("-device %s: %w", device, err))
 		}
 		return vb, vb.Name() + " (asked for with -device " + device + ")", vb.Close, nil
 	}

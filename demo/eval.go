@@ -26,6 +26,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	samples := fs.Int("samples", 1, "completions per problem; with more than one (at T > 0), also pass@N: the problems solved by at least one")
 	asJSON := fs.Bool("json", false, "print the results as JSON on stdout")
 	device := fs.String("device", "auto", deviceHelp)
+	anyTask := fs.Bool("any-task", false, "use a checkpoint trained for another task than -task")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -34,7 +35,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer closeBackend()
-	t, m, rm, err := taskAndModel("eval", *taskName, *ckpt, *remask, b, stderr)
+	t, m, rm, err := taskAndModel("eval", *taskName, *ckpt, *remask, *anyTask, b, stderr)
 	if err != nil {
 		return err
 	}
@@ -43,8 +44,14 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "demo eval: -steps: %v\n", err)
 		return errUsage
 	}
-	if *n < 0 || *batch <= 0 || *temp < 0 || *samples < 1 {
-		fmt.Fprintln(stderr, "demo eval: -n must be ≥ 0, -batch > 0, -temperature ≥ 0, -samples ≥ 1")
+	opts := rl.EvalOptions{Steps: steps, BlockLength: *block, Remasking: rm, Temperature: float32(*temp), BatchSize: *batch,
+		Seed: uint32(*seed), Samples: *samples}
+	if *n < 0 || *batch <= 0 || *samples < 1 {
+		fmt.Fprintln(stderr, "demo eval: -n must be ≥ 0, -batch > 0 and -samples ≥ 1")
+		return errUsage
+	}
+	if err := opts.Check(t); err != nil {
+		fmt.Fprintf(stderr, "demo eval: -steps, -block, -temperature: %v\n", err)
 		return errUsage
 	}
 	problems := t.Test()
@@ -52,12 +59,12 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if *data != "" {
 		f, err := os.Open(*data)
 		if err != nil {
-			return err
+			return refused(err)
 		}
 		problems, err = t.ParseJSONL(f)
 		f.Close()
 		if err != nil {
-			return fmt.Errorf("%s: %w", *data, err)
+			return refused(fmt.Errorf("%s: %w", *data, err))
 		}
 		source = *data
 	}
@@ -67,13 +74,12 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if !*asJSON {
 		fmt.Fprintf(stderr, "evaluating %s on %d %s problems (%s) at %v steps, %s, T=%g\ndevice: %s\n", *ckpt, len(problems), t.Name(), source, steps, rm, *temp, why)
 	}
-	res, _, err := rl.Evaluate(m, t, problems, rl.EvalOptions{Steps: steps, BlockLength: *block, Remasking: rm,
-		Temperature: float32(*temp), BatchSize: *batch, Seed: uint32(*seed), Samples: *samples,
-		Progress: func(done, total int) {
-			if !*asJSON {
-				fmt.Fprintf(stderr, "\r  %d/%d", done, total)
-			}
-		}})
+	opts.Progress = func(done, total int) {
+		if !*asJSON {
+			fmt.Fprintf(stderr, "\r  %d/%d", done, total)
+		}
+	}
+	res, _, err := rl.Evaluate(m, t, problems, opts)
 	if err != nil {
 		return err
 	}

@@ -10,10 +10,10 @@ import (
 	"github.com/dllmrl/agrpo/rl/task"
 )
 
-// taskAndModel resolves the -task and -ckpt flags shared by eval and sample: an unknown task
-// or remasking rule is a usage error; a checkpoint that is missing or does not fit the task is
-// a plain error.
-func taskAndModel(cmd, taskName, ckpt, remasking string, b core.Backend, stderr io.Writer) (task.Task, *model.Model, core.Remasking, error) {
+// taskAndModel resolves the -task and -ckpt flags shared by eval and sample; every error is a
+// user mistake (exit 2): an unknown task or remasking rule, a checkpoint that is missing, damaged
+// or does not fit the task.
+func taskAndModel(cmd, taskName, ckpt, remasking string, anyTask bool, b core.Backend, stderr io.Writer) (task.Task, *model.Model, core.Remasking, error) {
 	if ckpt == "" || taskName == "" {
 		fmt.Fprintf(stderr, "demo %s: -ckpt and -task are required\n", cmd)
 		return nil, nil, 0, errUsage
@@ -30,10 +30,13 @@ func taskAndModel(cmd, taskName, ckpt, remasking string, b core.Backend, stderr 
 	}
 	ck, err := rl.LoadModel(ckpt, b)
 	if err != nil {
-		return nil, nil, 0, err
+		return nil, nil, 0, refused(err)
 	}
-	if err := task.CheckModel(ck.Config, t); err != nil {
-		return nil, nil, 0, fmt.Errorf("%s: %w", ckpt, err)
+	if err := rl.CheckTask(ck, ckpt, t, anyTask); err != nil {
+		return nil, nil, 0, refused(err)
+	}
+	if note := rl.DataNote(ckpt, ck); note != "" {
+		fmt.Fprintln(stderr, note)
 	}
 	return t, model.New(b, ck.Config, ck.Params), rm, nil
 }

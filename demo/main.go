@@ -15,6 +15,8 @@ import (
 	"io"
 	"os"
 	"strings"
+
+	"github.com/dllmrl/agrpo/rl"
 )
 
 // command is one subcommand: its flags are parsed by run from the arguments after its name.
@@ -37,8 +39,31 @@ func commands() []command {
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
+// The exit codes, one rule for every command: 0 done; 2 refused before any work (a flag, a
+// config, a data file, a checkpoint, a run folder or a device that is wrong: a user mistake);
+// 1 failed while working; 130 interrupted (the shell's code for Ctrl-C), state saved.
+const (
+	exitFailed      = 1
+	exitUsage       = 2
+	exitInterrupted = 130
+)
+
 // errUsage marks a user mistake already reported; run exits 2 without more output.
 var errUsage = errors.New("usage")
+
+// usageError is a user mistake still to be reported: finish prints it and exits 2.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+// refused marks err (nil stays nil) as a user mistake found before any work.
+func refused(err error) error {
+	if err == nil {
+		return nil
+	}
+	return usageError{err}
+}
 
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help") {
@@ -56,20 +81,25 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	fmt.Fprintf(stderr, "demo: unknown command %q (run `go run ./demo -h` for the list)\n", args[0])
-	return 2
+	return exitUsage
 }
 
-// finish maps a command's error to the exit code: 0, 2 for usage errors (already reported), 1
-// for failures, reported here in one line.
+// finish maps a command's error to the exit code (see exitUsage) and reports it in one line,
+// unless the command already has: a usage error from the flag package, or an interruption.
 func finish(stderr io.Writer, name string, err error) int {
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
 		return 0
 	case errors.Is(err, errUsage):
-		return 2
+		return exitUsage
+	case errors.Is(err, rl.ErrInterrupted):
+		return exitInterrupted
 	}
 	fmt.Fprintf(stderr, "demo%s: %v\n", name, err)
-	return 1
+	if u := (usageError{}); errors.As(err, &u) {
+		return exitUsage
+	}
+	return exitFailed
 }
 
 func usage(w io.Writer) {

@@ -1,11 +1,14 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/dllmrl/agrpo/core/vulkan"
@@ -17,23 +20,68 @@ func runDemo(args ...string) (code int, stdout, stderr string) {
 	return code, out.String(), errb.String()
 }
 
-// TestUsageErrors: user mistakes exit 2 with a one-line reason and no stack trace.
+// TestUsageErrors: user mistakes — anything refused before the work starts — exit 2 with a
+// one-line reason (checked here by a phrase of it) and no stack trace, whichever command.
 func TestUsageErrors(t *testing.T) {
-	for _, args := range [][]string{
-		{"nosuch"},
-		{"eval"},
-		{"eval", "-ckpt", "countdown-base", "-task", "chess"},
-		{"eval", "-ckpt", "countdown-base", "-task", "countdown", "-steps", "12,x"},
-		{"eval", "-bogus"},
-		{"train"},
-		{"train", "-config", "a", "-resume", "b"},
-		{"sample", "-ckpt", "countdown-base", "-task", "countdown", "-remasking", "best"},
-		{"plot"},
-		{"bench", "-time", "-1s"},
+	dir := t.TempDir()
+	cfg := func(name, extra string) string {
+		p := filepath.Join(dir, name+".toml")
+		os.WriteFile(p, []byte("[run]\nname = \""+name+"\"\nout_dir = \""+dir+"\"\n[task]\nname = \"countdown\"\n"+
+			"[model]\ninit = \"countdown-base\"\n[train]\nmethod = \"agrpo\"\nsteps = 2\n"+extra), 0o644)
+		return p
+	}
+	data := filepath.Join(dir, "bad.jsonl")
+	os.WriteFile(data, []byte(`{"numbers":[3,7,12],"target":33}`+"\n"+`{"numbers":[3,7],"target":"x"}`+"\n"), 0o644)
+	noInit := cfg("noinit", "")
+	raw, _ := os.ReadFile(noInit)
+	os.WriteFile(noInit, bytes.Replace(raw, []byte("countdown-base"), []byte("absent.safetensors"), 1), 0o644)
+	ev := []string{"eval", "-ckpt", "countdown-base", "-task", "countdown"}
+	sm := []string{"sample", "-ckpt", "countdown-base", "-task", "countdown"}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"nosuch"}, "unknown command"},
+		{[]string{"eval"}, "required"},
+		{[]string{"eval", "-ckpt", "countdown-base", "-task", "chess"}, "chess"},
+		{append(ev, "-steps", "12,x"), "-steps"},
+		{append(ev, "-steps", "13"), "13 steps"},
+		{append(ev, "-block", "5"), "block_length = 5"},
+		{append(ev, "-temperature", "NaN"), "temperature = NaN"},
+		{append(ev, "-data", data), "line 2"},
+		{append(ev, "-data", filepath.Join(dir, "absent.jsonl")), "no such file"},
+		{[]string{"eval", "-ckpt", "nope", "-task", "countdown"}, "countdown-base"},
+		{[]string{"eval", "-ckpt", "sudoku-base", "-task", "countdown"}, "trained for sudoku"},
+		{[]string{"eval", "-ckpt", "/dev/zero", "-task", "countdown"}, "not a regular file"},
+		{[]string{"eval", "-bogus"}, "bogus"},
+		{append(sm, "-remasking", "best"), "best"},
+		{append(sm, "-temperature", "Inf"), "temperature = +Inf"},
+		{append(sm, "-problem", `{"numbers":[3]}`), "-problem"},
+		{[]string{"train"}, "-config"},
+		{[]string{"train", "-config", "a", "-resume", "b"}, "exactly one"},
+		{[]string{"train", "-config", "/dev/zero"}, "not a config"},
+		{[]string{"train", "-config", cfg("lr", "lr = inf\n")}, "train.lr: +Inf"},
+		{[]string{"train", "-config", cfg("evalsteps", "[eval]\nsteps = [100000]\n")}, "100000 steps"},
+		{[]string{"train", "-config", cfg("mc", "[rl.agrpo]\nmc_samples = 0\n")}, "mc_samples = 0"},
+		{[]string{"train", "-config", cfg("eps", "[rl.agrpo]\nepsilon_low = -0.1\n")}, "epsilon_low"},
+		{[]string{"train", "-config", cfg("unknown", "[rl]\nwhat = 1\n")}, `unknown key "rl.what"`},
+		{[]string{"train", "-config", cfg("device", ""), "-device", "vulkan:99"}, "-device vulkan:99"},
+		{[]string{"train", "-config", noInit}, `no checkpoint file "absent.safetensors"`},
+		{[]string{"train", "-resume", filepath.Join(dir, "absent")}, "absent/config.toml"},
+		{[]string{"-out", "/proc/forbidden", "-budget", "1", "-n", "4"}, "run folder"},
+		{[]string{"-steps", "17"}, "17 steps"}, // Sudoku answers have 16 tokens
+		{[]string{"plot"}, "missing argument"},
+		{[]string{"serve", "-addr", "foo"}, "missing port"},
+		{[]string{"bench", "-time", "-1s"}, "-time"},
 	} {
-		code, _, stderr := runDemo(args...)
-		if code != 2 || strings.Contains(stderr, "goroutine") || strings.TrimSpace(stderr) == "" {
-			t.Errorf("%v: exit %d, stderr %q", args, code, stderr)
+		code, _, stderr := runDemo(c.args...)
+		if code != 2 || strings.Contains(stderr, "goroutine") || !strings.Contains(stderr, c.want) {
+			t.Errorf("%v: exit %d, stderr %q (want 2 and %q)", c.args, code, stderr, c.want)
+		}
+	}
+	for _, name := range []string{"lr", "evalsteps", "mc", "eps", "unknown", "device", "noinit"} {
+		if _, err := os.Stat(filepath.Join(dir, name)); !os.IsNotExist(err) {
+			t.Errorf("the refused config %s left a run folder (%v)", name, err)
 		}
 	}
 	if code, _, _ := runDemo("eval", "-h"); code != 0 {
@@ -60,25 +108,15 @@ func TestEvalShippedModel(t *testing.T) {
 	if res.N != 20 || len(res.Results) != 2 || res.Results[0].Steps != 12 {
 		t.Fatalf("unexpected result %+v", res)
 	}
-	// A missing checkpoint is a plain error (exit 1) that lists the shipped models.
-	code, _, stderr = runDemo("eval", "-ckpt", "nope", "-task", "countdown")
-	if code != 1 || !strings.Contains(stderr, "countdown-base") {
-		t.Errorf("missing checkpoint: exit %d, %q", code, stderr)
-	}
 }
 
-// TestEvalOwnData evaluates problems from a JSONL file; a malformed line is reported by number.
+// TestEvalOwnData evaluates problems from a JSONL file (TestUsageErrors has a malformed one).
 func TestEvalOwnData(t *testing.T) {
 	dir := t.TempDir()
 	good := filepath.Join(dir, "good.jsonl")
 	os.WriteFile(good, []byte(`{"numbers":[3,7,12],"target":33}`+"\n"+`{"numbers":[2,5,10],"target":20}`+"\n"), 0o644)
 	if code, stdout, stderr := runDemo("eval", "-ckpt", "countdown-base", "-task", "countdown", "-data", good, "-steps", "12"); code != 0 || !strings.Contains(stdout, "accuracy") {
 		t.Fatalf("exit %d: %s %s", code, stdout, stderr)
-	}
-	bad := filepath.Join(dir, "bad.jsonl")
-	os.WriteFile(bad, []byte(`{"numbers":[3,7,12],"target":33}`+"\n"+`{"numbers":[3,7],"target":"x"}`+"\n"), 0o644)
-	if code, _, stderr := runDemo("eval", "-ckpt", "countdown-base", "-task", "countdown", "-data", bad); code != 1 || !strings.Contains(stderr, "line 2") {
-		t.Errorf("bad data: exit %d, %q", code, stderr)
 	}
 }
 
@@ -126,7 +164,7 @@ steps = [7]
 			t.Errorf("run folder lacks %s", f)
 		}
 	}
-	if code, _, stderr := runDemo("train", "-config", cfg); code != 1 || !strings.Contains(stderr, "-resume") {
+	if code, _, stderr := runDemo("train", "-config", cfg); code != 2 || !strings.Contains(stderr, "-resume") {
 		t.Errorf("second start: exit %d, %q", code, stderr)
 	}
 	if code, _, stderr := runDemo("train", "-resume", filepath.Join(dir, "tiny")); code != 0 {
@@ -220,5 +258,60 @@ steps = [6]
 	code, stdout, stderr := runDemo("train", "-config", cfg)
 	if code != 0 || !strings.Contains(stdout, "done") || !strings.Contains(stdout+stderr, "vulkan") {
 		t.Fatalf("train on run.device = vulkan: exit %d: %s %s", code, stdout, stderr)
+	}
+}
+
+// TestMain lets a test run the command in a child process (DEMO_ARGS, fields separated by
+// spaces), to send it signals.
+func TestMain(m *testing.M) {
+	if args, ok := os.LookupEnv("DEMO_ARGS"); ok {
+		os.Exit(run(strings.Fields(args), os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+// TestInterrupt: Ctrl-C during training saves the checkpoint and exits 130; a second Ctrl-C
+// while the step finishes ends the process at once, by the signal.
+func TestInterrupt(t *testing.T) {
+	for _, twice := range []bool{false, true} {
+		dir := t.TempDir()
+		cfg := filepath.Join(dir, "slow.toml")
+		os.WriteFile(cfg, []byte("[run]\nname = \"slow\"\nout_dir = \""+dir+"\"\ndevice = \"cpu\"\n[task]\nname = \"arithmetic\"\n"+
+			"[train]\nsteps = 100000\nbatch_size = 256\nlog_every = 1\n"), 0o644)
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), "DEMO_ARGS=train -config "+cfg)
+		stderr, err := cmd.StderrPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		var log strings.Builder
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			line := sc.Text()
+			log.WriteString(line + "\n")
+			switch {
+			case strings.HasPrefix(line, "step 1/"):
+				cmd.Process.Signal(os.Interrupt)
+			case twice && strings.HasPrefix(line, "interrupt: saving"):
+				cmd.Process.Signal(os.Interrupt)
+			}
+		}
+		err = cmd.Wait()
+		ws := cmd.ProcessState.Sys().(syscall.WaitStatus)
+		if twice {
+			if !ws.Signaled() || ws.Signal() != syscall.SIGINT {
+				t.Errorf("second Ctrl-C: %v, want death by SIGINT\n%s", err, log.String())
+			}
+			continue
+		}
+		if ws.ExitStatus() != 130 || !strings.Contains(log.String(), "interrupted at step") {
+			t.Errorf("Ctrl-C: exit %d, want 130\n%s", ws.ExitStatus(), log.String())
+		}
+		if _, err := os.Stat(filepath.Join(dir, "slow", "checkpoint.safetensors")); err != nil {
+			t.Errorf("no checkpoint after Ctrl-C: %v", err)
+		}
 	}
 }

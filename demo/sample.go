@@ -25,6 +25,7 @@ func runSample(args []string, stdout, stderr io.Writer) error {
 	remask := fs.String("remasking", "low_confidence", "low_confidence | random | entropy")
 	temp := fs.Float64("temperature", 0, "sampling temperature (0 = greedy)")
 	device := fs.String("device", "auto", deviceHelp)
+	anyTask := fs.Bool("any-task", false, "use a checkpoint trained for another task than -task")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -33,7 +34,7 @@ func runSample(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer closeBackend()
-	t, m, rm, err := taskAndModel("sample", *taskName, *ckpt, *remask, b, stderr)
+	t, m, rm, err := taskAndModel("sample", *taskName, *ckpt, *remask, *anyTask, b, stderr)
 	if err != nil {
 		return err
 	}
@@ -56,6 +57,10 @@ func runSample(args []string, stdout, stderr io.Writer) error {
 	}
 	if cfg.Steps == 0 {
 		cfg.Steps = t.AnswerLen()
+	}
+	if err := cfg.Validate(); err != nil {
+		fmt.Fprintf(stderr, "demo sample: -steps, -block, -temperature: %v\n", err)
+		return errUsage
 	}
 	fmt.Fprintf(stderr, "device: %s\n", why)
 	text, rw, err := showUnmasking(stdout, m, t, p, cfg, isTerminal(stdout))

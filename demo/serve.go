@@ -38,12 +38,22 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return serve(ctx, *addr, stdout)
+	return serve(ctx, *addr, stdout, stderr)
 }
 
-// serve builds the site, listens on addr, prints the URL and serves until ctx is done.
-func serve(ctx context.Context, addr string, stdout io.Writer) error {
+// serve listens on addr (first, so that a bad address is refused before the build), builds the
+// site, prints the URL and serves until ctx is done. An address reachable from other machines
+// is served, with a warning on stderr: the page is for a trusted network.
+func serve(ctx context.Context, addr string, stdout, stderr io.Writer) error {
 	start := time.Now()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return refused(fmt.Errorf("-addr: %w", err))
+	}
+	defer ln.Close()
+	if ip := ln.Addr().(*net.TCPAddr).IP; !ip.IsLoopback() {
+		fmt.Fprintf(stderr, "WARNING: -addr %q listens on %s, reachable from other machines: the demo server is meant for this machine (127.0.0.1) or a trusted network\n", addr, ln.Addr())
+	}
 	wasm, err := buildWasm(ctx)
 	if ctx.Err() != nil {
 		fmt.Fprintln(stdout, "stopped") // Ctrl-C during the build is not a build failure
@@ -61,11 +71,10 @@ func serve(ctx context.Context, addr string, stdout io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "built the page's WebAssembly (%.1f MB) in %.1fs\n", float64(len(wasm))/1e6, time.Since(start).Seconds())
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return err
-	}
-	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	// Timeouts bound what a silent or idle connection holds; the largest response (the
+	// WebAssembly, a few MB) takes well under WriteTimeout even on a slow link.
+	srv := &http.Server{Handler: s, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 2 * time.Minute, IdleTimeout: time.Minute}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	fmt.Fprintf(stdout, "serving the browser demo at http://%s/ (Ctrl-C stops)\n", ln.Addr())

@@ -178,7 +178,7 @@ func TestServe(t *testing.T) {
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		err := serve(ctx, "127.0.0.1:0", pw)
+		err := serve(ctx, "127.0.0.1:0", pw, io.Discard)
 		pw.CloseWithError(err)
 		done <- err
 	}()
@@ -210,5 +210,21 @@ func TestServe(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("serve did not stop within 10 s of being cancelled")
+	}
+}
+
+// TestServeWarnsOffLoopback: an address other machines can reach is served with a warning, and
+// a loopback one without; both are checked before the WebAssembly build (here cancelled).
+func TestServeWarnsOffLoopback(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for addr, warn := range map[string]bool{"0.0.0.0:0": true, ":0": true, "127.0.0.1:0": false} {
+		var stderr strings.Builder
+		if err := serve(ctx, addr, io.Discard, &stderr); err != nil {
+			t.Fatalf("%s: %v", addr, err)
+		}
+		if got := strings.Contains(stderr.String(), "WARNING"); got != warn {
+			t.Errorf("%s: warning %v, want %v (%q)", addr, got, warn, stderr.String())
+		}
 	}
 }

@@ -1,17 +1,13 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/dllmrl/agrpo/configs"
@@ -77,6 +73,10 @@ func runStory(args []string, stdout, stderr io.Writer) error {
 	if *stepsFlag == "" {
 		steps = []int{steps[0], steps[len(steps)-1]}
 	}
+	if err := (rl.EvalOptions{Steps: steps}).Check(t); err != nil {
+		fmt.Fprintf(stderr, "demo: -steps: %v\n", err)
+		return errUsage
+	}
 	b, why, closeBackend, err := openBackend(*device, stderr)
 	if err != nil {
 		return err
@@ -96,6 +96,15 @@ func runStory(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	base := model.New(b, ck.Config, ck.Params)
+	// The run folder first, so that an -out that cannot hold it is refused before any work.
+	cfg, err := storyConfig(t, *budget, *seed, *out, *device)
+	if err != nil {
+		return err
+	}
+	tr, err := rl.NewRun(cfg, b, io.Discard)
+	if err != nil {
+		return refused(err)
+	}
 	problems := t.Test()[:min(*n, len(t.Test()))]
 	say("\n1. the shipped %s (%.2f M parameters, trained by masked-diffusion SFT) on %d test problems\n",
 		baseName, float64(ck.Config.NumParams())/1e6, len(problems))
@@ -104,14 +113,6 @@ func runStory(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
-	cfg, err := storyConfig(t, *budget, *seed, *out, *device)
-	if err != nil {
-		return err
-	}
-	tr, err := rl.NewRun(cfg, b, io.Discard)
-	if err != nil {
-		return err
-	}
 	say("\n2. AGRPO fine-tuning with configs/%s-agrpo.toml: %d steps × %d prompts × %d rollouts (T=%.1f, %s unmasking order, %s sampling steps, %d Monte Carlo steps per rollout, lr %g)\n",
 		t.Name(), *budget, cfg.RL.Prompts, cfg.RL.Group, cfg.RL.Rollout.Temperature, cfg.RL.Rollout.Remasking,
 		rolloutSteps(cfg.RL.Rollout), cfg.RL.AGRPO.MCSamples, cfg.Train.LR)
@@ -119,13 +120,13 @@ func runStory(args []string, stdout, stderr io.Writer) error {
 	tr.OnStep = live.update
 	// Ctrl-C during training checkpoints the run; elsewhere it just ends the program, as
 	// nothing is half-written then.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := interruptible(stderr)
 	err = tr.Run(ctx)
 	stop()
 	live.finish()
 	if errors.Is(err, rl.ErrInterrupted) {
 		say("interrupted at step %d; the run folder %s keeps the checkpoint (go run ./demo train -resume %s)\n", tr.Step, tr.Dir, tr.Dir)
-		return nil
+		return err
 	}
 	if err != nil {
 		return err

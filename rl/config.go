@@ -7,7 +7,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"os"
+	"reflect"
 	"strings"
 
 	"github.com/pelletier/go-toml/v2"
@@ -41,7 +41,8 @@ type TaskConfig struct {
 // ModelConfig is the architecture of a model trained from scratch, or the checkpoint to start
 // from (init), whose architecture then wins.
 type ModelConfig struct {
-	Init      string  `toml:"init"` // checkpoint path or shipped model name; empty = fresh
+	Init      string  `toml:"init"`     // checkpoint path or shipped model name; empty = fresh
+	AnyTask   bool    `toml:"any_task"` // allow an init checkpoint trained for another task
 	DModel    int     `toml:"d_model"`
 	Layers    int     `toml:"n_layers"`
 	Heads     int     `toml:"n_heads"`
@@ -138,7 +139,7 @@ func DefaultConfig() Config {
 // LoadConfig reads a TOML file over the defaults. Unknown keys and type errors are reported with
 // the file, line and key.
 func LoadConfig(path string) (Config, error) {
-	raw, err := os.ReadFile(path)
+	raw, err := readCapped(path, maxConfigBytes)
 	if err != nil {
 		return Config{}, fmt.Errorf("config: %w", err)
 	}
@@ -245,6 +246,7 @@ func (c Config) Validate() error {
 			break
 		}
 	}
+	errs = append(errs, nonFinite("", reflect.ValueOf(c))...)
 	return errors.Join(errs...)
 }
 

@@ -1,6 +1,7 @@
 package rl
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 
@@ -50,6 +51,23 @@ type Completion struct {
 	Problem task.Problem
 }
 
+// samplerConfig is the sampler of an evaluation of t at steps.
+func (o EvalOptions) samplerConfig(t task.Task, steps int) sampler.Config {
+	return sampler.Config{GenLength: t.AnswerLen(), BlockLength: cmp.Or(o.BlockLength, t.AnswerLen()), Steps: steps,
+		Temperature: o.Temperature, Remasking: o.Remasking, Seed: o.Seed}
+}
+
+// Check reports the first step count (or block length, or temperature) the sampler cannot
+// honour on t's answers, so that a caller can refuse it before any work.
+func (o EvalOptions) Check(t task.Task) error {
+	for _, steps := range o.Steps {
+		if err := o.samplerConfig(t, steps).Validate(); err != nil {
+			return fmt.Errorf("%d steps, block length %d (answers of %d tokens): %w", steps, o.BlockLength, t.AnswerLen(), err)
+		}
+	}
+	return nil
+}
+
 // Evaluate samples o.Samples completions (at least one) for every problem at every step count
 // and scores them. The completions come back problem by problem, a problem's samples together.
 func Evaluate(m *model.Model, t task.Task, problems []task.Problem, o EvalOptions) ([]EvalResult, [][]Completion, error) {
@@ -69,20 +87,18 @@ func Evaluate(m *model.Model, t task.Task, problems []task.Problem, o EvalOption
 			prompts = append(prompts, sampler.Prompt{Tokens: ids, Mask: mask})
 		}
 	}
+	if err := o.Check(t); err != nil {
+		return nil, nil, fmt.Errorf("evaluate: %w", err)
+	}
 	batch := o.BatchSize
 	if batch <= 0 {
 		batch = len(rows)
-	}
-	block := o.BlockLength
-	if block == 0 {
-		block = t.AnswerLen()
 	}
 	var results []EvalResult
 	var all [][]Completion
 	done, total := 0, len(rows)*len(o.Steps)
 	for _, steps := range o.Steps {
-		cfg := sampler.Config{GenLength: t.AnswerLen(), BlockLength: block, Steps: steps,
-			Temperature: o.Temperature, Remasking: o.Remasking, Seed: o.Seed}
+		cfg := o.samplerConfig(t, steps)
 		res := EvalResult{Steps: steps, N: len(problems), Parts: map[string]float64{}}
 		comps := make([]Completion, 0, len(rows))
 		solved := make([]bool, len(problems))
@@ -91,7 +107,7 @@ func Evaluate(m *model.Model, t task.Task, problems []task.Problem, o EvalOption
 			hi := min(lo+batch, len(rows))
 			tr, err := sampler.Generate(m, prompts[lo:hi], cfg, nil)
 			if err != nil {
-				return nil, nil, fmt.Errorf("evaluate at %d steps: %w", steps, err)
+				return nil, nil, fmt.Errorf("evaluate at %d steps, problems %d to %d: %w", steps, lo, hi-1, err)
 			}
 			for r := 0; r < tr.B; r++ {
 				text := task.Answer(tr.Completion(r))

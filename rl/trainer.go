@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"time"
 
@@ -21,6 +22,7 @@ import (
 	"github.com/dllmrl/agrpo/core/atomicfile"
 	"github.com/dllmrl/agrpo/core/model"
 	"github.com/dllmrl/agrpo/core/safetensors"
+	"github.com/dllmrl/agrpo/core/sampler"
 	"github.com/dllmrl/agrpo/core/sft"
 	"github.com/dllmrl/agrpo/rl/task"
 )
@@ -60,10 +62,12 @@ type Trainer struct {
 	bufs    sft.Buffers
 	norm    *core.Tensor
 	rl      *rlState // the estimator and reference model of an RL method
+	saved   int      // the step of the checkpoint on disk, −1 before the first
 }
 
 // NewRun creates the run folder cfg.Run.OutDir/cfg.Run.Name, writes the config into it and
-// builds the model: fresh for cfg.Model, or loaded from cfg.Model.Init.
+// builds the model: fresh for cfg.Model, or loaded from cfg.Model.Init. Everything is checked
+// before the folder is created, so a refused config leaves nothing behind.
 func NewRun(cfg Config, b core.Backend, out io.Writer) (*Trainer, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -72,24 +76,9 @@ func NewRun(cfg Config, b core.Backend, out io.Writer) (*Trainer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("task.name: %w", err)
 	}
-	if cfg.Train.Method != "sft" {
-		if err := checkRollouts(cfg.RL.Rollout, t); err != nil {
-			return nil, err
-		}
-	}
 	dir := filepath.Join(cfg.Run.OutDir, cfg.Run.Name)
 	if _, err := os.Stat(filepath.Join(dir, CheckpointFile)); err == nil {
 		return nil, fmt.Errorf("run folder %s already holds a run: resume it with -resume %s, or set another run.name", dir, dir)
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("run folder: %w", err)
-	}
-	raw, err := toml.Marshal(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("encoding config: %w", err)
-	}
-	if err := atomicfile.Write(filepath.Join(dir, ConfigFile), func(w io.Writer) error { _, err := w.Write(raw); return err }); err != nil {
-		return nil, err
 	}
 	var m *model.Model
 	if cfg.Model.Init != "" {
@@ -97,8 +86,11 @@ func NewRun(cfg Config, b core.Backend, out io.Writer) (*Trainer, error) {
 		if err != nil {
 			return nil, fmt.Errorf("model.init: %w", err)
 		}
-		if err := task.CheckModel(ck.Config, t); err != nil {
-			return nil, fmt.Errorf("model.init %s: %w", cfg.Model.Init, err)
+		if err := CheckTask(ck, cfg.Model.Init, t, cfg.Model.AnyTask); err != nil {
+			return nil, fmt.Errorf("model.init: %w", err)
+		}
+		if note := DataNote(cfg.Model.Init, ck); note != "" {
+			fmt.Fprintln(out, note)
 		}
 		m = model.New(b, ck.Config, ck.Params)
 	} else {
@@ -110,16 +102,43 @@ func NewRun(cfg Config, b core.Backend, out io.Writer) (*Trainer, error) {
 		p.Init(b, mc, cfg.Run.Seed)
 		m = model.New(b, mc, p)
 	}
-	tr := &Trainer{Cfg: cfg, Dir: dir, Task: t, Model: m, Opt: NewAdamW(b, m.Cfg), Out: out}
+	tr := &Trainer{Cfg: cfg, Dir: dir, Task: t, Model: m, Opt: NewAdamW(b, m.Cfg), Out: out, saved: -1}
 	tr.src = rand.NewPCG(cfg.Run.Seed, 0x5f7)
 	tr.rng = rand.New(tr.src)
 	if tr.rl, err = newRLState(cfg, m); err != nil {
+		return nil, err
+	}
+	if err := tr.checkSampling(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("run folder: %w", err)
+	}
+	raw, err := toml.Marshal(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("encoding config: %w", err)
+	}
+	if err := atomicfile.Write(filepath.Join(dir, ConfigFile), func(w io.Writer) error { _, err := w.Write(raw); return err }); err != nil {
 		return nil, err
 	}
 	if tr.metrics, err = OpenMetrics(filepath.Join(dir, MetricsFile), 0); err != nil {
 		return nil, err
 	}
 	return tr, nil
+}
+
+// checkSampling refuses rollout and evaluation settings the sampler cannot honour for this task
+// and model, before any work: otherwise they would fail at the first rollout or evaluation.
+func (t *Trainer) checkSampling() error {
+	if t.rl != nil {
+		if err := checkRollouts(t.Cfg.RL.Rollout, t.Task); err != nil {
+			return err
+		}
+	}
+	if err := t.evalOptions().Check(t.Task); err != nil {
+		return fmt.Errorf("eval.steps, eval.block_length: %w", err)
+	}
+	return nil
 }
 
 // ModelConfigFor is the architecture of mc on the shared character vocabulary, long enough
@@ -141,7 +160,7 @@ func Resume(dir string, b core.Backend, out io.Writer) (*Trainer, error) {
 		return nil, fmt.Errorf("resume %s: %w", dir, err)
 	}
 	path := filepath.Join(dir, CheckpointFile)
-	raw, err := os.ReadFile(path)
+	raw, err := safetensors.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("resume: %w", err)
 	}
@@ -153,11 +172,14 @@ func Resume(dir string, b core.Backend, out io.Writer) (*Trainer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("resume: %w", err)
 	}
+	if note := DataNote(path, ck); note != "" {
+		fmt.Fprintln(out, note)
+	}
 	step, err := strconv.Atoi(ck.Metadata["step"])
 	if err != nil {
 		return nil, fmt.Errorf("resume: checkpoint %s: bad step %q", path, ck.Metadata["step"])
 	}
-	tr := &Trainer{Cfg: cfg, Dir: dir, Task: t, Model: model.New(b, ck.Config, ck.Params), Opt: NewAdamW(b, ck.Config), Out: out, Step: step}
+	tr := &Trainer{Cfg: cfg, Dir: dir, Task: t, Model: model.New(b, ck.Config, ck.Params), Opt: NewAdamW(b, ck.Config), Out: out, Step: step, saved: step}
 	optStep, err := strconv.Atoi(ck.Metadata["optim_step"])
 	if err != nil {
 		return nil, fmt.Errorf("resume: checkpoint %s: bad optim_step %q", path, ck.Metadata["optim_step"])
@@ -208,8 +230,8 @@ type stepResult struct {
 }
 
 // Run trains until cfg.Train.Steps, evaluating and checkpointing on schedule. On cancellation
-// it checkpoints and returns ErrInterrupted; on a non-finite loss it stops with the last good
-// checkpoint kept.
+// it checkpoints and returns ErrInterrupted; on a non-finite loss, gradient norm, parameter or
+// logit (sampler.ErrNonFinite) it stops with the last good checkpoint kept.
 func (t *Trainer) Run(ctx context.Context) error {
 	defer t.metrics.Close()
 	tc := t.Cfg.Train
@@ -219,7 +241,7 @@ func (t *Trainer) Run(ctx context.Context) error {
 	if t.rl != nil && t.Step == 0 && tc.EvalEvery > 0 {
 		// The starting point of an RL run, so its curves and table begin at the base model.
 		if _, err := t.evaluate(); err != nil {
-			return err
+			return t.stop(t.Step, err)
 		}
 	}
 	for t.Step < tc.Steps {
@@ -238,10 +260,10 @@ func (t *Trainer) Run(ctx context.Context) error {
 			st, err = t.sftStep()
 		}
 		if err != nil {
-			return err
+			return t.stop(t.Step+1, err)
 		}
 		if math.IsNaN(st.Loss) || math.IsInf(st.Loss, 0) || math.IsNaN(st.GradNorm) || math.IsInf(st.GradNorm, 0) {
-			return fmt.Errorf("step %d: loss %v, gradient norm %v: stopped; the last good checkpoint is kept in %s", t.Step+1, st.Loss, st.GradNorm, t.Dir)
+			return t.diverged(t.Step+1, fmt.Errorf("loss %v, gradient norm %v", st.Loss, st.GradNorm))
 		}
 		t.Step++
 		tokens += st.Tokens
@@ -268,7 +290,7 @@ func (t *Trainer) Run(ctx context.Context) error {
 		}
 		if tc.EvalEvery > 0 && t.Step%tc.EvalEvery == 0 && t.Step < tc.Steps {
 			if _, err := t.evaluate(); err != nil {
-				return err
+				return t.stop(t.Step, err)
 			}
 		}
 		if tc.CheckpointEvery > 0 && t.Step%tc.CheckpointEvery == 0 && t.Step < tc.Steps {
@@ -290,7 +312,7 @@ func (t *Trainer) Run(ctx context.Context) error {
 	}
 	res, err := t.evaluate()
 	if err != nil || res == nil {
-		return err
+		return t.stop(t.Step, err)
 	}
 	if err := atomicfile.Write(filepath.Join(t.Dir, EvalFile), func(w io.Writer) error {
 		return writeJSON(w, map[string]any{"task": t.Task.Name(), "step": t.Step, "results": res})
@@ -299,6 +321,40 @@ func (t *Trainer) Run(ctx context.Context) error {
 	}
 	_, err = Plot(t.Dir)
 	return err
+}
+
+// stop passes err on, as a divergence at step when the sampler met logits that are not finite.
+func (t *Trainer) stop(step int, err error) error {
+	if errors.Is(err, sampler.ErrNonFinite) {
+		return t.diverged(step, err)
+	}
+	return err
+}
+
+// diverged is the error that ends a run whose numbers stopped being finite at step, naming the
+// first parameter that is not finite and the checkpoint kept.
+func (t *Trainer) diverged(step int, why error) error {
+	if name := t.nonFiniteParam(); name != "" {
+		why = fmt.Errorf("%w (first non-finite parameter: %s)", why, name)
+	}
+	kept := "no checkpoint had been written yet"
+	if t.saved >= 0 {
+		kept = fmt.Sprintf("the last good checkpoint (step %d) is kept in %s", t.saved, filepath.Join(t.Dir, CheckpointFile))
+	}
+	return fmt.Errorf("step %d: %w: stopped; %s", step, why, kept)
+}
+
+// nonFiniteParam is the name of the first parameter holding a NaN or an Inf, "" if none.
+func (t *Trainer) nonFiniteParam() string {
+	m := t.Model
+	for _, n := range m.P.List(m.Cfg) {
+		v := make([]float32, n.Tensor.Len())
+		m.B.Download(n.Tensor, v)
+		if slices.ContainsFunc(v, func(x float32) bool { return math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) }) {
+			return n.Name
+		}
+	}
+	return ""
 }
 
 // sftStep draws a batch of train problems, noises it and takes one optimizer step.
@@ -362,9 +418,7 @@ func (t *Trainer) evaluate() ([]EvalResult, error) {
 	if ec.N > 0 && ec.N < len(problems) {
 		problems = problems[:ec.N]
 	}
-	rm, _ := core.ParseRemasking(ec.Remasking)
-	res, _, err := Evaluate(t.Model, t.Task, problems, EvalOptions{Steps: ec.Steps, BlockLength: ec.BlockLength,
-		Remasking: rm, Temperature: float32(ec.Temperature), BatchSize: ec.BatchSize})
+	res, _, err := Evaluate(t.Model, t.Task, problems, t.evalOptions())
 	if err != nil {
 		return nil, err
 	}
@@ -379,8 +433,19 @@ func (t *Trainer) evaluate() ([]EvalResult, error) {
 	return res, nil
 }
 
-// SaveCheckpoint writes model, optimizer, step, random state and wall time atomically.
+// evalOptions are the config's evaluation settings.
+func (t *Trainer) evalOptions() EvalOptions {
+	ec := t.Cfg.Eval
+	rm, _ := core.ParseRemasking(ec.Remasking)
+	return EvalOptions{Steps: ec.Steps, BlockLength: ec.BlockLength, Remasking: rm, Temperature: float32(ec.Temperature), BatchSize: ec.BatchSize}
+}
+
+// SaveCheckpoint writes model, optimizer, step, random state and wall time atomically. It
+// refuses parameters that are not finite, so the checkpoint on disk is always a good one.
 func (t *Trainer) SaveCheckpoint(runStart time.Time) error {
+	if t.nonFiniteParam() != "" {
+		return t.diverged(t.Step, errors.New("the parameters are not finite"))
+	}
 	m := t.Model
 	tensors := m.P.Encode(m.B, m.Cfg)
 	for k, v := range t.Opt.State(m.B, m.Cfg) {
@@ -393,7 +458,11 @@ func (t *Trainer) SaveCheckpoint(runStart time.Time) error {
 	meta := map[string]string{"step": strconv.Itoa(t.Step), "optim_step": strconv.Itoa(t.Opt.Step),
 		"rng": hex.EncodeToString(state), "task": t.Task.Name(),
 		"wall_s": strconv.FormatFloat(t.wall+time.Since(runStart).Seconds(), 'f', 3, 64)}
-	return model.SaveTensors(filepath.Join(t.Dir, CheckpointFile), m.Cfg, tensors, meta)
+	if err := model.SaveTensors(filepath.Join(t.Dir, CheckpointFile), m.Cfg, tensors, meta); err != nil {
+		return err
+	}
+	t.saved = t.Step
+	return nil
 }
 
 // progressBar returns a bar on a terminal, nil otherwise (then Run prints log lines).

@@ -5,12 +5,17 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/dllmrl/agrpo/core"
 	"github.com/dllmrl/agrpo/core/cpu"
 	"github.com/dllmrl/agrpo/core/safetensors"
 )
@@ -96,32 +101,90 @@ func testResume(t *testing.T, method string) {
 	}
 }
 
-// TestNaNStopsKeepingCheckpoint: a diverging run stops with a message naming the step, and the
-// checkpoint on disk is the last good one.
+// TestNaNStopsKeepingCheckpoint: a run whose weights turn NaN after step 6 stops at step 7 with
+// a message naming the poisoned parameter and the kept checkpoint, the step-5 one: for SFT
+// through the loss, for AGRPO through the sampler of its rollouts (T > 0). Poisoned after step
+// 10, whose checkpoint is due, the run refuses to write it and still keeps step 5's.
 func TestNaNStopsKeepingCheckpoint(t *testing.T) {
-	dir := t.TempDir()
-	c := smallConfig(dir)
-	var log bytes.Buffer
-	tr, err := NewRun(c, cpu.New(), &log)
+	for _, c := range []struct {
+		method          string
+		poison, stopsAt int
+		why             string
+	}{{"sft", 6, 7, "loss NaN"}, {"agrpo", 6, 7, "logits are not finite"}, {"sft", 10, 10, "parameters are not finite"}} {
+		t.Run(fmt.Sprintf("%s poisoned at %d", c.method, c.poison), func(t *testing.T) {
+			cfg := smallConfig(t.TempDir())
+			cfg.Train.Method = c.method
+			cfg.RL.Prompts, cfg.RL.Group = 2, 4
+			checkDiverges(t, cfg, cpu.New(), c.stopsAt, 5, func(tr *Trainer, st StepInfo) {
+				if st.Step == c.poison {
+					m := tr.Model
+					v := make([]float32, m.P.WTE.Len())
+					m.B.Download(m.P.WTE, v)
+					v[0] = float32(nanValue())
+					m.B.Upload(m.P.WTE, v)
+				}
+			}, c.why, "first non-finite parameter: model.transformer.wte.weight")
+		})
+	}
+}
+
+// TestDivergingRunStops: AGRPO at lr = 1e6 overflows within a few steps; the run stops with
+// the sampler's message instead of panicking, and the checkpoint kept holds finite weights.
+func TestDivergingRunStops(t *testing.T) {
+	c := smallConfig(t.TempDir())
+	c.Train.Method, c.Train.LR, c.Train.Schedule, c.Train.WarmupSteps, c.Train.CheckpointEvery = "agrpo", 1e6, "constant", 0, 1
+	c.RL.Prompts, c.RL.Group = 2, 4
+	checkDiverges(t, c, cpu.New(), -1, -1, nil, "logits are not finite")
+}
+
+// checkDiverges runs c on b (with onStep), which must stop at step stop (−1: any step after the
+// first) with a message holding want, keeping a checkpoint of step saved (−1: the step before)
+// whose parameters are all finite.
+func checkDiverges(t *testing.T, c Config, b core.Backend, stop, saved int, onStep func(*Trainer, StepInfo), want ...string) {
+	t.Helper()
+	tr, err := NewRun(c, b, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr.OnStep = func(st StepInfo) {
-		if st.Step == 5 { // poison a weight right after the step-5 checkpoint is due
-			m := tr.Model
-			v := make([]float32, m.P.WTE.Len())
-			m.B.Download(m.P.WTE, v)
-			v[0] = float32(nanValue())
-			m.B.Upload(m.P.WTE, v)
-		}
+	if onStep != nil {
+		tr.OnStep = func(st StepInfo) { onStep(tr, st) }
 	}
 	err = tr.Run(context.Background())
-	if err == nil || !strings.Contains(err.Error(), "step 6") || !strings.Contains(err.Error(), "last good checkpoint") {
-		t.Fatalf("Run returned %v", err)
+	if err == nil {
+		t.Fatal("the run did not stop")
 	}
-	ck := readTensors(t, filepath.Join(dir, "t", CheckpointFile))
-	if ck.Metadata["step"] != "5" {
-		t.Fatalf("checkpoint at step %s, want the last good one (5)", ck.Metadata["step"])
+	if stop < 0 {
+		stop = tr.Step + 1 // the step that failed
+	}
+	if saved < 0 {
+		saved = stop - 1
+	}
+	msg := err.Error()
+	path := filepath.Join(c.Run.OutDir, c.Run.Name, CheckpointFile)
+	want = append(want, fmt.Sprintf("the last good checkpoint (step %d) is kept in %s", saved, path))
+	if !strings.HasPrefix(msg, fmt.Sprintf("step %d: ", stop)) {
+		t.Errorf("Run returned %q, want it to start with step %d", msg, stop)
+	}
+	for _, w := range want {
+		if !strings.Contains(msg, w) {
+			t.Errorf("Run returned %q, want it to hold %q", msg, w)
+		}
+	}
+	if stop < 2 {
+		t.Errorf("stopped at step %d", stop)
+	}
+	ck := readTensors(t, path)
+	if ck.Metadata["step"] != strconv.Itoa(saved) {
+		t.Fatalf("checkpoint at step %s, want the last good one (%d)", ck.Metadata["step"], saved)
+	}
+	for name, x := range ck.Tensors {
+		v, err := x.Float32()
+		if err != nil {
+			continue // the integer state
+		}
+		if slices.ContainsFunc(v, func(f float32) bool { return math.IsNaN(float64(f)) || math.IsInf(float64(f), 0) }) {
+			t.Errorf("the checkpoint kept has non-finite values in %s", name)
+		}
 	}
 }
 
@@ -213,6 +276,24 @@ func TestConfigErrors(t *testing.T) {
 				t.Errorf("%q: error %q lacks %q", body, err, w)
 			}
 		}
+	}
+}
+
+// TestInitForAnotherTask: model.init trained for Sudoku is refused for Countdown, naming both
+// tasks and the override, and creates no run folder; with model.any_task it is accepted.
+func TestInitForAnotherTask(t *testing.T) {
+	c := smallConfig(t.TempDir())
+	c.Task.Name, c.Model.Init = "countdown", "sudoku-base"
+	_, err := NewRun(c, cpu.New(), io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "sudoku-base was trained for sudoku, not countdown") || !strings.Contains(err.Error(), "any_task") {
+		t.Fatalf("NewRun returned %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(c.Run.OutDir, c.Run.Name)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a refused run left its folder behind (%v)", err)
+	}
+	c.Model.AnyTask = true
+	if _, err := NewRun(c, cpu.New(), io.Discard); err != nil {
+		t.Fatalf("with model.any_task: %v", err)
 	}
 }
 

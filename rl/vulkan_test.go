@@ -5,11 +5,13 @@ package rl
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/dllmrl/agrpo/core"
@@ -156,6 +158,66 @@ func TestVulkanSamplingMatchesCPU(t *testing.T) {
 			t.Errorf("%v: %d of %d rows differ between the backends", rm, differ, want.B)
 		}
 	}
+}
+
+// TestVulkanNonFinite: a NaN in the embedding of one prompt token makes the logits of the rows
+// that hold it NaN; the sampler on Vulkan must report the first of those rows at step 1 and
+// count them, greedy or sampling; and a diverging AGRPO run must stop as on the CPU
+// (TestNaNStopsKeepingCheckpoint).
+func TestVulkanNonFinite(t *testing.T) {
+	b := openVulkan(t)
+	tk, err := task.ByName("arithmetic")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var prompts []sampler.Prompt
+	for _, p := range tk.Test()[:16] {
+		ids, mask, err := task.EncodePrompt(tk, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		prompts = append(prompts, sampler.Prompt{Tokens: ids, Mask: mask})
+	}
+	poison := prompts[3].Tokens[len(prompts[3].Tokens)-3]
+	first, rows := -1, 0
+	for r, p := range prompts {
+		if slices.Contains(p.Tokens, poison) {
+			rows++
+			if first < 0 {
+				first = r
+			}
+		}
+	}
+	ck, err := LoadModel("arithmetic-base", b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := model.New(b, ck.Config, ck.Params)
+	v := make([]float32, m.P.WTE.Len())
+	b.Download(m.P.WTE, v)
+	v[int(poison)*m.Cfg.DModel] = float32(math.NaN())
+	b.Upload(m.P.WTE, v)
+	for _, temp := range []float32{0, 0.7} {
+		cfg := sampler.Config{GenLength: tk.AnswerLen(), BlockLength: tk.AnswerLen(), Steps: tk.AnswerLen() / 2,
+			Temperature: temp, TopK: 8, Remasking: core.LowConfidence, Seed: 17}
+		_, err := sampler.Generate(m, prompts, cfg, nil)
+		want := fmt.Sprintf("at sampling step 1 of %d in row %d (%d of %d rows affected)", cfg.Steps, first, rows, len(prompts))
+		if !errors.Is(err, sampler.ErrNonFinite) || !strings.Contains(err.Error(), want) {
+			t.Errorf("T=%g: Generate returned %v, want an error ending %q", temp, err, want)
+		}
+	}
+
+	c := smallConfig(t.TempDir())
+	c.Train.Method = "agrpo"
+	c.RL.Prompts, c.RL.Group = 2, 4
+	checkDiverges(t, c, b, 7, 5, func(tr *Trainer, st StepInfo) {
+		if st.Step == 6 {
+			v := make([]float32, tr.Model.P.WTE.Len())
+			b.Download(tr.Model.P.WTE, v)
+			v[0] = float32(math.NaN())
+			b.Upload(tr.Model.P.WTE, v)
+		}
+	}, "logits are not finite", "first non-finite parameter: model.transformer.wte.weight")
 }
 
 func runTo(t *testing.T, c Config, b core.Backend) {

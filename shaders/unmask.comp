@@ -6,7 +6,9 @@
 //      from the support of p = softmax(logits/T) (MaskID out, top-k, top-p; at T = 0 the argmax
 //      over every id but MaskID) and writes a record: the remasking score, the token, its
 //      log-probability, the entropy, the support's thresholds, and flag 1. Other items write
-//      flag 0, so no record of an earlier call is ever read.
+//      flag 0, so no record of an earlier call is ever read. An item whose tempered logits are
+//      not all finite records MaskID, NaN log-probability and entropy, no cut and score +Inf,
+//      so that it is revealed first (the fault rule of core.UnmaskParams).
 // OP 1 (reveal): a flagged item ranks itself among its row's flagged items (best score first,
 //      ties to the lower position); the first p.reveal are revealed: token, step, log-probability
 //      and entropy written, support row 0 inside and −Inf outside. Flagged items not revealed
@@ -148,6 +150,9 @@ float fromKey(uint k) { return uintBitsToFloat((k & 0x80000000u) != 0u ? k & 0x7
 
 float negInf() { return uintBitsToFloat(0xff800000u); }
 
+// finite tests the exponent bits, which no fast-math assumption can fold away.
+bool finite(float z) { return (floatBitsToUint(z) & 0x7f800000u) != 0x7f800000u; }
+
 // better orders (key, id) candidates: the larger key, and on equal keys the lower id (NONE,
 // the empty candidate, loses to every real one).
 bool better(float k, uint i, float bk, uint bi) { return k > bk || (k == bk && i < bi); }
@@ -287,17 +292,24 @@ void draw(uint item) {
     uint base = (row * p.seq + p.promptLen + j) * p.v;
 
     // The largest tempered logit over every id but MaskID, the lowest id on ties: the greedy
-    // token, and the max the support's softmax is taken from (top-k and top-p keep it).
+    // token, and the max the support's softmax is taken from (top-k and top-p keep it). s
+    // counts the logits that are not finite meanwhile; it is 0 again when the item goes on.
     float s = 0.0, m = 0.0, mx = negInf();
     uint best = NONE;
     for (uint i = t; i < p.v; i += LANES) {
         float zi = z(base, i);
+        if (!finite(zi)) s += 1.0;
         if (i != p.maskID && better(zi, i, mx, best)) {
             mx = zi;
             best = i;
         }
     }
     reduceDraw(s, m, mx, best);
+    if (s != 0.0) {
+        float nan = uintBitsToFloat(0x7fc00000u);
+        if (t == 0u) rec[item] = Rec(uintBitsToFloat(0x7f800000u), int(p.maskID), nan, nan, 0u, 0u, 0u, 1u);
+        return;
+    }
 
     uint kthKey = 0u, pKey = 0u, pId = 0u;
     if (p.greedy == 0u && p.topK != 0u) {
@@ -393,8 +405,8 @@ void draw(uint item) {
     }
     reduceDraw(s, m, key, drawn);
     if (t == 0u) {
-        // Greedy takes the argmax; so does sampling if no key beat −Inf (only −Inf logits).
-        uint y = (p.greedy != 0u || drawn == NONE) ? best : drawn;
+        // Finite logits give finite keys, so sampling always has a drawn token.
+        uint y = p.greedy != 0u ? best : drawn;
         float ls = log(s);
         float lp = z(base, y) - (mx + ls);
         float h = ls + m / s;

@@ -73,13 +73,18 @@ func (s *suite) rand(scale float64, shape ...int) (*core.Tensor, []float64) {
 
 // upload puts float64 values (rounded to float32) into a new tensor.
 func (s *suite) upload(v []float64, shape ...int) *core.Tensor {
+	t := s.b.Alloc(core.F32, shape...)
+	s.b.Upload(t, f32(v))
+	return t
+}
+
+// f32 rounds values to float32.
+func f32(v []float64) []float32 {
 	v32 := make([]float32, len(v))
 	for i, x := range v {
 		v32[i] = float32(x)
 	}
-	t := s.b.Alloc(core.F32, shape...)
-	s.b.Upload(t, v32)
-	return t
+	return v32
 }
 
 func (s *suite) ints(v []int32, shape ...int) *core.Tensor {

@@ -3,6 +3,7 @@ package backendtest
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 
 	"github.com/dllmrl/agrpo/core"
@@ -82,10 +83,33 @@ func testUnmaskStep(s *suite) {
 		}
 	}
 	s.checkUnmaskDistribution()
+	// Logits that are not finite: in two rows, at one position (NaN) and at two (+Inf and an
+	// −Inf from overflowing logits/T), with Reveal = 1 so that only the fault rule reveals them;
+	// V = 100 as well, which a GPU may handle with a workgroup per position.
+	for _, v := range []int{v, 100} {
+		for _, temp := range []float32{0, 0.7} {
+			p := core.UnmaskParams{PromptLen: promptLen, BlockStart: 2, BlockEnd: 8, Reveal: 1, Step: 5,
+				Temperature: temp, TopK: 3, TopP: 0.8, Remasking: core.LowConfidence, Seed: 99, MaskID: maskID}
+			s.checkUnmaskLogits(fmt.Sprintf("faults V=%d T=%g", v, temp), p, nb, seq, c, v, func(lv []float64) {
+				at := func(r, j, id int) *float64 { return &lv[((r*seq+promptLen+j)*v)+id] }
+				*at(0, 5, 2) = math.NaN()
+				*at(1, 6, 0) = math.Inf(1)
+				*at(1, 4, v-1) = -3e38
+			})
+		}
+	}
 }
 
 func (s *suite) checkUnmask(name string, p core.UnmaskParams, nb, seq, c, v int) {
+	s.checkUnmaskLogits(name, p, nb, seq, c, v, func([]float64) {})
+}
+
+// checkUnmaskLogits runs one step on random logits, changed by edit before the upload, and
+// compares it with the float64 reference.
+func (s *suite) checkUnmaskLogits(name string, p core.UnmaskParams, nb, seq, c, v int, edit func(lv []float64)) {
 	logits, lv := s.rand(2, nb, seq, v)
+	edit(lv)
+	s.b.Upload(logits, f32(lv))
 	tok := make([]int32, nb*seq)
 	steps := make([]int32, nb*c)
 	for r := 0; r < nb; r++ {
@@ -126,6 +150,15 @@ func (s *suite) checkUnmask(name string, p core.UnmaskParams, nb, seq, c, v int)
 			}
 			pos := r*seq + p.PromptLen + j
 			z, keep := refDistribution(lv[pos*v:(pos+1)*v], p)
+			if slices.ContainsFunc(z, func(x float64) bool { return math.IsNaN(x) || math.IsInf(float64(float32(x)), 0) }) {
+				// No distribution: MaskID drawn, NaN recorded, revealed first (core.UnmaskParams).
+				keep = make([]bool, v)
+				for i := range keep {
+					keep[i] = int32(i) != p.MaskID
+				}
+				cands = append(cands, cand{j: j, y: int(p.MaskID), logp: math.NaN(), ent: math.NaN(), score: math.Inf(1), keep: keep})
+				continue
+			}
 			var zk []float64
 			for i := range z {
 				if keep[i] {
@@ -190,14 +223,29 @@ func (s *suite) checkUnmask(name string, p core.UnmaskParams, nb, seq, c, v int)
 			s.t.Fatalf("%s: reveal step %d is %d, want %d", name, i, gotStep[i], wantStep[i])
 		}
 	}
-	s.check(name+" logp", s.down(st.LogP), wantLP, fwdTol)
-	s.check(name+" entropy", s.down(st.Entropy), wantEnt, fwdTol)
+	s.checkNaN(name+" logp", s.down(st.LogP), wantLP)
+	s.checkNaN(name+" entropy", s.down(st.Entropy), wantEnt)
 	gotSup := s.down(st.Support)
 	for i := range gotSup {
 		if gotSup[i] != wantSup[i] {
 			s.t.Fatalf("%s: support %d is %g, want %g", name, i, gotSup[i], wantSup[i])
 		}
 	}
+}
+
+// checkNaN is check at fwdTol for values that must be NaN exactly where want is.
+func (s *suite) checkNaN(name string, got, want []float64) {
+	s.t.Helper()
+	got, want = slices.Clone(got), slices.Clone(want)
+	for i := range want {
+		if math.IsNaN(got[i]) != math.IsNaN(want[i]) {
+			s.t.Fatalf("%s: value %d is %g, want %g", name, i, got[i], want[i])
+		}
+		if math.IsNaN(want[i]) {
+			got[i], want[i] = 0, 0
+		}
+	}
+	s.check(name, got, want, fwdTol)
 }
 
 // checkUnmaskDistribution draws one position many times (the step counter varies the random

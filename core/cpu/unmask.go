@@ -62,12 +62,14 @@ func (t *unmaskBody) run(w, lo, hi int) {
 				continue
 			}
 			pos := row*seq + p.PromptLen + j
-			y, logp, h := d.draw(ls[pos*v:(pos+1)*v], uint32(row*c+j))
+			y, logp, h, ok := d.draw(ls[pos*v:(pos+1)*v], uint32(row*c+j))
 			score := logp
-			switch p.Remasking {
-			case core.RandomOrder:
+			switch {
+			case !ok:
+				score = float32(math.Inf(1)) // a fault is revealed first, so its step records it
+			case p.Remasking == core.RandomOrder:
 				score = float32(core.Uniform(p.Seed, core.StreamRemask, uint32(p.Step), uint32(row*c+j), 0))
-			case core.LowEntropy:
+			case p.Remasking == core.LowEntropy:
 				score = -h
 			}
 			cands = append(cands, candidate{j: j, y: y, logp: logp, entropy: h, score: score})
@@ -137,14 +139,22 @@ func (d *drawer) reset(v int, p core.UnmaskParams) {
 }
 
 // draw returns the token drawn from a row of logits and its log-probability and entropy under
-// the distribution drawn from; d.support holds that distribution's support afterwards.
-func (d *drawer) draw(logits []float32, lane uint32) (y int32, logp, entropy float32) {
+// the distribution drawn from; d.support holds that distribution's support afterwards. When a
+// tempered logit is not finite there is no distribution: it returns ok = false with MaskID and
+// NaN log-probability and entropy, and the support without MaskID (core.UnmaskParams).
+func (d *drawer) draw(logits []float32, lane uint32) (y int32, logp, entropy float32, ok bool) {
 	neg := float32(math.Inf(-1))
+	ok = true
 	for i, l := range logits {
 		d.z[i] = l * d.invT
 		d.support[i] = 0
+		ok = ok && !math.IsNaN(float64(d.z[i])) && !math.IsInf(float64(d.z[i]), 0)
 	}
 	d.support[d.p.MaskID] = neg
+	if !ok {
+		nan := float32(math.NaN())
+		return d.p.MaskID, nan, nan, false
+	}
 	if d.p.Temperature > 0 {
 		d.restrict()
 	}
@@ -171,7 +181,7 @@ func (d *drawer) draw(logits []float32, lane uint32) (y int32, logp, entropy flo
 			}
 		}
 	}
-	return int32(best), d.z[best] - lse, entropyOf(d.z, lse)
+	return int32(best), d.z[best] - lse, entropyOf(d.z, lse), true
 }
 
 // restrict applies top-k, then top-p, to the support (as Hugging Face's warpers do: ties at the

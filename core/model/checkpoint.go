@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"reflect"
 	"strings"
 
@@ -21,6 +20,8 @@ type Checkpoint struct {
 	Config   Config
 	Params   *Params
 	Metadata map[string]string
+	// DataChecked says the tensor data matched the checksum in the file (safetensors.File.Checked).
+	DataChecked bool
 }
 
 // Save writes cfg and p to path as safetensors, atomically. extra adds metadata entries
@@ -58,11 +59,11 @@ func SaveTensors(path string, cfg Config, tensors map[string]safetensors.Tensor,
 }
 
 // Load reads a checkpoint onto backend b. Every way a file can be wrong — unreadable, truncated,
-// corrupt, not ours, an invalid config, a missing, extra or mis-shaped tensor — is an error that
+// corrupt (tensor data that fails its checksum included), not ours, an invalid config, a missing, extra or mis-shaped tensor — is an error that
 // names the file and, where there is one, the tensor. Tensors under "optim." (a trainer's
 // optimizer state, saved beside the model) are left to the trainer.
 func Load(path string, b core.Backend) (*Checkpoint, error) {
-	raw, err := os.ReadFile(path)
+	raw, err := safetensors.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint: %w", err)
 	}
@@ -113,11 +114,11 @@ func FromFile(name string, f *safetensors.File, b core.Backend) (*Checkpoint, er
 	}
 	meta := map[string]string{}
 	for k, v := range f.Metadata {
-		if k != "format" && k != "config" {
+		if k != "format" && k != "config" && k != safetensors.ChecksumKey {
 			meta[k] = v
 		}
 	}
-	return &Checkpoint{Config: cfg, Params: fromList(cfg, ts), Metadata: meta}, nil
+	return &Checkpoint{Config: cfg, Params: fromList(cfg, ts), Metadata: meta, DataChecked: f.Checked}, nil
 }
 
 // ConfigOf checks a parsed file's format tag and decodes and validates its config.

@@ -1,6 +1,7 @@
 package model
 
 import (
+	"bytes"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -224,7 +225,7 @@ func TestCheckpointRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ck.Config != cfg || ck.Metadata["step"] != "7" {
+	if ck.Config != cfg || ck.Metadata["step"] != "7" || !ck.DataChecked {
 		t.Fatalf("config %+v metadata %v", ck.Config, ck.Metadata)
 	}
 	for i, n := range m.P.List(cfg) {
@@ -290,6 +291,14 @@ func TestCheckpointErrors(t *testing.T) {
 	notOurs := filepath.Join(dir, "other.safetensors")
 	os.WriteFile(notOurs, []byte("\x08\x00\x00\x00\x00\x00\x00\x00{}      "), 0o644)
 	cases[notOurs] = []string{"other.safetensors", "format"}
+	flipped := filepath.Join(dir, "flipped.safetensors")
+	bad := bytes.Clone(raw)
+	bad[len(bad)-1000] ^= 1 // one bit of a parameter
+	os.WriteFile(flipped, bad, 0o644)
+	cases[flipped] = []string{"flipped.safetensors", "does not match its checksum"}
+	trailing := filepath.Join(dir, "trailing.safetensors")
+	os.WriteFile(trailing, append(bytes.Clone(raw), 0), 0o644)
+	cases[trailing] = []string{"trailing.safetensors", "1 trailing bytes"}
 	for path, want := range cases {
 		_, err := Load(path, b)
 		if err == nil {

@@ -6,12 +6,16 @@ package safetensors
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
+	"os"
 	"sort"
 )
 
@@ -46,10 +50,18 @@ type Tensor struct {
 	Data  []byte
 }
 
+// ChecksumKey is the metadata entry Write stores the tensor data's checksum under: the SHA-256,
+// in hex, of every byte after the header. Parse verifies it when present; files written by
+// other tools do not carry it.
+const ChecksumKey = "data_sha256"
+
 // File is a parsed safetensors file.
 type File struct {
 	Metadata map[string]string
 	Tensors  map[string]Tensor
+	// Checked says the data matched the checksum in the metadata. Without one (a file of
+	// another tool, or an older one of this project) only the header and sizes were checked.
+	Checked bool
 }
 
 // Names returns the tensor names in sorted order.
@@ -68,7 +80,9 @@ type entry struct {
 	DataOffsets [2]int64 `json:"data_offsets"`
 }
 
-// Parse decodes a whole file held in memory. Data slices alias buf.
+// Parse decodes a whole file held in memory. Data slices alias buf. The tensors must tile the
+// data exactly, as the format requires (no overlap, no hole, no trailing bytes), and the data
+// must match its checksum when the metadata has one.
 func Parse(buf []byte) (*File, error) {
 	if len(buf) < 8 {
 		return nil, fmt.Errorf("safetensors: file is %d bytes, shorter than the 8-byte header length", len(buf))
@@ -86,6 +100,7 @@ func Parse(buf []byte) (*File, error) {
 		return nil, fmt.Errorf("safetensors: header is not a JSON object: %w", err)
 	}
 	f := &File{Metadata: map[string]string{}, Tensors: map[string]Tensor{}}
+	var spans []span
 	for name, msg := range raw {
 		if name == "__metadata__" {
 			if err := json.Unmarshal(msg, &f.Metadata); err != nil {
@@ -104,8 +119,49 @@ func Parse(buf []byte) (*File, error) {
 			return nil, err
 		}
 		f.Tensors[name] = t
+		spans = append(spans, span{name, e.DataOffsets[0], e.DataOffsets[1]})
+	}
+	if err := tiles(spans, int64(len(data))); err != nil {
+		return nil, err
+	}
+	if want, ok := f.Metadata[ChecksumKey]; ok {
+		if got := checksum(data); got != want {
+			return nil, fmt.Errorf("safetensors: the tensor data does not match its checksum (%s %s, data %s): the file is corrupt", ChecksumKey, want, got)
+		}
+		f.Checked = true
 	}
 	return f, nil
+}
+
+// span is one tensor's byte range in the data.
+type span struct {
+	name       string
+	begin, end int64
+}
+
+// tiles reports the first overlap, hole or trailing byte of spans over n data bytes.
+func tiles(spans []span, n int64) error {
+	sort.Slice(spans, func(i, j int) bool { return spans[i].begin < spans[j].begin })
+	var at int64
+	for _, s := range spans {
+		switch {
+		case s.begin < at:
+			return fmt.Errorf("safetensors: tensor %q: data range [%d, %d) overlaps the previous tensor's, which ends at %d", s.name, s.begin, s.end, at)
+		case s.begin > at:
+			return fmt.Errorf("safetensors: tensor %q: data range [%d, %d) leaves bytes [%d, %d) unused", s.name, s.begin, s.end, at, s.begin)
+		}
+		at = s.end
+	}
+	if at != n {
+		return fmt.Errorf("safetensors: %d trailing bytes after the last tensor's data (which ends at %d)", n-at, at)
+	}
+	return nil
+}
+
+// checksum is the hex SHA-256 of data.
+func checksum(data []byte) string {
+	h := sha256.Sum256(data)
+	return hex.EncodeToString(h[:])
 }
 
 func (e entry) slice(name string, data []byte) (Tensor, error) {
@@ -133,7 +189,21 @@ func (e entry) slice(name string, data []byte) (Tensor, error) {
 	return Tensor{DType: e.DType, Shape: append([]int(nil), e.Shape...), Data: data[begin:end]}, nil
 }
 
-// Write encodes tensors (written in sorted name order) and metadata to w.
+// ReadFile reads a whole file for Parse. It must be a regular file: a device or a pipe (such
+// as /dev/zero) has no size to bound the read, and could exhaust memory.
+func ReadFile(path string) ([]byte, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", path)
+	}
+	return os.ReadFile(path)
+}
+
+// Write encodes tensors (written in sorted name order) and metadata to w, adding the data's
+// checksum to the metadata under ChecksumKey (replacing any there).
 func Write(w io.Writer, metadata map[string]string, tensors map[string]Tensor) error {
 	names := make([]string, 0, len(tensors))
 	for n := range tensors {
@@ -144,9 +214,7 @@ func Write(w io.Writer, metadata map[string]string, tensors map[string]Tensor) e
 	}
 	sort.Strings(names)
 	header := map[string]any{}
-	if len(metadata) > 0 {
-		header["__metadata__"] = metadata
-	}
+	sum := sha256.New()
 	var off int64
 	for _, n := range names {
 		t := tensors[n]
@@ -167,7 +235,14 @@ func Write(w io.Writer, metadata map[string]string, tensors map[string]Tensor) e
 		}
 		header[n] = entry{DType: t.DType, Shape: shape, DataOffsets: [2]int64{off, off + want}}
 		off += want
+		sum.Write(t.Data)
 	}
+	meta := maps.Clone(metadata)
+	if meta == nil {
+		meta = map[string]string{}
+	}
+	meta[ChecksumKey] = hex.EncodeToString(sum.Sum(nil))
+	header["__metadata__"] = meta
 	hj, err := json.Marshal(header)
 	if err != nil {
 		return fmt.Errorf("safetensors: encoding header: %w", err)

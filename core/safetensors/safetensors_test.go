@@ -88,6 +88,42 @@ func TestCorruptFiles(t *testing.T) {
 	}
 }
 
+// TestDataChecks: the data must tile the file exactly and match the checksum Write stores; a
+// file without one (another tool's) parses, marked unchecked.
+func TestDataChecks(t *testing.T) {
+	good := sample(t)
+	if f, err := Parse(good); err != nil || !f.Checked || len(f.Metadata[ChecksumKey]) != 64 {
+		t.Fatalf("a written file: checked %v, metadata %v (%v)", f != nil && f.Checked, f, err)
+	}
+	flipped := bytes.Clone(good)
+	flipped[len(flipped)-5] ^= 0x10
+	if _, err := Parse(flipped); err == nil || !strings.Contains(err.Error(), "does not match its checksum") {
+		t.Errorf("a flipped data bit: %v", err)
+	}
+	if _, err := Parse(append(bytes.Clone(good), "junk"...)); err == nil || !strings.Contains(err.Error(), "4 trailing bytes") {
+		t.Errorf("trailing bytes: %v", err)
+	}
+	file := func(header string) []byte {
+		var b [8]byte
+		binary.LittleEndian.PutUint64(b[:], uint64(len(header)))
+		return append(append(b[:], header...), make([]byte, 16)...)
+	}
+	for header, want := range map[string]string{
+		`{"x":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"y":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}`:  `"y": data range [4, 12) overlaps`,
+		`{"x":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"y":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}}`:  `"y": data range [8, 16) leaves bytes [4, 8) unused`,
+		`{"x":{"dtype":"F32","shape":[2],"data_offsets":[8,16]},"y":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}}`: "unused",
+	} {
+		if _, err := Parse(file(header)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: error %v, want one containing %q", header, err, want)
+		}
+	}
+	// Out of name order but tiling the data: valid, as the format allows.
+	f, err := Parse(file(`{"b":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"a":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}}`))
+	if err != nil || f.Checked {
+		t.Errorf("a file without checksum: checked %v, %v", f != nil && f.Checked, err)
+	}
+}
+
 // FuzzParse feeds arbitrary bytes to the parser: it must return an error or a consistent file,
 // never panic.
 func FuzzParse(f *testing.F) {

@@ -9,7 +9,9 @@
 package sampler
 
 import (
+	"errors"
 	"fmt"
+	"math"
 
 	"github.com/dllmrl/agrpo/core"
 	"github.com/dllmrl/agrpo/core/model"
@@ -38,11 +40,11 @@ func (c Config) Validate() error {
 		return fmt.Errorf("steps = %d must be a positive multiple of the %d blocks", c.Steps, c.GenLength/c.BlockLength)
 	case c.Steps/(c.GenLength/c.BlockLength) > c.BlockLength:
 		return fmt.Errorf("steps = %d gives more steps per block than the block's %d tokens", c.Steps, c.BlockLength)
-	case c.Temperature < 0:
-		return fmt.Errorf("temperature = %g, must be ≥ 0", c.Temperature)
+	case !(c.Temperature >= 0) || math.IsInf(float64(c.Temperature), 1):
+		return fmt.Errorf("temperature = %g, must be finite and ≥ 0", c.Temperature)
 	case c.TopK < 0:
 		return fmt.Errorf("top_k = %d, must be ≥ 0", c.TopK)
-	case c.TopP < 0 || c.TopP > 1:
+	case !(c.TopP >= 0 && c.TopP <= 1):
 		return fmt.Errorf("top_p = %g, must be in [0, 1]", c.TopP)
 	}
 	return nil
@@ -254,7 +256,39 @@ func Generate(m *model.Model, prompts []Prompt, cfg Config, onStep StepFunc) (*T
 	b.Download(st.LogP, t.LogP)
 	b.Download(st.Entropy, t.Entropy)
 	b.Download(st.Support, t.Support)
+	if err := t.faults(); err != nil {
+		return nil, err
+	}
 	return t, nil
+}
+
+// ErrNonFinite marks logits that are not finite (a model with NaN or Inf weights, or one that
+// overflows): Generate's error wraps it.
+var ErrNonFinite = errors.New("the model's logits are not finite (NaN or ±Inf)")
+
+// faults reports the positions UnmaskStep marked as drawn from logits that are not finite (NaN
+// log-probability; see core.UnmaskParams): the earliest step, its row, and how many rows.
+func (t *Trajectories) faults() error {
+	row, step, rows := -1, int32(0), 0
+	for r := 0; r < t.B; r++ {
+		first := int32(-1)
+		for j := r * t.C; j < (r+1)*t.C; j++ {
+			if math.IsNaN(float64(t.LogP[j])) && (first < 0 || t.RevealStep[j] < first) {
+				first = t.RevealStep[j]
+			}
+		}
+		if first < 0 {
+			continue
+		}
+		rows++
+		if row < 0 || first < step {
+			row, step = r, first
+		}
+	}
+	if row < 0 {
+		return nil
+	}
+	return fmt.Errorf("sampler: %w at sampling step %d of %d in row %d (%d of %d rows affected)", ErrNonFinite, step+1, t.Config.Steps, row, rows, t.B)
 }
 
 // stopFinishedRows ends the rows whose previous block came out all EOS, as AGRPO's sampler

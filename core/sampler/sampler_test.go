@@ -1,9 +1,11 @@
 package sampler
 
 import (
+	"errors"
 	"math"
 	"math/rand/v2"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/dllmrl/agrpo/core"
@@ -205,6 +207,9 @@ func TestConfigValidate(t *testing.T) {
 		{GenLength: 12, BlockLength: 4, Steps: 4},
 		{GenLength: 12, BlockLength: 4, Steps: 24},
 		{GenLength: 12, BlockLength: 12, Steps: 12, TopP: 1.5},
+		{GenLength: 12, BlockLength: 12, Steps: 12, TopP: float32(math.NaN())},
+		{GenLength: 12, BlockLength: 12, Steps: 12, Temperature: float32(math.NaN())},
+		{GenLength: 12, BlockLength: 12, Steps: 12, Temperature: float32(math.Inf(1))},
 	} {
 		if err := c.Validate(); err == nil {
 			t.Errorf("%+v: no error", c)
@@ -212,6 +217,27 @@ func TestConfigValidate(t *testing.T) {
 	}
 	if err := (Config{GenLength: 12, BlockLength: 4, Steps: 6}).Validate(); err != nil {
 		t.Errorf("valid config: %v", err)
+	}
+}
+
+// TestNonFiniteLogits: a NaN in the embedding of token 5, which only prompt 1 holds, makes that
+// row's logits NaN from the first step on; Generate must say so (step 1, row 1, 1 row of 4),
+// greedy or sampling, whatever the remasking rule, instead of panicking or returning tokens.
+func TestNonFiniteLogits(t *testing.T) {
+	m := testModel(t)
+	v := make([]float32, m.P.WTE.Len())
+	m.B.Download(m.P.WTE, v)
+	v[5*m.Cfg.DModel+3] = float32(math.NaN())
+	m.B.Upload(m.P.WTE, v)
+	for _, temp := range []float32{0, 0.9} {
+		for _, rm := range []core.Remasking{core.LowConfidence, core.RandomOrder, core.LowEntropy} {
+			cfg := Config{GenLength: 8, BlockLength: 4, Steps: 4, Temperature: temp, TopK: 4, Remasking: rm, Seed: 2}
+			tr, err := Generate(m, prompts(), cfg, nil)
+			want := "at sampling step 1 of 4 in row 1 (1 of 4 rows affected)"
+			if !errors.Is(err, ErrNonFinite) || !strings.Contains(err.Error(), want) || tr != nil {
+				t.Errorf("T=%g %v: Generate returned %v, want an error ending %q", temp, rm, err, want)
+			}
+		}
 	}
 }
 
