@@ -12,9 +12,12 @@ func runPlot(args []string, stdout, stderr io.Writer) error {
 	if err := parseArgs(fs, args, 1); err != nil {
 		return err
 	}
-	path, err := rl.Plot(fs.Arg(0))
+	path, note, err := rl.Plot(fs.Arg(0))
 	if err != nil {
 		return err
+	}
+	if note != "" {
+		fmt.Fprintln(stderr, note)
 	}
 	fmt.Fprintln(stdout, path)
 	return nil

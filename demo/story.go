@@ -163,8 +163,10 @@ func runStory(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "answer %q: reward %.3f of 4, correct %v\n", text, rw.Total, rw.Correct)
 	}
 
-	if _, err := rl.Plot(tr.Dir); err != nil {
+	if _, note, err := rl.Plot(tr.Dir); err != nil {
 		return err
+	} else if note != "" {
+		say("%s\n", note)
 	}
 	fmt.Fprintf(stdout, "\n5. run folder %s (config.toml, metrics.jsonl, checkpoint, model.safetensors, curves.png), %s in all\n",
 		tr.Dir, time.Since(start).Round(time.Second))

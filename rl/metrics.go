@@ -16,13 +16,14 @@ type Metrics struct {
 	f *os.File
 }
 
-// OpenMetrics opens path for appending, first dropping every record of a step after keepUpTo
-// (a resumed run rewrites what happened after its checkpoint). keepUpTo < 0 keeps everything.
-func OpenMetrics(path string, keepUpTo int) (*Metrics, error) {
-	if keepUpTo >= 0 {
-		if err := truncateMetrics(path, keepUpTo); err != nil {
-			return nil, err
-		}
+// OpenMetrics opens path for appending, first dropping every record the run is about to write
+// again: the records of steps after upTo, and at upTo itself its evaluation unless evalAtUpTo.
+// A fresh run passes (0, false): a folder left by a run killed before its first checkpoint starts
+// over. A resumed run passes its checkpoint's step, and evalAtUpTo false where Run evaluates
+// that step again (the starting evaluation at step 0, the final one of a finished run).
+func OpenMetrics(path string, upTo int, evalAtUpTo bool) (*Metrics, error) {
+	if err := truncateMetrics(path, upTo, evalAtUpTo); err != nil {
+		return nil, err
 	}
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
@@ -31,7 +32,7 @@ func OpenMetrics(path string, keepUpTo int) (*Metrics, error) {
 	return &Metrics{f: f}, nil
 }
 
-func truncateMetrics(path string, keepUpTo int) error {
+func truncateMetrics(path string, upTo int, evalAtUpTo bool) error {
 	raw, err := os.ReadFile(path)
 	if os.IsNotExist(err) {
 		return nil
@@ -44,9 +45,11 @@ func truncateMetrics(path string, keepUpTo int) error {
 	sc.Buffer(make([]byte, 1<<20), 1<<26)
 	for sc.Scan() {
 		var rec struct {
-			Step *int `json:"step"`
+			Step *int            `json:"step"`
+			Eval json.RawMessage `json:"eval"`
 		}
-		if json.Unmarshal(sc.Bytes(), &rec) != nil || rec.Step == nil || *rec.Step > keepUpTo {
+		if json.Unmarshal(sc.Bytes(), &rec) != nil || rec.Step == nil || *rec.Step > upTo ||
+			(*rec.Step == upTo && rec.Eval != nil && !evalAtUpTo) {
 			continue
 		}
 		kept.Write(sc.Bytes())

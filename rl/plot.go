@@ -1,13 +1,13 @@
 package rl
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"image/color"
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -21,21 +21,25 @@ const PlotFile = "curves.png"
 
 // Plot draws a run's metrics: on the left the training signal (rollout reward and accuracy for
 // RL, the loss for SFT), on the right test accuracy per sampling-step count at each
-// evaluation. It writes dir/curves.png and returns its path.
-func Plot(dir string) (string, error) {
-	f, err := os.Open(filepath.Join(dir, MetricsFile))
+// evaluation. It writes dir/curves.png and returns its path, and a note when it skipped a torn
+// last line (a run killed mid-write, or a full disk); a damaged line before the last is an error.
+func Plot(dir string) (path, note string, err error) {
+	raw, err := os.ReadFile(filepath.Join(dir, MetricsFile))
 	if err != nil {
-		return "", fmt.Errorf("plot: %w", err)
+		return "", "", fmt.Errorf("plot: %w", err)
 	}
-	defer f.Close()
 	train := map[string]plotter.XYs{}
 	evals := map[int]plotter.XYs{}
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<26)
-	for line := 1; sc.Scan(); line++ {
+	lines := strings.Split(strings.TrimSuffix(string(raw), "\n"), "\n")
+	for i, text := range lines {
+		line := i + 1
 		var rec map[string]json.RawMessage
-		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
-			return "", fmt.Errorf("plot: %s line %d: %w", MetricsFile, line, err)
+		if err := json.Unmarshal([]byte(text), &rec); err != nil {
+			if line == len(lines) && !strings.HasSuffix(string(raw), "\n") {
+				note = fmt.Sprintf("plot: skipped the torn last line %d of %s (%v)", line, MetricsFile, err)
+				break
+			}
+			return "", "", fmt.Errorf("plot: %s line %d: %w", MetricsFile, line, err)
 		}
 		var step float64
 		if json.Unmarshal(rec["step"], &step) != nil {
@@ -44,7 +48,7 @@ func Plot(dir string) (string, error) {
 		if raw, ok := rec["eval"]; ok {
 			var res []EvalResult
 			if err := json.Unmarshal(raw, &res); err != nil {
-				return "", fmt.Errorf("plot: %s line %d: %w", MetricsFile, line, err)
+				return "", "", fmt.Errorf("plot: %s line %d: %w", MetricsFile, line, err)
 			}
 			for _, r := range res {
 				evals[r.Steps] = append(evals[r.Steps], plotter.XY{X: step, Y: 100 * r.Accuracy})
@@ -58,22 +62,19 @@ func Plot(dir string) (string, error) {
 			}
 		}
 	}
-	if err := sc.Err(); err != nil {
-		return "", fmt.Errorf("plot: %w", err)
-	}
 	left := plot.New()
 	left.X.Label.Text = "step"
 	if _, rl := train["reward"]; rl {
 		left.Title.Text = "training rollouts"
 		left.Y.Label.Text = "mean reward (of 4) / accuracy"
 		if err := addLines(left, map[string]plotter.XYs{"reward": smooth(train["reward"], 5), "accuracy": smooth(train["accuracy"], 5)}); err != nil {
-			return "", err
+			return "", "", err
 		}
 	} else {
 		left.Title.Text = "training loss"
 		left.Y.Label.Text = "masked-diffusion loss"
 		if err := addLines(left, map[string]plotter.XYs{"loss": train["loss"]}); err != nil {
-			return "", err
+			return "", "", err
 		}
 	}
 	right := plot.New()
@@ -85,7 +86,7 @@ func Plot(dir string) (string, error) {
 		named[fmt.Sprintf("%3d sampling steps", steps)] = xy // width-padded so names sort by step count
 	}
 	if err := addLines(right, named); err != nil {
-		return "", err
+		return "", "", err
 	}
 	img := vgimg.New(12*vg.Inch, 4.5*vg.Inch)
 	dc := draw.New(img)
@@ -93,16 +94,16 @@ func Plot(dir string) (string, error) {
 	canvases := plot.Align([][]*plot.Plot{{left, right}}, tiles, dc)
 	left.Draw(canvases[0][0])
 	right.Draw(canvases[0][1])
-	path := filepath.Join(dir, PlotFile)
+	path = filepath.Join(dir, PlotFile)
 	out, err := os.Create(path)
 	if err != nil {
-		return "", fmt.Errorf("plot: %w", err)
+		return "", "", fmt.Errorf("plot: %w", err)
 	}
 	defer out.Close()
 	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(out); err != nil {
-		return "", fmt.Errorf("plot: %w", err)
+		return "", "", fmt.Errorf("plot: %w", err)
 	}
-	return path, out.Close()
+	return path, note, out.Close()
 }
 
 var palette = []color.Color{

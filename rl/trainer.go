@@ -121,7 +121,7 @@ func NewRun(cfg Config, b core.Backend, out io.Writer) (*Trainer, error) {
 	if err := atomicfile.Write(filepath.Join(dir, ConfigFile), func(w io.Writer) error { _, err := w.Write(raw); return err }); err != nil {
 		return nil, err
 	}
-	if tr.metrics, err = OpenMetrics(filepath.Join(dir, MetricsFile), 0); err != nil {
+	if tr.metrics, err = OpenMetrics(filepath.Join(dir, MetricsFile), 0, false); err != nil {
 		return nil, err
 	}
 	return tr, nil
@@ -206,7 +206,8 @@ func Resume(dir string, b core.Backend, out io.Writer) (*Trainer, error) {
 	if tr.rl, err = newRLState(cfg, tr.Model); err != nil {
 		return nil, fmt.Errorf("resume %s: %w", dir, err)
 	}
-	if tr.metrics, err = OpenMetrics(filepath.Join(dir, MetricsFile), step); err != nil {
+	redone := step == 0 || step >= cfg.Train.Steps // Run evaluates these steps again
+	if tr.metrics, err = OpenMetrics(filepath.Join(dir, MetricsFile), step, !redone); err != nil {
 		return nil, err
 	}
 	return tr, nil
@@ -319,7 +320,10 @@ func (t *Trainer) Run(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
-	_, err = Plot(t.Dir)
+	_, note, err := Plot(t.Dir)
+	if note != "" {
+		fmt.Fprintln(t.Out, note)
+	}
 	return err
 }
 

@@ -364,3 +364,61 @@ func logged(t *testing.T, dir, key string) []float64 {
 	}
 	return out
 }
+
+// TestMetricsHygiene: a run started over in a folder left without a checkpoint, or a finished
+// run resumed, writes each evaluation once; plot skips a torn last line with a note and refuses
+// a damaged line before it.
+func TestMetricsHygiene(t *testing.T) {
+	dir := t.TempDir()
+	c := smallConfig(dir)
+	c.Train.Method, c.Train.Steps, c.Train.EvalEvery, c.Train.CheckpointEvery = "agrpo", 4, 2, 0
+	c.RL.Prompts, c.RL.Group = 2, 2
+	run := filepath.Join(dir, "t")
+	os.MkdirAll(run, 0o755)
+	stale := `{"eval":[{"steps":7,"n":8,"accuracy":0.5}],"step":0}` + "\n" + `{"step":1,"loss":9}` + "\n"
+	if err := os.WriteFile(filepath.Join(run, MetricsFile), []byte(stale+stale), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tr, err := NewRun(c, cpu.New(), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	again, err := Resume(run, cpu.New(), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := again.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var evalSteps []float64
+	raw, _ := os.ReadFile(filepath.Join(run, MetricsFile))
+	for _, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
+		var rec struct {
+			Step int             `json:"step"`
+			Eval json.RawMessage `json:"eval"`
+		}
+		json.Unmarshal([]byte(line), &rec)
+		if rec.Eval != nil {
+			evalSteps = append(evalSteps, float64(rec.Step))
+		}
+	}
+	if want := []float64{0, 2, 4}; !slices.Equal(evalSteps, want) {
+		t.Fatalf("evaluations logged at steps %v, want %v once each", evalSteps, want)
+	}
+	if losses := logged(t, run, "loss"); len(losses) != 2 || slices.Contains(losses, 9) { // log_every = 2
+		t.Fatalf("losses %v: want steps 2 and 4 of this run, not the stale record", losses)
+	}
+
+	torn := append(raw, []byte(`{"step":5,"rew`)...)
+	os.WriteFile(filepath.Join(run, MetricsFile), torn, 0o644)
+	if _, note, err := Plot(run); err != nil || !strings.Contains(note, "torn last line") {
+		t.Fatalf("plot with a torn last line: note %q, error %v", note, err)
+	}
+	os.WriteFile(filepath.Join(run, MetricsFile), append([]byte("{oops\n"), raw...), 0o644)
+	if _, _, err := Plot(run); err == nil || !strings.Contains(err.Error(), "line 1") {
+		t.Fatalf("plot with a damaged first line: %v", err)
+	}
+}
