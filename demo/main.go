@@ -66,22 +66,47 @@ func refused(err error) error {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	out := &checkedWriter{w: stdout}
 	if len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help") {
 		usage(stderr)
 		fmt.Fprintln(stderr)
 		// The story's own flags, as `go run ./demo` takes them.
-		return finish(stderr, "", runStory([]string{"-h"}, stdout, stderr))
+		return finish(stderr, "", out.check(runStory([]string{"-h"}, out, stderr)))
 	}
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		return finish(stderr, "", runStory(args, stdout, stderr))
+		return finish(stderr, "", out.check(runStory(args, out, stderr)))
 	}
 	for _, c := range commands() {
 		if c.name == args[0] {
-			return finish(stderr, " "+c.name, c.run(args[1:], stdout, stderr))
+			return finish(stderr, " "+c.name, out.check(c.run(args[1:], out, stderr)))
 		}
 	}
 	fmt.Fprintf(stderr, "demo: unknown command %q (run `go run ./demo -h` for the list)\n", args[0])
 	return exitUsage
+}
+
+// checkedWriter keeps the first write error on the results' stream, so that a command whose
+// output was lost (a full disk, a closed pipe) does not exit 0 however it printed.
+type checkedWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (c *checkedWriter) Write(p []byte) (int, error) {
+	if c.err != nil {
+		return 0, c.err
+	}
+	n, err := c.w.Write(p)
+	c.err = err
+	return n, err
+}
+
+// check is the command's error, or else the first error writing its output.
+func (c *checkedWriter) check(err error) error {
+	if err == nil && c.err != nil {
+		return fmt.Errorf("writing the output: %w", c.err)
+	}
+	return err
 }
 
 // finish maps a command's error to the exit code (see exitUsage) and reports it in one line,

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -312,6 +313,25 @@ func TestInterrupt(t *testing.T) {
 		}
 		if _, err := os.Stat(filepath.Join(dir, "slow", "checkpoint.safetensors")); err != nil {
 			t.Errorf("no checkpoint after Ctrl-C: %v", err)
+		}
+	}
+}
+
+// fullWriter fails every write, as stdout redirected to /dev/full does.
+type fullWriter struct{}
+
+func (fullWriter) Write([]byte) (int, error) { return 0, errors.New("no space left on device") }
+
+// TestLostOutput: a command whose results cannot be written exits 1 and says so, also when it
+// prints text rather than JSON.
+func TestLostOutput(t *testing.T) {
+	for _, args := range [][]string{
+		{"sample", "-ckpt", "sudoku-base", "-task", "sudoku", "-seed", "3"},
+		{"eval", "-ckpt", "sudoku-base", "-task", "sudoku", "-n", "4", "-steps", "4"},
+	} {
+		var errb bytes.Buffer
+		if code := run(args, fullWriter{}, &errb); code != 1 || !strings.Contains(errb.String(), "writing the output: no space left") {
+			t.Errorf("%v into a full disk: exit %d, stderr %q", args, code, errb.String())
 		}
 	}
 }

@@ -3,6 +3,7 @@ package task
 import (
 	"fmt"
 	"math/big"
+	"unicode/utf8"
 )
 
 // Limits on an expression: they keep parsing an untrusted completion cheap and bounded.
@@ -44,7 +45,7 @@ func parseExpr(s string) (*big.Rat, []int, error) {
 	if err == nil {
 		p.skipSpaces()
 		if p.pos < len(s) {
-			err = p.errorf("unexpected %q", s[p.pos])
+			err = p.errorf("unexpected %q", charAt(s, p.pos))
 		}
 	}
 	if err != nil {
@@ -58,6 +59,12 @@ type exprParser struct {
 	pos   int
 	depth int
 	nums  []int
+}
+
+// charAt is the character that starts at byte i of s, so a message quotes "é", not its first byte.
+func charAt(s string, i int) rune {
+	r, _ := utf8.DecodeRuneInString(s[i:])
+	return r
 }
 
 func (p *exprParser) errorf(format string, args ...any) error {
@@ -146,7 +153,7 @@ func (p *exprParser) factor() (*big.Rat, error) {
 		p.nums = append(p.nums, int(n))
 		return new(big.Rat).SetInt64(n), nil
 	}
-	return nil, p.errorf("expected a number or '(', found %q", c)
+	return nil, p.errorf("expected a number or '(', found %q", charAt(p.s, p.pos))
 }
 
 // apply computes v op w into v; nil (undefined, after a division by zero) propagates.

@@ -46,6 +46,8 @@ func TestParseExprErrors(t *testing.T) {
 		{"", "byte 0: expected a number or '(', found the end"},
 		{"1+", "byte 2: expected a number or '(', found the end"},
 		{"1 2", "byte 2: unexpected '2'"},
+		{"1 é", "byte 2: unexpected 'é'"},
+		{"é", "byte 0: expected a number or '(', found 'é'"},
 		{"1)", "byte 1: unexpected ')'"},
 		{"()", "byte 1: expected a number or '(', found ')'"},
 		{"2=2", "byte 1: unexpected '='"},

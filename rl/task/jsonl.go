@@ -60,8 +60,9 @@ func parseJSONL(name string, r io.Reader, decode func(line []byte) (Problem, err
 }
 
 // decodeObject decodes one JSON object into v, a pointer to a struct whose fields all have
-// json tags. It rejects trailing data and any key that is not exactly a tag: encoding/json
-// alone would take "Target" for "target".
+// json tags. It rejects trailing data, a key given twice (encoding/json would keep the last
+// silently) and any key that is not exactly a tag: encoding/json alone would take "Target" for
+// "target".
 func decodeObject(line []byte, v any) error {
 	if len(line) == 0 || line[0] != '{' {
 		return errors.New("not a JSON object")
@@ -69,6 +70,9 @@ func decodeObject(line []byte, v any) error {
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(line, &fields); err != nil {
 		return fmt.Errorf("invalid JSON: %w", err)
+	}
+	if k, twice := repeatedKey(line); twice {
+		return fmt.Errorf("field %q is given twice", k)
 	}
 	known := map[string]bool{}
 	t := reflect.TypeOf(v).Elem()
@@ -85,4 +89,29 @@ func decodeObject(line []byte, v any) error {
 		return fmt.Errorf("invalid JSON: %w", err)
 	}
 	return nil
+}
+
+// repeatedKey finds a key that the object in line (valid JSON) gives more than once.
+func repeatedKey(line []byte) (string, bool) {
+	dec := json.NewDecoder(bytes.NewReader(line))
+	if _, err := dec.Token(); err != nil { // the opening brace
+		return "", false
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return "", false
+		}
+		k, _ := tok.(string)
+		if seen[k] {
+			return k, true
+		}
+		seen[k] = true
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return "", false
+		}
+	}
+	return "", false
 }

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"unicode/utf8"
 )
 
 // SudokuData is what a Sudoku reward needs: the puzzle ('.' for an empty cell) and its
@@ -270,13 +271,13 @@ func cellName(i int) string {
 // parseGrid reads 16 cells of '1'–'4', or with empty set also '.' or '0' (read as '.').
 func parseGrid(s string, empty bool) (grid, error) {
 	var g grid
-	if len(s) != 16 {
-		return g, fmt.Errorf("%q is %d bytes, want 16", s, len(s))
+	if n := utf8.RuneCountInString(s); n != 16 {
+		return g, fmt.Errorf("%q has %d characters, want 16", s, n)
 	}
-	for i := range 16 {
-		switch c := s[i]; {
+	for i, c := range []rune(s) {
+		switch {
 		case '1' <= c && c <= '4':
-			g[i] = c
+			g[i] = byte(c)
 		case empty && (c == '.' || c == '0'):
 			g[i] = '.'
 		default:

@@ -154,8 +154,10 @@ func TestSudokuJSONL(t *testing.T) {
 	for _, c := range []struct{ in, want string }{
 		// The puzzle and solution in the design notes disagree at cell 4.
 		{`{"puzzle":"1.3.4..2....3..1","solution":"1234341221434321"}`, `solution "1234341221434321": cell 4 (row 2, column 1) is 3, the puzzle's clue is 4`},
-		{`{"puzzle":"1.3.4..2....3..","solution":"1234341221434321"}`, `puzzle: "1.3.4..2....3.." is 15 bytes, want 16`},
+		{`{"puzzle":"1.3.4..2....3..","solution":"1234341221434321"}`, `puzzle: "1.3.4..2....3.." has 15 characters, want 16`},
 		{`{"puzzle":"1.3.4..2....3..5"}`, `puzzle: "1.3.4..2....3..5": cell 15 is '5', want 1–4, '.' or '0'`},
+		{`{"puzzle":"1.3.4..2....3..1","puzzle":"1.3.4..2....3..2"}`, `field "puzzle" is given twice`},
+		{`{"puzzle":"1.3.4..2....3..é"}`, `puzzle: "1.3.4..2....3..é": cell 15 is 'é', want 1–4, '.' or '0'`},
 		{`{"puzzle":"1...............","solution":"123434122143432."}`, `solution: "123434122143432.": cell 15 is '.', want 1–4`},
 		{`{"puzzle":"1...............","solution":"1234341221434312"}`, `solution "1234341221434312": cell 6 (row 2, column 3) repeats 1 in its row, column or box`},
 		{`{"puzzle":"1..............."}`, `puzzle "1..............." has several solutions`},
