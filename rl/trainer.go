@@ -92,11 +92,17 @@ func NewRun(cfg Config, b core.Backend, out io.Writer) (*Trainer, error) {
 		if note := DataNote(cfg.Model.Init, ck); note != "" {
 			fmt.Fprintln(out, note)
 		}
+		if err := checkMemory(cfg, ck.Config, t, b); err != nil {
+			return nil, err
+		}
 		m = model.New(b, ck.Config, ck.Params)
 	} else {
 		mc := ModelConfigFor(cfg.Model, t)
 		if err := mc.Validate(); err != nil {
 			return nil, fmt.Errorf("model: %w", err)
+		}
+		if err := checkMemory(cfg, mc, t, b); err != nil {
+			return nil, err
 		}
 		p := model.NewParams(b, mc)
 		p.Init(b, mc, cfg.Run.Seed)

@@ -422,3 +422,26 @@ func TestMetricsHygiene(t *testing.T) {
 		t.Fatalf("plot with a damaged first line: %v", err)
 	}
 }
+
+// TestMemoryRefused: runs far larger than the machine are refused before anything is allocated
+// or written, naming the setting to lower.
+func TestMemoryRefused(t *testing.T) {
+	if _, ok := availableMemory(); !ok {
+		t.Skip("no /proc/meminfo: the memory check is off on this system")
+	}
+	for want, edit := range map[string]func(*Config){
+		"lower rl.prompts_per_step × rl.group_size": func(c *Config) { c.Train.Method, c.RL.Group = "agrpo", 1e9 },
+		"lower the model's size":                     func(c *Config) { c.Model.DModel, c.Model.MLPHidden = 1 << 20, 1 << 20 },
+		"lower train.batch_size":                     func(c *Config) { c.Train.BatchSize = 1 << 30 },
+	} {
+		dir := t.TempDir()
+		c := smallConfig(dir)
+		edit(&c)
+		if _, err := NewRun(c, cpu.New(), &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: NewRun returned %v", want, err)
+		}
+		if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+			t.Errorf("%s: a refused run left %v behind", want, entries)
+		}
+	}
+}

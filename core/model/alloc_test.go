@@ -1,6 +1,7 @@
 package model
 
 import (
+	"reflect"
 	"testing"
 
 	"github.com/dllmrl/agrpo/core"
@@ -71,5 +72,31 @@ func TestForwardAllocs(t *testing.T) {
 	m.Forward(in.tokens, in.keyMask)
 	if a := testing.AllocsPerRun(20, func() { m.Forward(in.tokens, in.keyMask) }); a != 0 {
 		t.Errorf("steady-state Forward: %v allocations, want 0", a)
+	}
+}
+
+// TestActivationBytes: the estimate the memory check uses equals what allocActs allocates,
+// counted here tensor by tensor through reflection.
+func TestActivationBytes(t *testing.T) {
+	cfg := DemoConfig()
+	b := cpu.New()
+	m := New(b, cfg, NewParams(b, cfg))
+	const batch, seq = 3, 29
+	a := m.allocActs(batch, seq)
+	var elems int
+	walk := func(v reflect.Value) {
+		for i := range v.NumField() {
+			f := v.Field(i)
+			if f.Type() == reflect.TypeOf((*core.Tensor)(nil)) && !f.IsNil() {
+				elems += (*core.Tensor)(f.UnsafePointer()).Len()
+			}
+		}
+	}
+	walk(reflect.ValueOf(a).Elem())
+	for i := range a.layers {
+		walk(reflect.ValueOf(&a.layers[i]).Elem())
+	}
+	if got, want := cfg.ActivationBytes(batch, seq), float64(4*elems); got != want {
+		t.Fatalf("ActivationBytes(%d, %d) = %.0f, allocActs allocates %.0f bytes", batch, seq, got, want)
 	}
 }

@@ -64,6 +64,16 @@ type activations struct {
 	dGate, dUp, dAct          *core.Tensor // [B, L, F]
 }
 
+// ActivationBytes is what allocActs takes for batch rows of seq tokens (forward buffers and
+// backward scratch, float32), as a float64 so that an absurd size cannot overflow: the memory
+// check of a run sizes its batches with it before anything is allocated.
+func (c Config) ActivationBytes(batch, seq int) float64 {
+	d, f := float64(c.DModel), float64(c.MLPHidden)
+	perLayer := 8*d + 3*f + 2 + float64(c.Heads) // xIn…hFF, gate/up/act, two rstd, lse
+	perToken := float64(c.Layers)*perLayer + 8*d + 3*f + 1 + float64(c.VocabSize)
+	return 4 * float64(batch) * float64(seq) * perToken
+}
+
 func (m *Model) allocActs(batch, seq int) *activations {
 	b, c := m.B, m.Cfg
 	d, f := c.DModel, c.MLPHidden
