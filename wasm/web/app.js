@@ -122,25 +122,25 @@ function taskChanged() {
   cancel('');
   $('runs').replaceChildren();
   const task = $('task').value;
-  const list = modelsOf(task);
-  $('model').replaceChildren(...list.map((m) => new Option(`${m.name} (${(m.bytes / 1e6).toFixed(1)} MB)`, m.name)));
+  const ckpts = modelsOf(task);
+  $('model').replaceChildren(...ckpts.map((m) => new Option(`${m.name} (${(m.bytes / 1e6).toFixed(1)} MB)`, m.name)));
   const n = taskInfo(task).answerLen;
   $('steps').value = n;
   $('block').value = n;
   for (const el of document.querySelectorAll('.own')) el.hidden = el.dataset.task !== task;
-  describeModels(task, list);
+  describeModels(task, ckpts);
   check();
 }
 
 // describeModels writes one line per checkpoint of the task: what it is and how often it
 // solved the test split at K, K/2 and K/4 steps.
-function describeModels(task, list) {
+function describeModels(task, ckpts) {
   const words = PROBLEM_WORDS[task] || 'problems';
   $('story-title').textContent = `${TASK_LABELS[task] || task}: the shipped checkpoints`;
-  $('story').textContent = list.length > 1
+  $('story').textContent = ckpts.length > 1
     ? `The base model beside its versions fine-tuned by reinforcement learning, all run on the same ${words.slice(0, -1)} below.`
     : 'Only one checkpoint of this task is shipped so far.';
-  $('model-list').replaceChildren(...list.map((m) => {
+  $('model-list').replaceChildren(...ckpts.map((m) => {
     const li = document.createElement('li');
     li.dataset.model = m.name;
     const name = document.createElement('strong');
@@ -331,17 +331,20 @@ function cancel(why) {
 // run runs the named checkpoints one after another on the form's request, each in a panel.
 async function run(names, first = false) {
   if (batch) return;
+  const mine = { cancelled: false, current: null };
+  batch = mine;
+  updateButtons();
   let req;
   let problem;
   try {
     req = buildRequest();
     problem = await ask('describe', { request: req });
   } catch (e) {
+    batch = null;
+    updateButtons();
     return setStatus(inPageWords(e.message), 'error');
   }
-  const mine = { cancelled: false, current: null };
-  batch = mine;
-  updateButtons();
+  if (mine.cancelled) return;
   $('runs').replaceChildren();
   const panels = names.map((name) => new Panel(name, req, problem));
   if (!first) $('runs').scrollIntoView({ block: 'nearest', behavior: 'smooth' });
@@ -526,6 +529,8 @@ class Panel {
         c.classList.add('pending');
       }
       if (this.res) {
+        // A named image to assistive technology: a plain span may not carry a name.
+        c.setAttribute('role', 'img');
         c.tabIndex = j === this.focused ? 0 : -1;
         c.setAttribute('aria-label', this.describe(j, id));
       }
