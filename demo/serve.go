@@ -161,7 +161,8 @@ func newSite(wasm, wasmExec []byte) (site, error) {
 		"/main.wasm":    newAsset("application/wasm", wasm, true),
 		"/wasm_exec.js": newAsset("text/javascript; charset=utf-8", wasmExec, false),
 	}
-	types := map[string]string{".html": "text/html; charset=utf-8", ".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
+	types := map[string]string{".html": "text/html; charset=utf-8", ".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8",
+		".json": "application/json"}
 	err := fs.WalkDir(web.Assets, ".", func(name string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err

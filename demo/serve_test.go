@@ -74,7 +74,7 @@ func TestSiteServesOnlyItsFiles(t *testing.T) {
 			t.Errorf("GET %s: headers %v", path, resp.Header)
 		}
 	}
-	for _, f := range []string{"/app.js", "/worker.js", "/style.css"} {
+	for _, f := range []string{"/app.js", "/worker.js", "/style.css", "/accuracy.json"} {
 		if resp := get(s, "GET", f, ""); resp.StatusCode != 200 {
 			t.Errorf("GET %s: %d", f, resp.StatusCode)
 		}

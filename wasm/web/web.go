@@ -14,11 +14,12 @@ import (
 	"strings"
 )
 
-// Assets are the page's static files (index.html, style.css, app.js, worker.js). The Go
-// runtime's wasm_exec.js is not among them: it must come from the toolchain that built the
-// WebAssembly (see WasmExec).
+// Assets are the page's static files: index.html, style.css, app.js, worker.js, and
+// accuracy.json, each shipped checkpoint's measured test accuracy (TestAccuracy generates it
+// and checks it against docs/results.md). The Go runtime's wasm_exec.js is not among them: it
+// must come from the toolchain that built the WebAssembly (see WasmExec).
 //
-//go:embed index.html style.css app.js worker.js
+//go:embed index.html style.css app.js worker.js accuracy.json
 var Assets embed.FS
 
 // JSPackage is the page's WebAssembly program (GOOS=js), and WASIPackage the same inference
