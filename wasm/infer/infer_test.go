@@ -18,7 +18,7 @@ func TestRequestErrors(t *testing.T) {
 		want string
 	}{
 		{Request{Task: "chess"}, `unknown task "chess"`},
-		{Request{Task: "sudoku", Problem: `{"puzzle":"12"}`}, `puzzle: "12" is 2 bytes, want 16`},
+		{Request{Task: "sudoku", Problem: `{"puzzle":"12"}`}, `puzzle: "12" has 2 characters, want 16`},
 		{Request{Task: "sudoku", Problem: `{"puzzle":"1..."}` + "\n" + `{"puzzle":"2..."}`}, "one line"},
 		{Request{Task: "sudoku", Problem: `not json`}, "not a JSON object"},
 		{Request{Task: "sudoku", Problem: " "}, "no problem"},
