@@ -71,10 +71,7 @@ func serve(ctx context.Context, addr string, stdout, stderr io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "built the page's WebAssembly (%.1f MB) in %.1fs\n", float64(len(wasm))/1e6, time.Since(start).Seconds())
-	// Timeouts bound what a silent or idle connection holds; the largest response (the
-	// WebAssembly, a few MB) takes well under WriteTimeout even on a slow link.
-	srv := &http.Server{Handler: s, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
-		WriteTimeout: 2 * time.Minute, IdleTimeout: time.Minute}
+	srv := newServer(s)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	fmt.Fprintf(stdout, "serving the browser demo at http://%s/ (Ctrl-C stops)\n", ln.Addr())
@@ -266,4 +263,11 @@ func acceptsGzip(headers []string) bool {
 		return gz > 0
 	}
 	return star > 0
+}
+
+// newServer serves h with timeouts that bound what a silent or idle connection holds; the
+// largest response (the WebAssembly, a few MB) takes well under WriteTimeout even on a slow link.
+func newServer(h http.Handler) *http.Server {
+	return &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 2 * time.Minute, IdleTimeout: time.Minute}
 }

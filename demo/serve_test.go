@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -226,5 +227,33 @@ func TestServeWarnsOffLoopback(t *testing.T) {
 		if got := strings.Contains(stderr.String(), "WARNING"); got != warn {
 			t.Errorf("%s: warning %v, want %v (%q)", addr, got, warn, stderr.String())
 		}
+	}
+}
+
+// TestServerTimeouts: a silent client is dropped once the header timeout passes, and every
+// timeout of the server is set (an idle keep-alive connection does not stay open for ever).
+func TestServerTimeouts(t *testing.T) {
+	srv := newServer(http.NotFoundHandler())
+	if srv.ReadHeaderTimeout <= 0 || srv.ReadTimeout <= 0 || srv.WriteTimeout <= 0 || srv.IdleTimeout <= 0 {
+		t.Fatalf("timeouts read-header %v, read %v, write %v, idle %v: all must be set",
+			srv.ReadHeaderTimeout, srv.ReadTimeout, srv.WriteTimeout, srv.IdleTimeout)
+	}
+	srv.ReadHeaderTimeout = 200 * time.Millisecond // the same server, a test-sized wait
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	defer srv.Close()
+	conn, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+	if _, err := conn.Read(make([]byte, 1)); err == nil {
+		t.Fatal("the server answered a client that sent nothing")
+	} else if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		t.Fatal("a silent connection was still open after 30 s")
 	}
 }
