@@ -431,8 +431,8 @@ func TestMemoryRefused(t *testing.T) {
 	}
 	for want, edit := range map[string]func(*Config){
 		"lower rl.prompts_per_step × rl.group_size": func(c *Config) { c.Train.Method, c.RL.Group = "agrpo", 1e9 },
-		"lower the model's size":                     func(c *Config) { c.Model.DModel, c.Model.MLPHidden = 1 << 20, 1 << 20 },
-		"lower train.batch_size":                     func(c *Config) { c.Train.BatchSize = 1 << 30 },
+		"lower the model's size":                    func(c *Config) { c.Model.DModel, c.Model.MLPHidden = 1<<20, 1<<20 },
+		"lower train.batch_size":                    func(c *Config) { c.Train.BatchSize = 1 << 30 },
 	} {
 		dir := t.TempDir()
 		c := smallConfig(dir)
