@@ -65,6 +65,12 @@ func (t *unmaskBody) run(w, lo, hi int) {
 			y, logp, h := d.draw(ls[pos*v:(pos+1)*v], uint32(row*c+j))
 			score := logp
 			switch p.Remasking {
+			case core.LowConfidence:
+				if p.Confidence == core.Untempered {
+					row := ls[pos*v : (pos+1)*v]
+					_, lse := logSumExp(row)
+					score = row[y] - lse
+				}
 			case core.RandomOrder:
 				score = float32(core.Uniform(p.Seed, core.StreamRemask, uint32(p.Step), uint32(row*c+j), 0))
 			case core.LowEntropy:
@@ -91,13 +97,6 @@ func (t *unmaskBody) run(w, lo, hi int) {
 			step[i] = int32(p.Step)
 			lp[i] = cd.logp
 			ent[i] = cd.entropy
-		}
-		// Positions drawn but not revealed must not keep this step's support.
-		if support != nil {
-			for _, cd := range cands[min(p.Reveal, len(cands)):] {
-				i := row*c + cd.j
-				clear(support[i*v : (i+1)*v])
-			}
 		}
 	}
 	d.cands = cands[:0]
