@@ -105,9 +105,25 @@ type Backend interface {
 	// runs a whole sampling loop without reading logits back: for each masked completion
 	// position of the current block it draws a token from logits [B, S, V] (see UnmaskParams),
 	// scores the position by the remasking rule, then reveals the p.Reveal best-scored positions
-	// of the row (ties to the lower position) and records step, log-probability, entropy and
-	// support for them in s.
+	// of the row (ties to the lower position) and records step, log-probability and entropy for
+	// them in s, and the support of every position it drew.
 	UnmaskStep(s UnmaskState, logits *Tensor, p UnmaskParams)
+
+	// SelectionLogProbs is the selection factor of a low-confidence unmasking step, per position
+	// left masked: for every row i of logits [N, V] with rule[i] ≠ 0 (I32 [N]) it writes
+	// logF[i] = log Σ_{v∈B_i} p_i(v), p_i = softmax(logits[i]·InvTemp + bias[i]) (bias [N, V]
+	// optional, as in TokenLogProbs), the probability that the token drawn there ranks below the
+	// lowest kept confidence kappa[i] (F32 [N]). With c_i(v) the confidence of SelectionParams,
+	// B_i = {v : c_i(v) < κ_i − Tol}, plus the ties {v : |c_i(v) − κ_i| ≤ Tol} when rule[i] = 2
+	// (the position comes after the last kept one, so a tie loses) or when no token is below
+	// the band (the rollout did draw a losing token there, so the band is where it was). Rows
+	// with rule 0 get 0; an empty B_i gives −Inf, which callers must treat as an error.
+	SelectionLogProbs(logF, logits, bias, kappa, rule *Tensor, p SelectionParams)
+	// SelectionLogProbsBackward adds (+=) into dLogits [N, V] the gradient of Σ_i dLogF[i]·logF[i]:
+	// InvTemp·dLogF[i]·p_i(u)·(1[u ∈ B_i]/F_i − 1). B_i is locally constant in the logits, so
+	// this is the exact gradient wherever F is differentiable. Rows with rule 0 or F_i = 0 are
+	// left alone. It adds because the rows it touches sit in one dLogits with the token term's.
+	SelectionLogProbsBackward(dLogits, dLogF, logits, bias, kappa, rule *Tensor, p SelectionParams)
 
 	// ClipGradNorm writes the global L2 norm of all grads into norm[0] and, when it exceeds
 	// maxNorm, scales every grad by maxNorm/(norm+1e-6), as torch.nn.utils.clip_grad_norm_.
@@ -157,6 +173,50 @@ func ParseRemasking(name string) (Remasking, error) {
 	return 0, fmt.Errorf("unknown remasking %q (want low_confidence, random or entropy)", name)
 }
 
+// Confidence is how low-confidence remasking scores a drawn token.
+type Confidence uint8
+
+// The confidence definitions of the samplers this project follows.
+const (
+	// Tempered is the token's log-probability under the distribution drawn from (temperature,
+	// top-k/top-p support), as the official AGRPO sampler scores it.
+	Tempered Confidence = iota
+	// Untempered is log softmax(logits) of the token over the whole vocabulary (the mask
+	// entry included), as LLaDA's generate() and d1 score it.
+	Untempered
+)
+
+// String gives the name used in configs.
+func (c Confidence) String() string {
+	switch c {
+	case Tempered:
+		return "tempered"
+	case Untempered:
+		return "untempered"
+	}
+	return "Confidence(?)"
+}
+
+// ParseConfidence reads a confidence definition's name, as String writes it.
+func ParseConfidence(name string) (Confidence, error) {
+	for _, c := range []Confidence{Tempered, Untempered} {
+		if c.String() == name {
+			return c, nil
+		}
+	}
+	return 0, fmt.Errorf("unknown confidence %q (want tempered or untempered)", name)
+}
+
+// SelectionParams configure SelectionLogProbs: the sampling distribution's 1/T, the
+// confidence the sampler ranked positions by, and the tolerance within which a confidence
+// counts as tied with κ (two forward passes of the same model differ by float rounding, so an
+// exact comparison would flip near-ties).
+type SelectionParams struct {
+	InvTemp    float32
+	Confidence Confidence
+	Tol        float32
+}
+
 // UnmaskState is the sampler's state on the device for B rows of S = P + C tokens (a prompt of
 // P tokens, left-padded, then C completion tokens).
 type UnmaskState struct {
@@ -177,8 +237,10 @@ type UnmaskState struct {
 // is the argmax (ties to the lower id) and the recorded log-probability and entropy are those
 // of softmax(logits) — the greedy "confidence" LLaDA uses.
 //
-// Scores: LowConfidence uses the recorded log-probability, LowEntropy the negated entropy,
-// RandomOrder core.Uniform(Seed, StreamRemask, Step, row·C + position, 0).
+// Scores: LowConfidence uses the token's confidence (Confidence: by default the recorded
+// log-probability), LowEntropy the negated entropy, RandomOrder core.Uniform(Seed,
+// StreamRemask, Step, row·C + position, 0). Every drawn position's support is written to
+// Support, kept or not, so that the likelihood of the positions left masked can be rebuilt.
 //
 // A position whose tempered logits are not all finite (NaN or ±Inf at any id, an overflow of
 // logits/T included) has no distribution: it draws MaskID with NaN log-probability and entropy
@@ -193,6 +255,7 @@ type UnmaskParams struct {
 	TopK                 int     // keep the k most likely tokens; 0 keeps all
 	TopP                 float32 // keep the smallest most-likely set with mass ≥ TopP; 0 or 1 keeps all
 	Remasking            Remasking
+	Confidence           Confidence // LowConfidence's score
 	Seed                 uint32
 	MaskID               int32
 }

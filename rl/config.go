@@ -91,7 +91,8 @@ type RolloutConfig struct {
 	Temperature float64 `toml:"temperature"`
 	TopK        int     `toml:"top_k"`
 	TopP        float64 `toml:"top_p"`
-	Remasking   string  `toml:"remasking"` // random (AGRPO's exact likelihood) | low_confidence | entropy
+	Remasking   string  `toml:"remasking"`  // random | low_confidence | entropy
+	Confidence  string  `toml:"confidence"` // what low_confidence ranks by: tempered (AGRPO's) | untempered (LLaDA's)
 }
 
 // AGRPOSection holds AGRPO's own settings (core/pg.AGRPOConfig documents each).
@@ -103,6 +104,7 @@ type AGRPOSection struct {
 	EpsHigh           float64 `toml:"epsilon_high"`
 	Scaling           string  `toml:"scaling"`
 	OfficialStepCount bool    `toml:"official_step_count"`
+	Likelihood        string  `toml:"likelihood"` // exact (for the rollouts' remasking) | tokens
 }
 
 // DiffuGRPOSection holds diffu-GRPO's own settings.
@@ -129,8 +131,8 @@ func DefaultConfig() Config {
 		Train: TrainConfig{Method: "sft", Steps: 600, BatchSize: 128, LR: 1e-3, WarmupSteps: 100, Schedule: "constant", MinLRRatio: 0.1,
 			WeightDecay: 0.01, Beta1: 0.9, Beta2: 0.99, AdamEps: 1e-8, GradClip: 1, LogEvery: 10, EvalEvery: 0, CheckpointEvery: 100},
 		RL: RLConfig{Prompts: 16, Group: 8, Iterations: 1, MaxRows: 512,
-			Rollout:   RolloutConfig{Temperature: 0.6, Remasking: "random"},
-			AGRPO:     AGRPOSection{MCSamples: 4, Importance: "uniform", LowDiscrepancy: true, EpsLow: 0.2, EpsHigh: 0.2, Scaling: "mean"},
+			Rollout:   RolloutConfig{Temperature: 0.6, Remasking: "random", Confidence: "tempered"},
+			AGRPO:     AGRPOSection{MCSamples: 4, Importance: "uniform", LowDiscrepancy: true, EpsLow: 0.2, EpsHigh: 0.2, Scaling: "mean", Likelihood: "exact"},
 			DiffuGRPO: DiffuGRPOSection{PMaskPrompt: 0.15, Epsilon: 0.5}},
 		Eval: EvalConfig{N: 500, Remasking: "low_confidence", BatchSize: 250},
 	}
@@ -279,6 +281,9 @@ func (r RLConfig) validate(method string) []error {
 	}
 	if _, err := core.ParseRemasking(ro.Remasking); err != nil {
 		bad("rl.rollout.remasking", "%v", err)
+	}
+	if _, err := core.ParseConfidence(ro.Confidence); err != nil {
+		bad("rl.rollout.confidence", "%v", err)
 	}
 	if method == "diffu-grpo" && (r.DiffuGRPO.PMaskPrompt < 0 || r.DiffuGRPO.PMaskPrompt > 1 || r.DiffuGRPO.Epsilon < 0) {
 		bad("rl.diffu_grpo", "p_mask_prompt must be in [0, 1] and epsilon ≥ 0")

@@ -33,7 +33,8 @@ func newRLState(cfg Config, m *model.Model) (*rlState, error) {
 		a := r.AGRPO
 		est, err = pg.NewAGRPO(pg.AGRPOConfig{MCSamples: a.MCSamples, Importance: a.Importance, LowDiscrepancy: a.LowDiscrepancy,
 			EpsLow: a.EpsLow, EpsHigh: a.EpsHigh, Beta: r.Beta, Iterations: r.Iterations, Scaling: a.Scaling,
-			OfficialStepCount: a.OfficialStepCount, Temperature: float32(r.Rollout.Temperature), MaxRows: r.MaxRows})
+			OfficialStepCount: a.OfficialStepCount, Temperature: float32(r.Rollout.Temperature), MaxRows: r.MaxRows,
+			Likelihood: a.Likelihood})
 	case "diffu-grpo":
 		d := r.DiffuGRPO
 		est, err = pg.NewDiffuGRPO(pg.DiffuGRPOConfig{PMaskPrompt: d.PMaskPrompt, Eps: d.Epsilon, Beta: r.Beta, Iterations: r.Iterations})
@@ -59,6 +60,7 @@ func newRLState(cfg Config, m *model.Model) (*rlState, error) {
 // step counts is what keeps a gain when the model is sampled with fewer steps than K.
 func rolloutConfigs(ro RolloutConfig, t task.Task) []sampler.Config {
 	rm, _ := core.ParseRemasking(ro.Remasking)
+	conf, _ := core.ParseConfidence(ro.Confidence)
 	steps := ro.MixedSteps
 	if len(steps) == 0 {
 		steps = []int{ro.Steps}
@@ -66,7 +68,7 @@ func rolloutConfigs(ro RolloutConfig, t task.Task) []sampler.Config {
 	out := make([]sampler.Config, len(steps))
 	for i, s := range steps {
 		c := sampler.Config{GenLength: t.AnswerLen(), BlockLength: ro.BlockLength, Steps: s,
-			Temperature: float32(ro.Temperature), TopK: ro.TopK, TopP: float32(ro.TopP), Remasking: rm}
+			Temperature: float32(ro.Temperature), TopK: ro.TopK, TopP: float32(ro.TopP), Remasking: rm, Confidence: conf}
 		if c.BlockLength == 0 {
 			c.BlockLength = c.GenLength
 		}

@@ -11,8 +11,8 @@
 //      so that it is revealed first (the fault rule of core.UnmaskParams).
 // OP 1 (reveal): a flagged item ranks itself among its row's flagged items (best score first,
 //      ties to the lower position); the first p.reveal are revealed: token, step, log-probability
-//      and entropy written, support row 0 inside and −Inf outside. Flagged items not revealed
-//      get a zero support row, as the CPU clears the support it drew but did not keep.
+//      and entropy written. Every flagged item, revealed or not, writes its support row (0
+//      inside, −Inf outside): the likelihood of the positions left masked needs it.
 // An item is handled by LANES invocations (specialization constant 2): LANES = WG, one
 // workgroup per item with reductions through shared memory, for large vocabularies; or
 // LANES = 1, one invocation per item and no barrier at all, for small ones (a shared-memory
@@ -67,6 +67,7 @@ layout(push_constant) uniform Push {
     uint greedy, topK;
     float topP;
     uint remasking, seed, maskID, hasSupport;
+    uint untempered; // low-confidence scores by log softmax(logits) over the whole vocabulary
 } p;
 
 const uint NONE = 0xffffffffu;
@@ -404,13 +405,29 @@ void draw(uint item) {
         }
     }
     reduceDraw(s, m, key, drawn);
+    // The untempered confidence's normaliser: log Σ exp(x) over every id, MaskID included.
+    float confLSE = 0.0;
+    if (p.untempered != 0u) {
+        float rs = 0.0, rm = 0.0, rmx = negInf();
+        uint ri = NONE;
+        for (uint i = t; i < p.v; i += LANES) {
+            if (better(x[base + i], i, rmx, ri)) {
+                rmx = x[base + i];
+                ri = i;
+            }
+        }
+        reduceDraw(rs, rm, rmx, ri);
+        float e = 0.0;
+        for (uint i = t; i < p.v; i += LANES) e += exp(x[base + i] - rmx);
+        confLSE = rmx + log(reduceSum(e));
+    }
     if (t == 0u) {
         // Finite logits give finite keys, so sampling always has a drawn token.
         uint y = p.greedy != 0u ? best : drawn;
         float ls = log(s);
         float lp = z(base, y) - (mx + ls);
         float h = ls + m / s;
-        float score = lp;
+        float score = p.untempered != 0u ? x[base + y] - confLSE : lp;
         if (p.remasking == 1u) score = unitHalf(hash32(p.seed, STREAM_REMASK, p.step, ci, 0u));
         if (p.remasking == 2u) score = -h;
         rec[item] = Rec(score, int(y), lp, h, kthKey, pKey, pId, 1u);
@@ -441,10 +458,10 @@ void reveal(uint item) {
     }
     if (p.hasSupport != 0u) {
         // Without a top-k or top-p cut only MaskID is out, and the logits need not be read.
-        bool cut = shown && (r.kthKey | r.pKey | r.pId) != 0u;
+        bool cut = (r.kthKey | r.pKey | r.pId) != 0u;
         uint base = (row * p.seq + p.promptLen + j) * p.v;
         for (uint i = t; i < p.v; i += LANES) {
-            bool keep = !shown || (cut ? inSupport(i, z(base, i), r.kthKey, r.pKey, r.pId) : i != p.maskID);
+            bool keep = cut ? inSupport(i, z(base, i), r.kthKey, r.pKey, r.pId) : i != p.maskID;
             support[ci * p.v + i] = keep ? 0.0 : negInf();
         }
     }

@@ -1,6 +1,10 @@
 package backendtest
 
-import "math"
+import (
+	"math"
+
+	"github.com/dllmrl/agrpo/core"
+)
 
 // Float64 reference implementations of every op, written independently of any backend: plain
 // loops, no shared code with core/cpu. Layouts follow core.Backend's doc comments.
@@ -187,4 +191,50 @@ func refAdamW(p, g, m, v []float64, step int, lr, b1, b2, eps, wd float64) {
 		v[i] = b2*v[i] + (1-b2)*g[i]*g[i]
 		p[i] -= lr / bc1 * m[i] / (math.Sqrt(v[i])/math.Sqrt(bc2) + eps)
 	}
+}
+
+// refSelection is core.Backend.SelectionLogProbs in float64: log of the mass of p =
+// softmax(logits·invT + bias) on the tokens whose confidence ranks below κ (ties within Tol when
+// the rule says they lose, or when nothing is below the band), 0 for rows with rule 0.
+func refSelection(logits, bias, kappa []float64, rule []int32, v int, p core.SelectionParams) []float64 {
+	n := len(rule)
+	out := make([]float64, n)
+	invT, tol := float64(p.InvTemp), float64(p.Tol)
+	for r := 0; r < n; r++ {
+		if rule[r] == 0 {
+			continue
+		}
+		raw := logits[r*v : (r+1)*v]
+		z := make([]float64, v)
+		for j := range z {
+			z[j] = raw[j] * invT
+			if bias != nil {
+				z[j] += bias[r*v+j]
+			}
+		}
+		lse, rawLSE := refLSE(z), refLSE(raw)
+		var below, band float64
+		nBelow := 0
+		for j := range z {
+			if math.IsInf(z[j], -1) {
+				continue
+			}
+			c := z[j] - lse
+			if p.Confidence == core.Untempered {
+				c = raw[j] - rawLSE
+			}
+			switch {
+			case c < kappa[r]-tol:
+				below += math.Exp(z[j] - lse)
+				nBelow++
+			case c <= kappa[r]+tol:
+				band += math.Exp(z[j] - lse)
+			}
+		}
+		if rule[r] == 2 || nBelow == 0 {
+			below += band
+		}
+		out[r] = math.Log(below)
+	}
+	return out
 }

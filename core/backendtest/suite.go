@@ -40,6 +40,7 @@ func Run(t *testing.T, newBackend func() core.Backend) {
 		{"LogSoftmax", testLogSoftmax},
 		{"CrossEntropy", testCrossEntropy},
 		{"TokenLogProbs", testTokenLogProbs},
+		{"SelectionLogProbs", testSelectionLogProbs},
 		{"AdamW", testAdamW},
 		{"ClipGradNorm", testClipGradNorm},
 		{"UnmaskStep", testUnmaskStep},

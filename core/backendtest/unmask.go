@@ -72,12 +72,17 @@ func testUnmaskStep(s *suite) {
 		for _, topK := range []int{0, 3} {
 			for _, topP := range []float32{0, 0.8} {
 				for _, rm := range []core.Remasking{core.LowConfidence, core.RandomOrder, core.LowEntropy} {
-					if temp == 0 && (topK > 0 || topP > 0) {
-						continue // greedy ignores the support restrictions
+					for _, conf := range []core.Confidence{core.Tempered, core.Untempered} {
+						if temp == 0 && (topK > 0 || topP > 0) {
+							continue // greedy ignores the support restrictions
+						}
+						if conf == core.Untempered && rm != core.LowConfidence {
+							continue // only low-confidence remasking reads the confidence
+						}
+						p := core.UnmaskParams{PromptLen: promptLen, BlockStart: 2, BlockEnd: 8, Reveal: 2, Step: 5,
+							Temperature: temp, TopK: topK, TopP: topP, Remasking: rm, Confidence: conf, Seed: 99, MaskID: maskID}
+						s.checkUnmask(fmt.Sprintf("T=%g topk=%d topp=%g %v %v", temp, topK, topP, rm, conf), p, nb, seq, c, v)
 					}
-					p := core.UnmaskParams{PromptLen: promptLen, BlockStart: 2, BlockEnd: 8, Reveal: 2, Step: 5,
-						Temperature: temp, TopK: topK, TopP: topP, Remasking: rm, Seed: 99, MaskID: maskID}
-					s.checkUnmask(fmt.Sprintf("T=%g topk=%d topp=%g %v", temp, topK, topP, rm), p, nb, seq, c, v)
 				}
 			}
 		}
@@ -190,6 +195,10 @@ func (s *suite) checkUnmaskLogits(name string, p core.UnmaskParams, nb, seq, c, 
 			switch p.Remasking {
 			case core.LowConfidence:
 				cd.score = cd.logp
+				if p.Confidence == core.Untempered {
+					row := lv[pos*v : (pos+1)*v]
+					cd.score = row[y] - refLSE(row)
+				}
 			case core.RandomOrder:
 				cd.score = core.Uniform(p.Seed, core.StreamRemask, uint32(p.Step), uint32(r*c+j), 0)
 			case core.LowEntropy:
@@ -203,9 +212,13 @@ func (s *suite) checkUnmaskLogits(name string, p core.UnmaskParams, nb, seq, c, 
 			wantTok[r*seq+p.PromptLen+cd.j] = int32(cd.y)
 			wantStep[i] = int32(p.Step)
 			wantLP[i], wantEnt[i] = cd.logp, cd.ent
+		}
+		// Every drawn position keeps its support, revealed or not: the exact likelihood of a
+		// low-confidence step needs the distributions of the positions left masked.
+		for _, cd := range cands {
 			for k, in := range cd.keep {
 				if !in {
-					wantSup[i*v+k] = math.Inf(-1)
+					wantSup[(r*c+cd.j)*v+k] = math.Inf(-1)
 				}
 			}
 		}

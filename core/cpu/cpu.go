@@ -49,6 +49,8 @@ type opBodies struct {
 	ce        crossEntropyBody
 	tlp       tokenLogProbsBody
 	tlpBw     tokenLogProbsBwBody
+	sel       selectionBody
+	selBw     selectionBwBody
 	attn      attentionBody
 	attnBw    attentionBwBody
 	swiglu    swigluBody

@@ -67,6 +67,12 @@ func (t *unmaskBody) run(w, lo, hi int) {
 			switch {
 			case !ok:
 				score = float32(math.Inf(1)) // a fault is revealed first, so its step records it
+			case p.Remasking == core.LowConfidence:
+				if p.Confidence == core.Untempered {
+					row := ls[pos*v : (pos+1)*v]
+					_, lse := logSumExp(row)
+					score = row[y] - lse
+				}
 			case p.Remasking == core.RandomOrder:
 				score = float32(core.Uniform(p.Seed, core.StreamRemask, uint32(p.Step), uint32(row*c+j), 0))
 			case p.Remasking == core.LowEntropy:
@@ -93,13 +99,6 @@ func (t *unmaskBody) run(w, lo, hi int) {
 			step[i] = int32(p.Step)
 			lp[i] = cd.logp
 			ent[i] = cd.entropy
-		}
-		// Positions drawn but not revealed must not keep this step's support.
-		if support != nil {
-			for _, cd := range cands[min(p.Reveal, len(cands)):] {
-				i := row*c + cd.j
-				clear(support[i*v : (i+1)*v])
-			}
 		}
 	}
 	d.cands = cands[:0]

@@ -5,7 +5,9 @@ import (
 	"math"
 	"math/rand/v2"
 
+	"github.com/dllmrl/agrpo/core"
 	"github.com/dllmrl/agrpo/core/model"
+	"github.com/dllmrl/agrpo/core/sampler"
 )
 
 // AGRPOConfig are AGRPO's settings (the official code's names in parentheses).
@@ -26,13 +28,29 @@ type AGRPOConfig struct {
 	OfficialStepCount bool
 	Temperature       float32 // the rollouts' sampling temperature (> 0)
 	MaxRows           int     // rows per forward/backward chunk (0 = all at once)
+	// Likelihood is the step likelihood scored (docs/exact-likelihood.md). "exact" (also "")
+	// is exact for the rollouts' remasking: under low_confidence the revealed tokens'
+	// probability times the selection factor Π F of the block's positions left masked, with
+	// the PPO ratio (and the KL term, and the Stats' token counts) taken per step; under random
+	// and entropy remasking the token product, which is then already exact. "tokens" scores
+	// the revealed tokens alone, per token, as the official code does: biased under
+	// low_confidence.
+	Likelihood string
 }
+
+// selectionTol is the band within which a confidence counts as tied with the lowest kept one
+// (core.SelectionParams.Tol): the training pass recomputes confidences in another batch than
+// the rollout, and float32 log-probabilities of a few units move by ~1e-6 between two passes.
+const selectionTol = 1e-4
 
 // AGRPO is the estimator of arXiv 2510.04019 as the official code implements it.
 type AGRPO struct {
 	Cfg AGRPOConfig
 	sc  scorer
 	ref scorer
+	// oldSel is π_old's log selection factor of every step, [row·StepsRun + step], set by
+	// Prepare when μ > 1 (nil when the update is on-policy or has no selection factor).
+	oldSel []float64
 }
 
 // NewAGRPO checks the config.
@@ -48,6 +66,8 @@ func NewAGRPO(c AGRPOConfig) (*AGRPO, error) {
 		return nil, fmt.Errorf("agrpo: num_iterations = %d, must be positive", c.Iterations)
 	case !(c.Temperature > 0):
 		return nil, fmt.Errorf("agrpo: temperature %g: rollouts must be sampled at T > 0 for a policy gradient", c.Temperature)
+	case c.Likelihood != "" && c.Likelihood != "exact" && c.Likelihood != "tokens":
+		return nil, fmt.Errorf("agrpo: likelihood %q, want exact or tokens", c.Likelihood)
 	}
 	if err := (ppo{c.EpsLow, c.EpsHigh, c.Beta}).validate(); err != nil {
 		return nil, fmt.Errorf("agrpo: %w", err)
@@ -61,8 +81,51 @@ func (a *AGRPO) Name() string { return "agrpo" }
 // Iterations is μ.
 func (a *AGRPO) Iterations() int { return a.Cfg.Iterations }
 
-// Prepare has nothing to do: π_old is the sampler's own record.
-func (a *AGRPO) Prepare(*model.Model, *Rollouts, *rand.Rand) error { return nil }
+// selects reports whether the exact likelihood of t's steps has a selection factor: the
+// rollouts ranked positions by the sampled tokens' confidence, and "tokens" was not asked for.
+func (a *AGRPO) selects(t *sampler.Trajectories) bool {
+	return a.Cfg.Likelihood != "tokens" && t.Config.Remasking == core.LowConfidence
+}
+
+// Prepare records π_old's selection factor of every step when μ > 1; otherwise π_old is the
+// sampler's own record of the tokens, and at the one on-policy update the factor's ratio is 1.
+//
+// The sampler has the logits when it draws, but recording F there would put a second copy of
+// the selection rule into UnmaskStep on every backend. Computing it here, once, before the
+// first update, runs the one SelectionLogProbs op on the very inputs the updates score (the
+// same batch layout and tie band), so the ratio compares like with like; it costs one forward
+// pass per step without a backward, and only when μ > 1. Every step is scored because each
+// inner update draws its own steps.
+func (a *AGRPO) Prepare(m *model.Model, r *Rollouts, _ *rand.Rand) error {
+	a.oldSel = nil
+	t := r.Traj
+	if a.Cfg.Iterations == 1 || !a.selects(t) {
+		return nil
+	}
+	var all []draw
+	for row := 0; row < t.B; row++ {
+		for k := 0; k < a.steps(r, row); k++ {
+			all = append(all, draw{row: row, step: k})
+		}
+	}
+	a.oldSel = make([]float64, t.B*t.StepsRun)
+	chunk := a.Cfg.MaxRows
+	if chunk <= 0 {
+		chunk = len(all)
+	}
+	for lo := 0; lo < len(all); lo += chunk {
+		draws := all[lo:min(lo+chunk, len(all))]
+		in := a.inputs(t, draws)
+		_, logF, err := a.stepLogProbs(&a.sc, m, t, draws, in)
+		if err != nil {
+			return err
+		}
+		for i, d := range draws {
+			a.forLeftMasked(t, d, func(j int) { a.oldSel[d.row*t.StepsRun+d.step] += float64(logF[i*in.s+t.P+j]) })
+		}
+	}
+	return nil
+}
 
 // steps is the number of steps K_b of row r that the estimator samples from.
 func (a *AGRPO) steps(r *Rollouts, row int) int {
@@ -158,46 +221,181 @@ func (a *AGRPO) Accumulate(m, ref *model.Model, r *Rollouts, it int, rng *rand.R
 	}
 	var tl tally
 	for lo := 0; lo < len(draws); lo += chunk {
-		a.chunk(m, ref, r, draws[lo:min(lo+chunk, len(draws))], &tl)
+		if err := a.chunk(m, ref, r, draws[lo:min(lo+chunk, len(draws))], &tl); err != nil {
+			return Stats{}, err
+		}
 	}
 	return tl.done(), nil
 }
 
-func (a *AGRPO) chunk(m, ref *model.Model, r *Rollouts, draws []draw, tl *tally) {
-	t := r.Traj
-	s := t.P + t.C
-	v := t.V
-	n := len(draws)
-	tokens, keyMask, targets := make([]int32, n*s), make([]int32, n*s), make([]int32, n*s)
-	bias := make([]float32, n*s*v)
+// stepInputs are the training pass's rows for a chunk of draws: each draw's state before its
+// step, with the tokens of the completion as targets; the support recorded at sampling is the
+// bias of the positions the step revealed and, with a selection factor, of those it left masked.
+type stepInputs struct {
+	n, s                     int
+	tokens, keyMask, targets []int32
+	bias                     []float32
+	selection                bool
+}
+
+func (a *AGRPO) inputs(t *sampler.Trajectories, draws []draw) stepInputs {
+	s, v, n := t.P+t.C, t.V, len(draws)
+	in := stepInputs{n: n, s: s, tokens: make([]int32, n*s), keyMask: make([]int32, n*s), targets: make([]int32, n*s),
+		bias: make([]float32, n*s*v), selection: a.selects(t)}
+	inf := float32(math.Inf(-1))
 	for i, d := range draws {
-		copy(tokens[i*s:], t.Prompt[d.row*t.P:(d.row+1)*t.P])
-		copy(keyMask[i*s:], t.PromptMask[d.row*t.P:(d.row+1)*t.P])
-		copy(tokens[i*s+t.P:], t.StateBefore(d.row, d.step))
+		copy(in.tokens[i*s:], t.Prompt[d.row*t.P:(d.row+1)*t.P])
+		copy(in.keyMask[i*s:], t.PromptMask[d.row*t.P:(d.row+1)*t.P])
+		copy(in.tokens[i*s+t.P:], t.StateBefore(d.row, d.step))
 		for j := 0; j < t.C; j++ {
-			keyMask[i*s+t.P+j] = 1
-			targets[i*s+t.P+j] = t.Tokens[d.row*t.C+j]
+			in.keyMask[i*s+t.P+j] = 1
+			in.targets[i*s+t.P+j] = t.Tokens[d.row*t.C+j]
 			if int(t.RevealStep[d.row*t.C+j]) == d.step {
-				copy(bias[(i*s+t.P+j)*v:], t.Support[(d.row*t.C+j)*v:(d.row*t.C+j+1)*v])
+				copy(in.bias[(i*s+t.P+j)*v:], t.Support[(d.row*t.C+j)*v:(d.row*t.C+j+1)*v])
+			}
+		}
+		if in.selection {
+			a.forLeftMasked(t, d, func(j int) {
+				row := in.bias[(i*s+t.P+j)*v : (i*s+t.P+j+1)*v]
+				if sup := t.DrawSupport(d.row, d.step, j); sup != nil {
+					copy(row, sup)
+				} else {
+					row[t.MaskID] = inf // the support is every token but the mask
+				}
+			})
+		}
+	}
+	return in
+}
+
+// forLeftMasked calls f with every position of d's block that d's step left masked.
+func (a *AGRPO) forLeftMasked(t *sampler.Trajectories, d draw, f func(j int)) {
+	lo, hi := t.StepBlock(d.step)
+	for j := lo; j < hi; j++ {
+		if int(t.RevealStep[d.row*t.C+j]) > d.step {
+			f(j)
+		}
+	}
+}
+
+// stepLogProbs runs model m on a chunk's inputs and returns the log-probability of every
+// target under the sampling distribution and, with a selection factor, log F at every position
+// left masked (0 elsewhere). κ and the tie rule come from this pass's own confidences of the
+// revealed tokens, so that F is consistent with them. A non-finite value is an error.
+func (a *AGRPO) stepLogProbs(sc *scorer, m *model.Model, t *sampler.Trajectories, draws []draw, in stepInputs) (lp, logF []float32, err error) {
+	invT := 1 / t.Config.Temperature
+	lp = sc.logProbs(m, in.n, in.s, in.tokens, in.keyMask, in.targets, in.bias, invT)
+	if !in.selection {
+		return lp, nil, nil
+	}
+	conf := lp
+	if t.Config.Confidence == core.Untempered {
+		conf = sc.untemperedConf(m)
+	}
+	kappa, rule := make([]float32, in.n*in.s), make([]int32, in.n*in.s)
+	for i, d := range draws {
+		base := i*in.s + t.P
+		kappa0, last := math.Inf(1), -1
+		for j := 0; j < t.C; j++ {
+			if int(t.RevealStep[d.row*t.C+j]) != d.step {
+				continue
+			}
+			if c := float64(conf[base+j]); c < kappa0 {
+				kappa0 = c
+			}
+		}
+		// The last kept position in the sampler's order: the highest one tied at κ.
+		for j := 0; j < t.C; j++ {
+			if int(t.RevealStep[d.row*t.C+j]) == d.step && float64(conf[base+j]) <= kappa0+selectionTol {
+				last = j
+			}
+		}
+		a.forLeftMasked(t, d, func(j int) {
+			kappa[base+j], rule[base+j] = float32(kappa0), 1
+			if j > last {
+				rule[base+j] = 2 // a tie at κ goes to the lower position, the kept one
+			}
+		})
+	}
+	logF = sc.selection(m, kappa, rule, core.SelectionParams{InvTemp: invT, Confidence: t.Config.Confidence, Tol: selectionTol})
+	for i, d := range draws {
+		for j := 0; j < t.C; j++ {
+			pos := i*in.s + t.P + j
+			f, kept := float64(logF[pos]), int(t.RevealStep[d.row*t.C+j]) == d.step
+			if rule[pos] != 0 && (math.IsInf(f, 0) || math.IsNaN(f)) || kept && (math.IsInf(float64(lp[pos]), 0) || math.IsNaN(float64(lp[pos]))) {
+				return nil, nil, fmt.Errorf("agrpo: the exact likelihood of row %d, step %d is not finite at position %d "+
+					"(log p %g, log F %g, κ %g): the training pass ranks no token of a position left masked below the "+
+					"lowest kept confidence, so it disagrees with the rollout by more than %g", d.row, d.step, j, lp[pos], f, kappa[pos], selectionTol)
 			}
 		}
 	}
-	invT := 1 / t.Config.Temperature
-	lp := a.sc.logProbs(m, n, s, tokens, keyMask, targets, bias, invT)
-	var lr []float32
+	return lp, logF, nil
+}
+
+// chunk scores a chunk of draws and accumulates the clipped surrogate's gradient: per token,
+// or per step when the step likelihood has a selection factor.
+func (a *AGRPO) chunk(m, ref *model.Model, r *Rollouts, draws []draw, tl *tally) error {
+	t := r.Traj
+	in := a.inputs(t, draws)
+	s := in.s
+	lp, logF, err := a.stepLogProbs(&a.sc, m, t, draws, in)
+	if err != nil {
+		return err
+	}
+	var lr, logFRef []float32
 	if ref != nil && a.Cfg.Beta != 0 {
-		lr = a.ref.logProbs(ref, n, s, tokens, keyMask, targets, bias, invT)
+		if lr, logFRef, err = a.stepLogProbs(&a.ref, ref, t, draws, in); err != nil {
+			return fmt.Errorf("reference model: %w", err)
+		}
 	}
 	c := ppo{a.Cfg.EpsLow, a.Cfg.EpsHigh, a.Cfg.Beta}
-	dLogp := make([]float32, n*s)
+	dLogp := make([]float32, in.n*s)
+	var dLogF []float32
+	if in.selection {
+		dLogF = make([]float32, in.n*s)
+	}
 	for i, d := range draws {
 		adv := r.Adv[d.row]
+		base := i*s + t.P
+		if in.selection {
+			// One ratio for the whole step: log π = Σ_kept log p + Σ_left-masked log F.
+			var lpS, loS, lrS, sel, selRef float64
+			for j := 0; j < t.C; j++ {
+				if tj := d.row*t.C + j; int(t.RevealStep[tj]) == d.step {
+					lpS += float64(lp[base+j])
+					loS += float64(t.LogP[tj])
+					if lr != nil {
+						lrS += float64(lr[base+j])
+					}
+				}
+			}
+			a.forLeftMasked(t, d, func(j int) {
+				sel += float64(logF[base+j])
+				if lr != nil {
+					selRef += float64(logFRef[base+j])
+				}
+			})
+			old := sel // on-policy: θ is θ_old, so the factor's ratio is 1
+			if a.oldSel != nil {
+				old = a.oldSel[d.row*t.StepsRun+d.step]
+			}
+			loss, grad, kl, low, high := c.token(lpS+sel, loS+old, lrS+selRef, adv, lr != nil)
+			g := float32(d.weight * grad)
+			for j := 0; j < t.C; j++ {
+				if int(t.RevealStep[d.row*t.C+j]) == d.step {
+					dLogp[base+j] = g
+				}
+			}
+			a.forLeftMasked(t, d, func(j int) { dLogF[base+j] = g })
+			tl.add(d.weight*loss, kl, low, high, math.Abs(math.Exp(lpS+sel-loS-old)-1))
+			continue
+		}
 		for j := 0; j < t.C; j++ {
 			tj := d.row*t.C + j
 			if int(t.RevealStep[tj]) != d.step {
 				continue
 			}
-			pos := i*s + t.P + j
+			pos := base + j
 			lref := 0.0
 			if lr != nil {
 				lref = float64(lr[pos])
@@ -207,5 +405,6 @@ func (a *AGRPO) chunk(m, ref *model.Model, r *Rollouts, draws []draw, tl *tally)
 			tl.add(d.weight*loss, kl, low, high, math.Abs(math.Exp(float64(lp[pos])-float64(t.LogP[tj]))-1))
 		}
 	}
-	a.sc.backward(m, dLogp, true, invT)
+	a.sc.backward(m, dLogp, dLogF, true, 1/t.Config.Temperature)
+	return nil
 }

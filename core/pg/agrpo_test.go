@@ -2,6 +2,7 @@ package pg
 
 import (
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/dllmrl/agrpo/core"
@@ -21,6 +22,7 @@ func TestRatioIsOneOnPolicy(t *testing.T) {
 		{GenLength: 3, BlockLength: 3, Steps: 3, Temperature: 0.7, TopK: 2, Remasking: core.RandomOrder, Seed: 1},
 		{GenLength: 3, BlockLength: 1, Steps: 3, Temperature: 1.3, TopP: 0.8, Remasking: core.RandomOrder, Seed: 2},
 		{GenLength: 3, BlockLength: 3, Steps: 3, Temperature: 0.9, Remasking: core.LowConfidence, Seed: 3},
+		{GenLength: 3, BlockLength: 3, Steps: 2, Temperature: 0.8, TopK: 2, Remasking: core.LowConfidence, Confidence: core.Untempered, Seed: 4},
 	} {
 		tr, err := sampler.Generate(m, prompts, c, nil)
 		if err != nil {
@@ -30,18 +32,74 @@ func TestRatioIsOneOnPolicy(t *testing.T) {
 		for i := range adv {
 			adv[i] = float64(i%3) - 1
 		}
-		est, err := NewAGRPO(AGRPOConfig{MCSamples: 3, Importance: "entropy", LowDiscrepancy: true, EpsLow: 0.2, EpsHigh: 0.2,
-			Iterations: 1, Scaling: "mean", Temperature: c.Temperature, MaxRows: 10})
-		if err != nil {
-			t.Fatal(err)
+		// μ = 2 at its first update: π_old's selection factor comes from Prepare, in other chunks.
+		for _, mu := range []int{1, 2} {
+			est, err := NewAGRPO(AGRPOConfig{MCSamples: 3, Importance: "entropy", LowDiscrepancy: true, EpsLow: 0.2, EpsHigh: 0.2,
+				Iterations: mu, Scaling: "mean", Temperature: c.Temperature, MaxRows: 10 + mu})
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := &Rollouts{Traj: tr, Adv: adv}
+			if err := est.Prepare(m, r, nil); err != nil {
+				t.Fatal(err)
+			}
+			m.Grads.Zero(m.B, m.Cfg)
+			st, err := est.Accumulate(m, nil, r, 0, rand.New(rand.NewPCG(1, 1)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.Tokens == 0 || st.RatioDev > 1e-5 || st.ClipRegion != 0 {
+				t.Errorf("%+v, μ = %d: %d tokens, mean |ρ−1| = %.2g, clipped %.3f; want ρ = 1", c, mu, st.Tokens, st.RatioDev, st.ClipRegion)
+			}
 		}
-		m.Grads.Zero(m.B, m.Cfg)
-		st, err := est.Accumulate(m, nil, &Rollouts{Traj: tr, Adv: adv}, 0, rand.New(rand.NewPCG(1, 1)))
-		if err != nil {
-			t.Fatal(err)
+	}
+}
+
+// TestNonFiniteLikelihoodIsAnError: when the training pass ranks no token of a position left
+// masked below the lowest kept confidence (here forced by making every kept token the least
+// likely one, which a rollout would not have kept), the estimator stops with an error rather
+// than writing −Inf or NaN into the gradients.
+func TestNonFiniteLikelihoodIsAnError(t *testing.T) {
+	m := toyModel(t)
+	prompts := make([]sampler.Prompt, 8)
+	for i := range prompts {
+		prompts[i] = sampler.Prompt{Tokens: toyPrompt}
+	}
+	tr, err := sampler.Generate(m, prompts, sampler.Config{GenLength: 3, BlockLength: 3, Steps: 3, Temperature: 0.5,
+		Remasking: core.LowConfidence, Seed: 7}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, lv := toyForward(m)
+	for r := 0; r < tr.B; r++ {
+		for j := 0; j < tr.C; j++ {
+			if tr.RevealStep[r*tr.C+j] != 0 {
+				continue
+			}
+			row := lv[(stateKey([]int32{toyMask, toyMask, toyMask})*4+1+j)*toyV:]
+			worst := 0
+			for v := 1; v < 3; v++ {
+				if row[v] < row[worst] {
+					worst = v
+				}
+			}
+			tr.Tokens[r*tr.C+j] = int32(worst)
 		}
-		if st.Tokens == 0 || st.RatioDev > 1e-5 || st.ClipRegion != 0 {
-			t.Errorf("%+v: %d tokens, mean |ρ−1| = %.2g, clipped %.3f; want ρ = 1", c, st.Tokens, st.RatioDev, st.ClipRegion)
+	}
+	est, err := NewAGRPO(AGRPOConfig{MCSamples: 3, Importance: "uniform", EpsLow: 0.2, EpsHigh: 0.2, Iterations: 1,
+		Scaling: "sum", Temperature: 0.5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Grads.Zero(m.B, m.Cfg)
+	_, err = est.Accumulate(m, nil, &Rollouts{Traj: tr, Adv: make([]float64, tr.B)}, 0, rand.New(rand.NewPCG(2, 2)))
+	t.Log(err)
+	if err == nil || !strings.Contains(err.Error(), "not finite") {
+		t.Fatalf("error %v, want one about a likelihood that is not finite", err)
+	}
+	for _, g := range flatGrad(m, 1) {
+		if g != 0 {
+			t.Fatal("gradients were written before the error")
 		}
 	}
 }

@@ -1,8 +1,10 @@
 package pg
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/dllmrl/agrpo/core"
@@ -59,10 +61,44 @@ func toyReward(y []int32) float64 {
 // stateKey packs a completion state (tokens or the mask) into an index.
 func stateKey(x []int32) int { return int(x[0])*16 + int(x[1])*4 + int(x[2]) }
 
-// toyProbs evaluates p(v | x)_j for every completion state x: probs[key][j][v] over v ∈ {0,1,2}
-// (the sampler's distribution at T = 1: softmax without the mask entry).
-func toyProbs(m *model.Model, states [][]int32) map[int][toyC][3]float64 {
+// toyPolicy is the sampler that the rollouts and the enumeration share.
+type toyPolicy struct {
+	rm   core.Remasking
+	conf core.Confidence
+	temp float64
+	topK int
+}
+
+func (p toyPolicy) String() string {
+	s := fmt.Sprintf("%v", p.rm)
+	if p.rm == core.LowConfidence {
+		s += fmt.Sprintf(" (%v)", p.conf)
+	}
+	s += fmt.Sprintf(" T=%g", p.temp)
+	if p.topK > 0 {
+		s += fmt.Sprintf(" top_k=%d", p.topK)
+	}
+	return s
+}
+
+var (
+	randomPolicy = toyPolicy{rm: core.RandomOrder, temp: 1}
+	lowConfPol   = toyPolicy{rm: core.LowConfidence, temp: 1}
+)
+
+// toyDist is the sampler's view of one completion state: p[j][v], the distribution drawn from
+// (softmax(ℓ/T) over the top-k of v ∈ {0, 1, 2}); conf[j][v], what low_confidence ranks a drawn
+// v by; ent[j], p's entropy, which entropy remasking ranks by.
+type toyDist struct {
+	p, conf [toyC][3]float64
+	ent     [toyC]float64
+}
+
+// toyForward runs the model on every completion state (row stateKey(x)), keeping the
+// activations for a backward, and returns the logits and their values.
+func toyForward(m *model.Model) (*core.Tensor, []float32) {
 	b := m.B
+	states := allStates()
 	n := len(states)
 	tok, km := make([]int32, n*4), make([]int32, n*4)
 	for i, x := range states {
@@ -78,109 +114,220 @@ func toyProbs(m *model.Model, states [][]int32) map[int][toyC][3]float64 {
 	logits := m.Forward(tt, kt)
 	lv := make([]float32, logits.Len())
 	b.Download(logits, lv)
-	out := map[int][toyC][3]float64{}
-	for i, x := range states {
-		var p [toyC][3]float64
-		for j := 0; j < toyC; j++ {
-			row := lv[(i*4+1+j)*toyV:]
-			mx := math.Inf(-1)
-			for v := 0; v < 3; v++ {
-				mx = math.Max(mx, float64(row[v]))
-			}
-			var z float64
-			for v := 0; v < 3; v++ {
-				z += math.Exp(float64(row[v]) - mx)
-			}
-			for v := 0; v < 3; v++ {
-				p[j][v] = math.Exp(float64(row[v])-mx) / z
-			}
-		}
-		out[stateKey(x)] = p
-	}
-	return out
+	return logits, lv
 }
 
-// maskedPositions lists the positions of x still masked.
-func maskedPositions(x []int32) []int {
-	var masked []int
-	for j, v := range x {
-		if v == toyMask {
-			masked = append(masked, j)
+// dist is the sampler's view of state key's position j from the logits.
+func (pol toyPolicy) dist(lv []float32, key int) toyDist {
+	var d toyDist
+	for j := 0; j < toyC; j++ {
+		row := lv[(key*4+1+j)*toyV : (key*4+2+j)*toyV]
+		var z [3]float64
+		keep := [3]bool{true, true, true}
+		for v := range z {
+			z[v] = float64(row[v]) / pol.temp
+		}
+		if pol.topK > 0 {
+			for v := range z {
+				above := 0
+				for u := range z {
+					if z[u] > z[v] {
+						above++
+					}
+				}
+				keep[v] = above < pol.topK
+			}
+		}
+		mx, all := math.Inf(-1), math.Inf(-1)
+		for v := range z {
+			if keep[v] {
+				mx = math.Max(mx, z[v])
+			}
+		}
+		for _, l := range row {
+			all = math.Max(all, float64(l))
+		}
+		var sum, sumAll float64
+		for v := range z {
+			if keep[v] {
+				sum += math.Exp(z[v] - mx)
+			}
+		}
+		for _, l := range row {
+			sumAll += math.Exp(float64(l) - all)
+		}
+		for v := range z {
+			if keep[v] {
+				d.p[j][v] = math.Exp(z[v]-mx) / sum
+				d.ent[j] -= d.p[j][v] * math.Log(d.p[j][v])
+			}
+			d.conf[j][v] = math.Log(d.p[j][v])
+			if pol.conf == core.Untempered {
+				d.conf[j][v] = float64(row[v]) - all - math.Log(sumAll) // the mask entry included
+			}
 		}
 	}
-	return masked
+	return d
 }
 
-// allStates lists every completion state reachable by revealing positions one at a time.
-func allStates() [][]int32 {
-	var out [][]int32
-	for code := 0; code < 64; code++ {
-		x := []int32{int32(code / 16), int32(code / 4 % 4), int32(code % 4)}
-		out = append(out, x)
-	}
-	return out
+// outcome is one way a step can go: its probability, the position and token revealed, and the
+// token drawn at every position whose draw decides the step (−1 elsewhere).
+type outcome struct {
+	prob  float64
+	j, v  int
+	drawn [toyC]int
 }
 
-// exactGradient enumerates the random-remasking policy: at a state with masked set M it reveals
-// a uniformly chosen j ∈ M with a token drawn from p_j. It returns ∇J computed as one backward
-// pass of Σ_{x,j,v} c(x,j,v)·log p(v|x)_j, where c sums P(τ)R(τ) over trajectories taking
-// action (j, v) at x — the score-function identity, exact up to float rounding.
-func exactGradient(t *testing.T, m *model.Model) []float64 {
-	probs := toyProbs(m, allStates())
-	coef := map[int]*[toyC][3]float64{}
-	var walk func(x []int32, prob float64) float64
-	// walk returns E[R | x] and adds, for every action at x and below, prob·P(a)·E[R | after a].
-	walk = func(x []int32, prob float64) float64 {
-		masked := maskedPositions(x)
-		if len(masked) == 0 {
-			return toyReward(x)
-		}
-		p := probs[stateKey(x)]
-		var value float64
+// outcomes enumerates a step at a state with masked positions `masked`. random: a uniform
+// position, its token drawn. entropy: the position of least entropy (ties to the lower), its
+// token drawn. low_confidence: a token is drawn at every masked position and the most
+// confident is revealed (ties to the lower position), the others discarded.
+func (pol toyPolicy) outcomes(masked []int, d toyDist) []outcome {
+	none := [toyC]int{-1, -1, -1}
+	var out []outcome
+	switch pol.rm {
+	case core.RandomOrder:
 		for _, j := range masked {
 			for v := 0; v < 3; v++ {
-				pa := p[j][v] / float64(len(masked))
-				next := append([]int32(nil), x...)
-				next[j] = int32(v)
-				r := walk(next, prob*pa)
-				c := coef[stateKey(x)]
-				if c == nil {
-					c = &[toyC][3]float64{}
-					coef[stateKey(x)] = c
-				}
-				c[j][v] += prob * pa * r
-				value += pa * r
+				o := outcome{prob: d.p[j][v] / float64(len(masked)), j: j, v: v, drawn: none}
+				o.drawn[j] = v
+				out = append(out, o)
 			}
 		}
-		return value
-	}
-	walk([]int32{toyMask, toyMask, toyMask}, 1)
-
-	// One row per (state, token v): target v everywhere, weight c(x, j, v) at position j.
-	var tokens, keyMask, targets []int32
-	var bias, weights []float32
-	inf := float32(math.Inf(-1))
-	for key, c := range coef {
-		x := []int32{int32(key / 16), int32(key / 4 % 4), int32(key % 4)}
+	case core.LowEntropy:
+		best := masked[0]
+		for _, j := range masked {
+			if d.ent[j] < d.ent[best] {
+				best = j
+			}
+		}
 		for v := 0; v < 3; v++ {
-			tokens = append(tokens, toyPrompt[0], x[0], x[1], x[2])
-			keyMask = append(keyMask, 1, 1, 1, 1)
-			targets = append(targets, 0, int32(v), int32(v), int32(v))
-			weights = append(weights, 0)
-			for j := 0; j < toyC; j++ {
-				weights = append(weights, float32(-c[j][v])) // the loss is −J
+			o := outcome{prob: d.p[best][v], j: best, v: v, drawn: none}
+			o.drawn[best] = v
+			out = append(out, o)
+		}
+	case core.LowConfidence:
+		draws := 1
+		for range masked {
+			draws *= 3
+		}
+		for code := 0; code < draws; code++ {
+			o := outcome{prob: 1, j: -1, drawn: none}
+			bestConf := math.Inf(-1)
+			c := code
+			for _, j := range masked {
+				v := c % 3
+				c /= 3
+				o.prob *= d.p[j][v]
+				o.drawn[j] = v
+				if conf := d.conf[j][v]; conf > bestConf {
+					o.j, o.v, bestConf = j, v, conf
+				}
 			}
-			for k := 0; k < 4; k++ {
-				bias = append(bias, 0, 0, 0, inf)
+			if o.prob > 0 {
+				out = append(out, o)
 			}
 		}
 	}
-	var sc scorer
+	return out
+}
+
+// enumerate returns J(θ) = E[R] under pol by full enumeration and, when grad is set, the
+// exact ∂J/∂logits at every state: reach(x)·Σ_outcomes P(o)·V(after o)·Σ_drawn ∂log p_j(v)/∂ℓ,
+// with ∂log p(v)/∂ℓ_u = (1[u = v] − p(u))/T on the support. Every draw that decides the step
+// is scored, discarded ones included; which position wins is locally constant in θ. This
+// uses no likelihood formula of the estimator under test: only the sampler's definition.
+func enumerate(m *model.Model, pol toyPolicy, grad bool) (float64, *core.Tensor, []float32) {
+	logits, lv := toyForward(m)
+	dists := map[int]toyDist{}
+	for key := range 64 {
+		dists[key] = pol.dist(lv, key)
+	}
+	values := map[int]float64{}
+	var value func(x []int32) float64
+	value = func(x []int32) float64 {
+		key := stateKey(x)
+		if v, ok := values[key]; ok {
+			return v
+		}
+		masked := maskedPositions(x)
+		var out float64
+		if len(masked) == 0 {
+			out = toyReward(x)
+		} else {
+			for _, o := range pol.outcomes(masked, dists[key]) {
+				out += o.prob * value(revealed(x, o.j, o.v))
+			}
+		}
+		values[key] = out
+		return out
+	}
+	root := []int32{toyMask, toyMask, toyMask}
+	j := value(root)
+	if !grad {
+		return j, nil, nil
+	}
+	// Reach probabilities, states taken by decreasing number of masked positions.
+	reach := map[int]float64{stateKey(root): 1}
+	states := allStates()
+	slices.SortStableFunc(states, func(a, b []int32) int { return len(maskedPositions(b)) - len(maskedPositions(a)) })
+	dl := make([]float32, len(lv))
+	for _, x := range states {
+		key := stateKey(x)
+		masked := maskedPositions(x)
+		if reach[key] == 0 || len(masked) == 0 {
+			continue
+		}
+		d := dists[key]
+		var g [toyC][3]float64
+		for _, o := range pol.outcomes(masked, d) {
+			next := revealed(x, o.j, o.v)
+			reach[stateKey(next)] += reach[key] * o.prob
+			w := reach[key] * o.prob * value(next)
+			for pos, v := range o.drawn {
+				if v < 0 {
+					continue
+				}
+				for u := 0; u < 3; u++ {
+					if d.p[pos][u] == 0 {
+						continue // outside the support
+					}
+					ind := 0.0
+					if u == v {
+						ind = 1
+					}
+					g[pos][u] += w * (ind - d.p[pos][u]) / pol.temp
+				}
+			}
+		}
+		for pos := range g {
+			for u := range g[pos] {
+				dl[(key*4+1+pos)*toyV+u] = float32(g[pos][u])
+			}
+		}
+	}
+	return j, logits, dl
+}
+
+// exactGradient is ∇J under pol by enumeration, back-propagated through the model.
+func exactGradient(t *testing.T, m *model.Model, pol toyPolicy) []float64 {
+	_, logits, dl := enumerate(m, pol, true)
+	for i := range dl {
+		dl[i] = -dl[i] // the model's backward takes the gradient of the loss −J
+	}
+	dLogits := m.B.Alloc(core.F32, logits.Shape()...)
+	m.B.Upload(dLogits, dl)
 	m.Grads.Zero(m.B, m.Cfg)
-	rows := len(tokens) / 4
-	sc.logProbs(m, rows, 4, tokens, keyMask, targets, bias, 1)
-	sc.backward(m, weights, true, 1)
+	m.Backward(dLogits)
 	return flatGrad(m, -1)
+}
+
+// jOf is J(θ) under pol, for finite differences.
+func jOf(pol toyPolicy) func(*model.Model) float64 {
+	return func(m *model.Model) float64 {
+		j, _, _ := enumerate(m, pol, false)
+		return j
+	}
 }
 
 // flatGrad downloads every gradient, times sign.
@@ -200,13 +347,13 @@ func flatGrad(m *model.Model, sign float64) []float64 {
 // (the negated accumulated loss gradient, times scale).
 type estimateFn func(batch int) []float64
 
-func rolloutBatch(t *testing.T, m *model.Model, n int, seed uint32, rm core.Remasking) *sampler.Trajectories {
+func rolloutBatch(t *testing.T, m *model.Model, n int, seed uint32, pol toyPolicy) *sampler.Trajectories {
 	prompts := make([]sampler.Prompt, n)
 	for i := range prompts {
 		prompts[i] = sampler.Prompt{Tokens: toyPrompt}
 	}
 	tr, err := sampler.Generate(m, prompts, sampler.Config{GenLength: toyC, BlockLength: toyC, Steps: toyC,
-		Temperature: 1, Remasking: rm, Seed: seed}, nil)
+		Temperature: float32(pol.temp), TopK: pol.topK, Remasking: pol.rm, Confidence: pol.conf, Seed: seed}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,13 +385,14 @@ func advantages(tr *sampler.Trajectories, group int) []float64 {
 	return adv
 }
 
-func agrpoEstimate(t *testing.T, m *model.Model, cfg AGRPOConfig, rm core.Remasking, group, n int) estimateFn {
+func agrpoEstimate(t *testing.T, m *model.Model, cfg AGRPOConfig, pol toyPolicy, group, n int) estimateFn {
+	cfg.Temperature = float32(pol.temp)
 	est, err := NewAGRPO(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return func(batch int) []float64 {
-		tr := rolloutBatch(t, m, n, uint32(1000+batch), rm)
+		tr := rolloutBatch(t, m, n, uint32(1000+batch), pol)
 		r := &Rollouts{Traj: tr, Adv: advantages(tr, group)}
 		m.Grads.Zero(m.B, m.Cfg)
 		if _, err := est.Accumulate(m, nil, r, 0, rand.New(rand.NewPCG(uint64(batch), 9))); err != nil {
@@ -313,7 +461,6 @@ func TestAGRPOUnbiased(t *testing.T) {
 		t.Skip("the unbiasedness test draws 20k trajectories per estimator")
 	}
 	m := toyModel(t)
-	exact := exactGradient(t, m)
 	base := AGRPOConfig{MCSamples: 1, Importance: "uniform", LowDiscrepancy: true, EpsLow: 0.2, EpsHigh: 0.2,
 		Iterations: 1, Scaling: "sum", Temperature: 1}
 	const batches, rows = 200, 100
@@ -321,43 +468,85 @@ func TestAGRPOUnbiased(t *testing.T) {
 	m2.MCSamples = 2
 	ent := base
 	ent.Importance = "entropy"
+	ent.MCSamples = 2
+	untempered := toyPolicy{rm: core.LowConfidence, conf: core.Untempered, temp: 0.8}
+	topK := toyPolicy{rm: core.LowConfidence, temp: 1.3, topK: 2}
+	entropyPol := toyPolicy{rm: core.LowEntropy, temp: 1}
+	exact := map[toyPolicy][]float64{}
 	for _, c := range []struct {
 		name  string
-		fn    estimateFn
+		pol   toyPolicy
+		cfg   AGRPOConfig
 		group int
 	}{
-		{"m=1, constant baseline", agrpoEstimate(t, m, base, core.RandomOrder, 1, rows), 1},
-		{"m=2, constant baseline", agrpoEstimate(t, m, m2, core.RandomOrder, 1, rows), 1},
-		{"m=1, group-mean advantage ×G/(G−1)", agrpoEstimate(t, m, base, core.RandomOrder, 4, rows), 4},
-		{"m=2, entropy importance sampling", agrpoEstimate(t, m, func() AGRPOConfig { c := ent; c.MCSamples = 2; return c }(), core.RandomOrder, 1, rows), 1},
+		{"m=1, constant baseline", randomPolicy, base, 1},
+		{"m=2, constant baseline", randomPolicy, m2, 1},
+		{"m=1, group-mean advantage ×G/(G−1)", randomPolicy, base, 4},
+		{"m=2, entropy importance sampling", randomPolicy, ent, 1},
+		// The exact likelihood, on the remasking rules whose selection depends on θ.
+		{"exact, m=1", lowConfPol, base, 1},
+		{"exact, m=2, group-mean advantage", lowConfPol, m2, 4},
+		{"exact, m=2", untempered, m2, 1},
+		{"exact, m=1", topK, base, 1},
+		{"exact (= tokens), m=1", entropyPol, base, 1},
 	} {
-		mean, se, quarter := collect(c.fn, batches)
-		maxZ, rel := zStats(mean, se, exact)
-		relQuarter := relL2(quarter, exact)
-		t.Logf("%-40s N=%d: max|z| %.2f over %d coordinates, rel. error %.3f (at N/4: %.3f)", c.name, batches*rows, maxZ, len(exact), rel, relQuarter)
+		if exact[c.pol] == nil {
+			exact[c.pol] = exactGradient(t, m, c.pol)
+		}
+		mean, se, quarter := collect(agrpoEstimate(t, m, c.cfg, c.pol, c.group, rows), batches)
+		maxZ, rel := zStats(mean, se, exact[c.pol])
+		relQuarter := relL2(quarter, exact[c.pol])
+		name := fmt.Sprintf("%v, %s", c.pol, c.name)
+		t.Logf("%-58s N=%d: max|z| %.2f over %d coordinates, rel. error %.3f (at N/4: %.3f)", name, batches*rows, maxZ, len(mean), rel, relQuarter)
 		if maxZ > 4.5 {
-			t.Errorf("%s: max |z| = %.2f > 4.5: the estimate is off the exact gradient", c.name, maxZ)
+			t.Errorf("%s: max |z| = %.2f > 4.5: the estimate is off the exact gradient", name, maxZ)
 		}
 		if !(rel < 0.75*relQuarter) {
-			t.Errorf("%s: relative error %.3f at N does not shrink from %.3f at N/4", c.name, rel, relQuarter)
+			t.Errorf("%s: relative error %.3f at N does not shrink from %.3f at N/4", name, rel, relQuarter)
 		}
 	}
 }
 
-// expectedReward is J(θ) by enumeration: the reward of a complete state, else the expectation
-// that step forms over a state's transitions (p holds the model's distributions at x; value
-// recurses on the next state).
-func expectedReward(m *model.Model, step func(x []int32, masked []int, p [toyC][3]float64, value func([]int32) float64) float64) float64 {
-	probs := toyProbs(m, allStates())
-	var value func(x []int32) float64
-	value = func(x []int32) float64 {
-		masked := maskedPositions(x)
-		if len(masked) == 0 {
-			return toyReward(x)
+// TestEnumeratedGradient checks the enumeration's gradient, the reference of the tests above,
+// against finite differences of the enumerated J along random directions: the two share only
+// the sampler's definition, so a slip in the derivative of the draws would show.
+func TestEnumeratedGradient(t *testing.T) {
+	m := toyModel(t)
+	for _, pol := range []toyPolicy{randomPolicy, lowConfPol, {rm: core.LowConfidence, conf: core.Untempered, temp: 0.8},
+		{rm: core.LowConfidence, temp: 1.3, topK: 2}, {rm: core.LowEntropy, temp: 1}} {
+		g := exactGradient(t, m, pol)
+		for k, d := range randomDirections(4, len(g)) {
+			var want float64
+			for e := range g {
+				want += g[e] * d[e]
+			}
+			fd := directional(t, m, d, jOf(pol))
+			t.Logf("%v, direction %d: ∇J·d %.6f, finite differences %.6f", pol, k, want, fd)
+			if math.Abs(fd-want) > 2e-3*(1+math.Abs(want)) {
+				t.Errorf("%v, direction %d: ∇J·d = %.6f by enumeration, %.6f by finite differences", pol, k, want, fd)
+			}
 		}
-		return step(x, masked, probs[stateKey(x)], value)
 	}
-	return value([]int32{toyMask, toyMask, toyMask})
+}
+
+// maskedPositions lists the positions of x still masked.
+func maskedPositions(x []int32) []int {
+	var masked []int
+	for j, v := range x {
+		if v == toyMask {
+			masked = append(masked, j)
+		}
+	}
+	return masked
+}
+
+// allStates lists every completion state, in stateKey order.
+func allStates() [][]int32 {
+	var out [][]int32
+	for code := 0; code < 64; code++ {
+		out = append(out, []int32{int32(code / 16), int32(code / 4 % 4), int32(code % 4)})
+	}
+	return out
 }
 
 // revealed is x with position j set to token v.
@@ -367,55 +556,22 @@ func revealed(x []int32, j, v int) []int32 {
 	return next
 }
 
-// jRandom is J(θ) under random remasking: a uniformly chosen masked position is revealed with a
-// token drawn from its distribution.
-func jRandom(m *model.Model) float64 {
-	return expectedReward(m, func(x []int32, masked []int, p [toyC][3]float64, value func([]int32) float64) float64 {
-		var out float64
-		for _, j := range masked {
-			for v := 0; v < 3; v++ {
-				out += p[j][v] / float64(len(masked)) * value(revealed(x, j, v))
-			}
-		}
-		return out
-	})
-}
-
-// jLowConfidence is J(θ) under low-confidence remasking: at each step a token is drawn at every
-// masked position, and the one whose drawn token is most probable is revealed (ties to the
-// lower position), the others discarded.
-func jLowConfidence(m *model.Model) float64 {
-	return expectedReward(m, func(x []int32, masked []int, p [toyC][3]float64, value func([]int32) float64) float64 {
-		var out float64
-		draws := 1
-		for range masked {
-			draws *= 3
-		}
-		for code := 0; code < draws; code++ {
-			prob, best, bestConf, bestTok := 1.0, -1, math.Inf(-1), 0
-			c := code
-			for _, j := range masked {
-				v := c % 3
-				c /= 3
-				prob *= p[j][v]
-				if conf := math.Log(p[j][v]); conf > bestConf {
-					best, bestConf, bestTok = j, conf, v
-				}
-			}
-			out += prob * value(revealed(x, best, bestTok))
-		}
-		return out
-	})
-}
-
-// directional is the derivative of J along d by Richardson-extrapolated central differences.
-func directional(m *model.Model, d []float64, j func(*model.Model) float64) float64 {
+// directional is the derivative of J along d by Richardson-extrapolated central differences,
+// over a parameter step of norm step. Under low_confidence and entropy remasking J jumps
+// where two confidences (entropies) cross, so the step must be small enough that no crossing
+// falls inside it; the result is checked at a second, halved step, which a jump would change.
+func directional(t *testing.T, m *model.Model, d []float64, j func(*model.Model) float64) float64 {
 	params := m.P.Tensors(m.Cfg)
 	orig := make([][]float32, len(params))
 	for i, p := range params {
 		orig[i] = make([]float32, p.Len())
 		m.B.Download(p, orig[i])
 	}
+	var norm float64
+	for _, x := range d {
+		norm += x * x
+	}
+	norm = math.Sqrt(norm)
 	at := func(eps float64) float64 {
 		k := 0
 		for i, p := range params {
@@ -428,11 +584,19 @@ func directional(m *model.Model, d []float64, j func(*model.Model) float64) floa
 		}
 		return j(m)
 	}
-	const eps = 2e-3
-	d1 := (at(eps) - at(-eps)) / (2 * eps)
-	d2 := (at(eps/2) - at(-eps/2)) / eps
+	richardson := func(step float64) float64 {
+		eps := step / norm
+		d1 := (at(eps) - at(-eps)) / (2 * eps)
+		d2 := (at(eps/2) - at(-eps/2)) / eps
+		return (4*d2 - d1) / 3
+	}
+	const step = 4e-3
+	big, small := richardson(step), richardson(step/2)
 	at(0)
-	return (4*d2 - d1) / 3
+	if math.Abs(big-small) > 1e-2*(1+math.Abs(big)) {
+		t.Fatalf("finite differences along a direction change with the step (%.5f at %g, %.5f at %g): J jumps within it", big, step, small, step/2)
+	}
+	return big
 }
 
 // projectedZ compares an estimator's mean projection on each direction with the directional
@@ -459,7 +623,7 @@ func projectedZ(t *testing.T, m *model.Model, fn estimateFn, batches int, dirs [
 		n := float64(len(proj[k]))
 		mean /= n
 		se := math.Sqrt((sq/n - mean*mean) / (n - 1))
-		want := directional(m, d, j)
+		want := directional(t, m, d, j)
 		z := (mean - want) / se
 		t.Logf("  direction %d: estimator %.4f ± %.4f, dJ/dd %.4f, z %.1f", k, mean, se, want, z)
 		worst = math.Max(worst, math.Abs(z))
@@ -489,7 +653,7 @@ func TestBiasedEstimatorsDetected(t *testing.T) {
 		t.Skip("draws 20k trajectories per estimator")
 	}
 	m := toyModel(t)
-	exact := exactGradient(t, m)
+	exact := exactGradient(t, m, randomPolicy)
 	const batches, rows = 200, 100
 
 	d1, err := NewDiffuGRPO(DiffuGRPOConfig{PMaskPrompt: 0, Eps: 0.2, Iterations: 1})
@@ -497,7 +661,7 @@ func TestBiasedEstimatorsDetected(t *testing.T) {
 		t.Fatal(err)
 	}
 	diffu := func(batch int) []float64 {
-		tr := rolloutBatch(t, m, rows, uint32(5000+batch), core.RandomOrder)
+		tr := rolloutBatch(t, m, rows, uint32(5000+batch), randomPolicy)
 		r := &Rollouts{Traj: tr, Adv: advantages(tr, 1)}
 		rng := rand.New(rand.NewPCG(uint64(batch), 3))
 		if err := d1.Prepare(m, r, rng); err != nil {
@@ -524,11 +688,25 @@ func TestBiasedEstimatorsDetected(t *testing.T) {
 		Iterations: 1, Scaling: "sum", Temperature: 1}
 	dirs := append([][]float64{exact}, randomDirections(4, len(exact))...)
 	t.Log("positive control, random remasking:")
-	if z := projectedZ(t, m, agrpoEstimate(t, m, base, core.RandomOrder, 1, rows), batches, dirs, jRandom); z > 4.5 {
+	if z := projectedZ(t, m, agrpoEstimate(t, m, base, randomPolicy, 1, rows), batches, dirs, jOf(randomPolicy)); z > 4.5 {
 		t.Errorf("AGRPO under random remasking: max |z| %.1f along fixed directions", z)
 	}
+	lowExact := exactGradient(t, m, lowConfPol)
+	dirs[0] = lowExact
+	t.Log("low-confidence remasking, exact likelihood:")
+	if z := projectedZ(t, m, agrpoEstimate(t, m, base, lowConfPol, 1, rows), batches, dirs, jOf(lowConfPol)); z > 4.5 {
+		t.Errorf("AGRPO's exact likelihood under low_confidence: max |z| %.1f along fixed directions", z)
+	}
+	tokens := base
+	tokens.Likelihood = "tokens"
 	t.Log("low-confidence remasking, token-only score:")
-	if z := projectedZ(t, m, agrpoEstimate(t, m, base, core.LowConfidence, 1, rows), batches, dirs, jLowConfidence); z < 6 {
+	if z := projectedZ(t, m, agrpoEstimate(t, m, tokens, lowConfPol, 1, rows), batches, dirs, jOf(lowConfPol)); z < 6 {
 		t.Errorf("AGRPO's token-only score under low_confidence was not detected as biased (max |z| %.1f)", z)
+	}
+	mean, se, _ = collect(agrpoEstimate(t, m, tokens, lowConfPol, 1, rows), batches)
+	maxZ, rel = zStats(mean, se, lowExact)
+	t.Logf("low-confidence remasking, token-only score against the exact gradient: max|z| %.1f, rel. error %.3f", maxZ, rel)
+	if maxZ < 6 {
+		t.Errorf("AGRPO's token-only score under low_confidence was not detected as biased coordinate by coordinate (max |z| %.1f)", maxZ)
 	}
 }

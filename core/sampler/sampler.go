@@ -19,14 +19,15 @@ import (
 
 // Config holds the sampling settings (LLaDA's generate() arguments plus AGRPO's top-k/top-p).
 type Config struct {
-	GenLength   int            `toml:"gen_length"`   // completion tokens
-	BlockLength int            `toml:"block_length"` // tokens per semi-autoregressive block
-	Steps       int            `toml:"steps"`        // total denoising steps, split evenly over blocks
-	Temperature float32        `toml:"temperature"`  // 0: greedy
-	TopK        int            `toml:"top_k"`        // 0: off
-	TopP        float32        `toml:"top_p"`        // 0 or 1: off
-	Remasking   core.Remasking `toml:"-"`
-	Seed        uint32         `toml:"seed"`
+	GenLength   int             `toml:"gen_length"`   // completion tokens
+	BlockLength int             `toml:"block_length"` // tokens per semi-autoregressive block
+	Steps       int             `toml:"steps"`        // total denoising steps, split evenly over blocks
+	Temperature float32         `toml:"temperature"`  // 0: greedy
+	TopK        int             `toml:"top_k"`        // 0: off
+	TopP        float32         `toml:"top_p"`        // 0 or 1: off
+	Remasking   core.Remasking  `toml:"-"`
+	Confidence  core.Confidence `toml:"-"` // what low_confidence ranks by: tempered (AGRPO's) or untempered (LLaDA's)
+	Seed        uint32          `toml:"seed"`
 }
 
 // Validate reports settings the schedule cannot honour.
@@ -77,8 +78,17 @@ type Trajectories struct {
 	LogP       []float32 // [B·C]: log-probability under the distribution drawn from (0 for filled EOS)
 	Entropy    []float32 // [B·C]: that distribution's entropy (0 for filled EOS)
 	Support    []float32 // [B·C·V]: 0 inside the support drawn from, −Inf outside
-	StepsRun   int       // steps actually taken (fewer than Config.Steps when every row stopped early)
-	RowSteps   []int     // [B]: steps each row sampled (a stopped row's later tokens are EOS fill, not samples)
+	// StepSupport [StepsRun·B·C·V] is Support as it stood after each step, which holds the
+	// support every position of the step's block drew from, revealed or left masked; nil when
+	// top-k and top-p are off, since the support is then every token but the mask.
+	StepSupport []float32
+	StepsRun    int   // steps actually taken (fewer than Config.Steps when every row stopped early)
+	RowSteps    []int // [B]: steps each row sampled (a stopped row's later tokens are EOS fill, not samples)
+}
+
+// cuts reports whether top-k or top-p remove tokens from the support at this temperature.
+func (c Config) cuts() bool {
+	return c.Temperature > 0 && (c.TopK > 0 || (c.TopP > 0 && c.TopP < 1))
 }
 
 // Completion returns row r's completion tokens.
@@ -95,6 +105,24 @@ func (t *Trajectories) StateBefore(r, k int) []int32 {
 		}
 	}
 	return out
+}
+
+// DrawSupport is the support position j of row r drew from at step k (0 inside, −Inf outside),
+// or nil when no top-k/top-p cut was recorded and the support is every token but the mask.
+func (t *Trajectories) DrawSupport(r, k, j int) []float32 {
+	if t.StepSupport == nil {
+		return nil
+	}
+	i := ((k*t.B+r)*t.C + j) * t.V
+	return t.StepSupport[i : i+t.V]
+}
+
+// StepBlock is the semi-autoregressive block [lo, hi) of completion positions that step k
+// samples in.
+func (t *Trajectories) StepBlock(k int) (lo, hi int) {
+	perBlock := t.Config.Steps / (t.C / t.Config.BlockLength)
+	lo = k / perBlock * t.Config.BlockLength
+	return lo, lo + t.Config.BlockLength
 }
 
 // LastSampledStep is the last step at which row r revealed a token other than EOS (−1 if
@@ -184,9 +212,17 @@ func Generate(m *model.Model, prompts []Prompt, cfg Config, onStep StepFunc) (*T
 		Support: b.Alloc(core.F32, nb, c, v), Active: b.Alloc(core.I32, nb),
 	}
 	keyMaskT := b.Alloc(core.I32, nb, seq)
+	// With a top-k/top-p cut the support of every step is kept on the device, for the exact
+	// likelihood of the positions a step left masked.
+	var history *core.Tensor
+	if cfg.cuts() {
+		history = b.Alloc(core.F32, cfg.Steps, nb, c, v)
+	}
 	defer func() {
-		for _, x := range []*core.Tensor{st.Tokens, st.RevealStep, st.LogP, st.Entropy, st.Support, st.Active, keyMaskT} {
-			b.Free(x)
+		for _, x := range []*core.Tensor{st.Tokens, st.RevealStep, st.LogP, st.Entropy, st.Support, st.Active, keyMaskT, history} {
+			if x != nil {
+				b.Free(x)
+			}
 		}
 	}()
 	b.UploadInt(st.Tokens, tok)
@@ -224,8 +260,11 @@ func Generate(m *model.Model, prompts []Prompt, cfg Config, onStep StepFunc) (*T
 			b.UnmaskStep(st, logits, core.UnmaskParams{
 				PromptLen: p, BlockStart: blk * cfg.BlockLength, BlockEnd: (blk + 1) * cfg.BlockLength,
 				Reveal: schedule[i], Step: step, Temperature: cfg.Temperature, TopK: cfg.TopK, TopP: cfg.TopP,
-				Remasking: cfg.Remasking, Seed: cfg.Seed, MaskID: int32(mc.MaskID),
+				Remasking: cfg.Remasking, Confidence: cfg.Confidence, Seed: cfg.Seed, MaskID: int32(mc.MaskID),
 			})
+			if history != nil {
+				b.Copy(history.Rows(step, step+1), st.Support)
+			}
 			step++
 			if onStep != nil {
 				b.DownloadInt(st.Tokens, tok)
@@ -256,6 +295,10 @@ func Generate(m *model.Model, prompts []Prompt, cfg Config, onStep StepFunc) (*T
 	b.Download(st.LogP, t.LogP)
 	b.Download(st.Entropy, t.Entropy)
 	b.Download(st.Support, t.Support)
+	if history != nil {
+		t.StepSupport = make([]float32, step*nb*c*v)
+		b.Download(history.Rows(0, step), t.StepSupport)
+	}
 	if err := t.faults(); err != nil {
 		return nil, err
 	}

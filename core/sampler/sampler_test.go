@@ -152,6 +152,7 @@ func TestRecordsMatchDistribution(t *testing.T) {
 			logits := m.Forward(tokens, keyMask)
 			lv := make([]float32, logits.Len())
 			b.Download(logits, lv)
+			checkDrawSupport(t, tr, r, k, lv, cfg.TopK)
 			for j := 0; j < tr.C; j++ {
 				i := r*tr.C + j
 				if int(tr.RevealStep[i]) != k {
@@ -259,4 +260,36 @@ func logSumExp(z []float64) float64 {
 		s += math.Exp(x - mx)
 	}
 	return mx + math.Log(s)
+}
+
+// checkDrawSupport: every position of step k's block still masked before the step, revealed at
+// k or left masked, has a recorded draw support of exactly the top-k tokens of its logits lv
+// (the mask excluded), and a position revealed at k drew from the support recorded for it.
+func checkDrawSupport(t *testing.T, tr *Trajectories, r, k int, lv []float32, topK int) {
+	t.Helper()
+	lo, hi := tr.StepBlock(k)
+	for j := lo; j < hi; j++ {
+		i := r*tr.C + j
+		if int(tr.RevealStep[i]) < k || k >= tr.RowSteps[r] {
+			continue
+		}
+		row := lv[(tr.P+j)*tr.V : (tr.P+j+1)*tr.V]
+		sup := tr.DrawSupport(r, k, j)
+		for v := range row {
+			above := 0
+			for u := range row {
+				if u != int(tr.MaskID) && row[u] > row[v] {
+					above++
+				}
+			}
+			in := v != int(tr.MaskID) && above < topK
+			if in != !math.IsInf(float64(sup[v]), -1) {
+				t.Fatalf("row %d step %d position %d (revealed at %d): token %d in the draw support = %v, want %v",
+					r, k, j, tr.RevealStep[i], v, !in, in)
+			}
+		}
+		if int(tr.RevealStep[i]) == k && !reflect.DeepEqual(sup, tr.Support[i*tr.V:(i+1)*tr.V]) {
+			t.Fatalf("row %d position %d: the step's support differs from the one recorded at its reveal", r, j)
+		}
+	}
 }

@@ -32,6 +32,7 @@ func TestUnmaskMatchesCPU(t *testing.T) {
 		temp      float32
 		topP      float32
 		rm        core.Remasking
+		conf      core.Confidence
 		reveal    int
 		noSupport bool
 		grid      bool
@@ -64,9 +65,13 @@ func TestUnmaskMatchesCPU(t *testing.T) {
 		cfg{v: 1000, temp: 1, topP: 0.95, rm: core.LowEntropy, reveal: 9},
 		cfg{v: 600, temp: 0, rm: core.LowConfidence, reveal: 1},
 		cfg{v: 100, topK: 5, temp: 0.8, topP: 0.9, rm: core.RandomOrder, reveal: 2, grid: true},
-		cfg{v: 100, topK: 5, temp: 0.8, topP: 0.9, rm: core.LowEntropy, reveal: 2})
+		cfg{v: 100, topK: 5, temp: 0.8, topP: 0.9, rm: core.LowEntropy, reveal: 2},
+		// LLaDA's untempered confidence, one invocation and one workgroup per position.
+		cfg{v: 7, temp: 0.7, topK: 3, rm: core.LowConfidence, conf: core.Untempered, reveal: 2},
+		cfg{v: 300, temp: 0.7, topP: 0.85, rm: core.LowConfidence, conf: core.Untempered, reveal: 2},
+		cfg{v: 300, temp: 0, rm: core.LowConfidence, conf: core.Untempered, reveal: 1})
 	for ci, cf := range cfgs {
-		name := fmt.Sprintf("v=%d T=%g topk=%d topp=%g %v reveal=%d grid=%v", cf.v, cf.temp, cf.topK, cf.topP, cf.rm, cf.reveal, cf.grid)
+		name := fmt.Sprintf("v=%d T=%g topk=%d topp=%g %v %v reveal=%d grid=%v", cf.v, cf.temp, cf.topK, cf.topP, cf.rm, cf.conf, cf.reveal, cf.grid)
 		const nb, promptLen, c = 3, 2, 6
 		seq, v := promptLen+c, cf.v
 		maskID := int32(rng.IntN(v))
@@ -118,7 +123,7 @@ func TestUnmaskMatchesCPU(t *testing.T) {
 		for step := range 3 {
 			p := core.UnmaskParams{PromptLen: promptLen, BlockStart: 0, BlockEnd: c - step, Reveal: cf.reveal,
 				Step: 10*ci + step, Temperature: cf.temp, TopK: cf.topK, TopP: cf.topP, Remasking: cf.rm,
-				Seed: uint32(ci), MaskID: maskID}
+				Confidence: cf.conf, Seed: uint32(ci), MaskID: maskID}
 			for _, sd := range sides {
 				sd.b.UnmaskStep(sd.st, sd.lg, p)
 			}

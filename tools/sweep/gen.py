@@ -21,6 +21,7 @@ BASE = {
     "rl.prompts_per_step": 16, "rl.group_size": 8, "rl.num_iterations": 1, "rl.beta": 0.0,
     "rl.rollout.temperature": 0.6, "rl.rollout.remasking": "low_confidence",
     "rl.agrpo.mc_samples": 4, "rl.agrpo.scaling": "mean",
+    "rl.agrpo.likelihood": "tokens",  # what the recipe sweep measured; "exact" is a variant
 }
 MIXED = "MIXED"  # stands for [K, K/2, K/4] of the task
 
@@ -34,7 +35,8 @@ SWEEPS = {
         "agrpo-lc-5e-5": ({"train.lr": 5e-5}, ["countdown"]),
     },
     # What the recipe sweep left open (docs/results.md): longer runs, diffu-GRPO on mixed steps,
-    # the official semi-autoregressive random order, higher temperature, KL, std-scaled advantages.
+    # the official semi-autoregressive random order, higher temperature, KL, std-scaled
+    # advantages, and the exact likelihood of docs/exact-likelihood.md (at its own lr too).
     "next": {
         "recipe-1200": ({"rl.rollout.mixed_steps": MIXED, "train.steps": 1200, "train.eval_every": 200},
                         ["sudoku", "countdown"]),
@@ -43,6 +45,9 @@ SWEEPS = {
         "recipe-T1": ({"rl.rollout.mixed_steps": MIXED, "rl.rollout.temperature": 1.0}, ["sudoku", "countdown"]),
         "recipe-kl": ({"rl.rollout.mixed_steps": MIXED, "rl.beta": 0.04}, ["countdown"]),
         "recipe-std": ({"rl.rollout.mixed_steps": MIXED, "rl.scale_rewards": True}, ["countdown"]),
+        "recipe-exact": ({"rl.rollout.mixed_steps": MIXED, "rl.agrpo.likelihood": "exact"}, ["sudoku", "countdown"]),
+        "recipe-exact-1e-5": ({"rl.rollout.mixed_steps": MIXED, "rl.agrpo.likelihood": "exact", "train.lr": 1e-5},
+                              ["sudoku", "countdown"]),
     },
 }
 
