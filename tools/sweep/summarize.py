@@ -17,12 +17,14 @@ import statistics
 import sys
 
 
-def ms(xs, scale=100):
+def ms(xs, scale=100, seeds=None):
+    """Mean ± population sd; "(n of N)" when only n of the group's N seeds have the value."""
     xs = [x * scale for x in xs]
     if not xs:
         return "—"
     sd = statistics.pstdev(xs) if len(xs) > 1 else 0.0
-    return f"{statistics.mean(xs):.1f} ± {sd:.1f}"
+    partial = f" ({len(xs)} of {seeds})" if seeds and len(xs) < seeds else ""
+    return f"{statistics.mean(xs):.1f} ± {sd:.1f}{partial}"
 
 
 def load(run):
@@ -57,10 +59,11 @@ def main():
         print("| step | " + " | ".join(f"test @{k}" for k in ks) + " |")
         print("|---|" + "---|" * len(ks))
         for s in steps:
-            print(f"| {s} | " + " | ".join(ms([ev[s][k] for ev, _, _ in runs if s in ev and k in ev[s]]) for k in ks) + " |")
+            print(f"| {s} | " + " | ".join(ms([ev[s][k] for ev, _, _ in runs if s in ev and k in ev[s]], seeds=len(runs))
+                                          for k in ks) + " |")
         hk = sorted({k for _, _, h in runs for k in h}, reverse=True)
         if hk:
-            print("\nheld-out: " + ", ".join(f"@{k} {ms([h[k] for _, _, h in runs if k in h])}" for k in hk))
+            print("\nheld-out: " + ", ".join(f"@{k} {ms([h[k] for _, _, h in runs if k in h], seeds=len(runs))}" for k in hk))
         last = [[r for r in tr if r["step"] > tr[-1]["step"] - 100] for _, tr, _ in runs]
         diag = [("rollout accuracy", "accuracy", 100), ("zero-variance groups", "frac_reward_zero_std", 100),
                 ("grad norm", "grad_norm", 1)]
