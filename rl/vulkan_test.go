@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -19,7 +18,7 @@ import (
 	"github.com/dllmrl/agrpo/core/model"
 	"github.com/dllmrl/agrpo/core/safetensors"
 	"github.com/dllmrl/agrpo/core/sampler"
-	"github.com/dllmrl/agrpo/core/vulkan"
+	"github.com/dllmrl/agrpo/core/vulkan/vulkantest"
 	"github.com/dllmrl/agrpo/rl/models"
 	"github.com/dllmrl/agrpo/rl/task"
 )
@@ -27,27 +26,6 @@ import (
 // Whole runs on the Vulkan backend against the CPU backend: the same config and seed must give
 // the same losses, the same parameter updates and the same sampled tokens, up to float32
 // rounding (the backends sum in different orders) and the rare sampling tie it can flip.
-
-// openVulkan opens a validating Vulkan backend (lavapipe included) and fails the test on any
-// validation message; without Vulkan it skips unless AGRPO_REQUIRE_VULKAN=1.
-func openVulkan(t *testing.T) *vulkan.Backend {
-	t.Helper()
-	b, err := vulkan.New(vulkan.Options{Device: vulkan.Auto, AllowCPU: true, Validation: true})
-	if err != nil {
-		if errors.Is(err, vulkan.ErrUnavailable) && os.Getenv("AGRPO_REQUIRE_VULKAN") != "1" {
-			t.Skipf("no Vulkan device: %v", err)
-		}
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		msgs := b.Messages()
-		b.Close()
-		for _, m := range msgs {
-			t.Errorf("validation: %s", m)
-		}
-	})
-	return b
-}
 
 // TestVulkanRunMatchesCPU trains a few SFT steps and one AGRPO step from the shipped Countdown
 // base model (its rollouts get mixed rewards, so AGRPO has a gradient) on both backends and
@@ -69,7 +47,7 @@ func TestVulkanRunMatchesCPU(t *testing.T) {
 			}
 			cpuDir, vkDir := t.TempDir(), t.TempDir()
 			runTo(t, cfg(cpuDir), cpu.New())
-			runTo(t, cfg(vkDir), openVulkan(t))
+			runTo(t, cfg(vkDir), vulkantest.Open(t))
 			// SFT's loss, and for AGRPO the rollouts' reward (its first surrogate loss is 0 by
 			// construction: ratio 1 times zero-mean advantages).
 			keys := map[string][]string{"sft": {"loss"}, "agrpo": {"reward", "reward_std"}}[method]
@@ -139,7 +117,7 @@ func TestVulkanSamplingMatchesCPU(t *testing.T) {
 			}
 			return tr
 		}
-		want, got := sample(cpu.New()), sample(openVulkan(t))
+		want, got := sample(cpu.New()), sample(vulkantest.Open(t))
 		differ := 0
 		for r := 0; r < want.B; r++ {
 			lo, hi := r*want.C, (r+1)*want.C
@@ -165,7 +143,7 @@ func TestVulkanSamplingMatchesCPU(t *testing.T) {
 // count them, greedy or sampling; and a diverging AGRPO run must stop as on the CPU
 // (TestNaNStopsKeepingCheckpoint).
 func TestVulkanNonFinite(t *testing.T) {
-	b := openVulkan(t)
+	b := vulkantest.Open(t)
 	tk, err := task.ByName("arithmetic")
 	if err != nil {
 		t.Fatal(err)

@@ -3,35 +3,21 @@
 package pg
 
 import (
-	"errors"
 	"math"
 	"math/rand/v2"
-	"os"
 	"testing"
 
 	"github.com/dllmrl/agrpo/core"
 	"github.com/dllmrl/agrpo/core/model"
 	"github.com/dllmrl/agrpo/core/sampler"
-	"github.com/dllmrl/agrpo/core/vulkan"
+	"github.com/dllmrl/agrpo/core/vulkan/vulkantest"
 )
 
 // TestExactLikelihoodMatchesCPU: the same rollouts (sampled on the CPU) and the same draws give
 // the same exact-likelihood gradient on the Vulkan backend as on the CPU, and so does the
 // selection term alone (the exact gradient minus the token-only one), to float32 rounding.
 func TestExactLikelihoodMatchesCPU(t *testing.T) {
-	vb, err := vulkan.New(vulkan.Options{Device: vulkan.Auto, AllowCPU: true, Validation: true})
-	if err != nil {
-		if errors.Is(err, vulkan.ErrUnavailable) && os.Getenv("AGRPO_REQUIRE_VULKAN") != "1" {
-			t.Skipf("no Vulkan device: %v", err)
-		}
-		t.Fatal(err)
-	}
-	defer func() {
-		for _, msg := range vb.Messages() {
-			t.Errorf("validation: %s", msg)
-		}
-		vb.Close()
-	}()
+	vb := vulkantest.Open(t)
 	mc := toyModel(t)
 	mv := model.New(vb, mc.Cfg, model.NewParams(vb, mc.Cfg))
 	for i, p := range mc.P.Tensors(mc.Cfg) {
