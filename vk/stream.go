@@ -186,8 +186,7 @@ func (s *Stream) hazard(reads, writes []byteRange) {
 		}
 	}
 	if conflict {
-		mb := []vk.MemoryBarrier{{SType: vk.StructureTypeMemoryBarrier, SrcAccessMask: allAccesses, DstAccessMask: allAccesses}}
-		vk.CmdPipelineBarrier(s.cmd, allStages, allStages, 0, 1, mb, 0, nil, 0, nil)
+		cmdMemoryBarrier(s.cmd, allStages, allStages, allAccesses, allAccesses)
 		s.reads, s.writes = s.reads[:0], s.writes[:0]
 	}
 	s.reads = append(s.reads, reads...)
@@ -218,7 +217,7 @@ func (s *Stream) Copy(dst, src Buffer) error {
 }
 
 func (s *Stream) copyRaw(dst *block, dstOff uint64, src *block, srcOff, n uint64) {
-	vk.CmdCopyBuffer(s.cmd, src.buf, dst.buf, 1, []vk.BufferCopy{{SrcOffset: vk.DeviceSize(srcOff), DstOffset: vk.DeviceSize(dstOff), Size: vk.DeviceSize(n)}})
+	cmdCopyBuffer(s.cmd, src.buf, dst.buf, srcOff, dstOff, n)
 }
 
 // stage returns n bytes of host-visible staging memory for this batch.
@@ -348,22 +347,8 @@ func (s *Stream) Dispatch(p *Pipeline, label string, groups [3]uint32, push []by
 	if err != nil {
 		return err
 	}
-	writesDS := make([]vk.WriteDescriptorSet, len(bound))
-	for i, b := range bound {
-		writesDS[i] = vk.WriteDescriptorSet{
-			SType:           vk.StructureTypeWriteDescriptorSet,
-			DstSet:          set,
-			DstBinding:      uint32(i),
-			DescriptorCount: 1,
-			DescriptorType:  vk.DescriptorTypeStorageBuffer,
-			PBufferInfo:     []vk.DescriptorBufferInfo{{Buffer: b.blk.buf, Offset: vk.DeviceSize(b.Offset), Range: vk.DeviceSize(b.Size)}},
-		}
-	}
-	if len(writesDS) > 0 {
-		vk.UpdateDescriptorSets(s.c.dev, uint32(len(writesDS)), writesDS, 0, nil)
-		for i := range writesDS {
-			writesDS[i].Free()
-		}
+	if err := updateStorageBuffers(s.c.dev, set, bound); err != nil {
+		return err
 	}
 	vk.CmdBindPipeline(s.cmd, vk.PipelineBindPointCompute, p.pipe)
 	vk.CmdBindDescriptorSets(s.cmd, vk.PipelineBindPointCompute, p.layout, 0, 1, []vk.DescriptorSet{set}, 0, nil)
@@ -440,15 +425,12 @@ func (s *Stream) Flush() error {
 	}
 	s.recording = false
 	// Make device writes visible to the host reads that follow the fence wait.
-	mb := []vk.MemoryBarrier{{SType: vk.StructureTypeMemoryBarrier, SrcAccessMask: allAccesses, DstAccessMask: vk.AccessFlags(vk.AccessHostReadBit)}}
-	vk.CmdPipelineBarrier(s.cmd, allStages, vk.PipelineStageFlags(vk.PipelineStageHostBit), 0, 1, mb, 0, nil, 0, nil)
+	cmdMemoryBarrier(s.cmd, allStages, vk.PipelineStageFlags(vk.PipelineStageHostBit), allAccesses, vk.AccessFlags(vk.AccessHostReadBit))
 	if err := check(vk.EndCommandBuffer(s.cmd), "vkEndCommandBuffer"); err != nil {
 		s.broken = err
 		return err
 	}
-	// A fresh SubmitInfo every time: vulkan-go rewrites the one it is given to point at C copies.
-	si := []vk.SubmitInfo{{SType: vk.StructureTypeSubmitInfo, CommandBufferCount: 1, PCommandBuffers: []vk.CommandBuffer{s.cmd}}}
-	err := check(vk.QueueSubmit(s.c.queue, 1, si, s.fence), "vkQueueSubmit")
+	err := check(queueSubmit(s.c.queue, s.cmd, s.fence), "vkQueueSubmit")
 	if err == nil {
 		err = check(vk.WaitForFences(s.c.dev, 1, []vk.Fence{s.fence}, vk.True, ^uint64(0)), "vkWaitForFences")
 	}
