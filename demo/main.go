@@ -3,9 +3,13 @@
 //	go run ./demo train -config configs/FILE.toml   train (and -resume RUNDIR)
 //	go run ./demo eval -ckpt NAME -task NAME        accuracy and reward per step count
 //	go run ./demo sample -ckpt NAME -task NAME      one unmasking, step by step
+//	go run ./demo plot RUNDIR                       a run's curves into RUNDIR/curves.png
+//	go run ./demo devices                           the Vulkan devices and the CPU backend
 //	go run ./demo bench [-json]                     time the compute backend
+//	go run ./demo serve                             the browser demo on 127.0.0.1:8080
 //
-// Run `go run ./demo -h` for the list; every subcommand takes -h.
+// Without a subcommand it runs the story (story.go). `go run ./demo -h` prints the list; every
+// subcommand takes -h.
 package main
 
 import (

@@ -26,7 +26,7 @@ type Config struct {
 // HeadDim is the per-head width.
 func (c Config) HeadDim() int { return c.DModel / c.Heads }
 
-// Validate reports the first inconsistency in the config, naming the field.
+// Validate reports every inconsistency in the config, each naming its field.
 func (c Config) Validate() error {
 	var errs []error
 	pos := func(name string, v int) {
