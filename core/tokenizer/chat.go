@@ -1,0 +1,63 @@
+package tokenizer
+
+import (
+	"fmt"
+	"maps"
+
+	"github.com/ardanlabs/jinja"
+)
+
+// Message is one turn of a conversation.
+type Message struct {
+	// Role is "system", "user" or "assistant" (the template decides what it accepts).
+	Role string
+	// Content is the turn's text.
+	Content string
+}
+
+// ChatTemplate is a compiled Jinja chat template with the special tokens it may name
+// (bos_token, eos_token, …). It is safe for concurrent use.
+type ChatTemplate struct {
+	tmpl     *jinja.Template
+	specials map[string]string
+}
+
+// NewChatTemplate compiles a chat template. specials maps the names templates use
+// ("bos_token", "eos_token", "pad_token", "mask_token", "unk_token") to the tokens' text.
+func NewChatTemplate(source string, specials map[string]string) (c *ChatTemplate, err error) {
+	// The template is untrusted text; a panic inside the renderer becomes an error.
+	defer func() {
+		if r := recover(); r != nil {
+			c, err = nil, fmt.Errorf("compile: template engine failed: %v", r)
+		}
+	}()
+	t, err := jinja.Compile(source)
+	if err != nil {
+		return nil, fmt.Errorf("compile: %w", err)
+	}
+	return &ChatTemplate{tmpl: t, specials: maps.Clone(specials)}, nil
+}
+
+// Render writes the conversation as the model's prompt text, with the assistant header that
+// starts the model's turn when addGenerationPrompt is set, as transformers' apply_chat_template
+// with tokenize=False.
+func (c *ChatTemplate) Render(messages []Message, addGenerationPrompt bool) (s string, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			s, err = "", fmt.Errorf("render: template engine failed: %v", r)
+		}
+	}()
+	msgs := make([]any, len(messages))
+	for i, m := range messages {
+		msgs[i] = map[string]any{"role": m.Role, "content": m.Content}
+	}
+	data := map[string]any{"messages": msgs, "add_generation_prompt": addGenerationPrompt}
+	for k, v := range c.specials {
+		data[k] = v
+	}
+	s, err = c.tmpl.Render(data)
+	if err != nil {
+		return "", fmt.Errorf("render: %w", err)
+	}
+	return s, nil
+}
