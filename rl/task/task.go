@@ -74,7 +74,10 @@ import (
 
 // Problem is one task instance.
 type Problem struct {
-	// Prompt is the question text, ending with the ':' separator, e.g. "3 7 12=33:".
+	// System is the system turn of a chat task's conversation (Task.Chat); empty otherwise.
+	System string
+	// Prompt is the question text: for the compact tasks the whole prompt, ending with the
+	// ':' separator, e.g. "3 7 12=33:"; for a chat task the user turn.
 	Prompt string
 	// Answer is the reference answer and SFT target, e.g. "12+3*7"; empty when a user
 	// problem has none.
@@ -115,8 +118,12 @@ func newReward(format, correctness float64, correct bool) Reward {
 
 // Task is one problem family. Implementations are safe for concurrent use.
 type Task interface {
-	// Name is the task's name for ByName: "countdown", "sudoku" or "arithmetic".
+	// Name is the task's name for ByName: "countdown", "sudoku", "arithmetic" or "gsm8k".
 	Name() string
+	// Chat reports whether the task's prompts are conversations (a system turn and the user's
+	// question) for an instruction model, which its chat template and tokenizer turn into
+	// tokens; false for the compact formats of the 22-token character vocabulary.
+	Chat() bool
 	// PromptLen is the prompt length in tokens; prompts are left-padded with EOS to it.
 	PromptLen() int
 	// AnswerLen is the completion length in tokens; answers are right-padded with EOS to it.
@@ -134,7 +141,7 @@ type Task interface {
 	ParseJSONL(r io.Reader) ([]Problem, error)
 }
 
-var tasks = []Task{countdown{}, sudoku{}, arithmetic{}}
+var tasks = []Task{countdown{}, sudoku{}, arithmetic{}, gsm8k{}}
 
 // ByName returns the task with that name.
 func ByName(name string) (Task, error) {
@@ -197,10 +204,14 @@ func encodeFit(s string, n int) ([]int32, error) {
 	return toks, nil
 }
 
-// CheckModel reports why a model cannot run task t: a vocabulary or special tokens other than
-// the tasks' tokenizer, or a context too short for t's prompt and answer.
+// CheckModel reports why a model cannot run task t: a chat task (the engine has no way yet to
+// give a model its own tokenizer), a vocabulary or special tokens other than the character
+// tokenizer's, or a context too short for t's prompt and answer.
 func CheckModel(mc model.Config, t Task) error {
 	switch {
+	case t.Chat():
+		return fmt.Errorf("task %s writes chat prompts for an instruction model with its own tokenizer; "+
+			"models with the tasks' %d-token character vocabulary cannot run it", t.Name(), VocabSize)
 	case mc.VocabSize != VocabSize || mc.MaskID != Mask || mc.EOSID != EOS:
 		return fmt.Errorf("model vocabulary (size %d, mask %d, eos %d) is not the tasks' (size %d, mask %d, eos %d)",
 			mc.VocabSize, mc.MaskID, mc.EOSID, VocabSize, Mask, EOS)
