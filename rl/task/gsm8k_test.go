@@ -69,27 +69,47 @@ func TestParseNumberDecimals(t *testing.T) {
 	}
 }
 
-// TestGSM8KExtraction compares the format credits and the final-answer extraction with the
-// official reward's Python regular expressions (testdata/gsm8k/reward-golden.json, written by
-// tools/reference/gsm8k_reward.py).
-func TestGSM8KExtraction(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "gsm8k", "reward-golden.json"))
+// agrpoRewards reads testdata/agrpo-rewards.json: the official reward functions' outputs on
+// a corpus of completions, from tools/reference/agrpo_rewards.py (Python's re, the reference
+// for the regular expressions the Go port re-implements).
+func agrpoRewards(t *testing.T) (g struct {
+	Math []struct {
+		Completion     string
+		ThinkingFormat float64 `json:"thinking_format"`
+		AnswerFormat   float64 `json:"answer_format"`
+		ParseAns       string  `json:"parse_ans"`
+	}
+	Countdown struct {
+		Numbers []int
+		Target  int
+		Cases   []officialCase
+	}
+	Sudoku struct {
+		Puzzle, Solution string
+		Cases            []officialCase
+	}
+}) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "agrpo-rewards.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var g struct {
-		Cases []struct {
-			Completion     string
-			ThinkingFormat float64 `json:"thinking_format"`
-			AnswerFormat   float64 `json:"answer_format"`
-			ParseAns       string  `json:"parse_ans"`
-		}
+	if err := json.Unmarshal(b, &g); err != nil || len(g.Math) < 20 || len(g.Countdown.Cases) < 20 || len(g.Sudoku.Cases) < 15 {
+		t.Fatalf("%d, %d, %d cases, %v", len(g.Math), len(g.Countdown.Cases), len(g.Sudoku.Cases), err)
 	}
-	if err := json.Unmarshal(b, &g); err != nil || len(g.Cases) < 20 {
-		t.Fatalf("%d cases, %v", len(g.Cases), err)
-	}
+	return g
+}
+
+type officialCase struct {
+	Completion          string
+	Format, Correctness float64
+}
+
+// TestGSM8KExtraction compares the format credits and the final-answer extraction with the
+// official reward's.
+func TestGSM8KExtraction(t *testing.T) {
 	p := gsm8kProblem(t, "72")
-	for _, c := range g.Cases {
+	for _, c := range agrpoRewards(t).Math {
 		r := gsm8k{}.Reward(p, c.Completion)
 		if r.Parts[partThinkingFormat] != c.ThinkingFormat || r.Parts[partAnswerFormat] != c.AnswerFormat {
 			t.Errorf("%q: format %v %v, want %v %v", c.Completion, r.Parts[partThinkingFormat], r.Parts[partAnswerFormat], c.ThinkingFormat, c.AnswerFormat)

@@ -118,7 +118,8 @@ func newReward(format, correctness float64, correct bool) Reward {
 
 // Task is one problem family. Implementations are safe for concurrent use.
 type Task interface {
-	// Name is the task's name for ByName: "countdown", "sudoku", "arithmetic" or "gsm8k".
+	// Name is the task's name for ByName: "countdown", "sudoku", "arithmetic", "gsm8k",
+	// "countdown_chat" or "sudoku_chat".
 	Name() string
 	// Chat reports whether the task's prompts are conversations (a system turn and the user's
 	// question) for an instruction model, which its chat template and tokenizer turn into
@@ -141,7 +142,7 @@ type Task interface {
 	ParseJSONL(r io.Reader) ([]Problem, error)
 }
 
-var tasks = []Task{countdown{}, sudoku{}, arithmetic{}, gsm8k{}}
+var tasks = []Task{countdown{}, sudoku{}, arithmetic{}, gsm8k{}, countdownChat, sudokuChat}
 
 // ByName returns the task with that name.
 func ByName(name string) (Task, error) {

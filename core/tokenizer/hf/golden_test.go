@@ -1,7 +1,8 @@
-package tokenizer
+package hf
 
 import (
 	"encoding/json"
+	"github.com/dllmrl/agrpo/core/tokenizer"
 	"os"
 	"path/filepath"
 	"slices"
@@ -11,7 +12,7 @@ import (
 // dataDir holds the test vocabulary (tools/reference/mktokenizer.mjs) and the goldens
 // (tools/reference/golden.mjs, from @huggingface/transformers and @huggingface/jinja).
 var (
-	dataDir  = filepath.Join("..", "..", "testdata", "tokenizer")
+	dataDir  = filepath.Join("..", "..", "..", "testdata", "tokenizer")
 	lladaDir = filepath.Join(dataDir, "llada-bpe")
 )
 
@@ -198,7 +199,7 @@ func TestSpecials(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var _ Tokenizer = tok
+	var _ tokenizer.Tokenizer = tok
 	want := map[string]int32{}
 	tj, _ := readFiles(t)
 	for _, a := range tj["added_tokens"].([]any) {

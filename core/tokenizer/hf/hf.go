@@ -1,10 +1,11 @@
-package tokenizer
+package hf
 
 import (
 	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/dllmrl/agrpo/core/tokenizer"
 	"os"
 	"path/filepath"
 	"sort"
@@ -42,7 +43,7 @@ type BPE struct {
 	ignoreMerges bool
 	cleanUp      bool // tokenizer_config clean_up_tokenization_spaces
 	vocabSize    int
-	specials     Specials
+	specials     tokenizer.Specials
 	specialText  map[string]string // "bos_token" → "<|startoftext|>", … for the chat template
 	chat         *ChatTemplate     // nil when tokenizer_config.json has none
 }
@@ -344,7 +345,7 @@ func checkDecoder(raw json.RawMessage) error {
 
 // readConfig takes the special tokens and the chat template from tokenizer_config.json.
 func (t *BPE) readConfig(raw []byte) error {
-	t.specials = Specials{BOS: -1, EOS: -1, Pad: -1, Mask: -1}
+	t.specials = tokenizer.Specials{BOS: -1, EOS: -1, Pad: -1, Mask: -1}
 	t.specialText = map[string]string{}
 	var c map[string]json.RawMessage
 	if raw != nil {

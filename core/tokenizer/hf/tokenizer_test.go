@@ -1,4 +1,4 @@
-package tokenizer
+package hf
 
 import (
 	"encoding/json"

@@ -1,8 +1,9 @@
-package tokenizer
+package hf
 
 import (
 	"container/heap"
 	"fmt"
+	"github.com/dllmrl/agrpo/core/tokenizer"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -245,7 +246,7 @@ var cleanUpSpaces = [...]string{" .", ".", " ?", "?", " !", "!", " ,", ",", " ' 
 func (t *BPE) VocabSize() int { return t.vocabSize }
 
 // Specials returns the ids of tokenizer_config.json's bos, eos, pad and mask tokens.
-func (t *BPE) Specials() Specials { return t.specials }
+func (t *BPE) Specials() tokenizer.Specials { return t.specials }
 
 // ChatTemplate returns the chat template of tokenizer_config.json, or nil when it has none.
 func (t *BPE) ChatTemplate() *ChatTemplate { return t.chat }
