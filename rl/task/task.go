@@ -1,7 +1,8 @@
 // Package task defines the problems AGRPO trains on — Countdown, 4×4 Sudoku and multi-digit
-// arithmetic — each with a fixed test split, a train sampler that never returns a test
-// problem, a reference answer for SFT, a reward and a JSONL loader, plus the character-level
-// tokenizer they share.
+// arithmetic in a compact format for the shipped tiny models, and GSM8K, Countdown and Sudoku
+// as chats with the official AGRPO prompts for instruction models — each with a fixed test
+// split, a train sampler that never returns a test problem, a reference answer for SFT, a
+// reward and a JSONL loader, plus the character-level tokenizer the compact tasks share.
 //
 // # Tokens
 //
@@ -56,6 +57,36 @@
 // (and Correct) if it is the answer. JSONL: {"question":"37*12","answer":"444"}: any
 // expression [ParseExpr] accepts with an integer value and a prompt that fits; without
 // "answer" it is computed.
+//
+// # Chat tasks
+//
+// gsm8k, countdown_chat and sudoku_chat are conversations for an instruction model (Chat):
+// Problem.System is the official AGRPO system prompt (probablyabot/agrpo, data.py), Prompt the
+// user turn, and the model's chat template and tokenizer make the tokens. Until a model can
+// bring its own tokenizer, CheckModel refuses them. Their rewards are the official reward
+// functions (rewards.py), each max 4, with the answer read from the first <answer>…</answer>
+// (tags in either case, white space trimmed); the repository's testdata/agrpo-rewards.json
+// holds those functions' outputs, run in Python, and the tests compare.
+//
+// gsm8k: JSONL in GSM8K's own format, {"question":"…","answer":"… #### 72"}; the text after
+// the one "####" is the gold answer. Prompt: the question. Reference answer: the solution
+// without its <<48/2=24>> calculator notes in <think> tags, then <answer>\boxed{72}</answer>.
+// Reward: thinking_format 0.5 for a <think>…</think> pair, answer_format 0.5 for an
+// <answer>…</answer> pair, correctness 3 when the final answer (the <answer> content, then the
+// \boxed{} content in it) equals the gold answer as an exact rational ([ParseNumber]: integers,
+// decimals, thousands separators, fractions, \frac, signs; the official code's math_verify
+// reads more forms, such as expressions). The splits are the project's own example problems
+// (rl/task/testdata/gsm8k-example.jsonl: 8 train, 4 test); bring GSM8K itself with -data.
+//
+// countdown_chat and sudoku_chat: the compact tasks' problems, splits and JSONL, asked as
+// "Target: 33\nNumbers: [3, 7, 12]" and "Puzzle: 3014002020004130" (0 for an empty cell);
+// reference answers "<answer>\n12+3*7 = 33\n</answer>" and "<answer>\n3214…\n</answer>".
+// Countdown's format (−0.5 to 1) reads "expression = target" in the answer; its correctness
+// needs exactly the given numbers and the expression's exact value (ParseExpr) to be the target.
+// Sudoku's format needs a 16-character answer; its correctness counts the empty cells right in
+// the final answer, zero-padded on the left to 16 (Python's zfill). The few-shot Sudoku system
+// prompt is long: prompts are bounded by 1024 tokens (512 for the others), completions by 384,
+// the released config's max_completion_length.
 //
 // # JSONL
 //
