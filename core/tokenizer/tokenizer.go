@@ -25,3 +25,19 @@ type Specials struct {
 	// BOS starts a sequence, EOS ends a completion, Pad pads, Mask is the diffusion mask.
 	BOS, EOS, Pad, Mask int32
 }
+
+// Message is one turn of a conversation.
+type Message struct {
+	// Role is "system", "user" or "assistant" (the template decides what it accepts).
+	Role string
+	// Content is the turn's text.
+	Content string
+}
+
+// ChatTemplate renders a conversation as an instruction model's prompt text. Implementations
+// are safe for concurrent use.
+type ChatTemplate interface {
+	// Render writes the conversation, then the header that opens the assistant's turn when
+	// addGenerationPrompt is set (transformers' apply_chat_template with tokenize=False).
+	Render(messages []Message, addGenerationPrompt bool) (string, error)
+}

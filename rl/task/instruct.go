@@ -138,7 +138,7 @@ type instruct struct {
 // The chat variants of Countdown and Sudoku.
 var (
 	countdownChat = instruct{base: countdown{}, promptLen: 512, convert: countdownChatProblem, reward: countdownChatReward}
-	sudokuChat    = instruct{base: sudoku{}, promptLen: 1024, convert: sudokuChatProblem, reward: sudokuChatReward}
+	sudokuChat    = instruct{base: sudoku{}, promptLen: 2048, convert: sudokuChatProblem, reward: sudokuChatReward}
 )
 
 func (t instruct) Name() string          { return t.base.Name() + "_chat" }

@@ -4,6 +4,7 @@ import (
 	"container/heap"
 	"fmt"
 	"github.com/dllmrl/agrpo/core/tokenizer"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -53,6 +54,9 @@ func (t *BPE) Encode(text string) ([]int32, error) {
 
 // addedAt returns the longest added token starting at byte i of text.
 func (t *BPE) addedAt(text string, i int) (addedToken, bool) {
+	if !t.addedFirst[text[i]] {
+		return addedToken{}, false
+	}
 	for _, a := range t.added { // longest first
 		if strings.HasPrefix(text[i:], a.content) {
 			return a, true
@@ -123,6 +127,22 @@ func (t *BPE) bpe(ids []int32, word string) ([]int32, error) {
 			return append(ids, id), nil
 		}
 	}
+	if c, ok := t.cache.Load(word); ok {
+		return append(ids, c.([]int32)...), nil
+	}
+	start := len(ids)
+	ids, err := t.merge(ids, word)
+	if err == nil && t.cached.Add(1) <= maxCachedWords {
+		t.cache.Store(word, slices.Clone(ids[start:]))
+	}
+	return ids, err
+}
+
+// maxCachedWords bounds the word cache: words repeat in text, and the merge loop allocates.
+const maxCachedWords = 1 << 16
+
+// merge is bpe without the cache.
+func (t *BPE) merge(ids []int32, word string) ([]int32, error) {
 	syms := make([]symbol, 0, len(word))
 	for _, r := range word {
 		id, ok := t.vocab[string(r)]

@@ -2,21 +2,14 @@ package hf
 
 import (
 	"fmt"
+	"github.com/dllmrl/agrpo/core/tokenizer"
 	"maps"
 
 	"github.com/ardanlabs/jinja"
 )
 
-// Message is one turn of a conversation.
-type Message struct {
-	// Role is "system", "user" or "assistant" (the template decides what it accepts).
-	Role string
-	// Content is the turn's text.
-	Content string
-}
-
 // ChatTemplate is a compiled Jinja chat template with the special tokens it may name
-// (bos_token, eos_token, …). It is safe for concurrent use.
+// (bos_token, eos_token, …), a tokenizer.ChatTemplate.
 type ChatTemplate struct {
 	tmpl     *jinja.Template
 	specials map[string]string
@@ -40,8 +33,9 @@ func NewChatTemplate(source string, specials map[string]string) (c *ChatTemplate
 
 // Render writes the conversation as the model's prompt text, with the assistant header that
 // starts the model's turn when addGenerationPrompt is set, as transformers' apply_chat_template
-// with tokenize=False.
-func (c *ChatTemplate) Render(messages []Message, addGenerationPrompt bool) (s string, err error) {
+// with tokenize=False. The template sees messages (role, content), add_generation_prompt and
+// the special tokens' text.
+func (c *ChatTemplate) Render(messages []tokenizer.Message, addGenerationPrompt bool) (s string, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			s, err = "", fmt.Errorf("render: template engine failed: %v", r)
@@ -61,3 +55,5 @@ func (c *ChatTemplate) Render(messages []Message, addGenerationPrompt bool) (s s
 	}
 	return s, nil
 }
+
+var _ tokenizer.ChatTemplate = (*ChatTemplate)(nil)

@@ -33,7 +33,7 @@ type golden struct {
 	}
 	Chats []struct {
 		Template            string
-		Messages            []Message
+		Messages            []tokenizer.Message
 		AddGenerationPrompt bool `json:"add_generation_prompt"`
 		Rendered            string
 		IDs                 []int32

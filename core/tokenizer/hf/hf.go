@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -32,13 +34,15 @@ const gpt2Pattern = `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]
 // BPE is a Hugging Face byte-level BPE tokenizer read from tokenizer.json and
 // tokenizer_config.json. It is safe for concurrent use.
 type BPE struct {
-	vocab    map[string]int32 // byte-level token text → id
-	tokens   []string         // id → byte-level token text ("" where only an added token has the id)
-	merges   map[uint64]merge // (left id, right id) → rank and result
-	added    []addedToken     // sorted by content length, longest first
-	addedIDs map[int32]addedToken
-	splits   []splitter // pre-tokenizer regex splits, in order, before the byte-level mapping
-	unk      int32      // -1 without unk_token
+	vocab  map[string]int32 // byte-level token text → id
+	tokens []string         // id → byte-level token text ("" where only an added token has the id)
+	merges map[uint64]merge // (left id, right id) → rank and result
+	added  []addedToken     // sorted by content length, longest first
+	// addedFirst marks the first bytes of added tokens, so most positions skip the search.
+	addedFirst [256]bool
+	addedIDs   map[int32]addedToken
+	splits     []splitter // pre-tokenizer regex splits, in order, before the byte-level mapping
+	unk        int32      // -1 without unk_token
 
 	ignoreMerges bool
 	cleanUp      bool // tokenizer_config clean_up_tokenization_spaces
@@ -46,6 +50,9 @@ type BPE struct {
 	specials     tokenizer.Specials
 	specialText  map[string]string // "bos_token" → "<|startoftext|>", … for the chat template
 	chat         *ChatTemplate     // nil when tokenizer_config.json has none
+
+	cache  sync.Map     // byte-level word → its ids, for the first maxCachedWords words
+	cached atomic.Int64 // words stored in cache
 }
 
 type merge struct{ rank, id int32 }
@@ -173,6 +180,7 @@ func build(f *fileJSON) (*BPE, error) {
 		}
 		at := addedToken{id: *a.ID, content: a.Content, lstrip: a.LStrip, rstrip: a.RStrip, special: a.Special}
 		t.added = append(t.added, at)
+		t.addedFirst[at.content[0]] = true
 		t.addedIDs[at.id] = at
 		t.vocabSize = max(t.vocabSize, int(at.id)+1)
 	}

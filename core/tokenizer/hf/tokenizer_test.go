@@ -2,6 +2,7 @@ package hf
 
 import (
 	"encoding/json"
+	"github.com/dllmrl/agrpo/core/tokenizer"
 	"os"
 	"path/filepath"
 	"strings"
@@ -178,7 +179,7 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 		if c := tok.ChatTemplate(); c != nil {
-			_, _ = c.Render([]Message{{Role: "user", Content: "hi"}}, true)
+			_, _ = c.Render([]tokenizer.Message{{Role: "user", Content: "hi"}}, true)
 		}
 	})
 }
@@ -198,6 +199,21 @@ func FuzzChatTemplate(f *testing.F) {
 		if err != nil {
 			return
 		}
-		_, _ = c.Render([]Message{{Role: "system", Content: content}, {Role: "user", Content: content}}, true)
+		_, _ = c.Render([]tokenizer.Message{{Role: "system", Content: content}, {Role: "user", Content: content}}, true)
 	})
+}
+
+// BenchmarkEncode tokenizes a GSM8K-style chat prompt of about 1 KB with the test vocabulary.
+func BenchmarkEncode(b *testing.B) {
+	tok := llada(b)
+	text := "<|startoftext|><|start_header_id|>system<|end_header_id|>\n\nYou will be given a math problem.\n" +
+		"Think through the problem step by step, enclosing your reasoning process in <think> tags.<|eot_id|>" +
+		"<|start_header_id|>user<|end_header_id|>\n\n" + strings.Repeat("Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May. ", 8) +
+		"<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n"
+	b.SetBytes(int64(len(text)))
+	for b.Loop() {
+		if _, err := tok.Encode(text); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
