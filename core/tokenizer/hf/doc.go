@@ -14,6 +14,13 @@
 // (the post_processor is not applied, as add_special_tokens=False in transformers): prompts get
 // their BOS from the chat template, which writes it as text.
 //
+// Limits, for files from elsewhere: ids below 2^22; a pre-tokenizer regex search fails after
+// 10 s instead of backtracking forever; a chat template is a program, and rendering has no
+// time or memory bound (Python Jinja's sandbox, which transformers uses, caps range() at
+// 100,000 items; this engine does not): load templates of models you chose. Text where
+// JavaScript and Oniguruma disagree on \s (U+0085, U+FEFF) follows Oniguruma, as Hugging Face's
+// Rust tokenizers do; transformers.js differs there.
+//
 // # Why our own BPE, and which libraries it uses
 //
 // github.com/sugarme/tokenizer (v0.3.0) was judged and rejected: its Split pre-tokenizer

@@ -166,8 +166,8 @@ func build(f *fileJSON) (*BPE, error) {
 	}
 	for i, a := range f.AddedTokens {
 		switch {
-		case a.ID == nil || *a.ID < 0:
-			return nil, fmt.Errorf("added_tokens[%d] %q: missing or negative id", i, a.Content)
+		case a.ID == nil || *a.ID < 0 || *a.ID >= maxID:
+			return nil, fmt.Errorf("added_tokens[%d] %q: id missing or outside [0, %d)", i, a.Content, maxID)
 		case a.Content == "":
 			return nil, fmt.Errorf("added_tokens[%d] (id %d): empty content", i, *a.ID)
 		case !utf8.ValidString(a.Content):
@@ -213,8 +213,8 @@ func (t *BPE) readModel(m *modelJSON) error {
 	t.vocab = m.Vocab
 	seen := make(map[int32]string, len(m.Vocab))
 	for s, id := range m.Vocab {
-		if id < 0 {
-			return fmt.Errorf("vocab %q has negative id %d", s, id)
+		if id < 0 || id >= maxID {
+			return fmt.Errorf("vocab %q has id %d, outside [0, %d)", s, id, maxID)
 		}
 		if other, dup := seen[id]; dup {
 			return fmt.Errorf("vocab id %d is both %q and %q", id, other, s)
@@ -405,6 +405,10 @@ func (t *BPE) readConfig(raw []byte) error {
 	}
 	return nil
 }
+
+// maxID bounds token ids, so that a damaged file cannot make the id table huge: the largest
+// vocabularies in use have a few hundred thousand tokens.
+const maxID = 1 << 22
 
 // LLaDAMask is the content of LLaDA's mask token, taken as the mask when tokenizer_config.json
 // names no mask_token.
