@@ -72,6 +72,7 @@ const variants = [
   { name: "llada", patch: {} },
   { name: "gpt2-regex", patch: { pre_tokenizer: { type: "ByteLevel", add_prefix_space: false, trim_offsets: true, use_regex: true } } },
   { name: "ignore-merges", patch: { ignore_merges: true } },
+  { name: "digits", patch: { digits: true } },
   { name: "merge-pairs", patch: { merges_as_pairs: true } },
   { name: "strip", patch: { lstrip: ["<|eot_id|>"], rstrip: ["<|eot_id|>", "<|start_header_id|>"] } },
   { name: "cleanup", patch: { clean_up_tokenization_spaces: true } },
@@ -81,6 +82,8 @@ function apply(patch) {
   const tj = structuredClone(baseJSON);
   const tc = structuredClone(baseConfig);
   if (patch.pre_tokenizer) tj.pre_tokenizer = patch.pre_tokenizer;
+  // Digits between the Split and ByteLevel, as Falcon-style files have it.
+  if (patch.digits) tj.pre_tokenizer.pretokenizers.splice(1, 0, { type: "Digits", individual_digits: true });
   if (patch.ignore_merges) tj.model.ignore_merges = true;
   if (patch.merges_as_pairs) tj.model.merges = tj.model.merges.map((m) => m.split(" "));
   for (const t of tj.added_tokens) {

@@ -5,7 +5,7 @@
 // # What is supported
 //
 // The files LLaDA and Llama-3-style models ship: no normalizer; a pre-tokenizer that is
-// ByteLevel, Split (a regex, behaviour Isolated or Removed), or a Sequence of them; a BPE model
+// ByteLevel, Split (a regex, behaviour Isolated or Removed), Digits, or a Sequence of them; a BPE model
 // (vocab, merges as "a b" strings or [a, b] pairs, ignore_merges, an optional unk_token);
 // added tokens (lstrip and rstrip honoured); the ByteLevel decoder. Any other value of a key
 // that changes the result (a normalizer, another pre-tokenizer or decoder, BPE dropout,

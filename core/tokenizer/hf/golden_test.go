@@ -22,7 +22,8 @@ type golden struct {
 		Patch struct {
 			PreTokenizer              json.RawMessage `json:"pre_tokenizer"`
 			IgnoreMerges              bool            `json:"ignore_merges"`
-			MergesAsPairs             bool            `json:"merges_as_pairs"`
+			Digits                    bool
+			MergesAsPairs             bool `json:"merges_as_pairs"`
 			LStrip, RStrip            []string
 			CleanUpTokenizationSpaces *bool `json:"clean_up_tokenization_spaces"`
 		}
@@ -91,8 +92,8 @@ func parseMaps(t testing.TB, tj, tc map[string]any) *BPE {
 // vocabulary and its variants, against @huggingface/transformers.
 func TestGoldenTokens(t *testing.T) {
 	g := readGolden(t)
-	if len(g.Variants) < 6 {
-		t.Fatalf("golden.json has %d variants, want 6", len(g.Variants))
+	if len(g.Variants) < 7 {
+		t.Fatalf("golden.json has %d variants, want 7", len(g.Variants))
 	}
 	for _, v := range g.Variants {
 		t.Run(v.Name, func(t *testing.T) {
@@ -105,6 +106,11 @@ func TestGoldenTokens(t *testing.T) {
 					t.Fatal(err)
 				}
 				tj["pre_tokenizer"] = pt
+			}
+			if p.Digits {
+				pt := tj["pre_tokenizer"].(map[string]any)
+				list := pt["pretokenizers"].([]any)
+				pt["pretokenizers"] = append([]any{list[0], map[string]any{"type": "Digits", "individual_digits": true}}, list[1:]...)
 			}
 			if p.IgnoreMerges {
 				model["ignore_merges"] = true

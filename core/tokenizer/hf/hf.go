@@ -115,6 +115,7 @@ type (
 		Invert         bool         `json:"invert"`
 		AddPrefixSpace bool         `json:"add_prefix_space"`
 		UseRegex       *bool        `json:"use_regex"`
+		Individual     bool         `json:"individual_digits"`
 	}
 	patternJSON struct {
 		Regex  *string `json:"Regex"`
@@ -273,8 +274,8 @@ func mergePair(raw json.RawMessage) (string, string, error) {
 
 func pairKey(a, b int32) uint64 { return uint64(uint32(a))<<32 | uint64(uint32(b)) }
 
-// readPreTokenizer accepts ByteLevel, Split or a Sequence of them ending in ByteLevel: the
-// byte-level mapping must come last because the regexes are written for the original text.
+// readPreTokenizer accepts ByteLevel, Split, Digits or a Sequence of them ending in ByteLevel:
+// the byte-level mapping must come last because the regexes are written for the original text.
 func (t *BPE) readPreTokenizer(raw json.RawMessage) error {
 	if isNull(raw) {
 		return errors.New("null is not supported (a byte-level BPE needs a ByteLevel pre-tokenizer)")
@@ -317,6 +318,13 @@ func (t *BPE) readPreTokenizer(raw json.RawMessage) error {
 			}
 			re.MatchTimeout = matchTimeout
 			t.splits = append(t.splits, splitter{re: re, removed: removed})
+		case "Digits":
+			// Hugging Face's Rust tokenizers split at char::is_numeric, which is \p{N}.
+			pat := `\p{N}+`
+			if q.Individual {
+				pat = `\p{N}`
+			}
+			t.splits = append(t.splits, splitter{re: regexp2.MustCompile(pat, regexp2.None)})
 		case "ByteLevel":
 			if !last {
 				return fmt.Errorf("[%d] ByteLevel must be the last pre-tokenizer", i)
@@ -329,7 +337,7 @@ func (t *BPE) readPreTokenizer(raw json.RawMessage) error {
 			}
 			return nil
 		default:
-			return fmt.Errorf("[%d] type %q is not supported (ByteLevel, Split, Sequence)", i, q.Type)
+			return fmt.Errorf("[%d] type %q is not supported (ByteLevel, Split, Digits, Sequence)", i, q.Type)
 		}
 	}
 	return errors.New("no ByteLevel pre-tokenizer (a byte-level BPE needs one last)")
