@@ -5,23 +5,27 @@
 //
 // The corpus is text this script generates (English sentences, GSM8K-style word problems with
 // <think>/<answer>/\boxed{} answers, numbers, code, a little of other scripts), seeded, so the
-// output is the same on every run. The pre-tokenizer is Llama-3's regex (as LLaDA's files use:
-// Split, then ByteLevel without its own regex); training is the textbook BPE loop: count adjacent
-// pairs over the words, merge the most frequent (ties: the lexicographically smallest pair),
-// repeat. Special tokens follow the merges, LLaDA's names, the mask token <|mdm_mask|> last.
+// output is the same on every run. The pre-tokenizer is Llama-3's regex (Split, then ByteLevel
+// without its own regex; LLaDA's own tokenizer.json could not be read here, so this layout is an
+// assumption); training is the textbook BPE loop: count adjacent pairs over the words, merge the
+// most frequent (ties: the lexicographically smallest pair), repeat. Special tokens follow the
+// merges, in LLaDA-8B-Instruct's order and with its tokenizer_config.json keys.
 
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 const VOCAB_SIZE = 4096; // bytes + merges + specials
 
-// LLaDA's special tokens (LLaDA-8B-Instruct's tokenizer: Llama-3's chat markers, its own
-// BOS/EOS and the diffusion mask).
+// LLaDA-8B-Instruct's special tokens in its order (its tokenizer_config.json has these, with
+// 248 more reserved tokens): BOS, EOS (also the pad), GLM-style markers, reserved tokens, the
+// diffusion mask, role and arithmetic markers, Llama-3's chat markers.
 const SPECIALS = [
-  "<|startoftext|>", "<|endoftext|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>",
-  "<|eom_id|>", "<|reserved_token_0|>", "<|reserved_token_1|>", "<|reserved_token_2|>",
-  "<|reserved_token_3|>", "<|mdm_mask|>",
+  "<|startoftext|>", "<|endoftext|>", "[CLS]", "[gMASK]", "<|reserved_token_0|>", "<|reserved_token_1|>",
+  "<|reserved_token_2|>", "<|reserved_token_3|>", "<|mdm_mask|>", "<role>", "</role>", "<|arithmetic_start|>",
+  "<|arithmetic_end|>", "<|number_start|>", "<|number_end|>", "<|start_header_id|>", "<|end_header_id|>",
+  "<|eot_id|>",
 ];
+const ADDITIONAL = ["<role>", "</role>", "<|arithmetic_start|>", "<|arithmetic_end|>", "<|number_start|>", "<|number_end|>"];
 
 // Llama-3's pre-tokenizer pattern, as tokenizer.json writes it (Oniguruma syntax), and the same
 // in JavaScript syntax (no inline (?i:) group) for training here.
@@ -30,8 +34,10 @@ const JS_PATTERN = new RegExp(
   String.raw`(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`,
   "gu");
 
-// LLaDA-8B-Instruct's chat template (Llama-3's).
-const CHAT_TEMPLATE = "{% set loop_messages = messages %}{% for message in loop_messages %}{% set content = '<|start_header_id|>' + message['role'] + '<|end_header_id|>\n\n'+ message['content'] | trim + '<|eot_id|>' %}{% if loop.index0 == 0 %}{% set content = bos_token + content %}{% endif %}{{ content }}{% endfor %}{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\n\n' }}{% endif %}";
+// LLaDA-8B-Instruct's chat template, as its tokenizer_config.json has it: Llama-3's turns, BOS
+// before the first, and the assistant header always appended (it does not look at
+// add_generation_prompt).
+const CHAT_TEMPLATE = "{% set loop_messages = messages %}{% for message in loop_messages %}{% set content = '<|start_header_id|>' + message['role'] + '<|end_header_id|>\n\n'+ message['content'] | trim + '<|eot_id|>' %}{% if loop.index0 == 0 %}{% set content = bos_token + content %}{% endif %}{{ content }}{% endfor %}{{ '<|start_header_id|>assistant<|end_header_id|>\n\n' }}";
 
 // mulberry32: a small seeded generator, so the corpus is reproducible.
 function rng(seed) {
@@ -203,16 +209,27 @@ const tokenizer = {
     vocab: Object.fromEntries(vocab), merges,
   },
 };
+// The keys of LLaDA-8B-Instruct's tokenizer_config.json; like it, no mask_token (the mask is
+// found by its name) and a model_max_length of 1e30 ("no limit").
 const config = {
+  add_bos_token: false,
+  add_eos_token: false,
   added_tokens_decoder: Object.fromEntries(added.map(({ id, ...rest }) => [String(id), rest])),
-  additional_special_tokens: SPECIALS.filter((s) => !["<|startoftext|>", "<|endoftext|>"].includes(s)),
+  additional_special_tokens: ADDITIONAL,
   bos_token: "<|startoftext|>",
   chat_template: CHAT_TEMPLATE,
   clean_up_tokenization_spaces: false,
+  cls_token: "[CLS]",
   eos_token: "<|endoftext|>",
-  model_max_length: 4096,
+  fast_tokenizer: true,
+  gmask_token: "[gMASK]",
+  merges_file: null,
+  model_input_names: ["input_ids", "attention_mask"],
+  model_max_length: 1e30,
   pad_token: "<|endoftext|>",
   tokenizer_class: "PreTrainedTokenizerFast",
+  trust_remote_code: true,
+  vocab_file: null,
 };
 mkdirSync(dir, { recursive: true });
 writeFileSync(join(dir, "tokenizer.json"), JSON.stringify(tokenizer, null, 1) + "\n");

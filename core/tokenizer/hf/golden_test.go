@@ -216,7 +216,7 @@ func TestSpecials(t *testing.T) {
 	if s.BOS != want["<|startoftext|>"] || s.EOS != want["<|endoftext|>"] || s.Pad != s.EOS || s.Mask != want[LLaDAMask] {
 		t.Errorf("Specials() = %+v, want bos %d eos %d pad=eos mask %d", s, want["<|startoftext|>"], want["<|endoftext|>"], want[LLaDAMask])
 	}
-	if tok.VocabSize() != int(s.Mask)+1 {
-		t.Errorf("VocabSize() = %d, want %d (the mask is the last id)", tok.VocabSize(), s.Mask+1)
+	if last := want["<|eot_id|>"]; tok.VocabSize() != int(last)+1 {
+		t.Errorf("VocabSize() = %d, want %d (<|eot_id|> is the last id)", tok.VocabSize(), last+1)
 	}
 }
