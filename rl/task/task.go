@@ -85,9 +85,9 @@
 // needs exactly the given numbers and the expression's exact value (ParseExpr) to be the target.
 // Sudoku's format needs a 16-character answer; its correctness counts the empty cells right in
 // the final answer, zero-padded on the left to 16 (Python's zfill). The few-shot Sudoku system
-// prompt is long: prompts are bounded by 2048 tokens (512 for the others; the test vocabulary
-// of testdata/tokenizer needs up to 1,285 for Sudoku's), completions by 384, the released config's
-// max_completion_length. Encoder turns them into a model's tokens.
+// prompt is long: prompts are bounded by 2048 tokens (512 for the others; the test
+// vocabulary of testdata/tokenizer needs up to 1,285 for Sudoku's), completions by 384, the
+// released config's max_completion_length. Encoder turns them into a model's tokens.
 //
 // # JSONL
 //
