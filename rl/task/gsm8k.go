@@ -8,7 +8,6 @@ import (
 	"io"
 	"math/big"
 	"math/rand/v2"
-	"regexp"
 	"strings"
 	"sync"
 )
@@ -113,8 +112,27 @@ type gsm8kJSON struct {
 	Answer   *string `json:"answer"`
 }
 
-// calculatorNote is GSM8K's calculator annotation, "<<48/2=24>>", left out of SFT targets.
-var calculatorNote = regexp.MustCompile(`<<[^<>]*>>`)
+// dropCalculatorNotes removes GSM8K's calculator annotations, "<<48/2=24>>" (no '<' or '>'
+// inside), which SFT targets leave out.
+func dropCalculatorNotes(s string) string {
+	var b strings.Builder
+	for {
+		i := strings.Index(s, "<<")
+		if i < 0 {
+			break
+		}
+		j := strings.IndexAny(s[i+2:], "<>")
+		if j < 0 || !strings.HasPrefix(s[i+2+j:], ">>") {
+			b.WriteString(s[:i+1]) // not a note: keep one '<' and look again after it
+			s = s[i+1:]
+			continue
+		}
+		b.WriteString(s[:i])
+		s = s[i+2+j+2:]
+	}
+	b.WriteString(s)
+	return b.String()
+}
 
 // ParseJSONL reads GSM8K's own lines, {"question": "…", "answer": "… #### 72"}: the text after
 // the one "####" is the gold answer and must be a number ParseNumber reads. The reference
@@ -144,7 +162,7 @@ func (g gsm8k) ParseJSONL(r io.Reader) ([]Problem, error) {
 		if err != nil {
 			return Problem{}, fmt.Errorf("answer after \"####\": %w", err)
 		}
-		solution := strings.TrimSpace(calculatorNote.ReplaceAllString(parts[0], ""))
+		solution := strings.TrimSpace(dropCalculatorNotes(parts[0]))
 		return Problem{
 			System: GSM8KSystemPrompt,
 			Prompt: *j.Question,

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -263,4 +264,14 @@ func FuzzParseJSONLGSM8K(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestDropCalculatorNotes compares with the regular expression <<[^<>]*>> removed everywhere.
+func TestDropCalculatorNotes(t *testing.T) {
+	re := regexp.MustCompile(`<<[^<>]*>>`)
+	for _, s := range []string{"", "a <<1+1=2>>2 b", "<<>>", "<<<1>>", "<<a<b>>c>>", "x << y", "<<1>><<2>>3", "a>>b<<c", "<<<<1=1>>>>", "<<1>", "<<é=1>>é"} {
+		if got, want := dropCalculatorNotes(s), re.ReplaceAllString(s, ""); got != want {
+			t.Errorf("dropCalculatorNotes(%q) = %q, want %q", s, got, want)
+		}
+	}
 }

@@ -121,11 +121,11 @@ func parseDecimal(s string) (*big.Rat, error) {
 	if len(digits)+len(frac) > maxNumberDigits {
 		return nil, fmt.Errorf("%q has over %d digits", s, maxNumberDigits)
 	}
-	n, ok := new(big.Int).SetString("0"+digits+frac, 10)
+	v, ok := new(big.Rat).SetString("0" + digits + "." + frac + "0") // checked above: no exponent
 	if !ok {
 		return nil, fmt.Errorf("%q is not a number", s)
 	}
-	return new(big.Rat).SetFrac(n, new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(len(frac))), nil)), nil
+	return v, nil
 }
 
 func allDigits(s string) bool {
