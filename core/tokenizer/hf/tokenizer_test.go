@@ -2,9 +2,11 @@ package hf
 
 import (
 	"encoding/json"
+	"fmt"
 	"github.com/dllmrl/agrpo/core/tokenizer"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -219,5 +221,39 @@ func BenchmarkEncode(b *testing.B) {
 		if _, err := tok.Encode(text); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestConcurrentEncode: goroutines sharing one tokenizer (and its word cache) get the ids one
+// goroutine gets alone. Run with -race.
+func TestConcurrentEncode(t *testing.T) {
+	tok, err := Load(lladaDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	texts := []string{"The quick brown fox", "48 / 2 = 24 and 48 + 24 = 72", "東京 🙂 e\u0301 <|eot_id|> x", "  spaces  "}
+	want := make([][]int32, len(texts))
+	for i, s := range texts {
+		if want[i], err = llada(t).Encode(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var wg sync.WaitGroup
+	errs := make(chan string, 8*len(texts))
+	for g := range 8 {
+		wg.Go(func() {
+			for k := range 50 {
+				i := (g + k) % len(texts)
+				if ids, err := tok.Encode(texts[i]); err != nil || !slices.Equal(ids, want[i]) {
+					errs <- fmt.Sprintf("Encode(%q) = %v, %v; want %v", texts[i], ids, err, want[i])
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
 	}
 }
