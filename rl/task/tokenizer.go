@@ -2,9 +2,10 @@ package task
 
 import (
 	"fmt"
-	"github.com/dllmrl/agrpo/core/tokenizer"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/dllmrl/agrpo/core/tokenizer"
 )
 
 // Alphabet is the tokenizer's character set; a character's token id is its index here.

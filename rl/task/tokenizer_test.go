@@ -1,12 +1,13 @@
 package task
 
 import (
-	"github.com/dllmrl/agrpo/core/tokenizer"
 	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/dllmrl/agrpo/core/tokenizer"
 )
 
 // specVocab is the vocabulary as the design lists it: ids 0–19.

@@ -3,11 +3,12 @@ package hf
 import (
 	"container/heap"
 	"fmt"
-	"github.com/dllmrl/agrpo/core/tokenizer"
 	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/dllmrl/agrpo/core/tokenizer"
 )
 
 // Encode tokenizes text: added tokens first (leftmost-longest), then each stretch between

@@ -2,10 +2,10 @@ package hf
 
 import (
 	"fmt"
-	"github.com/dllmrl/agrpo/core/tokenizer"
 	"maps"
 
 	"github.com/ardanlabs/jinja"
+	"github.com/dllmrl/agrpo/core/tokenizer"
 )
 
 // ChatTemplate is a compiled Jinja chat template with the special tokens it may name

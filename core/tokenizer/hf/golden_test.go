@@ -2,11 +2,12 @@ package hf
 
 import (
 	"encoding/json"
-	"github.com/dllmrl/agrpo/core/tokenizer"
 	"os"
 	"path/filepath"
 	"slices"
 	"testing"
+
+	"github.com/dllmrl/agrpo/core/tokenizer"
 )
 
 // dataDir holds the test vocabulary (tools/reference/mktokenizer.mjs) and the goldens
