@@ -101,6 +101,9 @@ func NewRun(cfg Config, b core.Backend, out io.Writer) (*Trainer, error) {
 		if err := mc.Validate(); err != nil {
 			return nil, fmt.Errorf("model: %w", err)
 		}
+		if err := task.CheckModel(mc, t); err != nil { // a chat task needs a model's own tokenizer
+			return nil, fmt.Errorf("model: %w", err)
+		}
 		if err := checkMemory(cfg, mc, t, b); err != nil {
 			return nil, err
 		}

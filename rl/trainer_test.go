@@ -445,3 +445,17 @@ func TestMemoryRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestChatTaskRefused: a chat task with a fresh model on the character vocabulary is refused
+// before the run folder exists.
+func TestChatTaskRefused(t *testing.T) {
+	c := smallConfig(t.TempDir())
+	c.Task.Name = "gsm8k"
+	_, err := NewRun(c, cpu.New(), io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "model: task gsm8k writes chat prompts") {
+		t.Fatalf("NewRun returned %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(c.Run.OutDir, c.Run.Name)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a refused run left its folder behind (%v)", err)
+	}
+}
