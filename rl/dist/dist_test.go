@@ -128,3 +128,32 @@ func TestSingle(t *testing.T) {
 		t.Fatalf("Single: %v %v", x, err)
 	}
 }
+
+// BenchmarkSumFloat32 times the all-reduce of a gradient-sized vector on the ranks of a job; it
+// runs only inside one, with a fixed count so that every rank makes the same calls:
+//
+//	go test -c -o /tmp/dist.test ./rl/dist/
+//	mpirun -np 2 /tmp/dist.test -test.run '^$' -test.bench SumFloat32 -test.benchtime 20x
+func BenchmarkSumFloat32(b *testing.B) {
+	if !dist.Launched() {
+		b.Skip("needs mpirun: see the comment")
+	}
+	c, err := dist.Open()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, mb := range []int{4, 64, 400} {
+		b.Run(fmt.Sprintf("%dMB", mb), func(b *testing.B) {
+			x := make([]float32, mb<<20/4)
+			b.SetBytes(int64(len(x) * 4))
+			for b.Loop() {
+				if err := c.SumFloat32(x); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+	if err := c.Close(); err != nil {
+		b.Fatal(err)
+	}
+}
