@@ -39,7 +39,7 @@ func checkShares(cfg Config, ranks int) error {
 			return fmt.Errorf("train.batch_size = %d is less than the job's %d ranks: each rank needs an example", cfg.Train.BatchSize, ranks)
 		}
 	} else if cfg.RL.Prompts < ranks {
-		return fmt.Errorf("rl.prompts = %d is less than the job's %d ranks: each rank needs a prompt", cfg.RL.Prompts, ranks)
+		return fmt.Errorf("rl.prompts_per_step = %d is less than the job's %d ranks: each rank needs a prompt", cfg.RL.Prompts, ranks)
 	}
 	return nil
 }

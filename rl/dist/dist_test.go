@@ -34,8 +34,11 @@ func TestShare(t *testing.T) {
 // and the broadcast against values it computes itself (exact in float64 and float32).
 func TestCollectives(t *testing.T) {
 	if os.Getenv(disttest.Helper) == "collectives" {
-		if err := collectives(); err != nil {
-			c, _ := dist.Open()
+		c, err := dist.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := collectives(c); err != nil {
 			dist.Fail(c, 1, err)
 		}
 		return
@@ -53,11 +56,7 @@ func TestCollectives(t *testing.T) {
 	}
 }
 
-func collectives() error {
-	c, err := dist.Open()
-	if err != nil {
-		return err
-	}
+func collectives(c dist.Comm) error {
 	r, n := c.Rank(), c.Size()
 	// A float32 sum long enough to cross no chunk but hold distinct values per element.
 	x32 := make([]float32, 1000)
