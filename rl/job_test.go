@@ -48,7 +48,8 @@ func TestJobRank(t *testing.T) {
 	}
 	steps, _ := strconv.Atoi(os.Getenv("AGRPO_JOB_STEPS"))
 	cfg := jobConfig(os.Getenv("AGRPO_JOB_METHOD"), os.Getenv("AGRPO_JOB_DIR"), steps)
-	if os.Getenv("AGRPO_JOB_ODD_RANK") == strconv.Itoa(job.Rank()) {
+	odd := os.Getenv("AGRPO_JOB_ODD_RANK") == strconv.Itoa(job.Rank())
+	if odd && os.Getenv("AGRPO_JOB_POISON") == "" {
 		cfg.Train.LR *= 2
 	}
 	var tr *Trainer
@@ -56,6 +57,18 @@ func TestJobRank(t *testing.T) {
 		tr, err = ResumeJob(job, resume, cpu.New(), io.Discard)
 	} else {
 		tr, err = NewJobRun(job, cfg, cpu.New(), io.Discard)
+	}
+	if poison, _ := strconv.Atoi(os.Getenv("AGRPO_JOB_POISON")); err == nil && odd && poison > 0 {
+		// This rank's weights turn NaN after step poison, as a faulty device's might.
+		tr.OnStep = func(st StepInfo) {
+			if st.Step == poison {
+				m := tr.Model
+				v := make([]float32, m.P.WTE.Len())
+				m.B.Download(m.P.WTE, v)
+				v[0] = float32(math.NaN())
+				m.B.Upload(m.P.WTE, v)
+			}
+		}
 	}
 	if err == nil {
 		err = tr.Run(context.Background())
@@ -212,6 +225,29 @@ func TestJobRefusesDifferentConfigs(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "t", CheckpointFile)); err == nil {
 		t.Error("the refused job wrote a checkpoint")
+	}
+}
+
+// TestJobRankFails: a rank whose rollouts turn non-finite in the middle of a job (its weights
+// poisoned after step 3) ends the whole job, naming itself, the step and the cause, with the
+// step-2 checkpoint kept.
+func TestJobRankFails(t *testing.T) {
+	disttest.Mpirun(t)
+	dir := t.TempDir()
+	out, err := disttest.Run(t, 3, 2*time.Minute, "TestJobRank", "train", "AGRPO_JOB_METHOD=agrpo", "AGRPO_JOB_DIR="+dir,
+		"AGRPO_JOB_STEPS=8", "AGRPO_JOB_ODD_RANK=1", "AGRPO_JOB_POISON=3", "GOMAXPROCS=1")
+	ck := filepath.Join(dir, "t", CheckpointFile)
+	want := "rank 1 of 3 failed: step 4: sampler: the model's logits are not finite"
+	if err == nil || !strings.Contains(out, want) || !strings.Contains(out, "the last good checkpoint (step 2) is kept in "+ck) {
+		t.Fatalf("%v; want %q and the checkpoint kept in\n%s", err, want, out)
+	}
+	if step := readTensors(t, ck).Metadata["step"]; step != "2" {
+		t.Errorf("checkpoint at step %s, want 2", step)
+	}
+	for _, line := range strings.Split(out, "\n") {
+		if strings.Contains(line, want) {
+			t.Log(line)
+		}
 	}
 }
 

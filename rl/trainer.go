@@ -520,9 +520,11 @@ func (t *Trainer) evalOptions() EvalOptions {
 
 // SaveCheckpoint writes model, optimizer, step, random state and wall time atomically. It
 // refuses parameters that are not finite, so the checkpoint on disk is always a good one. In a
-// job, rank 0 writes it and the other ranks do nothing.
+// job, rank 0 writes it and the other ranks only note its step (rank 0 failing to write ends
+// the job).
 func (t *Trainer) SaveCheckpoint(runStart time.Time) error {
 	if !t.lead() {
+		t.saved = t.Step
 		return nil
 	}
 	if t.nonFiniteParam() != "" {
