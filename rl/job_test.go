@@ -15,7 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dllmrl/agrpo/core"
 	"github.com/dllmrl/agrpo/core/cpu"
+	"github.com/dllmrl/agrpo/core/vulkan/vulkantest"
 	"github.com/dllmrl/agrpo/rl/dist"
 	"github.com/dllmrl/agrpo/rl/dist/disttest"
 )
@@ -52,11 +54,15 @@ func TestJobRank(t *testing.T) {
 	if odd && os.Getenv("AGRPO_JOB_POISON") == "" {
 		cfg.Train.LR *= 2
 	}
+	var b core.Backend = cpu.New()
+	if os.Getenv("AGRPO_JOB_DEVICE") == "vulkan" {
+		b = vulkantest.Open(t)
+	}
 	var tr *Trainer
 	if resume := os.Getenv("AGRPO_JOB_RESUME"); resume != "" {
-		tr, err = ResumeJob(job, resume, cpu.New(), io.Discard)
+		tr, err = ResumeJob(job, resume, b, io.Discard)
 	} else {
-		tr, err = NewJobRun(job, cfg, cpu.New(), io.Discard)
+		tr, err = NewJobRun(job, cfg, b, io.Discard)
 	}
 	if poison, _ := strconv.Atoi(os.Getenv("AGRPO_JOB_POISON")); err == nil && odd && poison > 0 {
 		// This rank's weights turn NaN after step poison, as a faulty device's might.
@@ -81,11 +87,15 @@ func TestJobRank(t *testing.T) {
 	}
 }
 
-// oneProcess runs jobConfig on one process, without MPI, and returns the folder holding its run.
-func oneProcess(t *testing.T, method string, steps int) string {
+// oneProcess runs jobConfig on one process, without MPI, on b (nil: the CPU backend) and
+// returns the folder holding its run.
+func oneProcess(t *testing.T, method string, steps int, b core.Backend) string {
 	t.Helper()
 	dir := t.TempDir()
-	tr, err := NewRun(jobConfig(method, dir, steps), cpu.New(), io.Discard)
+	if b == nil {
+		b = cpu.New()
+	}
+	tr, err := NewRun(jobConfig(method, dir, steps), b, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +130,7 @@ func TestJobEqualsOneProcess(t *testing.T) {
 	disttest.Mpirun(t)
 	for _, method := range []string{"sft", "agrpo", "diffu-grpo"} {
 		t.Run(method, func(t *testing.T) {
-			one := oneProcess(t, method, 6)
+			one := oneProcess(t, method, 6, nil)
 			for _, n := range []int{2, 3} {
 				dir := t.TempDir()
 				runJob(t, n, "AGRPO_JOB_METHOD="+method, "AGRPO_JOB_DIR="+dir, "AGRPO_JOB_STEPS=6")
@@ -257,7 +267,7 @@ func TestJobRankFails(t *testing.T) {
 func TestJobRankKilled(t *testing.T) {
 	disttest.Mpirun(t)
 	const steps = 8
-	one := oneProcess(t, "agrpo", steps)
+	one := oneProcess(t, "agrpo", steps, nil)
 	for _, resumeOn := range []int{1, 3} {
 		dir := t.TempDir()
 		run := filepath.Join(dir, "t")
