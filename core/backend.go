@@ -233,13 +233,13 @@ type UnmaskState struct {
 // The distribution at a position is p = softmax(logits/T) over the top-k/top-p support, with
 // the MaskID entry always excluded (the model must not "reveal" a mask). A token is drawn by
 // Gumbel-max: argmax of z + g with g = −log(−log u), u = core.Uniform(Seed, StreamGumbel,
-// Step, row·C + position, vocabulary id), which is an exact sample of p. At T = 0 the token
+// Step, (RowOffset + row)·C + position, vocabulary id), which is an exact sample of p. At T = 0 the token
 // is the argmax (ties to the lower id) and the recorded log-probability and entropy are those
 // of softmax(logits) — the greedy "confidence" LLaDA uses.
 //
 // Scores: LowConfidence uses the token's confidence (Confidence: by default the recorded
 // log-probability), LowEntropy the negated entropy, RandomOrder core.Uniform(Seed,
-// StreamRemask, Step, row·C + position, 0). Every drawn position's support is written to
+// StreamRemask, Step, (RowOffset + row)·C + position, 0). Every drawn position's support is written to
 // Support, kept or not, so that the likelihood of the positions left masked can be rebuilt.
 //
 // A position whose tempered logits are not all finite (NaN or ±Inf at any id, an overflow of
@@ -258,4 +258,7 @@ type UnmaskParams struct {
 	Confidence           Confidence // LowConfidence's score
 	Seed                 uint32
 	MaskID               int32
+	// RowOffset keys row r's random draws as row RowOffset + r, so that a batch split into parts
+	// (over the ranks of a data-parallel job) draws what the whole batch would.
+	RowOffset int
 }

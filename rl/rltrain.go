@@ -10,6 +10,7 @@ import (
 	"github.com/dllmrl/agrpo/core/model"
 	"github.com/dllmrl/agrpo/core/pg"
 	"github.com/dllmrl/agrpo/core/sampler"
+	"github.com/dllmrl/agrpo/rl/dist"
 	"github.com/dllmrl/agrpo/rl/task"
 )
 
@@ -110,32 +111,57 @@ func (t *Trainer) rlStep() (stepResult, error) {
 	configs := rolloutConfigs(r.Rollout, t.Task)
 	cfg := configs[t.Step%len(configs)]
 	cfg.Seed = t.rng.Uint32()
+	// Every rank draws the whole step's prompts and seed above, so the random stream moves as on
+	// one process, and samples its share of the prompts (whole groups) as the rows they are in
+	// the whole batch.
+	plo, phi := dist.Share(r.Prompts, t.job.Rank(), t.job.Size())
+	lo, hi := plo*g, phi*g
+	cfg.RowOffset = lo
 	rolloutStart := time.Now()
-	tr, err := sampler.Generate(t.Model, prompts, cfg, nil)
+	tr, err := sampler.Generate(t.Model, prompts[lo:hi], cfg, nil)
 	if err != nil {
 		return stepResult{}, err
 	}
 
+	// Every row's outcome — reward, correct, answer length, reward parts — gathered from the
+	// ranks, so that advantages and metrics are computed from the whole batch as on one process.
 	names := t.Task.RewardNames()
-	rewards := make([]float64, tr.B)
+	nb, per := len(prompts), 3+len(names)
+	outcome := make([]float64, nb*per)
+	for row := 0; row < tr.B; row++ {
+		rw := t.Task.Reward(problems[(lo+row)/g], task.Answer(tr.Completion(row)))
+		o := outcome[(lo+row)*per : (lo+row+1)*per]
+		o[0], o[2] = rw.Total, float64(len(task.Answer(tr.Completion(row))))
+		if rw.Correct {
+			o[1] = 1
+		}
+		for i, n := range names {
+			o[3+i] = rw.Parts[n]
+		}
+	}
+	if err := t.gather(outcome); err != nil {
+		return stepResult{}, err
+	}
+	rewards := make([]float64, nb)
 	parts := map[string]float64{}
 	var correct, length float64
-	for row := 0; row < tr.B; row++ {
-		rw := t.Task.Reward(problems[row/g], task.Answer(tr.Completion(row)))
-		rewards[row] = rw.Total
-		for _, n := range names {
-			parts[n] += rw.Parts[n] / float64(tr.B)
+	for row := range nb {
+		o := outcome[row*per : (row+1)*per]
+		rewards[row] = o[0]
+		for i, n := range names {
+			parts[n] += o[3+i] / float64(nb)
 		}
-		if rw.Correct {
-			correct++
-		}
-		length += float64(len(task.Answer(tr.Completion(row))))
+		correct += o[1]
+		length += o[2]
 	}
 	adv, meanStd, zeroStd := Advantages(rewards, g, r.ScaleRewards)
 
 	rolloutS := time.Since(rolloutStart).Seconds()
 	updateStart := time.Now()
-	rolls := &pg.Rollouts{Traj: tr, Adv: adv}
+	rolls := &pg.Rollouts{Traj: tr, Adv: adv[lo:hi]}
+	if t.job.Size() > 1 {
+		rolls.Shard = &pg.Shard{Offset: lo, Total: nb, Sum: t.job.SumFloat64}
+	}
 	if err := t.rl.est.Prepare(t.Model, rolls, t.rng); err != nil {
 		return stepResult{}, err
 	}
@@ -148,10 +174,15 @@ func (t *Trainer) rlStep() (stepResult, error) {
 		if err != nil {
 			return stepResult{}, err
 		}
+		if st, err = t.sumStats(st); err != nil {
+			return stepResult{}, err
+		}
 		if math.IsNaN(st.Loss) || math.IsInf(st.Loss, 0) {
 			return stepResult{Loss: st.Loss}, nil
 		}
-		norm = t.update(lr)
+		if norm, err = t.update(lr); err != nil {
+			return stepResult{}, err
+		}
 		loss += st.Loss / float64(t.rl.est.Iterations())
 		last = st
 	}
@@ -163,9 +194,13 @@ func (t *Trainer) rlStep() (stepResult, error) {
 	for _, x := range rewards {
 		std += (x - mean) * (x - mean) / float64(len(rewards))
 	}
+	tokens := float64(tr.B * (tr.P + tr.C) * (tr.StepsRun + 1))
+	if err := t.sum(&tokens); err != nil {
+		return stepResult{}, err
+	}
 	m := map[string]float64{
 		"reward": mean, "reward_std": math.Sqrt(std), "reward_group_std": meanStd, "frac_reward_zero_std": zeroStd,
-		"accuracy": correct / float64(tr.B), "completions/mean_length": length / float64(tr.B),
+		"accuracy": correct / float64(nb), "completions/mean_length": length / float64(nb),
 		"kl": last.KL, "clip_ratio/low_mean": last.ClipLow, "clip_ratio/high_mean": last.ClipHigh,
 		"clip_ratio/region_mean": last.ClipRegion, "ratio_dev": last.RatioDev, "rollout_steps": float64(cfg.Steps),
 		"rollout_s": rolloutS, "update_s": time.Since(updateStart).Seconds(),
@@ -173,9 +208,8 @@ func (t *Trainer) rlStep() (stepResult, error) {
 	for _, n := range names {
 		m["rewards/"+n+"/mean"] = parts[n]
 	}
-	tokens := tr.B * (tr.P + tr.C) * (tr.StepsRun + 1)
-	return stepResult{Loss: loss, GradNorm: norm, LR: lr, Tokens: tokens, Metrics: m,
-		Summary: fmt.Sprintf("reward %.3f acc %.2f", mean, correct/float64(tr.B))}, nil
+	return stepResult{Loss: loss, GradNorm: norm, LR: lr, Tokens: int(tokens), Metrics: m,
+		Summary: fmt.Sprintf("reward %.3f acc %.2f", mean, correct/float64(nb))}, nil
 }
 
 // Advantages are rewards minus their group's mean (groups of g consecutive rows), divided by

@@ -82,6 +82,10 @@ func testUnmaskStep(s *suite) {
 						p := core.UnmaskParams{PromptLen: promptLen, BlockStart: 2, BlockEnd: 8, Reveal: 2, Step: 5,
 							Temperature: temp, TopK: topK, TopP: topP, Remasking: rm, Confidence: conf, Seed: 99, MaskID: maskID}
 						s.checkUnmask(fmt.Sprintf("T=%g topk=%d topp=%g %v %v", temp, topK, topP, rm, conf), p, nb, seq, c, v)
+						if temp > 0 && rm == core.RandomOrder {
+							p.RowOffset = 5 // the rows of a later part of a batch (a data-parallel rank's)
+							s.checkUnmask(fmt.Sprintf("T=%g topk=%d topp=%g %v row offset 5", temp, topK, topP, rm), p, nb, seq, c, v)
+						}
 					}
 				}
 			}
@@ -178,7 +182,7 @@ func (s *suite) checkUnmaskLogits(name string, p core.UnmaskParams, nb, seq, c, 
 				}
 				key := z[i]
 				if p.Temperature > 0 {
-					u := core.Uniform(p.Seed, core.StreamGumbel, uint32(p.Step), uint32(r*c+j), uint32(i))
+					u := core.Uniform(p.Seed, core.StreamGumbel, uint32(p.Step), uint32((p.RowOffset+r)*c+j), uint32(i))
 					key -= math.Log(-math.Log(u))
 				}
 				if key > best {
@@ -200,7 +204,7 @@ func (s *suite) checkUnmaskLogits(name string, p core.UnmaskParams, nb, seq, c, 
 					cd.score = row[y] - refLSE(row)
 				}
 			case core.RandomOrder:
-				cd.score = core.Uniform(p.Seed, core.StreamRemask, uint32(p.Step), uint32(r*c+j), 0)
+				cd.score = core.Uniform(p.Seed, core.StreamRemask, uint32(p.Step), uint32((p.RowOffset+r)*c+j), 0)
 			case core.LowEntropy:
 				cd.score = -ent
 			}

@@ -62,7 +62,8 @@ func (t *unmaskBody) run(w, lo, hi int) {
 				continue
 			}
 			pos := row*seq + p.PromptLen + j
-			y, logp, h, ok := d.draw(ls[pos*v:(pos+1)*v], uint32(row*c+j))
+			lane := uint32((p.RowOffset+row)*c + j)
+			y, logp, h, ok := d.draw(ls[pos*v:(pos+1)*v], lane)
 			score := logp
 			switch {
 			case !ok:
@@ -74,7 +75,7 @@ func (t *unmaskBody) run(w, lo, hi int) {
 					score = row[y] - lse
 				}
 			case p.Remasking == core.RandomOrder:
-				score = float32(core.Uniform(p.Seed, core.StreamRemask, uint32(p.Step), uint32(row*c+j), 0))
+				score = float32(core.Uniform(p.Seed, core.StreamRemask, uint32(p.Step), lane, 0))
 			case p.Remasking == core.LowEntropy:
 				score = -h
 			}

@@ -28,6 +28,10 @@ type Config struct {
 	Remasking   core.Remasking  `toml:"-"`
 	Confidence  core.Confidence `toml:"-"` // what low_confidence ranks by: tempered (AGRPO's) or untempered (LLaDA's)
 	Seed        uint32          `toml:"seed"`
+	// RowOffset makes the prompts rows RowOffset, RowOffset+1, … of a larger batch for the random
+	// draws, so that a batch sampled in parts (by the ranks of a data-parallel job) draws the
+	// same completions as the whole batch at once.
+	RowOffset int `toml:"-"`
 }
 
 // Validate reports settings the schedule cannot honour.
@@ -150,7 +154,7 @@ type Prompt struct {
 }
 
 // Generate samples completions for prompts with model m. The random draws of row r depend on
-// (seed, step, r, position) only.
+// (seed, step, cfg.RowOffset + r, position) only.
 func Generate(m *model.Model, prompts []Prompt, cfg Config, onStep StepFunc) (*Trajectories, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("sampler: %w", err)
@@ -260,7 +264,7 @@ func Generate(m *model.Model, prompts []Prompt, cfg Config, onStep StepFunc) (*T
 			b.UnmaskStep(st, logits, core.UnmaskParams{
 				PromptLen: p, BlockStart: blk * cfg.BlockLength, BlockEnd: (blk + 1) * cfg.BlockLength,
 				Reveal: schedule[i], Step: step, Temperature: cfg.Temperature, TopK: cfg.TopK, TopP: cfg.TopP,
-				Remasking: cfg.Remasking, Confidence: cfg.Confidence, Seed: cfg.Seed, MaskID: int32(mc.MaskID),
+				Remasking: cfg.Remasking, Confidence: cfg.Confidence, Seed: cfg.Seed, MaskID: int32(mc.MaskID), RowOffset: cfg.RowOffset,
 			})
 			if history != nil {
 				b.Copy(history.Rows(step, step+1), st.Support)

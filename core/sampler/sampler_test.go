@@ -293,3 +293,49 @@ func checkDrawSupport(t *testing.T, tr *Trajectories, r, k int, lv []float32, to
 		}
 	}
 }
+
+// TestRowOffset: a batch sampled in parts, each with the RowOffset of its first row, draws the
+// same completions as the whole batch at once (what the ranks of a data-parallel job do).
+func TestRowOffset(t *testing.T) {
+	m := testModel(t)
+	var all []Prompt
+	for i := range 7 {
+		all = append(all, Prompt{Tokens: []int32{int32(i % 7), 1, 2, int32(6 - i%7), 3}})
+	}
+	for _, rm := range []core.Remasking{core.RandomOrder, core.LowConfidence} {
+		cfg := Config{GenLength: 8, BlockLength: 4, Steps: 8, Temperature: 0.9, TopK: 5, Remasking: rm, Seed: 21}
+		whole, err := Generate(m, all, cfg, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, cut := range [][2]int{{0, 2}, {2, 3}, {3, 7}} {
+			part := cfg
+			part.RowOffset = cut[0]
+			got, err := Generate(m, all[cut[0]:cut[1]], part, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for r := cut[0]; r < cut[1]; r++ {
+				g, w := got.Completion(r-cut[0]), whole.Completion(r)
+				if !reflect.DeepEqual(g, w) || got.RowSteps[r-cut[0]] != whole.RowSteps[r] {
+					t.Fatalf("%v: row %d sampled in rows [%d, %d): %v, in the whole batch %v", rm, r, cut[0], cut[1], g, w)
+				}
+				for j := range cfg.GenLength {
+					i, k := (r-cut[0])*cfg.GenLength+j, r*cfg.GenLength+j
+					if got.RevealStep[i] != whole.RevealStep[k] || math.Abs(float64(got.LogP[i]-whole.LogP[k])) > 1e-6 {
+						t.Fatalf("%v: row %d position %d: step %d log p %g in a part, step %d log p %g whole", rm, r, j,
+							got.RevealStep[i], got.LogP[i], whole.RevealStep[k], whole.LogP[k])
+					}
+				}
+			}
+			if cut[0] > 0 {
+				// Without the offset the part draws other completions: the offset is what keys them.
+				part.RowOffset = 0
+				other, _ := Generate(m, all[cut[0]:cut[1]], part, nil)
+				if reflect.DeepEqual(other.Tokens, got.Tokens) {
+					t.Errorf("%v: rows [%d, %d) drew the same completions without their offset", rm, cut[0], cut[1])
+				}
+			}
+		}
+	}
+}

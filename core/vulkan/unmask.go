@@ -75,7 +75,7 @@ func (b *Backend) UnmaskStep(s core.UnmaskState, logits *core.Tensor, p core.Unm
 	}
 	pc := push(nb, seq, c, v, p.PromptLen, p.BlockStart, p.BlockEnd-p.BlockStart, p.Reveal, uint32(p.Step),
 		invT, greedy, topK, topP, int(p.Remasking), p.Seed, int(p.MaskID), s.Support != nil,
-		p.Remasking == core.LowConfidence && p.Confidence == core.Untempered)
+		p.Remasking == core.LowConfidence && p.Confidence == core.Untempered, p.RowOffset)
 
 	// A small vocabulary is one invocation's work, 64 items per workgroup and no barriers; a
 	// larger one gets a workgroup of 128 or 256 invocations per item (unmask.comp's LANES).
