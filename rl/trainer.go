@@ -147,15 +147,18 @@ func NewJobRun(job dist.Comm, cfg Config, b core.Backend, out io.Writer) (*Train
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("run folder: %w", err)
 	}
-	raw, err := toml.Marshal(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("encoding config: %w", err)
-	}
-	if err := atomicfile.Write(filepath.Join(dir, ConfigFile), func(w io.Writer) error { _, err := w.Write(raw); return err }); err != nil {
-		return nil, err
-	}
+	// The metrics take the folder's lock: before the config is written, so that a second
+	// trainer on this folder is refused before it changes anything.
 	if tr.metrics, err = OpenMetrics(filepath.Join(dir, MetricsFile), 0, false); err != nil {
 		return nil, err
+	}
+	raw, err := toml.Marshal(cfg)
+	if err == nil {
+		err = atomicfile.Write(filepath.Join(dir, ConfigFile), func(w io.Writer) error { _, err := w.Write(raw); return err })
+	}
+	if err != nil {
+		tr.metrics.Close()
+		return nil, fmt.Errorf("writing the config: %w", err)
 	}
 	return tr, nil
 }

@@ -459,3 +459,36 @@ func TestChatTaskRefused(t *testing.T) {
 		t.Errorf("a refused run left its folder behind (%v)", err)
 	}
 }
+
+// TestRunFolderInUse: a second trainer on a folder that another one holds is refused before it
+// writes anything, naming the holder; once the first is done, the folder can be resumed.
+func TestRunFolderInUse(t *testing.T) {
+	dir := t.TempDir()
+	c := smallConfig(dir)
+	c.Train.Steps, c.Train.WarmupSteps = 1, 0
+	first, err := NewRun(c, cpu.New(), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runDir := filepath.Join(dir, c.Run.Name)
+	cfgBefore, err := os.ReadFile(filepath.Join(runDir, ConfigFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2 := c
+	c2.Train.LR *= 2
+	if _, err := NewRun(c2, cpu.New(), io.Discard); err == nil || !strings.Contains(err.Error(), "in use by another trainer") ||
+		!strings.Contains(err.Error(), strconv.Itoa(os.Getpid())) {
+		t.Fatalf("second trainer on a held folder: err = %v", err)
+	}
+	if after, _ := os.ReadFile(filepath.Join(runDir, ConfigFile)); !bytes.Equal(after, cfgBefore) {
+		t.Fatal("the refused trainer rewrote the config")
+	}
+	if err := first.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// Run released the folder: resuming it now works (and finds the run finished).
+	if _, err := Resume(runDir, cpu.New(), io.Discard); err != nil {
+		t.Fatalf("resume after the first trainer finished: %v", err)
+	}
+}
