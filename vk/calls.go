@@ -27,17 +27,15 @@ typedef int32_t (*agrpo_submit_fn)(void*, uint32_t, const agrpo_submit_info*, vo
 enum { agrpo_max_bindings = 16 };
 
 // agrpo_update_storage_buffers points bindings 0..n−1 of set at the buffer ranges given.
-static int agrpo_update_storage_buffers(void* fn, void* dev, void* set, uint32_t n, const uint64_t* bufs, const uint64_t* offs, const uint64_t* ranges) {
+static void agrpo_update_storage_buffers(void* fn, void* dev, void* set, uint32_t n, const uint64_t* bufs, const uint64_t* offs, const uint64_t* ranges) {
 	agrpo_buffer_info info[agrpo_max_bindings];
 	agrpo_write_set w[agrpo_max_bindings];
-	if (n > agrpo_max_bindings) return -1;
 	for (uint32_t i = 0; i < n; i++) {
 		info[i] = (agrpo_buffer_info){ (void*)(uintptr_t)bufs[i], offs[i], ranges[i] };
 		// VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER
 		w[i] = (agrpo_write_set){ 35, 0, set, i, 0, 1, 7, 0, &info[i], 0 };
 	}
 	((agrpo_update_sets_fn)fn)(dev, n, w, 0, 0);
-	return 0;
 }
 
 static void agrpo_cmd_copy_buffer(void* fn, void* cmd, void* src, void* dst, uint64_t srcOff, uint64_t dstOff, uint64_t size) {
@@ -58,7 +56,6 @@ static int32_t agrpo_queue_submit(void* fn, void* queue, void* cmd, void* fence)
 import "C"
 
 import (
-	"fmt"
 	"unsafe"
 
 	vk "github.com/vulkan-go/vulkan"
@@ -73,25 +70,23 @@ import (
 // handle reinterprets a vulkan-go handle (a pointer-sized value) as a C pointer.
 func handle[T any](h T) unsafe.Pointer { return *(*unsafe.Pointer)(unsafe.Pointer(&h)) }
 
-// updateStorageBuffers points bindings 0..len(bufs)−1 of set at the given buffer ranges.
-func updateStorageBuffers(dev vk.Device, set vk.DescriptorSet, bufs []Buffer) error {
+// updateStorageBuffers points bindings 0..len(bufs)−1 of set at the given buffer ranges; there
+// are at most maxBindings (Dispatch checks).
+func updateStorageBuffers(dev vk.Device, set vk.DescriptorSet, bufs []Buffer) {
 	if len(bufs) == 0 {
-		return nil
+		return
 	}
-	var (
-		hs, offs, ranges [C.agrpo_max_bindings]C.uint64_t
-	)
-	if len(bufs) > len(hs) {
-		return fmt.Errorf("vk: %d storage-buffer bindings, at most %d", len(bufs), len(hs))
-	}
+	var hs, offs, ranges [maxBindings]C.uint64_t
 	for i, b := range bufs {
 		hs[i], offs[i], ranges[i] = C.uint64_t(uintptr(handle(b.blk.buf))), C.uint64_t(b.Offset), C.uint64_t(b.Size)
 	}
 	// Go memory holding no Go pointers, read by C during the call only: allowed by cgo.
 	C.agrpo_update_storage_buffers(deviceCalls.updateDescriptorSets, handle(dev), handle(set), C.uint32_t(len(bufs)),
 		&hs[0], &offs[0], &ranges[0])
-	return nil
 }
+
+// The C side's arrays hold maxBindings entries: a compile error if the two ever differ.
+var _ = [1]struct{}{}[C.agrpo_max_bindings-maxBindings]
 
 // cmdCopyBuffer records one buffer-to-buffer copy of n bytes.
 func cmdCopyBuffer(cmd vk.CommandBuffer, src, dst vk.Buffer, srcOff, dstOff, n uint64) {
