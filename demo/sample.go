@@ -51,13 +51,7 @@ func runSample(args []string, stdout, stderr io.Writer) error {
 		p = test[rand.New(rand.NewPCG(uint64(*seed), 0)).IntN(len(test))]
 	}
 	cfg := sampler.Config{GenLength: t.AnswerLen(), BlockLength: *block, Steps: *steps, Temperature: float32(*temp),
-		Remasking: rm, Seed: uint32(*seed)}
-	if cfg.BlockLength == 0 {
-		cfg.BlockLength = t.AnswerLen()
-	}
-	if cfg.Steps == 0 {
-		cfg.Steps = t.AnswerLen()
-	}
+		Remasking: rm, Seed: uint32(*seed)}.Resolved()
 	if err := cfg.Validate(); err != nil {
 		fmt.Fprintf(stderr, "demo sample: -steps, -block, -temperature: %v\n", err)
 		return errUsage

@@ -1,7 +1,6 @@
 package rl
 
 import (
-	"cmp"
 	"fmt"
 	"math"
 
@@ -57,8 +56,8 @@ type Completion struct {
 
 // samplerConfig is the sampler of an evaluation of t at steps.
 func (o EvalOptions) samplerConfig(t task.Task, steps int) sampler.Config {
-	return sampler.Config{GenLength: t.AnswerLen(), BlockLength: cmp.Or(o.BlockLength, t.AnswerLen()), Steps: steps,
-		Temperature: o.Temperature, Remasking: o.Remasking, Seed: o.Seed}
+	return sampler.Config{GenLength: t.AnswerLen(), BlockLength: o.BlockLength, Steps: steps,
+		Temperature: o.Temperature, Remasking: o.Remasking, Seed: o.Seed}.Resolved()
 }
 
 // Check reports the first step count (or block length, or temperature) the sampler cannot

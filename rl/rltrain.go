@@ -68,15 +68,8 @@ func rolloutConfigs(ro RolloutConfig, t task.Task) []sampler.Config {
 	}
 	out := make([]sampler.Config, len(steps))
 	for i, s := range steps {
-		c := sampler.Config{GenLength: t.AnswerLen(), BlockLength: ro.BlockLength, Steps: s,
-			Temperature: float32(ro.Temperature), TopK: ro.TopK, TopP: float32(ro.TopP), Remasking: rm, Confidence: conf}
-		if c.BlockLength == 0 {
-			c.BlockLength = c.GenLength
-		}
-		if c.Steps == 0 {
-			c.Steps = c.GenLength
-		}
-		out[i] = c
+		out[i] = sampler.Config{GenLength: t.AnswerLen(), BlockLength: ro.BlockLength, Steps: s,
+			Temperature: float32(ro.Temperature), TopK: ro.TopK, TopP: float32(ro.TopP), Remasking: rm, Confidence: conf}.Resolved()
 	}
 	return out
 }

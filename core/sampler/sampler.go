@@ -20,8 +20,8 @@ import (
 // Config holds the sampling settings (LLaDA's generate() arguments plus AGRPO's top-k/top-p).
 type Config struct {
 	GenLength   int             `toml:"gen_length"`   // completion tokens
-	BlockLength int             `toml:"block_length"` // tokens per semi-autoregressive block
-	Steps       int             `toml:"steps"`        // total denoising steps, split evenly over blocks
+	BlockLength int             `toml:"block_length"` // tokens per semi-autoregressive block; 0: one block
+	Steps       int             `toml:"steps"`        // total denoising steps, split evenly over blocks; 0: GenLength
 	Temperature float32         `toml:"temperature"`  // 0: greedy
 	TopK        int             `toml:"top_k"`        // 0: off
 	TopP        float32         `toml:"top_p"`        // 0 or 1: off
@@ -34,8 +34,21 @@ type Config struct {
 	RowOffset int `toml:"-"`
 }
 
-// Validate reports settings the schedule cannot honour.
+// Resolved is c with its defaults filled in: BlockLength 0 is one block over the whole
+// completion, Steps 0 one token per step.
+func (c Config) Resolved() Config {
+	if c.BlockLength == 0 {
+		c.BlockLength = c.GenLength
+	}
+	if c.Steps == 0 {
+		c.Steps = c.GenLength
+	}
+	return c
+}
+
+// Validate reports settings the schedule cannot honour (after Resolved's defaults).
 func (c Config) Validate() error {
+	c = c.Resolved()
 	switch {
 	case c.GenLength <= 0:
 		return fmt.Errorf("gen_length = %d, must be positive", c.GenLength)
@@ -156,6 +169,7 @@ type Prompt struct {
 // Generate samples completions for prompts with model m. The random draws of row r depend on
 // (seed, step, cfg.RowOffset + r, position) only.
 func Generate(m *model.Model, prompts []Prompt, cfg Config, onStep StepFunc) (*Trajectories, error) {
+	cfg = cfg.Resolved()
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("sampler: %w", err)
 	}

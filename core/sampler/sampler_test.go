@@ -219,6 +219,32 @@ func TestConfigValidate(t *testing.T) {
 	if err := (Config{GenLength: 12, BlockLength: 4, Steps: 6}).Validate(); err != nil {
 		t.Errorf("valid config: %v", err)
 	}
+	for _, c := range []Config{{GenLength: 12}, {GenLength: 12, Steps: 3}, {GenLength: 12, BlockLength: 4}} {
+		if err := c.Validate(); err != nil {
+			t.Errorf("%+v (defaults): %v", c, err)
+		}
+	}
+	if err := (Config{GenLength: 12, BlockLength: -1, Steps: 12}).Validate(); err == nil {
+		t.Error("block_length -1: no error")
+	}
+}
+
+// TestDefaults: BlockLength 0 (one block) and Steps 0 (one token per step) sample exactly what
+// the explicit values sample, and the trajectories record the explicit values.
+func TestDefaults(t *testing.T) {
+	m := testModel(t)
+	explicit := Config{GenLength: 8, BlockLength: 8, Steps: 8, Temperature: 1, Remasking: core.RandomOrder, Seed: 3}
+	a, err := Generate(m, prompts(), explicit, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Generate(m, prompts(), Config{GenLength: 8, Temperature: 1, Remasking: core.RandomOrder, Seed: 3}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(a, b) {
+		t.Fatal("defaults sample other trajectories than the explicit block length and steps")
+	}
 }
 
 // TestNonFiniteLogits: a NaN in the embedding of token 5, which only prompt 1 holds, makes that
