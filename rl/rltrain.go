@@ -89,17 +89,9 @@ func checkRollouts(ro RolloutConfig, t task.Task) error {
 func (t *Trainer) rlStep() (stepResult, error) {
 	r := t.Cfg.RL
 	g := r.Group
-	problems := make([]task.Problem, r.Prompts)
-	prompts := make([]sampler.Prompt, 0, r.Prompts*g)
-	for i := range problems {
-		problems[i] = t.Task.SampleTrain(t.rng)
-		ids, mask, err := task.EncodePrompt(t.Task, problems[i])
-		if err != nil {
-			return stepResult{}, err
-		}
-		for k := 0; k < g; k++ {
-			prompts = append(prompts, sampler.Prompt{Tokens: ids, Mask: mask})
-		}
+	problems, prompts, err := t.drawPrompts()
+	if err != nil {
+		return stepResult{}, err
 	}
 	configs := rolloutConfigs(r.Rollout, t.Task)
 	cfg := configs[t.Step%len(configs)]
@@ -115,11 +107,79 @@ func (t *Trainer) rlStep() (stepResult, error) {
 	if err != nil {
 		return stepResult{}, err
 	}
+	out, err := t.outcomes(problems, tr, lo, len(prompts))
+	if err != nil {
+		return stepResult{}, err
+	}
+	adv, meanStd, zeroStd := Advantages(out.rewards, g, r.ScaleRewards)
+	rolloutS := time.Since(rolloutStart).Seconds()
 
-	// Every row's outcome — reward, correct, answer length, reward parts — gathered from the
-	// ranks, so that advantages and metrics are computed from the whole batch as on one process.
+	updateStart := time.Now()
+	rolls := &pg.Rollouts{Traj: tr, Adv: adv[lo:hi]}
+	if t.job.Size() > 1 {
+		rolls.Shard = &pg.Shard{Offset: lo, Total: len(prompts), Sum: t.job.SumFloat64}
+	}
+	lr := LearningRate(t.Cfg.Train, t.Step+1)
+	loss, norm, last, err := t.policyUpdates(rolls, lr)
+	if err != nil {
+		return stepResult{}, err
+	}
+	if math.IsNaN(loss) || math.IsInf(loss, 0) {
+		return stepResult{Loss: loss}, nil // Run stops the run, keeping the last checkpoint
+	}
+	tokens := float64(tr.B * (tr.P + tr.C) * (tr.StepsRun + 1))
+	if err := t.sum(&tokens); err != nil {
+		return stepResult{}, err
+	}
+	nb := float64(len(prompts))
+	mean, std := meanAndStd(out.rewards)
+	m := map[string]float64{
+		"reward": mean, "reward_std": std, "reward_group_std": meanStd, "frac_reward_zero_std": zeroStd,
+		"accuracy": out.correct / nb, "completions/mean_length": out.length / nb,
+		"kl": last.KL, "clip_ratio/low_mean": last.ClipLow, "clip_ratio/high_mean": last.ClipHigh,
+		"clip_ratio/region_mean": last.ClipRegion, "ratio_dev": last.RatioDev, "rollout_steps": float64(cfg.Steps),
+		"rollout_s": rolloutS, "update_s": time.Since(updateStart).Seconds(),
+	}
+	for n, v := range out.parts {
+		m["rewards/"+n+"/mean"] = v
+	}
+	return stepResult{Loss: loss, GradNorm: norm, LR: lr, Tokens: int(tokens), Metrics: m,
+		Summary: fmt.Sprintf("reward %.3f acc %.2f", mean, out.correct/nb)}, nil
+}
+
+// drawPrompts draws the step's training problems and lays out their G rollouts each.
+func (t *Trainer) drawPrompts() ([]task.Problem, []sampler.Prompt, error) {
+	r := t.Cfg.RL
+	problems := make([]task.Problem, r.Prompts)
+	prompts := make([]sampler.Prompt, 0, r.Prompts*r.Group)
+	for i := range problems {
+		problems[i] = t.Task.SampleTrain(t.rng)
+		ids, mask, err := task.EncodePrompt(t.Task, problems[i])
+		if err != nil {
+			return nil, nil, err
+		}
+		for k := 0; k < r.Group; k++ {
+			prompts = append(prompts, sampler.Prompt{Tokens: ids, Mask: mask})
+		}
+	}
+	return problems, prompts, nil
+}
+
+// stepOutcomes are the whole batch's rewards and, summed over its rows, the correct answers,
+// answer lengths and, as means, the reward parts.
+type stepOutcomes struct {
+	rewards         []float64
+	correct, length float64
+	parts           map[string]float64
+}
+
+// outcomes scores this rank's rows (rows lo… of the nb in the whole batch) and gathers every
+// row's outcome from the ranks, so that advantages and metrics are computed from the whole
+// batch as on one process.
+func (t *Trainer) outcomes(problems []task.Problem, tr *sampler.Trajectories, lo, nb int) (stepOutcomes, error) {
+	g := t.Cfg.RL.Group
 	names := t.Task.RewardNames()
-	nb, per := len(prompts), 3+len(names)
+	per := 3 + len(names) // reward, correct, answer length, reward parts
 	outcome := make([]float64, nb*per)
 	for row := 0; row < tr.B; row++ {
 		rw := t.Task.Reward(problems[(lo+row)/g], task.Answer(tr.Completion(row)))
@@ -133,76 +193,62 @@ func (t *Trainer) rlStep() (stepResult, error) {
 		}
 	}
 	if err := t.gather(outcome); err != nil {
-		return stepResult{}, err
+		return stepOutcomes{}, err
 	}
-	rewards := make([]float64, nb)
-	parts := map[string]float64{}
-	var correct, length float64
+	out := stepOutcomes{rewards: make([]float64, nb), parts: map[string]float64{}}
+	for _, n := range names {
+		out.parts[n] = 0
+	}
 	for row := range nb {
 		o := outcome[row*per : (row+1)*per]
-		rewards[row] = o[0]
+		out.rewards[row] = o[0]
 		for i, n := range names {
-			parts[n] += o[3+i] / float64(nb)
+			out.parts[n] += o[3+i] / float64(nb)
 		}
-		correct += o[1]
-		length += o[2]
+		out.correct += o[1]
+		out.length += o[2]
 	}
-	adv, meanStd, zeroStd := Advantages(rewards, g, r.ScaleRewards)
+	return out, nil
+}
 
-	rolloutS := time.Since(rolloutStart).Seconds()
-	updateStart := time.Now()
-	rolls := &pg.Rollouts{Traj: tr, Adv: adv[lo:hi]}
-	if t.job.Size() > 1 {
-		rolls.Shard = &pg.Shard{Offset: lo, Total: nb, Sum: t.job.SumFloat64}
-	}
+// policyUpdates prepares the estimator on the rollouts and takes its μ optimizer steps at lr.
+// It returns the mean loss, the last gradient norm and the last step's statistics; a loss that
+// is not finite is returned as it is, before any update with it.
+func (t *Trainer) policyUpdates(rolls *pg.Rollouts, lr float64) (loss, norm float64, last pg.Stats, err error) {
 	if err := t.rl.est.Prepare(t.Model, rolls, t.rng); err != nil {
-		return stepResult{}, err
+		return 0, 0, pg.Stats{}, err
 	}
-	lr := LearningRate(t.Cfg.Train, t.Step+1)
-	var loss, norm float64
-	var last pg.Stats
-	for it := 0; it < t.rl.est.Iterations(); it++ {
+	iters := t.rl.est.Iterations()
+	for it := 0; it < iters; it++ {
 		t.zeroGrads()
 		st, err := t.rl.est.Accumulate(t.Model, t.rl.ref, rolls, it, t.rng)
 		if err != nil {
-			return stepResult{}, err
+			return 0, 0, pg.Stats{}, err
 		}
 		if st, err = t.sumStats(st); err != nil {
-			return stepResult{}, err
+			return 0, 0, pg.Stats{}, err
 		}
 		if math.IsNaN(st.Loss) || math.IsInf(st.Loss, 0) {
-			return stepResult{Loss: st.Loss}, nil
+			return st.Loss, 0, pg.Stats{}, nil
 		}
 		if norm, err = t.update(lr); err != nil {
-			return stepResult{}, err
+			return 0, 0, pg.Stats{}, err
 		}
-		loss += st.Loss / float64(t.rl.est.Iterations())
+		loss += st.Loss / float64(iters)
 		last = st
 	}
-	var mean float64
-	for _, x := range rewards {
-		mean += x / float64(len(rewards))
+	return loss, norm, last, nil
+}
+
+// meanAndStd are the mean and the population standard deviation of xs.
+func meanAndStd(xs []float64) (mean, std float64) {
+	for _, x := range xs {
+		mean += x / float64(len(xs))
 	}
-	var std float64
-	for _, x := range rewards {
-		std += (x - mean) * (x - mean) / float64(len(rewards))
+	for _, x := range xs {
+		std += (x - mean) * (x - mean) / float64(len(xs))
 	}
-	tokens := float64(tr.B * (tr.P + tr.C) * (tr.StepsRun + 1))
-	if err := t.sum(&tokens); err != nil {
-		return stepResult{}, err
-	}
-	m := map[string]float64{
-		"reward": mean, "reward_std": math.Sqrt(std), "reward_group_std": meanStd, "frac_reward_zero_std": zeroStd,
-		"accuracy": correct / float64(nb), "completions/mean_length": length / float64(nb),
-		"kl": last.KL, "clip_ratio/low_mean": last.ClipLow, "clip_ratio/high_mean": last.ClipHigh,
-		"clip_ratio/region_mean": last.ClipRegion, "ratio_dev": last.RatioDev, "rollout_steps": float64(cfg.Steps),
-		"rollout_s": rolloutS, "update_s": time.Since(updateStart).Seconds(),
-	}
-	for _, n := range names {
-		m["rewards/"+n+"/mean"] = parts[n]
-	}
-	return stepResult{Loss: loss, GradNorm: norm, LR: lr, Tokens: int(tokens), Metrics: m,
-		Summary: fmt.Sprintf("reward %.3f acc %.2f", mean, correct/float64(nb))}, nil
+	return mean, math.Sqrt(std)
 }
 
 // Advantages are rewards minus their group's mean (groups of g consecutive rows), divided by
