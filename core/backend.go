@@ -66,12 +66,15 @@ type Backend interface {
 	// RoPEBackward applies the inverse rotation to a gradient in place (rotations are orthogonal).
 	RoPEBackward(dx *Tensor, heads int, theta float32)
 
-	// Attention is bidirectional multi-head attention with a key-padding mask: q, k, v, out are
-	// [B, L, H·Dh]; keyMask [B, L] is I32, 1 for a real token and 0 for padding, which no query
-	// attends to; scale 1/√Dh. lse [B, H, L] receives each query's log-sum-exp of scores, which
-	// the backward uses to recompute the probabilities instead of storing them.
+	// Attention is bidirectional multi-head attention with a key-padding mask: q, out are
+	// [B, L, H·Dh]; k, v are [B, L, Hkv·Dh] with Hkv dividing H (grouped-query attention: query
+	// head h reads key/value head h/(H/Hkv); Hkv = H is plain multi-head attention); keyMask
+	// [B, L] is I32, 1 for a real token and 0 for padding, which no query attends to; scale
+	// 1/√Dh. lse [B, H, L] receives each query's log-sum-exp of scores, which the backward uses
+	// to recompute the probabilities instead of storing them.
 	Attention(out, lse, q, k, v, keyMask *Tensor, heads int)
-	// AttentionBackward writes dq, dk, dv given dOut and the forward's inputs, output and lse.
+	// AttentionBackward writes dq, dk, dv given dOut and the forward's inputs, output and lse;
+	// dk and dv sum over the query heads that share a key/value head.
 	AttentionBackward(dq, dk, dv, dOut, q, k, v, out, lse, keyMask *Tensor, heads int)
 
 	// SwiGLU writes out = silu(gate)·up elementwise.
