@@ -32,7 +32,7 @@ fixtures:
 
 # Fuzz the untrusted-input parsers for a while each.
 fuzz time="60s":
-    go test -run XXX -fuzz FuzzParse -fuzztime {{time}} ./core/safetensors/
+    for f in FuzzParse FuzzParseIndex; do go test -run XXX -fuzz "^$f\$" -fuzztime {{time}} ./core/safetensors/; done
     for f in FuzzParseExpr FuzzReward FuzzEncode FuzzParseJSONLCountdown FuzzParseJSONLSudoku FuzzParseJSONLArithmetic; do go test -run XXX -fuzz "^$f\$" -fuzztime {{time}} ./rl/task/; done
 
 # Build the browser demo's WebAssembly (page and wasip1 command) into wasm/out/; print sizes.

@@ -25,16 +25,21 @@ const MaxHeader = 100 << 20
 // DType names a tensor element type as the format spells it.
 type DType string
 
-// Element types this package reads and writes.
+// Element types this package reads and writes. BF16 (bfloat16: float32's top 16 bits) and F16
+// (IEEE half precision) are what Hugging Face checkpoints of large models hold.
 const (
-	F32 DType = "F32"
-	F64 DType = "F64"
-	I32 DType = "I32"
-	I64 DType = "I64"
+	F32  DType = "F32"
+	F64  DType = "F64"
+	I32  DType = "I32"
+	I64  DType = "I64"
+	BF16 DType = "BF16"
+	F16  DType = "F16"
 )
 
 func (d DType) size() (int, bool) {
 	switch d {
+	case BF16, F16:
+		return 2, true
 	case F32, I32:
 		return 4, true
 	case F64, I64:
@@ -62,6 +67,8 @@ type File struct {
 	// Checked says the data matched the checksum in the metadata. Without one (a file of
 	// another tool, or an older one of this project) only the header and sizes were checked.
 	Checked bool
+
+	release func() error // unmaps a file from OpenFile
 }
 
 // Names returns the tensor names in sorted order.
@@ -285,9 +292,21 @@ func FromInt32(v []int32, shape ...int) Tensor {
 	return Tensor{DType: I32, Shape: shape, Data: b}
 }
 
-// Float32 unpacks an F32 (or F64, narrowed) tensor.
+// Float32 unpacks a floating-point tensor: F32 as is, BF16 and F16 widened exactly, F64 narrowed.
 func (t Tensor) Float32() ([]float32, error) {
 	switch t.DType {
+	case BF16:
+		v := make([]float32, len(t.Data)/2)
+		for i := range v {
+			v[i] = BF16ToFloat32(binary.LittleEndian.Uint16(t.Data[2*i:]))
+		}
+		return v, nil
+	case F16:
+		v := make([]float32, len(t.Data)/2)
+		for i := range v {
+			v[i] = F16ToFloat32(binary.LittleEndian.Uint16(t.Data[2*i:]))
+		}
+		return v, nil
 	case F32:
 		v := make([]float32, len(t.Data)/4)
 		for i := range v {
