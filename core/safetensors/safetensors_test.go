@@ -75,7 +75,7 @@ func TestCorruptFiles(t *testing.T) {
 	}
 	for header, want := range map[string]string{
 		`{"x":{"dtype":"F32","shape":[2],"data_offsets":[0,12]}}`:      "want 8",
-		`{"x":{"dtype":"F8_E4M3","shape":[2],"data_offsets":[0,4]}}`:       "unsupported dtype",
+		`{"x":{"dtype":"F8_E4M3","shape":[2],"data_offsets":[0,4]}}`:   "unsupported dtype",
 		`{"x":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}}`:      "negative",
 		`{"x":{"dtype":"F32","shape":[4],"data_offsets":[8,24]}}`:      "outside",
 		`{"x":{"dtype":"F32","shape":[1],"data_offsets":[4,0]}}`:       "outside",
