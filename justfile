@@ -25,14 +25,21 @@ bench-pair:
     go build -o /tmp/agrpo-bench-demo ./demo
     /usr/bin/python3 tools/reference/bench_pair.py --demo /tmp/agrpo-bench-demo --rounds 3
 
-# Regenerate the PyTorch parity fixtures in testdata/parity (needs Debian python3-torch).
+# Regenerate the PyTorch parity fixtures in testdata/parity and the test-sized LLaDA folders
+# with theirs in testdata/hf (needs Debian python3-torch).
 fixtures:
     go run ./tools/reference/mkparity -out testdata/parity
     /usr/bin/python3 tools/reference/parity.py testdata/parity
+    /usr/bin/python3 tools/reference/llada_hf.py --selftest
+    /usr/bin/python3 tools/reference/llada_hf.py make testdata/hf/llada-tiny-bf16 --dtype bf16 --shards 2
+    /usr/bin/python3 tools/reference/llada_hf.py make testdata/hf/llada-tiny-f32 --dtype f32 --shards 1
+    /usr/bin/python3 tools/reference/llada_hf.py parity testdata/hf/llada-tiny-bf16 testdata/hf/parity-bf16
+    /usr/bin/python3 tools/reference/llada_hf.py parity testdata/hf/llada-tiny-f32 testdata/hf/parity-f32
 
 # Fuzz the untrusted-input parsers for a while each.
 fuzz time="60s":
     for f in FuzzParse FuzzParseIndex; do go test -run XXX -fuzz "^$f\$" -fuzztime {{time}} ./core/safetensors/; done
+    go test -run XXX -fuzz "^FuzzParseHFConfig$" -fuzztime {{time}} ./core/model/
     for f in FuzzParseExpr FuzzReward FuzzEncode FuzzParseJSONLCountdown FuzzParseJSONLSudoku FuzzParseJSONLArithmetic; do go test -run XXX -fuzz "^$f\$" -fuzztime {{time}} ./rl/task/; done
 
 # Build the browser demo's WebAssembly (page and wasip1 command) into wasm/out/; print sizes.

@@ -17,3 +17,13 @@ func TestPyTorchParityVulkan(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestHFParityVulkan is TestHFParity (LLaDA folders with grouped-query attention, BF16 and F32)
+// on the Vulkan backend, with the validation layers on.
+func TestHFParityVulkan(t *testing.T) {
+	b := vulkantest.Open(t)
+	RunHFParity(t, b)
+	if err := b.Sync(); err != nil {
+		t.Fatal(err)
+	}
+}
