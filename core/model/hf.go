@@ -4,12 +4,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
 	"sort"
 
 	"github.com/dllmrl/agrpo/core"
+	"github.com/dllmrl/agrpo/core/atomicfile"
 	"github.com/dllmrl/agrpo/core/safetensors"
 )
 
@@ -245,4 +247,66 @@ func LoadDir(dir string, b core.Backend) (*Checkpoint, error) {
 		ts = append(ts, x)
 	}
 	return &Checkpoint{Config: cfg, Params: fromList(cfg, ts), Metadata: map[string]string{"source": "huggingface"}}, nil
+}
+
+// HFConfigJSON is cfg as LLaDA's config.json: every key LLaDA-8B's config has, the fixed ones
+// at the values this engine computes (so that ParseHFConfig reads back cfg exactly, and LLaDA's
+// own code builds the same model).
+func HFConfigJSON(cfg Config) ([]byte, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	doc := map[string]any{
+		"activation_type": "silu", "alibi": false, "alibi_bias_max": 8.0,
+		"architectures": []string{"LLaDAModelLM"}, "attention_dropout": 0.0,
+		"attention_layer_norm": false, "attention_layer_norm_with_affine": true,
+		"auto_map": map[string]string{
+			"AutoConfig":           "configuration_llada.LLaDAConfig",
+			"AutoModelForCausalLM": "modeling_llada.LLaDAModelLM",
+			"AutoModel":            "modeling_llada.LLaDAModelLM",
+		},
+		"bias_for_layer_norm": false, "block_group_size": 1, "block_type": "llama",
+		"d_model": cfg.DModel, "embedding_dropout": 0.0, "embedding_size": cfg.VocabSize,
+		"eos_token_id": cfg.EOSID, "flash_attention": false, "include_bias": false,
+		"include_qkv_bias": false, "init_cutoff_factor": nil, "init_device": "meta",
+		"init_fn": "mitchell", "init_std": 0.02, "input_emb_norm": false,
+		"layer_norm_type": "rms", "layer_norm_with_affine": true, "mask_token_id": cfg.MaskID,
+		"max_sequence_length": cfg.MaxSeqLen, "mlp_hidden_size": cfg.MLPHidden, "mlp_ratio": 4,
+		"model_type": "llada", "multi_query_attention": nil, "n_heads": cfg.Heads,
+		"n_kv_heads": cfg.KVHeadCount(), "n_layers": cfg.Layers, "pad_token_id": cfg.PadID,
+		"precision": "amp_bf16", "residual_dropout": 0.0, "rms_norm_eps": cfg.NormEps,
+		"rope": true, "rope_full_precision": true, "rope_theta": cfg.RopeTheta,
+		"scale_logits": false, "use_cache": false, "vocab_size": cfg.VocabSize,
+		"weight_tying": false,
+	}
+	return json.MarshalIndent(doc, "", "  ")
+}
+
+// SaveDir writes p as a Hugging Face folder in LLaDA's layout: config.json (HFConfigJSON) and
+// one model.safetensors with every tensor in dtype (F32, or BF16 rounded to nearest even). It
+// writes no shards and no tokenizer files.
+func SaveDir(dir string, b core.Backend, cfg Config, p *Params, dtype safetensors.DType) error {
+	cj, err := HFConfigJSON(cfg)
+	if err != nil {
+		return fmt.Errorf("%s: config: %w", dir, err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	tensors := map[string]safetensors.Tensor{}
+	for _, n := range p.List(cfg) {
+		v := make([]float32, n.Tensor.Len())
+		b.Download(n.Tensor, v)
+		tensors[n.Name] = safetensors.FromFloat32As(dtype, v, n.Tensor.Shape()...)
+	}
+	path := filepath.Join(dir, safetensors.SingleName)
+	if err := atomicfile.Write(path, func(w io.Writer) error {
+		return safetensors.Write(w, map[string]string{"format": "pt"}, tensors)
+	}); err != nil {
+		return err
+	}
+	return atomicfile.Write(filepath.Join(dir, HFConfigName), func(w io.Writer) error {
+		_, err := w.Write(append(cj, '\n'))
+		return err
+	})
 }

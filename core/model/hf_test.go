@@ -253,3 +253,40 @@ func FuzzParseHFConfig(f *testing.F) {
 		}
 	})
 }
+
+// TestSaveDirRoundTrip writes a grouped-query model as a folder and loads it back: the same
+// config and, in F32, the same parameters bit for bit; in BF16, each value rounded to nearest
+// even (checked against safetensors' rounding, itself tested against float64).
+func TestSaveDirRoundTrip(t *testing.T) {
+	b := cpu.New()
+	cfg := tinyConfig()
+	cfg.Heads, cfg.KVHeads = 4, 2
+	m := randomModel(t, b, cfg, 5)
+	for _, dt := range []safetensors.DType{safetensors.F32, safetensors.BF16} {
+		dir := filepath.Join(t.TempDir(), "out")
+		if err := SaveDir(dir, b, cfg, m.P, dt); err != nil {
+			t.Fatal(err)
+		}
+		ck, err := LoadDir(dir, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ck.Config.Matches(cfg); err != nil {
+			t.Fatalf("%s: %v", dt, err)
+		}
+		got, want := ck.Params.List(cfg), m.P.List(cfg)
+		for i := range got {
+			g, w := make([]float32, got[i].Tensor.Len()), make([]float32, want[i].Tensor.Len())
+			b.Download(got[i].Tensor, g)
+			b.Download(want[i].Tensor, w)
+			for j := range w {
+				if dt == safetensors.BF16 {
+					w[j] = safetensors.BF16ToFloat32(safetensors.Float32ToBF16(w[j]))
+				}
+				if g[j] != w[j] {
+					t.Fatalf("%s: %s[%d] = %g, want %g", dt, got[i].Name, j, g[j], w[j])
+				}
+			}
+		}
+	}
+}
