@@ -12,7 +12,11 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/dllmrl/agrpo/core/cpu"
+	"github.com/dllmrl/agrpo/core/model"
+	"github.com/dllmrl/agrpo/core/safetensors"
 	"github.com/dllmrl/agrpo/core/vulkan"
+	"github.com/dllmrl/agrpo/rl"
 )
 
 func runDemo(args ...string) (code int, stdout, stderr string) {
@@ -108,6 +112,62 @@ func TestEvalShippedModel(t *testing.T) {
 	}
 	if res.N != 20 || len(res.Results) != 2 || res.Results[0].Steps != 12 {
 		t.Fatalf("unexpected result %+v", res)
+	}
+}
+
+// TestHFFolder: -ckpt and model.init take a Hugging Face folder in LLaDA's layout. The shipped
+// Countdown base written as such a folder (F32) evaluates exactly as the shipped file does, and
+// trains from model.init; a folder whose vocabulary is not the tasks' is refused with the reason.
+func TestHFFolder(t *testing.T) {
+	dir := t.TempDir()
+	b := cpu.New()
+	ck, err := rl.LoadModel("countdown-base", b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hf := filepath.Join(dir, "countdown-base-hf")
+	if err := model.SaveDir(hf, b, ck.Config, ck.Params, safetensors.F32); err != nil {
+		t.Fatal(err)
+	}
+	var outs []string
+	for _, c := range []string{"countdown-base", hf} {
+		code, stdout, stderr := runDemo("eval", "-ckpt", c, "-task", "countdown", "-n", "16", "-steps", "12,3", "-json")
+		if code != 0 {
+			t.Fatalf("eval -ckpt %s: exit %d: %s", c, code, stderr)
+		}
+		var res struct {
+			Results json.RawMessage `json:"results"`
+		}
+		if err := json.Unmarshal([]byte(stdout), &res); err != nil {
+			t.Fatalf("eval -ckpt %s: %v in %s", c, err, stdout)
+		}
+		outs = append(outs, string(res.Results))
+	}
+	if outs[0] != outs[1] {
+		t.Errorf("the folder evaluates differently from the shipped file:\nfile   %s\nfolder %s", outs[0], outs[1])
+	}
+	cfg := filepath.Join(dir, "init.toml")
+	os.WriteFile(cfg, []byte(`[run]
+name = "fromhf"
+out_dir = "`+dir+`"
+[task]
+name = "countdown"
+[model]
+init = "`+hf+`"
+[train]
+steps = 1
+batch_size = 4
+warmup_steps = 1
+[eval]
+n = 2
+steps = [3]
+`), 0o644)
+	if code, stdout, stderr := runDemo("train", "-config", cfg); code != 0 || !strings.Contains(stdout, "done") {
+		t.Fatalf("train from model.init = folder: exit %d: %s %s", code, stdout, stderr)
+	}
+	code, _, stderr := runDemo("eval", "-ckpt", filepath.Join("..", "testdata", "hf", "llada-tiny-bf16"), "-task", "countdown")
+	if code != 2 || !strings.Contains(stderr, "model vocabulary (size 384") {
+		t.Errorf("eval of a folder with another vocabulary: exit %d, %q", code, stderr)
 	}
 }
 
