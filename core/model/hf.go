@@ -182,7 +182,7 @@ func ptr[T any](v T) *T { return &v }
 // LoadDir loads a Hugging Face model folder in LLaDA's layout onto b: config.json (see
 // ParseHFConfig), and model.safetensors or shards listed by model.safetensors.index.json,
 // memory-mapped while they are read. Tensors may be BF16, F16 or F32; they are widened to
-// float32 on load, one at a time. Every damage (see safetensors.OpenSet) and every disagreement
+// float32 on load, one at a time, and each file is unmapped once its tensors are converted. Every damage (see safetensors.OpenSet) and every disagreement
 // between the config and the tensors — a tensor missing, mis-shaped, of a non-float dtype, or
 // not part of the model — is an error naming the file and the tensor.
 func LoadDir(dir string, b core.Backend) (*Checkpoint, error) {
@@ -215,13 +215,8 @@ func LoadDir(dir string, b core.Backend) (*Checkpoint, error) {
 		sort.Strings(extra)
 		return nil, fmt.Errorf("%s: tensor %s is not part of the model %s describes", filepath.Join(dir, set.FileOf[extra[0]]), extra[0], HFConfigName)
 	}
-	ts := make([]*core.Tensor, 0, len(shapes))
-	fail := func(err error) (*Checkpoint, error) {
-		for _, t := range ts {
-			b.Free(t)
-		}
-		return nil, err
-	}
+	// Check every tensor's header before allocating anything.
+	largest := 0
 	for _, s := range shapes {
 		t, ok := set.Tensors[s.Name]
 		if !ok {
@@ -229,22 +224,45 @@ func LoadDir(dir string, b core.Backend) (*Checkpoint, error) {
 			if _, err := os.Stat(filepath.Join(dir, safetensors.IndexName)); err == nil {
 				where = safetensors.IndexName
 			}
-			return fail(fmt.Errorf("%s: tensor %s is missing (%s needs it)", filepath.Join(dir, where), s.Name, HFConfigName))
+			return nil, fmt.Errorf("%s: tensor %s is missing (%s needs it)", filepath.Join(dir, where), s.Name, HFConfigName)
 		}
 		file := filepath.Join(dir, set.FileOf[s.Name])
 		if !reflect.DeepEqual(t.Shape, s.Shape) {
-			return fail(fmt.Errorf("%s: tensor %s has shape %v, %s needs %v", file, s.Name, t.Shape, HFConfigName, s.Shape))
+			return nil, fmt.Errorf("%s: tensor %s has shape %v, %s needs %v", file, s.Name, t.Shape, HFConfigName, s.Shape)
 		}
 		if t.DType != safetensors.BF16 && t.DType != safetensors.F16 && t.DType != safetensors.F32 {
-			return fail(fmt.Errorf("%s: tensor %s is %s, want BF16, F16 or F32", file, s.Name, t.DType))
+			return nil, fmt.Errorf("%s: tensor %s is %s, want BF16, F16 or F32", file, s.Name, t.DType)
 		}
-		v, err := t.Float32()
-		if err != nil {
-			return fail(fmt.Errorf("%s: tensor %s: %w", file, s.Name, err))
+		largest = max(largest, core.NumElems(s.Shape))
+	}
+	// Convert file by file through one buffer, releasing each file once read, so that the
+	// peak is the float32 weights plus one file and one tensor, not twice the checkpoint.
+	ts := make([]*core.Tensor, len(shapes))
+	byFile := map[string][]int{}
+	for i, s := range shapes {
+		ts[i] = b.Alloc(core.F32, s.Shape...)
+		byFile[set.FileOf[s.Name]] = append(byFile[set.FileOf[s.Name]], i)
+	}
+	files := make([]string, 0, len(byFile))
+	for f := range byFile {
+		files = append(files, f)
+	}
+	sort.Strings(files)
+	buf := make([]float32, largest)
+	for _, f := range files {
+		for _, i := range byFile[f] {
+			v := buf[:ts[i].Len()]
+			if err := set.Tensors[shapes[i].Name].DecodeFloat32(v); err != nil {
+				for _, t := range ts {
+					b.Free(t)
+				}
+				return nil, fmt.Errorf("%s: tensor %s: %w", filepath.Join(dir, f), shapes[i].Name, err)
+			}
+			b.Upload(ts[i], v)
 		}
-		x := b.Alloc(core.F32, s.Shape...)
-		b.Upload(x, v)
-		ts = append(ts, x)
+		if err := set.Release(f); err != nil {
+			return nil, fmt.Errorf("%s: %w", filepath.Join(dir, f), err)
+		}
 	}
 	return &Checkpoint{Config: cfg, Params: fromList(cfg, ts), Metadata: map[string]string{"source": "huggingface"}}, nil
 }

@@ -294,33 +294,45 @@ func FromInt32(v []int32, shape ...int) Tensor {
 
 // Float32 unpacks a floating-point tensor: F32 as is, BF16 and F16 widened exactly, F64 narrowed.
 func (t Tensor) Float32() ([]float32, error) {
+	size, ok := t.DType.size()
+	if !ok {
+		return nil, fmt.Errorf("safetensors: %s tensor read as float32", t.DType)
+	}
+	v := make([]float32, len(t.Data)/size)
+	if err := t.DecodeFloat32(v); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// DecodeFloat32 is Float32 into dst, which must hold exactly the tensor's element count, so
+// that a loader can reuse one buffer for many tensors.
+func (t Tensor) DecodeFloat32(dst []float32) error {
+	size, ok := t.DType.size()
+	if !ok || len(dst)*size != len(t.Data) {
+		return fmt.Errorf("safetensors: %d-byte %s tensor decoded into %d float32s", len(t.Data), t.DType, len(dst))
+	}
 	switch t.DType {
 	case BF16:
-		v := make([]float32, len(t.Data)/2)
-		for i := range v {
-			v[i] = BF16ToFloat32(binary.LittleEndian.Uint16(t.Data[2*i:]))
+		for i := range dst {
+			dst[i] = BF16ToFloat32(binary.LittleEndian.Uint16(t.Data[2*i:]))
 		}
-		return v, nil
 	case F16:
-		v := make([]float32, len(t.Data)/2)
-		for i := range v {
-			v[i] = F16ToFloat32(binary.LittleEndian.Uint16(t.Data[2*i:]))
+		for i := range dst {
+			dst[i] = F16ToFloat32(binary.LittleEndian.Uint16(t.Data[2*i:]))
 		}
-		return v, nil
 	case F32:
-		v := make([]float32, len(t.Data)/4)
-		for i := range v {
-			v[i] = math.Float32frombits(binary.LittleEndian.Uint32(t.Data[4*i:]))
+		for i := range dst {
+			dst[i] = math.Float32frombits(binary.LittleEndian.Uint32(t.Data[4*i:]))
 		}
-		return v, nil
 	case F64:
-		v := make([]float32, len(t.Data)/8)
-		for i := range v {
-			v[i] = float32(math.Float64frombits(binary.LittleEndian.Uint64(t.Data[8*i:])))
+		for i := range dst {
+			dst[i] = float32(math.Float64frombits(binary.LittleEndian.Uint64(t.Data[8*i:])))
 		}
-		return v, nil
+	default:
+		return fmt.Errorf("safetensors: %s tensor read as float32", t.DType)
 	}
-	return nil, fmt.Errorf("safetensors: %s tensor read as float32", t.DType)
+	return nil
 }
 
 // Int32 unpacks an I32 (or I64, checked for range) tensor.

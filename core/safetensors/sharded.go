@@ -26,6 +26,7 @@ type Set struct {
 	// FileOf names, for every tensor, the file (in the folder) that holds it, for messages.
 	FileOf map[string]string
 	files  []*File
+	names  []string // files[i]'s name in the folder
 }
 
 // OpenSet opens the checkpoint in dir: the shards listed by IndexName when there is one, else
@@ -42,7 +43,7 @@ func OpenSet(dir string) (*Set, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", filepath.Join(dir, SingleName), err)
 		}
-		s.files = append(s.files, f)
+		s.files, s.names = append(s.files, f), append(s.names, SingleName)
 		for n, t := range f.Tensors {
 			s.Tensors[n], s.FileOf[n] = t, SingleName
 		}
@@ -80,7 +81,7 @@ func OpenSet(dir string) (*Set, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s (shard of tensor %s, per %s): %w", path, names[0], IndexName, err)
 		}
-		s.files = append(s.files, f)
+		s.files, s.names = append(s.files, f), append(s.names, sh)
 		for _, n := range names {
 			t, found := f.Tensors[n]
 			if !found {
@@ -110,13 +111,32 @@ func where(m map[string]string, n string) string {
 	return "does not list it"
 }
 
+// Release closes one file of the set (a name from FileOf) and drops its tensors, so that a
+// loader that has converted them returns the file's memory before it reads the next one.
+func (s *Set) Release(file string) error {
+	for n, f := range s.FileOf {
+		if f == file {
+			delete(s.Tensors, n)
+			delete(s.FileOf, n)
+		}
+	}
+	for i, f := range s.files {
+		if s.names[i] == file {
+			s.files = append(s.files[:i], s.files[i+1:]...)
+			s.names = append(s.names[:i], s.names[i+1:]...)
+			return f.Close()
+		}
+	}
+	return nil
+}
+
 // Close releases every file of the set.
 func (s *Set) Close() error {
 	var errs []error
 	for _, f := range s.files {
 		errs = append(errs, f.Close())
 	}
-	s.files = nil
+	s.files, s.names = nil, nil
 	return errors.Join(errs...)
 }
 
