@@ -40,6 +40,9 @@ func TestUsageErrors(t *testing.T) {
 	noInit := cfg("noinit", "")
 	raw, _ := os.ReadFile(noInit)
 	os.WriteFile(noInit, bytes.Replace(raw, []byte("countdown-base"), []byte("absent.safetensors"), 1), 0o644)
+	kvHeads := cfg("kvheads", "")
+	raw, _ = os.ReadFile(kvHeads)
+	os.WriteFile(kvHeads, bytes.Replace(raw, []byte(`init = "countdown-base"`), []byte("n_heads = 4\nn_kv_heads = 3"), 1), 0o644)
 	ev := []string{"eval", "-ckpt", "countdown-base", "-task", "countdown"}
 	sm := []string{"sample", "-ckpt", "countdown-base", "-task", "countdown"}
 	for _, c := range []struct {
@@ -72,6 +75,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"train", "-config", cfg("unknown", "[rl]\nwhat = 1\n")}, `unknown key "rl.what"`},
 		{[]string{"train", "-config", cfg("device", ""), "-device", "vulkan:99"}, "-device vulkan:99"},
 		{[]string{"train", "-config", noInit}, `no checkpoint file "absent.safetensors"`},
+		{[]string{"train", "-config", kvHeads}, "n_kv_heads = 3 must be positive and divide n_heads 4"},
 		{[]string{"train", "-resume", filepath.Join(dir, "absent")}, "absent/config.toml"},
 		{[]string{"-out", "/proc/forbidden", "-budget", "1", "-n", "4"}, "run folder"},
 		{[]string{"-steps", "17"}, "17 steps"}, // Sudoku answers have 16 tokens
@@ -84,7 +88,7 @@ func TestUsageErrors(t *testing.T) {
 			t.Errorf("%v: exit %d, stderr %q (want 2 and %q)", c.args, code, stderr, c.want)
 		}
 	}
-	for _, name := range []string{"lr", "evalsteps", "mc", "eps", "unknown", "device", "noinit"} {
+	for _, name := range []string{"lr", "evalsteps", "mc", "eps", "unknown", "device", "noinit", "kvheads"} {
 		if _, err := os.Stat(filepath.Join(dir, name)); !os.IsNotExist(err) {
 			t.Errorf("the refused config %s left a run folder (%v)", name, err)
 		}
