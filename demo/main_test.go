@@ -135,17 +135,7 @@ func TestHFFolder(t *testing.T) {
 	}
 	var outs []string
 	for _, c := range []string{"countdown-base", hf} {
-		code, stdout, stderr := runDemo("eval", "-ckpt", c, "-task", "countdown", "-n", "16", "-steps", "12,3", "-json")
-		if code != 0 {
-			t.Fatalf("eval -ckpt %s: exit %d: %s", c, code, stderr)
-		}
-		var res struct {
-			Results json.RawMessage `json:"results"`
-		}
-		if err := json.Unmarshal([]byte(stdout), &res); err != nil {
-			t.Fatalf("eval -ckpt %s: %v in %s", c, err, stdout)
-		}
-		outs = append(outs, string(res.Results))
+		outs = append(outs, evalResults(t, "eval", "-ckpt", c, "-task", "countdown", "-n", "16", "-steps", "12,3", "-json"))
 	}
 	if outs[0] != outs[1] {
 		t.Errorf("the folder evaluates differently from the shipped file:\nfile   %s\nfolder %s", outs[0], outs[1])
@@ -173,6 +163,22 @@ steps = [3]
 	if code != 2 || !strings.Contains(stderr, "model vocabulary (size 384") {
 		t.Errorf("eval of a folder with another vocabulary: exit %d, %q", code, stderr)
 	}
+}
+
+// evalResults runs an eval command with -json and returns its "results" as JSON text.
+func evalResults(t *testing.T, args ...string) string {
+	t.Helper()
+	code, stdout, stderr := runDemo(args...)
+	if code != 0 {
+		t.Fatalf("%v: exit %d: %s", args, code, stderr)
+	}
+	var out struct {
+		Results json.RawMessage `json:"results"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &out); err != nil {
+		t.Fatalf("%v: %v in %s", args, err, stdout)
+	}
+	return string(out.Results)
 }
 
 // TestEvalOwnData evaluates problems from a JSONL file (TestUsageErrors has a malformed one).
@@ -285,17 +291,7 @@ func TestVulkanDevice(t *testing.T) {
 	evalArgs := []string{"eval", "-ckpt", "countdown-base", "-task", "countdown", "-n", "24", "-steps", "12,3", "-json"}
 	results := map[string]string{}
 	for _, dev := range []string{"cpu", "vulkan"} {
-		code, stdout, stderr := runDemo(append(evalArgs, "-device", dev)...)
-		if code != 0 {
-			t.Fatalf("eval -device %s: exit %d: %s", dev, code, stderr)
-		}
-		var out struct {
-			Results json.RawMessage `json:"results"`
-		}
-		if err := json.Unmarshal([]byte(stdout), &out); err != nil {
-			t.Fatalf("eval -device %s: %v in %s", dev, err, stdout)
-		}
-		results[dev] = string(out.Results)
+		results[dev] = evalResults(t, append(evalArgs, "-device", dev)...)
 	}
 	if results["cpu"] != results["vulkan"] {
 		t.Errorf("greedy evaluation differs:\ncpu    %s\nvulkan %s", results["cpu"], results["vulkan"])

@@ -33,20 +33,19 @@ func copyHF(t *testing.T, name string) string {
 	return dir
 }
 
-// editConfig rewrites dir's config.json through f.
-func editConfig(t *testing.T, dir string, f func(map[string]any)) {
+// editJSON rewrites the JSON object in file path through f.
+func editJSON(t *testing.T, path string, f func(map[string]any)) {
 	t.Helper()
-	path := filepath.Join(dir, HFConfigName)
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var cfg map[string]any
-	if err := json.Unmarshal(raw, &cfg); err != nil {
+	var doc map[string]any
+	if err := json.Unmarshal(raw, &doc); err != nil {
 		t.Fatal(err)
 	}
-	f(cfg)
-	if raw, err = json.Marshal(cfg); err != nil {
+	f(doc)
+	if raw, err = json.Marshal(doc); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(path, raw, 0o644); err != nil {
@@ -54,25 +53,16 @@ func editConfig(t *testing.T, dir string, f func(map[string]any)) {
 	}
 }
 
+// editConfig rewrites dir's config.json through f.
+func editConfig(t *testing.T, dir string, f func(map[string]any)) {
+	t.Helper()
+	editJSON(t, filepath.Join(dir, HFConfigName), f)
+}
+
 // editIndex rewrites dir's shard index through f.
 func editIndex(t *testing.T, dir string, f func(map[string]any)) {
 	t.Helper()
-	path := filepath.Join(dir, safetensors.IndexName)
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var idx map[string]any
-	if err := json.Unmarshal(raw, &idx); err != nil {
-		t.Fatal(err)
-	}
-	f(idx)
-	if raw, err = json.Marshal(idx); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, raw, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	editJSON(t, filepath.Join(dir, safetensors.IndexName), f)
 }
 
 // rewriteShard replaces a shard's tensors through f (which may add, drop or change them).
