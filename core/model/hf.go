@@ -1,6 +1,7 @@
 package model
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -185,7 +186,18 @@ func ptr[T any](v T) *T { return &v }
 // float32 on load, one at a time, and each file is unmapped once its tensors are converted. Every damage (see safetensors.OpenSet) and every disagreement
 // between the config and the tensors — a tensor missing, mis-shaped, of a non-float dtype, or
 // not part of the model — is an error naming the file and the tensor.
-func LoadDir(dir string, b core.Backend) (*Checkpoint, error) {
+func LoadDir(dir string, b core.Backend) (*Checkpoint, error) { return loadDir(dir, b, false) }
+
+// LoadDir16 is LoadDir keeping every 2-D weight stored BF16 or F16 (the projections, the
+// embedding and the head) in that dtype on the backend, which halves their memory: the CPU
+// backend's matmuls and embedding widen them exactly as they read them, with float32
+// arithmetic, so the model computes what LoadDir's does. The norms' weights (1-D, tiny) are
+// widened. Such a model runs forward and backward (activation and float32 parameter gradients)
+// but cannot be the optimizer's parameters, which are float32; the Vulkan backend has no 16-bit
+// tensors yet.
+func LoadDir16(dir string, b core.Backend) (*Checkpoint, error) { return loadDir(dir, b, true) }
+
+func loadDir(dir string, b core.Backend, keep16 bool) (*Checkpoint, error) {
 	cfgPath := filepath.Join(dir, HFConfigName)
 	raw, err := os.ReadFile(cfgPath)
 	if err != nil {
@@ -240,7 +252,16 @@ func LoadDir(dir string, b core.Backend) (*Checkpoint, error) {
 	ts := make([]*core.Tensor, len(shapes))
 	byFile := map[string][]int{}
 	for i, s := range shapes {
-		ts[i] = b.Alloc(core.F32, s.Shape...)
+		dt := core.F32
+		if keep16 && len(s.Shape) == 2 {
+			switch set.Tensors[s.Name].DType {
+			case safetensors.BF16:
+				dt = core.BF16
+			case safetensors.F16:
+				dt = core.F16
+			}
+		}
+		ts[i] = b.Alloc(dt, s.Shape...)
 		byFile[set.FileOf[s.Name]] = append(byFile[set.FileOf[s.Name]], i)
 	}
 	files := make([]string, 0, len(byFile))
@@ -249,8 +270,20 @@ func LoadDir(dir string, b core.Backend) (*Checkpoint, error) {
 	}
 	sort.Strings(files)
 	buf := make([]float32, largest)
+	var buf16 []uint16
 	for _, f := range files {
 		for _, i := range byFile[f] {
+			if dt := ts[i].DType(); dt == core.BF16 || dt == core.F16 {
+				if buf16 == nil {
+					buf16 = make([]uint16, largest)
+				}
+				v, data := buf16[:ts[i].Len()], set.Tensors[shapes[i].Name].Data
+				for j := range v {
+					v[j] = binary.LittleEndian.Uint16(data[2*j:])
+				}
+				b.Upload16(ts[i], v)
+				continue
+			}
 			v := buf[:ts[i].Len()]
 			if err := set.Tensors[shapes[i].Name].DecodeFloat32(v); err != nil {
 				for _, t := range ts {

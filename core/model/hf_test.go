@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/dllmrl/agrpo/core/cpu"
+	"github.com/dllmrl/agrpo/core/half"
 	"github.com/dllmrl/agrpo/core/safetensors"
 )
 
@@ -271,7 +272,7 @@ func TestSaveDirRoundTrip(t *testing.T) {
 			b.Download(want[i].Tensor, w)
 			for j := range w {
 				if dt == safetensors.BF16 {
-					w[j] = safetensors.BF16ToFloat32(safetensors.Float32ToBF16(w[j]))
+					w[j] = half.BF16ToFloat32(half.Float32ToBF16(w[j]))
 				}
 				if g[j] != w[j] {
 					t.Fatalf("%s: %s[%d] = %g, want %g", dt, got[i].Name, j, g[j], w[j])

@@ -17,6 +17,8 @@ import (
 	"math"
 	"os"
 	"sort"
+
+	"github.com/dllmrl/agrpo/core/half"
 )
 
 // MaxHeader bounds the JSON header a reader accepts (the format's own limit is 100 MB).
@@ -315,11 +317,11 @@ func (t Tensor) DecodeFloat32(dst []float32) error {
 	switch t.DType {
 	case BF16:
 		for i := range dst {
-			dst[i] = BF16ToFloat32(binary.LittleEndian.Uint16(t.Data[2*i:]))
+			dst[i] = half.BF16ToFloat32(binary.LittleEndian.Uint16(t.Data[2*i:]))
 		}
 	case F16:
 		for i := range dst {
-			dst[i] = F16ToFloat32(binary.LittleEndian.Uint16(t.Data[2*i:]))
+			dst[i] = half.F16ToFloat32(binary.LittleEndian.Uint16(t.Data[2*i:]))
 		}
 	case F32:
 		for i := range dst {

@@ -103,7 +103,7 @@ func (b *Backend) fail(err error) {
 // as running out of host memory does for the CPU backend.
 func (b *Backend) Alloc(dtype core.DType, shape ...int) *core.Tensor {
 	if dtype != core.F32 && dtype != core.I32 {
-		panic(fmt.Sprintf("vulkan: unsupported dtype %v", dtype))
+		panic(fmt.Sprintf("vulkan: unsupported dtype %v (16-bit weights run on the CPU backend only, so far)", dtype))
 	}
 	n := uint64(core.NumElems(shape)) * 4
 	buf, err := b.ctx.Alloc(n)
@@ -158,6 +158,12 @@ func mustSameLen(op string, ts ...*core.Tensor) {
 func (b *Backend) Upload(t *core.Tensor, src []float32) {
 	mustType("upload", t, core.F32)
 	b.upload(t, unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(src))), 4*len(src)), len(src))
+}
+
+// Upload16 is for BF16 and F16 tensors, which this backend does not have yet: Alloc refuses
+// them, so no tensor of this backend can reach here.
+func (b *Backend) Upload16(t *core.Tensor, _ []uint16) {
+	panic(fmt.Sprintf("vulkan: upload of 16-bit values into %v: 16-bit tensors are not supported on Vulkan yet", t))
 }
 
 // UploadInt copies src into an I32 tensor.

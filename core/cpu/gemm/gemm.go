@@ -49,7 +49,7 @@ const minTaskFlops = 1 << 21
 // worker pool, so a steady-state call does not allocate; small problems run
 // on the calling goroutine. Invalid arguments panic, as in BLAS.
 func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	p := params{transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc}
+	p := params{transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc}
 	if !p.check() {
 		return
 	}
@@ -67,11 +67,29 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 // packing buffers come from a free list (one per concurrent caller at
 // peak), so a steady-state call does not allocate.
 func SgemmSerial(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	p := params{transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc}
+	p := params{transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc}
 	if !p.check() {
 		return
 	}
 	runSerial(&p)
+}
+
+// Sgemm16 is Sgemm with B held as 16-bit floats — bfloat16, or IEEE half when half is set —
+// which the packer widens exactly to float32 as it copies B's panels, so the product
+// accumulates in float32 as Sgemm's does and equals Sgemm on the widened B bit for bit. It lets
+// weights stay 16-bit in memory.
+func Sgemm16(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []uint16, half bool, ldb int, beta float32, c []float32, ldc int) {
+	p := params{transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b16: b, half: half, ldb: ldb, beta: beta, c: c, ldc: ldc}
+	if !p.check() {
+		return
+	}
+	procs := runtime.GOMAXPROCS(0)
+	flops := 2 * float64(m) * float64(n) * float64(k)
+	if procs < 2 || flops < serialFlops {
+		runSerial(&p)
+		return
+	}
+	runParallel(&p, procs, flops)
 }
 
 // params is one GEMM call's arguments, kept together so the driver and the
@@ -83,6 +101,8 @@ type params struct {
 	a              []float32
 	lda            int
 	b              []float32
+	b16            []uint16 // B as 16-bit floats (Sgemm16), when b is nil
+	half           bool     // b16 holds IEEE halves rather than bfloat16
 	ldb            int
 	beta           float32
 	c              []float32
@@ -110,13 +130,13 @@ func (p *params) check() bool {
 	if p.m == 0 || p.n == 0 {
 		return false
 	}
-	checkLen("c", p.m, p.n, p.c, p.ldc)
+	checkLen("c", p.m, p.n, len(p.c), p.ldc)
 	if p.k == 0 || p.alpha == 0 {
 		scaleC(p.m, p.n, p.beta, p.c, p.ldc)
 		return false
 	}
-	checkLen("a", ar, ac, p.a, p.lda)
-	checkLen("b", br, bc, p.b, p.ldb)
+	checkLen("a", ar, ac, len(p.a), p.lda)
+	checkLen("b", br, bc, max(len(p.b), len(p.b16)), p.ldb)
 	return true
 }
 
@@ -126,9 +146,9 @@ func checkLd(name string, cols, ld int) {
 	}
 }
 
-func checkLen(name string, rows, cols int, x []float32, ld int) {
-	if len(x) < (rows-1)*ld+cols {
-		panic(fmt.Sprintf("gemm: len(%s)=%d too short for %d×%d with stride %d", name, len(x), rows, cols, ld))
+func checkLen(name string, rows, cols, n, ld int) {
+	if n < (rows-1)*ld+cols {
+		panic(fmt.Sprintf("gemm: len(%s)=%d too short for %d×%d with stride %d", name, n, rows, cols, ld))
 	}
 }
 

@@ -1,5 +1,7 @@
 package gemm
 
+import "github.com/dllmrl/agrpo/core/half"
+
 // Packed layouts (what the micro-kernels read):
 //
 //	A: mc rows cut into panels of mr rows; panel r holds, for each of the kc
@@ -27,6 +29,10 @@ func packA(dst []float32, p *params, ic, mc, pc, kc, mr int) {
 
 // packB packs op(B)[pc:pc+kc, jc:jc+nc] into dst in nr-column panels.
 func packB(dst []float32, p *params, pc, kc, jc, nc, nr int) {
+	if p.b16 != nil {
+		packB16(dst, p, pc, kc, jc, nc, nr)
+		return
+	}
 	if !p.transB {
 		// op(B)[k][j] = b[k·ldb + j]: each k-step is a contiguous run.
 		packContig(dst, p.b, pc*p.ldb+jc, p.ldb, kc, nc, nr)
@@ -107,6 +113,30 @@ func gatherRows(dst, src []float32, off, ld, kc, w, r0, r1, p0 int) {
 		s := src[off+r*ld+p0 : off+r*ld+kc]
 		for p, v := range s {
 			dst[(p0+p)*w+r] = v
+		}
+	}
+}
+
+// packB16 is packB for a 16-bit B, widening each value as it is placed.
+func packB16(dst []float32, p *params, pc, kc, jc, nc, nr int) {
+	widen := half.BF16ToFloat32
+	if p.half {
+		widen = half.F16ToFloat32
+	}
+	for jr := 0; jr < nc; jr += nr {
+		panel := dst[jr*kc : jr*kc+nr*kc]
+		valid := min(nr, nc-jr)
+		for q := 0; q < kc; q++ {
+			d := panel[q*nr : q*nr+nr]
+			for j := 0; j < valid; j++ {
+				// op(B)[k][j] is b[k·ldb + j], or b[j·ldb + k] transposed.
+				idx := (pc+q)*p.ldb + jc + jr + j
+				if p.transB {
+					idx = (jc+jr+j)*p.ldb + pc + q
+				}
+				d[j] = widen(p.b16[idx])
+			}
+			clear(d[valid:])
 		}
 	}
 }
