@@ -35,6 +35,13 @@ func f16Folder(t *testing.T) string {
 // (the matmuls widen B exactly while packing and accumulate in float32, the embedding widens
 // exactly), for BF16 and F16 folders; and that every 2-D weight is held 16-bit, halving them.
 func TestLoadDir16(t *testing.T) {
+	RunLoadDir16(t, func() core.Backend { return cpu.New() }, 0)
+}
+
+// RunLoadDir16 is TestLoadDir16 on backends from newBackend, with the logits and gradients
+// within tol relative (‖16-bit − widened‖∞ / ‖widened‖∞; 0: bit for bit). The Vulkan backend's
+// tests call it too.
+func RunLoadDir16(t *testing.T, newBackend func() core.Backend, tol float64) {
 	for _, c := range []struct {
 		name string
 		dir  string
@@ -44,7 +51,7 @@ func TestLoadDir16(t *testing.T) {
 		{"f16", f16Folder(t), core.F16},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			b := cpu.New()
+			b := newBackend()
 			wide, err := LoadDir(c.dir, b)
 			if err != nil {
 				t.Fatal(err)
@@ -100,18 +107,24 @@ func TestLoadDir16(t *testing.T) {
 			}
 			lw, gw := run(wide)
 			ln, gn := run(narrow)
-			for i := range lw {
-				if math.Float32bits(lw[i]) != math.Float32bits(ln[i]) {
-					t.Fatalf("logit %d: %g with 16-bit weights, %g widened", i, ln[i], lw[i])
+			same := func(what string, got, want []float32) {
+				t.Helper()
+				var diff, mag float64
+				for i := range want {
+					if tol == 0 && math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+						t.Fatalf("%s [%d]: %g with 16-bit weights, %g widened", what, i, got[i], want[i])
+					}
+					diff = math.Max(diff, math.Abs(float64(got[i])-float64(want[i])))
+					mag = math.Max(mag, math.Abs(float64(want[i])))
+				}
+				if !(diff <= tol*mag) {
+					t.Fatalf("%s: max difference %.3g with 16-bit weights (of %.3g): over %g relative", what, diff, mag, tol)
 				}
 			}
+			same("logits", ln, lw)
 			names := cfg.Shapes()
 			for k := range gw {
-				for i := range gw[k] {
-					if math.Float32bits(gw[k][i]) != math.Float32bits(gn[k][i]) {
-						t.Fatalf("gradient of %s [%d]: %g with 16-bit weights, %g widened", names[k].Name, i, gn[k][i], gw[k][i])
-					}
-				}
+				same("gradient of "+names[k].Name, gn[k], gw[k])
 			}
 			t.Logf("%s: 2-D weights %d bytes 16-bit, %d widened", c.name, bytes16, bytes32)
 		})

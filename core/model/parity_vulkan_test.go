@@ -5,6 +5,7 @@ package model
 import (
 	"testing"
 
+	"github.com/dllmrl/agrpo/core"
 	"github.com/dllmrl/agrpo/core/vulkan/vulkantest"
 )
 
@@ -23,6 +24,16 @@ func TestPyTorchParityVulkan(t *testing.T) {
 func TestHFParityVulkan(t *testing.T) {
 	b := vulkantest.Open(t)
 	RunHFParity(t, b)
+	if err := b.Sync(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestLoadDir16Vulkan is TestLoadDir16 on the Vulkan backend (16-bit weights read by the matmul
+// and embedding shaders), within 1e-6 relative of the widened weights.
+func TestLoadDir16Vulkan(t *testing.T) {
+	b := vulkantest.Open(t)
+	RunLoadDir16(t, func() core.Backend { return b }, 1e-6)
 	if err := b.Sync(); err != nil {
 		t.Fatal(err)
 	}
