@@ -1,9 +1,10 @@
 // Command hfload measures loading a Hugging Face LLaDA folder: -make writes a synthetic one of
 // the given shape (BF16, in shards with an index, random values), -load times model.LoadDir on
-// the CPU backend and reports the peak resident memory (VmHWM, Linux) beside the folder's size.
+// the CPU backend (widened to float32, or with -keep16 kept 16-bit: model.LoadDir16) and
+// reports the peak resident memory (VmHWM, Linux) beside the folder's size.
 //
 //	go run ./tools/hfload -make /tmp/llada-1g
-//	go run ./tools/hfload -load /tmp/llada-1g
+//	go run ./tools/hfload -load /tmp/llada-1g [-keep16]
 //
 // Run the two in separate processes, so the peak of -load is the loader's alone.
 package main
@@ -28,6 +29,7 @@ import (
 func main() {
 	mk := flag.String("make", "", "write a synthetic BF16 folder here")
 	load := flag.String("load", "", "load this folder on the CPU backend and report time and peak memory")
+	keep16 := flag.Bool("keep16", false, "with -load: keep the 2-D weights 16-bit (model.LoadDir16)")
 	layers := flag.Int("layers", 9, "n_layers of the synthetic model (d_model 2048, 16 heads on 4 key/value heads, MLP 5632, vocabulary 32000: 9 layers ≈ 1.07 GB in BF16)")
 	perShard := flag.Int("layers-per-shard", 3, "blocks per shard of the synthetic model")
 	flag.Parse()
@@ -36,7 +38,7 @@ func main() {
 	case *mk != "":
 		err = write(*mk, *layers, *perShard)
 	case *load != "":
-		err = measure(*load)
+		err = measure(*load, *keep16)
 	default:
 		flag.Usage()
 		os.Exit(2)
@@ -117,7 +119,7 @@ func write(dir string, layers, perShard int) error {
 	return os.WriteFile(filepath.Join(dir, safetensors.IndexName), idx, 0o644)
 }
 
-func measure(dir string) error {
+func measure(dir string, keep16 bool) error {
 	var size int64
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -130,16 +132,20 @@ func measure(dir string) error {
 	}
 	b := cpu.New()
 	start := time.Now()
-	ck, err := model.LoadDir(dir, b)
+	load := model.LoadDir
+	if keep16 {
+		load = model.LoadDir16
+	}
+	ck, err := load(dir, b)
 	if err != nil {
 		return err
 	}
 	elapsed := time.Since(start)
 	runtime.KeepAlive(ck)
 	hwm := peakRSS()
-	fmt.Printf("loaded %s: %d parameters from %.3f GB of safetensors in %.2f s (%.2f GB/s of file); peak RSS %.3f GB = %.2f× the files (float32 weights: %.3f GB)\n",
-		dir, ck.Config.NumParams(), float64(size)/1e9, elapsed.Seconds(), float64(size)/1e9/elapsed.Seconds(),
-		float64(hwm)/1e9, float64(hwm)/float64(size), 4*float64(ck.Config.NumParams())/1e9)
+	fmt.Printf("loaded %s (keep16 %v): %d parameters from %.3f GB of safetensors in %.2f s (%.2f GB/s of file); peak RSS %.3f GB = %.2f× the files\n",
+		dir, keep16, ck.Config.NumParams(), float64(size)/1e9, elapsed.Seconds(), float64(size)/1e9/elapsed.Seconds(),
+		float64(hwm)/1e9, float64(hwm)/float64(size))
 	return nil
 }
 
