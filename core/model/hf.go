@@ -1,7 +1,6 @@
 package model
 
 import (
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -228,7 +227,6 @@ func loadDir(dir string, b core.Backend, keep16 bool) (*Checkpoint, error) {
 		return nil, fmt.Errorf("%s: tensor %s is not part of the model %s describes", filepath.Join(dir, set.FileOf[extra[0]]), extra[0], HFConfigName)
 	}
 	// Check every tensor's header before allocating anything.
-	largest := 0
 	for _, s := range shapes {
 		t, ok := set.Tensors[s.Name]
 		if !ok {
@@ -245,12 +243,12 @@ func loadDir(dir string, b core.Backend, keep16 bool) (*Checkpoint, error) {
 		if t.DType != safetensors.BF16 && t.DType != safetensors.F16 && t.DType != safetensors.F32 {
 			return nil, fmt.Errorf("%s: tensor %s is %s, want BF16, F16 or F32", file, s.Name, t.DType)
 		}
-		largest = max(largest, core.NumElems(s.Shape))
 	}
 	// Convert file by file through one buffer, releasing each file once read, so that the
 	// peak is the float32 weights plus one file and one tensor, not twice the checkpoint.
 	ts := make([]*core.Tensor, len(shapes))
 	byFile := map[string][]int{}
+	largest16, largest32 := 0, 0
 	for i, s := range shapes {
 		dt := core.F32
 		if keep16 && len(s.Shape) == 2 {
@@ -262,6 +260,11 @@ func loadDir(dir string, b core.Backend, keep16 bool) (*Checkpoint, error) {
 			}
 		}
 		ts[i] = b.Alloc(dt, s.Shape...)
+		if dt == core.F32 {
+			largest32 = max(largest32, ts[i].Len())
+		} else {
+			largest16 = max(largest16, ts[i].Len())
+		}
 		byFile[set.FileOf[s.Name]] = append(byFile[set.FileOf[s.Name]], i)
 	}
 	files := make([]string, 0, len(byFile))
@@ -269,29 +272,33 @@ func loadDir(dir string, b core.Backend, keep16 bool) (*Checkpoint, error) {
 		files = append(files, f)
 	}
 	sort.Strings(files)
-	buf := make([]float32, largest)
+	// Buffers allocated at first use, each for its own kind: loading 16-bit weights needs no
+	// float32 buffer the size of the embedding, and reads them in place where it can.
+	var buf []float32
 	var buf16 []uint16
 	for _, f := range files {
 		for _, i := range byFile[f] {
+			name := shapes[i].Name
+			src := set.Tensors[name]
 			if dt := ts[i].DType(); dt == core.BF16 || dt == core.F16 {
-				if buf16 == nil {
-					buf16 = make([]uint16, largest)
+				if buf16 == nil { // untouched, so not resident, when the data is read in place
+					buf16 = make([]uint16, largest16)
 				}
-				v, data := buf16[:ts[i].Len()], set.Tensors[shapes[i].Name].Data
-				for j := range v {
-					v[j] = binary.LittleEndian.Uint16(data[2*j:])
+				b.Upload16(ts[i], src.Bits16(buf16))
+			} else {
+				if buf == nil {
+					buf = make([]float32, largest32)
 				}
-				b.Upload16(ts[i], v)
-				continue
+				v := buf[:ts[i].Len()]
+				if err := src.DecodeFloat32(v); err != nil {
+					for _, t := range ts {
+						b.Free(t)
+					}
+					return nil, fmt.Errorf("%s: tensor %s: %w", filepath.Join(dir, f), name, err)
+				}
+				b.Upload(ts[i], v)
 			}
-			v := buf[:ts[i].Len()]
-			if err := set.Tensors[shapes[i].Name].DecodeFloat32(v); err != nil {
-				for _, t := range ts {
-					b.Free(t)
-				}
-				return nil, fmt.Errorf("%s: tensor %s: %w", filepath.Join(dir, f), shapes[i].Name, err)
-			}
-			b.Upload(ts[i], v)
+			set.Drop(name) // its pages leave the resident set now, not when the file is released
 		}
 		if err := set.Release(f); err != nil {
 			return nil, fmt.Errorf("%s: %w", filepath.Join(dir, f), err)

@@ -12,3 +12,6 @@ func mapFile(path string, _ int64) ([]byte, func() error, error) {
 	}
 	return buf, func() error { return nil }, nil
 }
+
+// dropPages does nothing where the file was read into the heap.
+func dropPages([]byte) {}

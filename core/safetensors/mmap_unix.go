@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"syscall"
+	"unsafe"
 )
 
 // mapFile maps size bytes of path read-only and shared (the page cache, not a copy).
@@ -26,4 +27,19 @@ func mapFile(path string, size int64) ([]byte, func() error, error) {
 		return nil, nil, fmt.Errorf("mapping %s: %w", path, err)
 	}
 	return buf, func() error { return syscall.Munmap(buf) }, nil
+}
+
+// dropPages tells the system that the whole pages inside data, a part of a mapping, will not be
+// read again: they leave the process's resident set (a file's pages stay in the page cache).
+func dropPages(data []byte) {
+	page := uintptr(os.Getpagesize())
+	if len(data) == 0 {
+		return
+	}
+	start := uintptr(unsafe.Pointer(&data[0]))
+	lo := (start + page - 1) &^ (page - 1)
+	hi := (start + uintptr(len(data))) &^ (page - 1)
+	if hi > lo {
+		syscall.Madvise(data[lo-start:hi-start], syscall.MADV_DONTNEED) // advice: an error changes nothing
+	}
 }

@@ -111,6 +111,15 @@ func where(m map[string]string, n string) string {
 	return "does not list it"
 }
 
+// Drop tells the system that tensor name's data will not be read again, so that a loader that
+// has converted it does not keep the file's pages resident until the whole file is released:
+// the data stays readable (a mapped file's pages come back from the page cache on a read).
+func (s *Set) Drop(name string) {
+	if t, ok := s.Tensors[name]; ok {
+		dropPages(t.Data)
+	}
+}
+
 // Release closes one file of the set (a name from FileOf) and drops its tensors, so that a
 // loader that has converted them returns the file's memory before it reads the next one.
 func (s *Set) Release(file string) error {

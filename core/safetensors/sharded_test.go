@@ -194,3 +194,29 @@ func FuzzParseIndex(f *testing.F) {
 		}
 	})
 }
+
+// TestDropAndBits16: a dropped tensor's data still reads the same (its pages come back from the
+// file), and Bits16 gives a BF16 tensor's bit patterns whether its data is aligned (read in
+// place) or not (decoded into the scratch).
+func TestDropAndBits16(t *testing.T) {
+	s, err := OpenSet(shardedDir(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	before := bytes.Clone(s.Tensors["c"].Data)
+	s.Drop("c")
+	if !bytes.Equal(s.Tensors["c"].Data, before) {
+		t.Fatal("a dropped tensor reads differently")
+	}
+	want := []uint16{0x40e0, 0x4100, 0x4110, 0x4120} // 7, 8, 9, 10 in bfloat16
+	odd := append([]byte{0}, before...)[1:]          // the same bytes at an odd address
+	for _, data := range [][]byte{before, odd} {
+		got := Tensor{DType: BF16, Shape: []int{4}, Data: data}.Bits16(make([]uint16, 4))
+		for i := range want {
+			if got[i] != want[i] {
+				t.Fatalf("Bits16 = %#x, want %#x", got, want)
+			}
+		}
+	}
+}
