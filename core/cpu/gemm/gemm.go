@@ -28,7 +28,7 @@ import (
 const (
 	kcMax = 256
 	mcMax = 168 // multiple of every kernel's mr (12, 6, 4, 2)
-	ncMax = 4080
+	ncMax = 4064 // multiple of every kernel's nr (32, 16, 4): the packers fill whole panels
 )
 
 // serialFlops is the problem size (2·m·n·k) below which Sgemm stays on the
