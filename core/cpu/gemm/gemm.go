@@ -27,7 +27,7 @@ import (
 // in L2/L3.
 const (
 	kcMax = 256
-	mcMax = 168 // multiple of every kernel's mr (12, 6, 4, 2)
+	mcMax = 168  // multiple of every kernel's mr (12, 6, 4, 2)
 	ncMax = 4064 // multiple of every kernel's nr (32, 16, 4): the packers fill whole panels
 )
 

@@ -1,6 +1,10 @@
 package gemm
 
-import "github.com/dllmrl/agrpo/core/half"
+import (
+	"math"
+
+	"github.com/dllmrl/agrpo/core/half"
+)
 
 // Packed layouts (what the micro-kernels read):
 //
@@ -117,26 +121,46 @@ func gatherRows(dst, src []float32, off, ld, kc, w, r0, r1, p0 int) {
 	}
 }
 
-// packB16 is packB for a 16-bit B, widening each value as it is placed.
+// packB16 is packB for a 16-bit B, widening each value as it is placed. Each loop reads B's
+// stored rows contiguously; bfloat16, the common case, is widened inline (a shift).
 func packB16(dst []float32, p *params, pc, kc, jc, nc, nr int) {
-	widen := half.BF16ToFloat32
-	if p.half {
-		widen = half.F16ToFloat32
-	}
 	for jr := 0; jr < nc; jr += nr {
 		panel := dst[jr*kc : jr*kc+nr*kc]
 		valid := min(nr, nc-jr)
-		for q := 0; q < kc; q++ {
-			d := panel[q*nr : q*nr+nr]
+		if p.transB {
+			// op(B)[k][j] = b[j·ldb + k]: column j of the panel is a stored row.
 			for j := 0; j < valid; j++ {
-				// op(B)[k][j] is b[k·ldb + j], or b[j·ldb + k] transposed.
-				idx := (pc+q)*p.ldb + jc + jr + j
-				if p.transB {
-					idx = (jc+jr+j)*p.ldb + pc + q
+				row := p.b16[(jc+jr+j)*p.ldb+pc : (jc+jr+j)*p.ldb+pc+kc]
+				if p.half {
+					for q, h := range row {
+						panel[q*nr+j] = half.F16ToFloat32(h)
+					}
+				} else {
+					for q, h := range row {
+						panel[q*nr+j] = math.Float32frombits(uint32(h) << 16)
+					}
 				}
-				d[j] = widen(p.b16[idx])
 			}
-			clear(d[valid:])
+		} else {
+			// op(B)[k][j] = b[k·ldb + j]: each k-step of the panel is a stored row's run.
+			for q := 0; q < kc; q++ {
+				row := p.b16[(pc+q)*p.ldb+jc+jr : (pc+q)*p.ldb+jc+jr+valid]
+				d := panel[q*nr : q*nr+valid]
+				if p.half {
+					for j, h := range row {
+						d[j] = half.F16ToFloat32(h)
+					}
+				} else {
+					for j, h := range row {
+						d[j] = math.Float32frombits(uint32(h) << 16)
+					}
+				}
+			}
+		}
+		if valid < nr {
+			for q := 0; q < kc; q++ {
+				clear(panel[q*nr+valid : q*nr+nr])
+			}
 		}
 	}
 }
