@@ -49,17 +49,21 @@ const minTaskFlops = 1 << 21
 // worker pool, so a steady-state call does not allocate; small problems run
 // on the calling goroutine. Invalid arguments panic, as in BLAS.
 func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	p := params{transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc}
+	run(&params{transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc})
+}
+
+// run computes one checked product, on the calling goroutine when it is small, else on the pool.
+func run(p *params) {
 	if !p.check() {
 		return
 	}
 	procs := runtime.GOMAXPROCS(0)
-	flops := 2 * float64(m) * float64(n) * float64(k)
+	flops := 2 * float64(p.m) * float64(p.n) * float64(p.k)
 	if procs < 2 || flops < serialFlops {
-		runSerial(&p)
+		runSerial(p)
 		return
 	}
-	runParallel(&p, procs, flops)
+	runParallel(p, procs, flops)
 }
 
 // SgemmSerial is Sgemm on the calling goroutine only, for callers that
@@ -79,17 +83,7 @@ func SgemmSerial(transA, transB bool, m, n, k int, alpha float32, a []float32, l
 // accumulates in float32 as Sgemm's does and equals Sgemm on the widened B bit for bit. It lets
 // weights stay 16-bit in memory.
 func Sgemm16(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []uint16, half bool, ldb int, beta float32, c []float32, ldc int) {
-	p := params{transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b16: b, half: half, ldb: ldb, beta: beta, c: c, ldc: ldc}
-	if !p.check() {
-		return
-	}
-	procs := runtime.GOMAXPROCS(0)
-	flops := 2 * float64(m) * float64(n) * float64(k)
-	if procs < 2 || flops < serialFlops {
-		runSerial(&p)
-		return
-	}
-	runParallel(&p, procs, flops)
+	run(&params{transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b16: b, half: half, ldb: ldb, beta: beta, c: c, ldc: ldc})
 }
 
 // params is one GEMM call's arguments, kept together so the driver and the
