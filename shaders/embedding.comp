@@ -16,6 +16,13 @@ layout(std430, binding = 1) readonly buffer B1h { uint srch[]; };
 layout(std430, binding = 2) readonly buffer B2 { int ids[]; };
 layout(push_constant) uniform Push { uint n, d; } p;
 
+// f16 widens an IEEE half exactly, subnormals as man·2⁻²⁴ (unpackHalf2x16 may flush them).
+float f16(uint h) {
+    uint e = (h >> 10) & 31u, s = (h & 0x8000u) << 16, m = h & 0x3ffu;
+    if (e == 0u) return uintBitsToFloat(s) + (s != 0u ? -1.0 : 1.0) * float(m) * exp2(-24.0);
+    return uintBitsToFloat(s | (e == 31u ? 0x7f800000u : (e + 112u) << 23) | m << 13);
+}
+
 void main() {
     uint stride = gl_NumWorkGroups.x * 256;
     if (OP == 0) {
@@ -26,7 +33,7 @@ void main() {
                 dst[e] = src[at];
             } else {
                 uint h = (srch[at >> 1] >> ((at & 1u) * 16u)) & 0xffffu;
-                dst[e] = B16 == 1u ? uintBitsToFloat(h << 16) : unpackHalf2x16(h).x;
+                dst[e] = B16 == 1u ? uintBitsToFloat(h << 16) : f16(h);
             }
         }
     } else {

@@ -79,12 +79,19 @@ vec4 loadA(uint base, uint o, uint i, uint lim) {
     return vec4(a[r + min(i, lim - 1u)], a[r + min(i + 1u, lim - 1u)],
                 a[r + min(i + 2u, lim - 1u)], a[r + min(i + 3u, lim - 1u)]);
 }
+// f16 widens an IEEE half exactly, subnormals as man·2⁻²⁴ (unpackHalf2x16 may flush them).
+float f16(uint h) {
+    uint e = (h >> 10) & 31u, s = (h & 0x8000u) << 16, m = h & 0x3ffu;
+    if (e == 0u) return uintBitsToFloat(s) + (s != 0u ? -1.0 : 1.0) * float(m) * exp2(-24.0);
+    return uintBitsToFloat(s | (e == 31u ? 0x7f800000u : (e + 112u) << 23) | m << 13);
+}
+
 // bAt is element i of stored B, widened when it is 16-bit.
 float bAt(uint i) {
     if (B16 == 0u) return b[i];
     uint h = (bh[i >> 1] >> ((i & 1u) * 16u)) & 0xffffu;
     if (B16 == 1u) return uintBitsToFloat(h << 16);
-    return unpackHalf2x16(h).x;
+    return f16(h);
 }
 vec4 loadB(uint base, uint o, uint i, uint lim) {
     if (VEC4 && B16 == 0u) return b4[(base + o * p.ldb + min(i, (lim - 1u) & ~3u)) >> 2];
