@@ -24,7 +24,6 @@ type Backend interface {
 	// UploadInt copies host data into an I32 tensor.
 	UploadInt(t *Tensor, src []int32)
 	// Upload16 copies 16-bit floats, as bit patterns of t's dtype, into a BF16 or F16 tensor.
-	// A backend without 16-bit tensors panics (its Alloc refuses them first).
 	Upload16(t *Tensor, src []uint16)
 	// Download copies an F32 tensor (or a BF16 or F16 one, widened) to the host after all
 	// queued work has run.
@@ -45,8 +44,7 @@ type Backend interface {
 	Scale(t *Tensor, s float32)
 
 	// MatMul computes c = alpha·op(a)·op(b) + beta·c, op(x) = x or xᵀ over the last two dims.
-	// A 2-D b may be BF16 or F16 (weights kept 16-bit) where the backend supports them; a and c
-	// are F32.
+	// A 2-D b may be BF16 or F16 (weights kept 16-bit); a and c are F32.
 	// With 2-D b the leading dims of a are flattened into rows (a linear layer: a [..., K],
 	// b [N, K] with transB). With 3-D operands the first dim is a batch: a [Bt, M, K] (or
 	// [Bt, K, M]), b [Bt, K, N] (or [Bt, N, K]), c [Bt, M, N]. The backward of a matmul is two
@@ -54,7 +52,7 @@ type Backend interface {
 	MatMul(c, a, b *Tensor, transA, transB bool, alpha, beta float32)
 
 	// Embedding gathers rows: out[i, :] = table[ids[i], :]; out [N, D] (or [..., D]), table [V, D]
-	// (F32, or BF16/F16 where MatMul takes them).
+	// (F32, BF16 or F16).
 	Embedding(out, table, ids *Tensor)
 	// EmbeddingBackward scatter-adds dOut rows into dTable: dTable[ids[i], :] += dOut[i, :].
 	EmbeddingBackward(dTable, dOut, ids *Tensor)

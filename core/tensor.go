@@ -12,9 +12,9 @@ import (
 type DType uint8
 
 // The element types a backend stores. Token ids, masks and targets are I32; everything else is
-// F32, except weights kept 16-bit (BF16, or IEEE half F16): a backend that supports them reads
-// them as the weight operand of a linear MatMul and as an Embedding table, widened exactly, with
-// float32 arithmetic.
+// F32, except weights kept 16-bit (BF16, or IEEE half F16), which the backends read as the
+// weight operand of a linear MatMul and as an Embedding table, widened exactly, with float32
+// arithmetic; no other op takes them.
 const (
 	F32 DType = iota
 	I32
