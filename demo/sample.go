@@ -16,7 +16,7 @@ import (
 
 func runSample(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("sample", "sample -ckpt PATH|NAME -task NAME [-seed S] [-problem JSON]", stderr)
-	ckpt := fs.String("ckpt", "", "checkpoint path or shipped model name")
+	ckpt := fs.String("ckpt", "", "checkpoint path, Hugging Face model folder (LLaDA's layout) or shipped model name")
 	taskName := fs.String("task", "", "countdown | sudoku | arithmetic")
 	seed := fs.Uint("seed", 0, "picks the test problem and seeds the sampler")
 	problemJSON := fs.String("problem", "", `a problem as one JSONL line, e.g. {"numbers":[3,7,12],"target":33}`)

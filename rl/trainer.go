@@ -180,7 +180,7 @@ func (t *Trainer) checkSampling() error {
 // ModelConfigFor is the architecture of mc on the shared character vocabulary, long enough
 // for the task's prompt and answer.
 func ModelConfigFor(mc ModelConfig, t task.Task) model.Config {
-	return model.Config{VocabSize: task.VocabSize, DModel: mc.DModel, Layers: mc.Layers, Heads: mc.Heads,
+	return model.Config{VocabSize: task.VocabSize, DModel: mc.DModel, Layers: mc.Layers, Heads: mc.Heads, KVHeads: mc.KVHeads,
 		MLPHidden: mc.MLPHidden, MaxSeqLen: t.PromptLen() + t.AnswerLen(), RopeTheta: mc.RopeTheta,
 		NormEps: mc.NormEps, MaskID: task.Mask, EOSID: task.EOS, PadID: task.EOS}
 }

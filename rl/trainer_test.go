@@ -492,3 +492,26 @@ func TestRunFolderInUse(t *testing.T) {
 		t.Fatalf("resume after the first trainer finished: %v", err)
 	}
 }
+
+// TestGroupedQueryModel: model.n_kv_heads makes a fresh model with grouped-query attention,
+// which trains and is saved with its n_kv_heads (and loads back as such).
+func TestGroupedQueryModel(t *testing.T) {
+	dir := t.TempDir()
+	c := smallConfig(dir)
+	c.Model.Heads, c.Model.KVHeads = 4, 2
+	c.Train.Steps, c.Train.CheckpointEvery = 2, 0
+	r, err := NewRun(c, cpu.New(), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ck, err := LoadModel(filepath.Join(dir, "t", "model.safetensors"), cpu.New())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ck.Config.Heads != 4 || ck.Config.KVHeadCount() != 2 {
+		t.Errorf("saved model has %d heads on %d key/value heads, want 4 on 2", ck.Config.Heads, ck.Config.KVHeadCount())
+	}
+}
