@@ -130,7 +130,7 @@ func TestHFFolder(t *testing.T) {
 		t.Fatal(err)
 	}
 	hf := filepath.Join(dir, "countdown-base-hf")
-	if err := model.SaveDir(hf, b, ck.Config, ck.Params, safetensors.F32); err != nil {
+	if err := model.SaveDir(hf, b, ck.Config, ck.Params, safetensors.F32, 0); err != nil {
 		t.Fatal(err)
 	}
 	var outs []string

@@ -341,9 +341,10 @@ func HFConfigJSON(cfg Config) ([]byte, error) {
 }
 
 // SaveDir writes p as a Hugging Face folder in LLaDA's layout: config.json (HFConfigJSON) and
-// one model.safetensors with every tensor in dtype (F32, or BF16 rounded to nearest even). It
-// writes no shards and no tokenizer files.
-func SaveDir(dir string, b core.Backend, cfg Config, p *Params, dtype safetensors.DType) error {
+// the tensors in dtype (F32, or BF16 rounded to nearest even), in one model.safetensors when
+// their data fit in shardBytes (or shardBytes ≤ 0), else in shards model-0000i-of-0000N with
+// model.safetensors.index.json, as Hugging Face writes them. It writes no tokenizer files.
+func SaveDir(dir string, b core.Backend, cfg Config, p *Params, dtype safetensors.DType, shardBytes int64) error {
 	cj, err := HFConfigJSON(cfg)
 	if err != nil {
 		return fmt.Errorf("%s: config: %w", dir, err)
@@ -351,17 +352,52 @@ func SaveDir(dir string, b core.Backend, cfg Config, p *Params, dtype safetensor
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	tensors := map[string]safetensors.Tensor{}
+	// Shards in the parameters' order; a tensor larger than shardBytes gets a shard of its own.
+	var shards []map[string]safetensors.Tensor
+	var size, total int64
 	for _, n := range p.List(cfg) {
 		v := make([]float32, n.Tensor.Len())
 		b.Download(n.Tensor, v)
-		tensors[n.Name] = safetensors.FromFloat32As(dtype, v, n.Tensor.Shape()...)
+		t := safetensors.FromFloat32As(dtype, v, n.Tensor.Shape()...)
+		bytes := int64(len(t.Data))
+		if len(shards) == 0 || (shardBytes > 0 && size > 0 && size+bytes > shardBytes) {
+			shards = append(shards, map[string]safetensors.Tensor{})
+			size = 0
+		}
+		shards[len(shards)-1][n.Name] = t
+		size += bytes
+		total += bytes
 	}
-	path := filepath.Join(dir, safetensors.SingleName)
-	if err := atomicfile.Write(path, func(w io.Writer) error {
-		return safetensors.Write(w, map[string]string{"format": "pt"}, tensors)
-	}); err != nil {
-		return err
+	write := func(name string, tensors map[string]safetensors.Tensor) error {
+		return atomicfile.Write(filepath.Join(dir, name), func(w io.Writer) error {
+			return safetensors.Write(w, map[string]string{"format": "pt"}, tensors)
+		})
+	}
+	if len(shards) == 1 {
+		if err := write(safetensors.SingleName, shards[0]); err != nil {
+			return err
+		}
+	} else {
+		weightMap := map[string]string{}
+		for i, sh := range shards {
+			name := fmt.Sprintf("model-%05d-of-%05d.safetensors", i+1, len(shards))
+			if err := write(name, sh); err != nil {
+				return err
+			}
+			for n := range sh {
+				weightMap[n] = name
+			}
+		}
+		index, err := json.MarshalIndent(map[string]any{"metadata": map[string]int64{"total_size": total}, "weight_map": weightMap}, "", "  ")
+		if err != nil {
+			return err
+		}
+		if err := atomicfile.Write(filepath.Join(dir, safetensors.IndexName), func(w io.Writer) error {
+			_, err := w.Write(append(index, '\n'))
+			return err
+		}); err != nil {
+			return err
+		}
 	}
 	return atomicfile.Write(filepath.Join(dir, HFConfigName), func(w io.Writer) error {
 		_, err := w.Write(append(cj, '\n'))

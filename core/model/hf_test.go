@@ -253,10 +253,25 @@ func TestSaveDirRoundTrip(t *testing.T) {
 	cfg := tinyConfig()
 	cfg.Heads, cfg.KVHeads = 4, 2
 	m := randomModel(t, b, cfg, 5)
-	for _, dt := range []safetensors.DType{safetensors.F32, safetensors.BF16} {
+	for _, c := range []struct {
+		dt     safetensors.DType
+		shard  int64
+		shards int // files written: 1 is model.safetensors, more come with an index
+	}{{safetensors.F32, 0, 1}, {safetensors.BF16, 0, 1}, {safetensors.F32, 4096, -1}, {safetensors.BF16, 1, -1}} {
+		dt := c.dt
 		dir := filepath.Join(t.TempDir(), "out")
-		if err := SaveDir(dir, b, cfg, m.P, dt); err != nil {
+		if err := SaveDir(dir, b, cfg, m.P, dt, c.shard); err != nil {
 			t.Fatal(err)
+		}
+		files, _ := filepath.Glob(filepath.Join(dir, "model*.safetensors"))
+		_, indexErr := os.Stat(filepath.Join(dir, safetensors.IndexName))
+		switch {
+		case c.shards == 1 && (len(files) != 1 || indexErr == nil):
+			t.Fatalf("%s unsharded: files %v, index %v", dt, files, indexErr)
+		case c.shards < 0 && (len(files) < 2 || indexErr != nil):
+			t.Fatalf("%s in shards of %d bytes: files %v, index %v", dt, c.shard, files, indexErr)
+		case c.shard == 1 && len(files) != len(m.P.List(cfg)):
+			t.Fatalf("shards of 1 byte: %d files for %d tensors", len(files), len(m.P.List(cfg)))
 		}
 		ck, err := LoadDir(dir, b)
 		if err != nil {
