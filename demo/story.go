@@ -113,7 +113,7 @@ func runStory(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "answer %q: reward %.3f of 4, correct %v\n", text, rw.Total, rw.Correct)
 	}
 
-	if _, note, err := rl.Plot(tr.Dir); err != nil {
+	if _, note, err := plotRun(tr.Dir); err != nil {
 		return err
 	} else if note != "" {
 		say("%s\n", note)

@@ -9,11 +9,13 @@ import (
 	"os/signal"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/dllmrl/agrpo/core"
 	"github.com/dllmrl/agrpo/core/vulkan"
 	"github.com/dllmrl/agrpo/rl"
 	"github.com/dllmrl/agrpo/rl/dist"
+	"github.com/schollz/progressbar/v3"
 )
 
 // runTrain runs `demo train`. Started by mpirun (`mpirun -np N demo train …`), it is one rank
@@ -98,7 +100,16 @@ func train(job dist.Comm, args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, stop := interruptible(stderr, also...)
 	defer stop()
+	var finish func()
+	tr.OnStep, finish = trainDisplay(stderr, tr.Cfg.Train.Steps, tr.Step)
 	err = tr.Run(ctx)
+	finish()
+	if err == nil && job.Rank() == 0 {
+		var note string
+		if _, note, err = plotRun(tr.Dir); note != "" {
+			fmt.Fprintln(stderr, note)
+		}
+	}
 	if errors.Is(err, rl.ErrInterrupted) {
 		fmt.Fprintf(stderr, "\ninterrupted at step %d; checkpoint saved. Continue with:\n  go run ./demo train -resume %s\n", tr.Step, tr.Dir)
 		return err
@@ -108,6 +119,32 @@ func train(job dist.Comm, args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "done: %s (model %s/%s, metrics %s/%s)\n", tr.Dir, tr.Dir, rl.ModelFile, tr.Dir, rl.MetricsFile)
 	return nil
+}
+
+// trainDisplay shows a run's progress on w: a bar on a terminal, else one line per step logged
+// to metrics.jsonl. It returns the trainer's OnStep and a function to call after the run.
+func trainDisplay(w io.Writer, steps, from int) (onStep func(rl.StepInfo), finish func()) {
+	if isTerminal(w) {
+		bar := progressbar.NewOptions(steps, progressbar.OptionSetWriter(w),
+			progressbar.OptionShowCount(), progressbar.OptionSetPredictTime(true), progressbar.OptionSetWidth(30),
+			progressbar.OptionThrottle(100*time.Millisecond))
+		bar.Set(from)
+		return func(st rl.StepInfo) {
+				bar.Describe(st.Summary)
+				bar.Set(st.Step)
+			}, func() {
+				bar.Finish()
+				fmt.Fprintln(w)
+			}
+	}
+	start, tokens := time.Now(), 0
+	return func(st rl.StepInfo) {
+		tokens += st.Tokens
+		if st.Logged {
+			fmt.Fprintf(w, "step %d/%d  %s  grad %.3f  lr %.2e  %.0f tok/s\n", st.Step, st.Steps, st.Summary, st.GradNorm, st.LR,
+				float64(tokens)/time.Since(start).Seconds())
+		}
+	}, func() {}
 }
 
 // interruptible is a context cancelled by the first Ctrl-C (or SIGTERM, or one of also), which

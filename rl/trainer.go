@@ -15,8 +15,6 @@ import (
 	"time"
 
 	"github.com/pelletier/go-toml/v2"
-	"github.com/schollz/progressbar/v3"
-	"golang.org/x/term"
 
 	"github.com/dllmrl/agrpo/core"
 	"github.com/dllmrl/agrpo/core/atomicfile"
@@ -57,7 +55,7 @@ type Trainer struct {
 	Model *model.Model
 	Opt   *AdamW
 	Step  int       // completed optimizer steps
-	Out   io.Writer // progress and messages
+	Out   io.Writer // messages: notes and evaluation summaries
 	// OnStep, if set, is called after every completed step (live displays, tests).
 	OnStep func(StepInfo)
 
@@ -264,13 +262,17 @@ func ResumeJob(job dist.Comm, dir string, b core.Backend, out io.Writer) (*Train
 	return tr, nil
 }
 
-// StepInfo is what Trainer.OnStep is told after each step.
+// StepInfo is what Trainer.OnStep is told after each step: enough for a progress display,
+// which is the caller's (the trainer prints nothing per step).
 type StepInfo struct {
-	Step    int
-	Loss    float64
-	Tokens  int                // tokens processed by the step
-	Seconds float64            // the step's wall time
-	Metrics map[string]float64 // the method's metrics (for RL: reward, accuracy, kl, …)
+	Step, Steps  int // the step just done, of Steps
+	Loss         float64
+	GradNorm, LR float64
+	Tokens       int                // tokens processed by the step
+	Seconds      float64            // the step's wall time
+	Metrics      map[string]float64 // the method's metrics (for RL: reward, accuracy, kl, …)
+	Summary      string             // a few of them as text ("reward 3.2 acc 0.41")
+	Logged       bool               // the step was written to metrics.jsonl (train.log_every)
 }
 
 // stepResult is what one training step reports.
@@ -289,9 +291,7 @@ func (t *Trainer) Run(ctx context.Context) error {
 		defer t.metrics.Close()
 	}
 	tc := t.Cfg.Train
-	bar := t.progressBar()
 	start := time.Now()
-	var tokens int
 	if t.rl != nil && t.Step == 0 && tc.EvalEvery > 0 {
 		// The starting point of an RL run, so its curves and table begin at the base model.
 		if _, err := t.evaluate(); err != nil {
@@ -324,11 +324,8 @@ func (t *Trainer) Run(ctx context.Context) error {
 			return t.diverged(t.Step+1, fmt.Errorf("loss %v, gradient norm %v", st.Loss, st.GradNorm))
 		}
 		t.Step++
-		tokens += st.Tokens
-		if t.OnStep != nil {
-			t.OnStep(StepInfo{Step: t.Step, Loss: st.Loss, Tokens: st.Tokens, Seconds: time.Since(stepStart).Seconds(), Metrics: st.Metrics})
-		}
-		if t.lead() && (t.Step%tc.LogEvery == 0 || t.Step == tc.Steps) {
+		logged := t.lead() && (t.Step%tc.LogEvery == 0 || t.Step == tc.Steps)
+		if logged {
 			elapsed := time.Since(start).Seconds()
 			rec := map[string]any{"step": t.Step, "loss": st.Loss, "grad_norm": st.GradNorm, "learning_rate": st.LR,
 				"tokens_per_s": float64(st.Tokens) / time.Since(stepStart).Seconds(), "wall_s": t.wall + elapsed}
@@ -341,13 +338,10 @@ func (t *Trainer) Run(ctx context.Context) error {
 			if err := t.metrics.Write(rec); err != nil {
 				return err
 			}
-			if bar == nil {
-				fmt.Fprintf(t.Out, "step %d/%d  %s  grad %.3f  lr %.2e  %.0f tok/s\n", t.Step, tc.Steps, st.Summary, st.GradNorm, st.LR, float64(tokens)/elapsed)
-			}
 		}
-		if bar != nil {
-			bar.Describe(st.Summary)
-			bar.Set(t.Step)
+		if t.OnStep != nil {
+			t.OnStep(StepInfo{Step: t.Step, Steps: tc.Steps, Loss: st.Loss, GradNorm: st.GradNorm, LR: st.LR, Tokens: st.Tokens,
+				Seconds: time.Since(stepStart).Seconds(), Metrics: st.Metrics, Summary: st.Summary, Logged: logged})
 		}
 		if tc.EvalEvery > 0 && t.Step%tc.EvalEvery == 0 && t.Step < tc.Steps {
 			if _, err := t.evaluate(); err != nil {
@@ -359,10 +353,6 @@ func (t *Trainer) Run(ctx context.Context) error {
 				return err
 			}
 		}
-	}
-	if bar != nil {
-		bar.Finish()
-		fmt.Fprintln(t.Out)
 	}
 	if err := t.SaveCheckpoint(start); err != nil {
 		return err
@@ -379,16 +369,9 @@ func (t *Trainer) Run(ctx context.Context) error {
 	if err != nil || res == nil {
 		return t.stop(t.Step, err)
 	}
-	if err := atomicfile.Write(filepath.Join(t.Dir, EvalFile), func(w io.Writer) error {
+	return atomicfile.Write(filepath.Join(t.Dir, EvalFile), func(w io.Writer) error {
 		return writeJSON(w, map[string]any{"task": t.Task.Name(), "step": t.Step, "results": res})
-	}); err != nil {
-		return err
-	}
-	_, note, err := Plot(t.Dir)
-	if note != "" {
-		fmt.Fprintln(t.Out, note)
-	}
-	return err
+	})
 }
 
 // stop passes err on, as a divergence at step when the sampler met logits that are not finite.
@@ -553,17 +536,4 @@ func (t *Trainer) SaveCheckpoint(runStart time.Time) error {
 	}
 	t.saved = t.Step
 	return nil
-}
-
-// progressBar returns a bar on a terminal, nil otherwise (then Run prints log lines).
-func (t *Trainer) progressBar() *progressbar.ProgressBar {
-	f, ok := t.Out.(*os.File)
-	if !ok || !term.IsTerminal(int(f.Fd())) {
-		return nil
-	}
-	bar := progressbar.NewOptions(t.Cfg.Train.Steps, progressbar.OptionSetWriter(t.Out),
-		progressbar.OptionShowCount(), progressbar.OptionSetPredictTime(true), progressbar.OptionSetWidth(30),
-		progressbar.OptionThrottle(100*time.Millisecond))
-	bar.Set(t.Step)
-	return bar
 }
