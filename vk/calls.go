@@ -58,7 +58,7 @@ import "C"
 import (
 	"unsafe"
 
-	vk "github.com/vulkan-go/vulkan"
+	"github.com/vulkan-go/vulkan"
 )
 
 // The calls below take arrays of structures and run for every dispatch or batch. vulkan-go
@@ -72,7 +72,7 @@ func handle[T any](h T) unsafe.Pointer { return *(*unsafe.Pointer)(unsafe.Pointe
 
 // updateStorageBuffers points bindings 0..len(bufs)−1 of set at the given buffer ranges; there
 // are at most maxBindings (Dispatch checks).
-func updateStorageBuffers(dev vk.Device, set vk.DescriptorSet, bufs []Buffer) {
+func updateStorageBuffers(dev vulkan.Device, set vulkan.DescriptorSet, bufs []Buffer) {
 	if len(bufs) == 0 {
 		return
 	}
@@ -89,18 +89,18 @@ func updateStorageBuffers(dev vk.Device, set vk.DescriptorSet, bufs []Buffer) {
 var _ = [1]struct{}{}[C.agrpo_max_bindings-maxBindings]
 
 // cmdCopyBuffer records one buffer-to-buffer copy of n bytes.
-func cmdCopyBuffer(cmd vk.CommandBuffer, src, dst vk.Buffer, srcOff, dstOff, n uint64) {
+func cmdCopyBuffer(cmd vulkan.CommandBuffer, src, dst vulkan.Buffer, srcOff, dstOff, n uint64) {
 	C.agrpo_cmd_copy_buffer(deviceCalls.cmdCopyBuffer, handle(cmd), handle(src), handle(dst),
 		C.uint64_t(srcOff), C.uint64_t(dstOff), C.uint64_t(n))
 }
 
 // cmdMemoryBarrier records one global memory barrier.
-func cmdMemoryBarrier(cmd vk.CommandBuffer, srcStage, dstStage vk.PipelineStageFlags, srcAccess, dstAccess vk.AccessFlags) {
+func cmdMemoryBarrier(cmd vulkan.CommandBuffer, srcStage, dstStage vulkan.PipelineStageFlags, srcAccess, dstAccess vulkan.AccessFlags) {
 	C.agrpo_cmd_memory_barrier(deviceCalls.cmdPipelineBarrier, handle(cmd), C.uint32_t(srcStage), C.uint32_t(dstStage),
 		C.uint32_t(srcAccess), C.uint32_t(dstAccess))
 }
 
 // queueSubmit submits one command buffer that signals fence when done.
-func queueSubmit(queue vk.Queue, cmd vk.CommandBuffer, fence vk.Fence) vk.Result {
-	return vk.Result(C.agrpo_queue_submit(deviceCalls.queueSubmit, handle(queue), handle(cmd), handle(fence)))
+func queueSubmit(queue vulkan.Queue, cmd vulkan.CommandBuffer, fence vulkan.Fence) vulkan.Result {
+	return vulkan.Result(C.agrpo_queue_submit(deviceCalls.queueSubmit, handle(queue), handle(cmd), handle(fence)))
 }

@@ -10,7 +10,7 @@ import (
 	"sync"
 	"unsafe"
 
-	vk "github.com/vulkan-go/vulkan"
+	"github.com/vulkan-go/vulkan"
 )
 
 // DeviceInfo describes one physical device, as Devices lists it.
@@ -20,7 +20,7 @@ type DeviceInfo struct {
 	Type         string // "discrete", "integrated", "virtual", "cpu" or "other"
 	Vendor       string // vendor name when known, else the PCI vendor id in hex
 	Driver       string // driver name and version information
-	APIVersion   uint32 // Vulkan version the device supports (vk.MakeVersion encoding)
+	APIVersion   uint32 // Vulkan version the device supports (vulkan.MakeVersion encoding)
 	MemoryBytes  uint64 // size of the largest device-local heap
 	SubgroupSize uint32
 	// SharedMemoryBytes is maxComputeSharedMemorySize, the per-workgroup shared memory.
@@ -78,14 +78,14 @@ type Options struct {
 // allocator, the pipeline cache and one command stream. It is safe for use by one goroutine at a
 // time.
 type Context struct {
-	inst     vk.Instance
-	phys     vk.PhysicalDevice
-	dev      vk.Device
-	queue    vk.Queue
+	inst     vulkan.Instance
+	phys     vulkan.PhysicalDevice
+	dev      vulkan.Device
+	queue    vulkan.Queue
 	family   uint32
 	info     DeviceInfo
-	memProps vk.PhysicalDeviceMemoryProperties
-	debug    vk.DebugReportCallback
+	memProps vulkan.PhysicalDeviceMemoryProperties
+	debug    vulkan.DebugReportCallback
 	sink     *messageSink
 	profile  bool
 
@@ -100,7 +100,7 @@ func Devices() ([]DeviceInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer vk.DestroyInstance(inst, nil)
+	defer vulkan.DestroyInstance(inst, nil)
 	phys, err := physicalDevices(inst)
 	if err != nil {
 		return nil, err
@@ -155,7 +155,7 @@ func (c *Context) init(opts Options) error {
 }
 
 // choose applies Options.Device or the discrete > integrated > (CPU when allowed) preference.
-func choose(inst vk.Instance, phys []vk.PhysicalDevice, opts Options) (int, error) {
+func choose(inst vulkan.Instance, phys []vulkan.PhysicalDevice, opts Options) (int, error) {
 	if opts.Device >= 0 {
 		if opts.Device >= len(phys) {
 			return 0, fmt.Errorf("%w: device %d requested, %d present", ErrNoVulkan, opts.Device, len(phys))
@@ -182,54 +182,54 @@ func choose(inst vk.Instance, phys []vk.PhysicalDevice, opts Options) (int, erro
 	return best, nil
 }
 
-func createInstance(validation bool) (vk.Instance, error) {
+func createInstance(validation bool) (vulkan.Instance, error) {
 	if err := load(); err != nil {
 		return nil, err
 	}
-	app := &vk.ApplicationInfo{
-		SType:            vk.StructureTypeApplicationInfo,
+	app := &vulkan.ApplicationInfo{
+		SType:            vulkan.StructureTypeApplicationInfo,
 		PApplicationName: cstr("agrpo"),
 		PEngineName:      cstr("agrpo"),
-		ApiVersion:       vk.MakeVersion(1, 1, 0),
+		ApiVersion:       vulkan.MakeVersion(1, 1, 0),
 	}
-	ci := &vk.InstanceCreateInfo{SType: vk.StructureTypeInstanceCreateInfo, PApplicationInfo: app}
+	ci := &vulkan.InstanceCreateInfo{SType: vulkan.StructureTypeInstanceCreateInfo, PApplicationInfo: app}
 	if validation {
 		ci.EnabledLayerCount = 1
 		ci.PpEnabledLayerNames = []string{cstr("VK_LAYER_KHRONOS_validation")}
 		ci.EnabledExtensionCount = 1
 		ci.PpEnabledExtensionNames = []string{cstr("VK_EXT_debug_report")}
 	}
-	var inst vk.Instance
-	res := vk.CreateInstance(ci, nil, &inst)
+	var inst vulkan.Instance
+	res := vulkan.CreateInstance(ci, nil, &inst)
 	ci.Free()
 	app.Free()
-	if res == vk.ErrorLayerNotPresent || res == vk.ErrorExtensionNotPresent {
-		return nil, fmt.Errorf("vk: validation requested but VK_LAYER_KHRONOS_validation is missing (install vulkan-validationlayers): %w", vk.Error(res))
+	if res == vulkan.ErrorLayerNotPresent || res == vulkan.ErrorExtensionNotPresent {
+		return nil, fmt.Errorf("vk: validation requested but VK_LAYER_KHRONOS_validation is missing (install vulkan-validationlayers): %w", vulkan.Error(res))
 	}
-	if res == vk.ErrorIncompatibleDriver || res == vk.ErrorInitializationFailed {
-		return nil, fmt.Errorf("%w: no Vulkan driver (vkCreateInstance: %w)", ErrNoVulkan, vk.Error(res))
+	if res == vulkan.ErrorIncompatibleDriver || res == vulkan.ErrorInitializationFailed {
+		return nil, fmt.Errorf("%w: no Vulkan driver (vkCreateInstance: %w)", ErrNoVulkan, vulkan.Error(res))
 	}
 	if err := check(res, "vkCreateInstance"); err != nil {
 		return nil, err
 	}
-	// vk.Init only resolved global functions; instance-level ones need the instance.
-	if err := vk.InitInstance(inst); err != nil {
-		vk.DestroyInstance(inst, nil)
+	// vulkan.Init only resolved global functions; instance-level ones need the instance.
+	if err := vulkan.InitInstance(inst); err != nil {
+		vulkan.DestroyInstance(inst, nil)
 		return nil, fmt.Errorf("vk: loading instance functions: %w", err)
 	}
 	return inst, nil
 }
 
-func physicalDevices(inst vk.Instance) ([]vk.PhysicalDevice, error) {
+func physicalDevices(inst vulkan.Instance) ([]vulkan.PhysicalDevice, error) {
 	var n uint32
-	if err := check(vk.EnumeratePhysicalDevices(inst, &n, nil), "vkEnumeratePhysicalDevices"); err != nil {
+	if err := check(vulkan.EnumeratePhysicalDevices(inst, &n, nil), "vkEnumeratePhysicalDevices"); err != nil {
 		return nil, err
 	}
 	if n == 0 {
 		return nil, fmt.Errorf("%w: the loader found no devices", ErrNoVulkan)
 	}
-	phys := make([]vk.PhysicalDevice, n)
-	if err := check(vk.EnumeratePhysicalDevices(inst, &n, phys), "vkEnumeratePhysicalDevices"); err != nil {
+	phys := make([]vulkan.PhysicalDevice, n)
+	if err := check(vulkan.EnumeratePhysicalDevices(inst, &n, phys), "vkEnumeratePhysicalDevices"); err != nil {
 		return nil, err
 	}
 	return phys[:n], nil
@@ -239,15 +239,15 @@ var vendors = map[uint32]string{0x1002: "AMD", 0x10de: "NVIDIA", 0x8086: "Intel"
 
 // describe queries a device. Every nested output struct needs its own Deref (vulkan-go only
 // copies the top level back from C).
-func describe(inst vk.Instance, p vk.PhysicalDevice, idx int) (DeviceInfo, vk.PhysicalDeviceMemoryProperties) {
-	var props vk.PhysicalDeviceProperties
-	vk.GetPhysicalDeviceProperties(p, &props)
+func describe(inst vulkan.Instance, p vulkan.PhysicalDevice, idx int) (DeviceInfo, vulkan.PhysicalDeviceMemoryProperties) {
+	var props vulkan.PhysicalDeviceProperties
+	vulkan.GetPhysicalDeviceProperties(p, &props)
 	props.Deref()
 	props.Limits.Deref()
 	defer props.Free()
 	info := DeviceInfo{
 		Index:               idx,
-		Name:                vk.ToString(props.DeviceName[:]),
+		Name:                vulkan.ToString(props.DeviceName[:]),
 		APIVersion:          props.ApiVersion,
 		SharedMemoryBytes:   props.Limits.MaxComputeSharedMemorySize,
 		MaxBindingBytes:     props.Limits.MaxStorageBufferRange,
@@ -258,13 +258,13 @@ func describe(inst vk.Instance, p vk.PhysicalDevice, idx int) (DeviceInfo, vk.Ph
 		Driver:              fmt.Sprintf("version 0x%x", props.DriverVersion),
 	}
 	switch props.DeviceType {
-	case vk.PhysicalDeviceTypeDiscreteGpu:
+	case vulkan.PhysicalDeviceTypeDiscreteGpu:
 		info.Type = "discrete"
-	case vk.PhysicalDeviceTypeIntegratedGpu:
+	case vulkan.PhysicalDeviceTypeIntegratedGpu:
 		info.Type = "integrated"
-	case vk.PhysicalDeviceTypeVirtualGpu:
+	case vulkan.PhysicalDeviceTypeVirtualGpu:
 		info.Type = "virtual"
-	case vk.PhysicalDeviceTypeCpu:
+	case vulkan.PhysicalDeviceTypeCpu:
 		info.Type = "cpu"
 	default:
 		info.Type = "other"
@@ -274,13 +274,13 @@ func describe(inst vk.Instance, p vk.PhysicalDevice, idx int) (DeviceInfo, vk.Ph
 	} else {
 		info.Vendor = fmt.Sprintf("0x%x", props.VendorID)
 	}
-	var mp vk.PhysicalDeviceMemoryProperties
-	vk.GetPhysicalDeviceMemoryProperties(p, &mp)
+	var mp vulkan.PhysicalDeviceMemoryProperties
+	vulkan.GetPhysicalDeviceMemoryProperties(p, &mp)
 	mp.Deref()
 	for i := uint32(0); i < mp.MemoryHeapCount; i++ {
 		mp.MemoryHeaps[i].Deref()
 		h := mp.MemoryHeaps[i]
-		if h.Flags&vk.MemoryHeapFlags(vk.MemoryHeapDeviceLocalBit) != 0 && uint64(h.Size) > info.MemoryBytes {
+		if h.Flags&vulkan.MemoryHeapFlags(vulkan.MemoryHeapDeviceLocalBit) != 0 && uint64(h.Size) > info.MemoryBytes {
 			info.MemoryBytes = uint64(h.Size)
 		}
 	}
@@ -293,18 +293,18 @@ func describe(inst vk.Instance, p vk.PhysicalDevice, idx int) (DeviceInfo, vk.Ph
 
 func (c *Context) createDevice() error {
 	var n uint32
-	vk.GetPhysicalDeviceQueueFamilyProperties(c.phys, &n, nil)
-	fams := make([]vk.QueueFamilyProperties, n)
-	vk.GetPhysicalDeviceQueueFamilyProperties(c.phys, &n, fams)
+	vulkan.GetPhysicalDeviceQueueFamilyProperties(c.phys, &n, nil)
+	fams := make([]vulkan.QueueFamilyProperties, n)
+	vulkan.GetPhysicalDeviceQueueFamilyProperties(c.phys, &n, fams)
 	family := -1
 	for i := range fams {
 		fams[i].Deref()
 		flags := fams[i].QueueFlags
-		if flags&vk.QueueFlags(vk.QueueComputeBit) == 0 {
+		if flags&vulkan.QueueFlags(vulkan.QueueComputeBit) == 0 {
 			continue
 		}
 		// Prefer a compute-only family: on discrete GPUs it runs beside graphics work.
-		if family < 0 || flags&vk.QueueFlags(vk.QueueGraphicsBit) == 0 {
+		if family < 0 || flags&vulkan.QueueFlags(vulkan.QueueGraphicsBit) == 0 {
 			family = i
 		}
 	}
@@ -312,19 +312,19 @@ func (c *Context) createDevice() error {
 		return fmt.Errorf("%w: device %q has no compute queue", ErrNoVulkan, c.info.Name)
 	}
 	c.family = uint32(family)
-	qci := []vk.DeviceQueueCreateInfo{{
-		SType:            vk.StructureTypeDeviceQueueCreateInfo,
+	qci := []vulkan.DeviceQueueCreateInfo{{
+		SType:            vulkan.StructureTypeDeviceQueueCreateInfo,
 		QueueFamilyIndex: c.family,
 		QueueCount:       1,
 		PQueuePriorities: []float32{1},
 	}}
-	dci := &vk.DeviceCreateInfo{
-		SType:                vk.StructureTypeDeviceCreateInfo,
+	dci := &vulkan.DeviceCreateInfo{
+		SType:                vulkan.StructureTypeDeviceCreateInfo,
 		QueueCreateInfoCount: 1,
 		PQueueCreateInfos:    qci,
 	}
-	var dev vk.Device
-	res := vk.CreateDevice(c.phys, dci, nil, &dev)
+	var dev vulkan.Device
+	res := vulkan.CreateDevice(c.phys, dci, nil, &dev)
 	dci.Free()
 	if err := check(res, "vkCreateDevice on "+c.info.Name); err != nil {
 		return err
@@ -332,8 +332,8 @@ func (c *Context) createDevice() error {
 	c.dev = dev
 	// A fresh local as the out-parameter: &c.queue would hand cgo a pointer into a struct that
 	// holds Go pointers.
-	var q vk.Queue
-	vk.GetDeviceQueue(dev, c.family, 0, &q)
+	var q vulkan.Queue
+	vulkan.GetDeviceQueue(dev, c.family, 0, &q)
 	c.queue = q
 	return nil
 }
@@ -345,7 +345,7 @@ func (c *Context) Info() DeviceInfo { return c.info }
 // on a partly opened context.
 func (c *Context) Close() {
 	if c.dev != nil {
-		vk.DeviceWaitIdle(c.dev)
+		vulkan.DeviceWaitIdle(c.dev)
 		if c.stream != nil {
 			c.stream.destroy()
 		}
@@ -355,16 +355,16 @@ func (c *Context) Close() {
 		if c.mem != nil {
 			c.mem.destroy()
 		}
-		vk.DestroyDevice(c.dev, nil)
+		vulkan.DestroyDevice(c.dev, nil)
 		c.dev = nil
 	}
 	if c.sink != nil {
-		vk.DestroyDebugReportCallback(c.inst, c.debug, nil)
+		vulkan.DestroyDebugReportCallback(c.inst, c.debug, nil)
 		unregisterSink(c.sink)
 		c.sink = nil
 	}
 	if c.inst != nil {
-		vk.DestroyInstance(c.inst, nil)
+		vulkan.DestroyInstance(c.inst, nil)
 		c.inst = nil
 	}
 }
@@ -389,7 +389,7 @@ func unregisterSink(s *messageSink) {
 // debugCallback is the one Go callback of the process: vulkan-go keeps only the first Go
 // callback it sees, so every context's messages arrive here and go to every live sink (with
 // several validating contexts open at once, each sees all messages — a conservative failure).
-func debugCallback(flags vk.DebugReportFlags, _ vk.DebugReportObjectType, _ uint64, _ uint, code int32, prefix, msg string, _ unsafe.Pointer) vk.Bool32 {
+func debugCallback(flags vulkan.DebugReportFlags, _ vulkan.DebugReportObjectType, _ uint64, _ uint, code int32, prefix, msg string, _ unsafe.Pointer) vulkan.Bool32 {
 	// prefix and msg point into C memory that is reused after the callback returns: clone them.
 	line := fmt.Sprintf("%s (code %d, flags 0x%x): %s", strings.Clone(prefix), code, flags, strings.Clone(msg))
 	sinksMu.Lock()
@@ -399,17 +399,17 @@ func debugCallback(flags vk.DebugReportFlags, _ vk.DebugReportObjectType, _ uint
 		s.mu.Unlock()
 	}
 	sinksMu.Unlock()
-	return vk.False
+	return vulkan.False
 }
 
 func (c *Context) enableValidation() error {
-	ci := &vk.DebugReportCallbackCreateInfo{
-		SType:       vk.StructureTypeDebugReportCallbackCreateInfo,
-		Flags:       vk.DebugReportFlags(vk.DebugReportErrorBit | vk.DebugReportWarningBit | vk.DebugReportPerformanceWarningBit),
+	ci := &vulkan.DebugReportCallbackCreateInfo{
+		SType:       vulkan.StructureTypeDebugReportCallbackCreateInfo,
+		Flags:       vulkan.DebugReportFlags(vulkan.DebugReportErrorBit | vulkan.DebugReportWarningBit | vulkan.DebugReportPerformanceWarningBit),
 		PfnCallback: debugCallback,
 	}
-	var cb vk.DebugReportCallback
-	res := vk.CreateDebugReportCallback(c.inst, ci, nil, &cb)
+	var cb vulkan.DebugReportCallback
+	res := vulkan.CreateDebugReportCallback(c.inst, ci, nil, &cb)
 	ci.Free()
 	if err := check(res, "vkCreateDebugReportCallbackEXT"); err != nil {
 		return err

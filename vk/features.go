@@ -64,17 +64,17 @@ import "C"
 import (
 	"unsafe"
 
-	vk "github.com/vulkan-go/vulkan"
+	"github.com/vulkan-go/vulkan"
 )
 
 // subgroupArithmetic is VK_SUBGROUP_FEATURE_ARITHMETIC_BIT.
 const subgroupArithmetic = 0x4
 
 // queryExtended adds what only the Properties2/Features2 chains report to info.
-func queryExtended(inst vk.Instance, phys vk.PhysicalDevice, info *DeviceInfo) {
+func queryExtended(inst vulkan.Instance, phys vulkan.PhysicalDevice, info *DeviceInfo) {
 	var out C.agrpo_ext_info
 	api12 := C.int(0)
-	if info.APIVersion >= vk.MakeVersion(1, 2, 0) {
+	if info.APIVersion >= vulkan.MakeVersion(1, 2, 0) {
 		api12 = 1
 	}
 	C.agrpo_query(getInstanceProcAddr, unsafe.Pointer(inst), unsafe.Pointer(phys), api12, &out)

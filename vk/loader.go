@@ -28,7 +28,7 @@ import (
 	"sync"
 	"unsafe"
 
-	vk "github.com/vulkan-go/vulkan"
+	"github.com/vulkan-go/vulkan"
 )
 
 // ErrNoVulkan is wrapped by every error that means "this machine has no usable Vulkan": no
@@ -77,8 +77,8 @@ func load() error {
 				continue
 			}
 			getInstanceProcAddr = p
-			vk.SetGetInstanceProcAddr(p)
-			if err := vk.Init(); err != nil {
+			vulkan.SetGetInstanceProcAddr(p)
+			if err := vulkan.Init(); err != nil {
 				loadErr = fmt.Errorf("%w: initialising %s: %w", ErrNoVulkan, name, err)
 			}
 			return
@@ -116,9 +116,9 @@ func resolveDeviceCalls(h unsafe.Pointer) string {
 func cstr(s string) string { return s + "\x00" }
 
 // check turns a VkResult into an error naming the call that failed.
-func check(res vk.Result, what string) error {
-	if res == vk.Success {
+func check(res vulkan.Result, what string) error {
+	if res == vulkan.Success {
 		return nil
 	}
-	return fmt.Errorf("vk: %s: %w", what, vk.Error(res))
+	return fmt.Errorf("vk: %s: %w", what, vulkan.Error(res))
 }

@@ -7,7 +7,7 @@ import (
 	"sort"
 	"unsafe"
 
-	vk "github.com/vulkan-go/vulkan"
+	"github.com/vulkan-go/vulkan"
 )
 
 const (
@@ -24,8 +24,8 @@ const (
 
 // block is one VkDeviceMemory with one VkBuffer spanning it.
 type block struct {
-	mem    vk.DeviceMemory
-	buf    vk.Buffer
+	mem    vulkan.DeviceMemory
+	buf    vulkan.Buffer
 	size   uint64
 	mapped unsafe.Pointer // non-nil for host-visible blocks
 	free   []span         // free ranges, sorted by offset (device blocks only)
@@ -58,18 +58,18 @@ type allocator struct {
 
 func newAllocator(c *Context) *allocator {
 	a := &allocator{c: c}
-	a.deviceType = a.memoryType(vk.MemoryPropertyFlags(vk.MemoryPropertyDeviceLocalBit), 0)
-	host := vk.MemoryPropertyFlags(vk.MemoryPropertyHostVisibleBit | vk.MemoryPropertyHostCoherentBit)
+	a.deviceType = a.memoryType(vulkan.MemoryPropertyFlags(vulkan.MemoryPropertyDeviceLocalBit), 0)
+	host := vulkan.MemoryPropertyFlags(vulkan.MemoryPropertyHostVisibleBit | vulkan.MemoryPropertyHostCoherentBit)
 	// Cached host memory makes downloads fast; any coherent host-visible type will do.
-	a.hostType = a.memoryType(host|vk.MemoryPropertyFlags(vk.MemoryPropertyHostCachedBit), host)
+	a.hostType = a.memoryType(host|vulkan.MemoryPropertyFlags(vulkan.MemoryPropertyHostCachedBit), host)
 	return a
 }
 
 // memoryType returns the first type with all of want, else the first with all of fallback
 // (fallback 0 accepts any type).
-func (a *allocator) memoryType(want, fallback vk.MemoryPropertyFlags) uint32 {
+func (a *allocator) memoryType(want, fallback vulkan.MemoryPropertyFlags) uint32 {
 	mp := a.c.memProps
-	for _, flags := range []vk.MemoryPropertyFlags{want, fallback} {
+	for _, flags := range []vulkan.MemoryPropertyFlags{want, fallback} {
 		for i := uint32(0); i < mp.MemoryTypeCount; i++ {
 			if mp.MemoryTypes[i].PropertyFlags&flags == flags {
 				return i
@@ -82,46 +82,46 @@ func (a *allocator) memoryType(want, fallback vk.MemoryPropertyFlags) uint32 {
 // newBlock creates a buffer of size bytes bound to fresh memory of the given type.
 func (a *allocator) newBlock(size uint64, host bool) (*block, error) {
 	dev := a.c.dev
-	bci := &vk.BufferCreateInfo{
-		SType:       vk.StructureTypeBufferCreateInfo,
-		Size:        vk.DeviceSize(size),
-		Usage:       vk.BufferUsageFlags(vk.BufferUsageStorageBufferBit | vk.BufferUsageTransferSrcBit | vk.BufferUsageTransferDstBit),
-		SharingMode: vk.SharingModeExclusive,
+	bci := &vulkan.BufferCreateInfo{
+		SType:       vulkan.StructureTypeBufferCreateInfo,
+		Size:        vulkan.DeviceSize(size),
+		Usage:       vulkan.BufferUsageFlags(vulkan.BufferUsageStorageBufferBit | vulkan.BufferUsageTransferSrcBit | vulkan.BufferUsageTransferDstBit),
+		SharingMode: vulkan.SharingModeExclusive,
 	}
-	var buf vk.Buffer
-	res := vk.CreateBuffer(dev, bci, nil, &buf)
+	var buf vulkan.Buffer
+	res := vulkan.CreateBuffer(dev, bci, nil, &buf)
 	bci.Free()
 	if err := check(res, fmt.Sprintf("vkCreateBuffer (%d bytes)", size)); err != nil {
 		return nil, err
 	}
-	var req vk.MemoryRequirements
-	vk.GetBufferMemoryRequirements(dev, buf, &req)
+	var req vulkan.MemoryRequirements
+	vulkan.GetBufferMemoryRequirements(dev, buf, &req)
 	req.Deref()
 	typ := a.deviceType
 	if host {
 		typ = a.hostType
 	}
 	if req.MemoryTypeBits&(1<<typ) == 0 {
-		vk.DestroyBuffer(dev, buf, nil)
+		vulkan.DestroyBuffer(dev, buf, nil)
 		return nil, fmt.Errorf("vk: memory type %d cannot back a storage buffer (allowed mask 0x%x)", typ, req.MemoryTypeBits)
 	}
-	mai := &vk.MemoryAllocateInfo{SType: vk.StructureTypeMemoryAllocateInfo, AllocationSize: req.Size, MemoryTypeIndex: typ}
-	var mem vk.DeviceMemory
-	res = vk.AllocateMemory(dev, mai, nil, &mem)
+	mai := &vulkan.MemoryAllocateInfo{SType: vulkan.StructureTypeMemoryAllocateInfo, AllocationSize: req.Size, MemoryTypeIndex: typ}
+	var mem vulkan.DeviceMemory
+	res = vulkan.AllocateMemory(dev, mai, nil, &mem)
 	mai.Free()
 	if err := check(res, fmt.Sprintf("vkAllocateMemory (%d MiB)", size>>20)); err != nil {
-		vk.DestroyBuffer(dev, buf, nil)
+		vulkan.DestroyBuffer(dev, buf, nil)
 		return nil, err
 	}
-	if err := check(vk.BindBufferMemory(dev, buf, mem, 0), "vkBindBufferMemory"); err != nil {
-		vk.DestroyBuffer(dev, buf, nil)
-		vk.FreeMemory(dev, mem, nil)
+	if err := check(vulkan.BindBufferMemory(dev, buf, mem, 0), "vkBindBufferMemory"); err != nil {
+		vulkan.DestroyBuffer(dev, buf, nil)
+		vulkan.FreeMemory(dev, mem, nil)
 		return nil, err
 	}
 	b := &block{mem: mem, buf: buf, size: size}
 	if host {
 		var p unsafe.Pointer
-		if err := check(vk.MapMemory(dev, mem, 0, vk.DeviceSize(size), 0, &p), "vkMapMemory"); err != nil {
+		if err := check(vulkan.MapMemory(dev, mem, 0, vulkan.DeviceSize(size), 0, &p), "vkMapMemory"); err != nil {
 			b.destroy(dev)
 			return nil, err
 		}
@@ -130,12 +130,12 @@ func (a *allocator) newBlock(size uint64, host bool) (*block, error) {
 	return b, nil
 }
 
-func (b *block) destroy(dev vk.Device) {
+func (b *block) destroy(dev vulkan.Device) {
 	if b.mapped != nil {
-		vk.UnmapMemory(dev, b.mem)
+		vulkan.UnmapMemory(dev, b.mem)
 	}
-	vk.DestroyBuffer(dev, b.buf, nil)
-	vk.FreeMemory(dev, b.mem, nil)
+	vulkan.DestroyBuffer(dev, b.buf, nil)
+	vulkan.FreeMemory(dev, b.mem, nil)
 }
 
 // bytes views n bytes of a host-visible block from offset off.

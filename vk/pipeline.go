@@ -46,7 +46,7 @@ import (
 	"fmt"
 	"unsafe"
 
-	vk "github.com/vulkan-go/vulkan"
+	"github.com/vulkan-go/vulkan"
 )
 
 // Pipeline is a compute pipeline with its layout: Bindings storage buffers at bindings
@@ -55,10 +55,10 @@ type Pipeline struct {
 	Name      string
 	Bindings  int
 	PushSize  int
-	setLayout vk.DescriptorSetLayout
-	layout    vk.PipelineLayout
-	module    vk.ShaderModule
-	pipe      vk.Pipeline
+	setLayout vulkan.DescriptorSetLayout
+	layout    vulkan.PipelineLayout
+	module    vulkan.ShaderModule
+	pipe      vulkan.Pipeline
 }
 
 type pipelineKey struct {
@@ -92,46 +92,46 @@ func (c *Context) Pipeline(name string, spirv []byte, bindings, pushSize int, sp
 	return p, nil
 }
 
-func (p *Pipeline) create(dev vk.Device, spirv []byte, spec []uint32) error {
+func (p *Pipeline) create(dev vulkan.Device, spirv []byte, spec []uint32) error {
 	// Embedded bytes carry no alignment guarantee; the code must be 4-byte words.
 	code := make([]uint32, len(spirv)/4)
 	for i := range code {
 		code[i] = binary.LittleEndian.Uint32(spirv[4*i:])
 	}
-	smci := &vk.ShaderModuleCreateInfo{SType: vk.StructureTypeShaderModuleCreateInfo, CodeSize: uint(len(spirv)), PCode: code}
-	var module vk.ShaderModule
-	res := vk.CreateShaderModule(dev, smci, nil, &module)
+	smci := &vulkan.ShaderModuleCreateInfo{SType: vulkan.StructureTypeShaderModuleCreateInfo, CodeSize: uint(len(spirv)), PCode: code}
+	var module vulkan.ShaderModule
+	res := vulkan.CreateShaderModule(dev, smci, nil, &module)
 	smci.Free()
 	if err := check(res, "vkCreateShaderModule"); err != nil {
 		return err
 	}
 	p.module = module
 
-	binds := make([]vk.DescriptorSetLayoutBinding, p.Bindings)
+	binds := make([]vulkan.DescriptorSetLayoutBinding, p.Bindings)
 	for i := range binds {
-		binds[i] = vk.DescriptorSetLayoutBinding{
+		binds[i] = vulkan.DescriptorSetLayoutBinding{
 			Binding:         uint32(i),
-			DescriptorType:  vk.DescriptorTypeStorageBuffer,
+			DescriptorType:  vulkan.DescriptorTypeStorageBuffer,
 			DescriptorCount: 1,
-			StageFlags:      vk.ShaderStageFlags(vk.ShaderStageComputeBit),
+			StageFlags:      vulkan.ShaderStageFlags(vulkan.ShaderStageComputeBit),
 		}
 	}
-	dslci := &vk.DescriptorSetLayoutCreateInfo{SType: vk.StructureTypeDescriptorSetLayoutCreateInfo, BindingCount: uint32(len(binds)), PBindings: binds}
-	var setLayout vk.DescriptorSetLayout
-	res = vk.CreateDescriptorSetLayout(dev, dslci, nil, &setLayout)
+	dslci := &vulkan.DescriptorSetLayoutCreateInfo{SType: vulkan.StructureTypeDescriptorSetLayoutCreateInfo, BindingCount: uint32(len(binds)), PBindings: binds}
+	var setLayout vulkan.DescriptorSetLayout
+	res = vulkan.CreateDescriptorSetLayout(dev, dslci, nil, &setLayout)
 	dslci.Free()
 	if err := check(res, "vkCreateDescriptorSetLayout"); err != nil {
 		return err
 	}
 	p.setLayout = setLayout
 
-	plci := &vk.PipelineLayoutCreateInfo{SType: vk.StructureTypePipelineLayoutCreateInfo, SetLayoutCount: 1, PSetLayouts: []vk.DescriptorSetLayout{setLayout}}
+	plci := &vulkan.PipelineLayoutCreateInfo{SType: vulkan.StructureTypePipelineLayoutCreateInfo, SetLayoutCount: 1, PSetLayouts: []vulkan.DescriptorSetLayout{setLayout}}
 	if p.PushSize > 0 {
 		plci.PushConstantRangeCount = 1
-		plci.PPushConstantRanges = []vk.PushConstantRange{{StageFlags: vk.ShaderStageFlags(vk.ShaderStageComputeBit), Size: uint32(p.PushSize)}}
+		plci.PPushConstantRanges = []vulkan.PushConstantRange{{StageFlags: vulkan.ShaderStageFlags(vulkan.ShaderStageComputeBit), Size: uint32(p.PushSize)}}
 	}
-	var layout vk.PipelineLayout
-	res = vk.CreatePipelineLayout(dev, plci, nil, &layout)
+	var layout vulkan.PipelineLayout
+	res = vulkan.CreatePipelineLayout(dev, plci, nil, &layout)
 	plci.Free()
 	if err := check(res, "vkCreatePipelineLayout"); err != nil {
 		return err
@@ -151,18 +151,18 @@ func (p *Pipeline) create(dev vk.Device, spirv []byte, spec []uint32) error {
 // a local variable frees, and that finalizer may run while the call is still reading it. The
 // window is microseconds for most calls but seconds for this one (lavapipe compiles the
 // shader with LLVM inside it), and concurrent processes made it crash there under load.
-func createComputePipeline(dev vk.Device, module vk.ShaderModule, layout vk.PipelineLayout, spec []uint32) (vk.Pipeline, error) {
+func createComputePipeline(dev vulkan.Device, module vulkan.ShaderModule, layout vulkan.PipelineLayout, spec []uint32) (vulkan.Pipeline, error) {
 	var data *C.uint32_t
 	if len(spec) > 0 {
 		data = (*C.uint32_t)(C.malloc(C.size_t(4 * len(spec))))
 		defer C.free(unsafe.Pointer(data))
 		copy(unsafe.Slice((*uint32)(unsafe.Pointer(data)), len(spec)), spec)
 	}
-	var pipe vk.Pipeline
+	var pipe vulkan.Pipeline
 	if len(spec) > 32 {
 		return nil, fmt.Errorf("vk: %d specialization constants, at most 32", len(spec))
 	}
-	res := vk.Result(C.agrpo_create_compute_pipeline(deviceCalls.createComputePipelines, *(*unsafe.Pointer)(unsafe.Pointer(&dev)),
+	res := vulkan.Result(C.agrpo_create_compute_pipeline(deviceCalls.createComputePipelines, *(*unsafe.Pointer)(unsafe.Pointer(&dev)),
 		*(*unsafe.Pointer)(unsafe.Pointer(&module)), *(*unsafe.Pointer)(unsafe.Pointer(&layout)),
 		data, C.uint32_t(len(spec)), (*unsafe.Pointer)(unsafe.Pointer(&pipe))))
 	if err := check(res, "vkCreateComputePipelines"); err != nil {
@@ -170,17 +170,17 @@ func createComputePipeline(dev vk.Device, module vk.ShaderModule, layout vk.Pipe
 	}
 	return pipe, nil
 }
-func (p *Pipeline) destroy(dev vk.Device) {
+func (p *Pipeline) destroy(dev vulkan.Device) {
 	if p.pipe != nil {
-		vk.DestroyPipeline(dev, p.pipe, nil)
+		vulkan.DestroyPipeline(dev, p.pipe, nil)
 	}
 	if p.layout != nil {
-		vk.DestroyPipelineLayout(dev, p.layout, nil)
+		vulkan.DestroyPipelineLayout(dev, p.layout, nil)
 	}
 	if p.setLayout != nil {
-		vk.DestroyDescriptorSetLayout(dev, p.setLayout, nil)
+		vulkan.DestroyDescriptorSetLayout(dev, p.setLayout, nil)
 	}
 	if p.module != nil {
-		vk.DestroyShaderModule(dev, p.module, nil)
+		vulkan.DestroyShaderModule(dev, p.module, nil)
 	}
 }

@@ -8,7 +8,7 @@ import (
 	"time"
 	"unsafe"
 
-	vk "github.com/vulkan-go/vulkan"
+	"github.com/vulkan-go/vulkan"
 )
 
 const (
@@ -51,16 +51,16 @@ func (r byteRange) overlaps(o byteRange) bool { return r.blk == o.blk && r.lo < 
 // and a submit ~60 µs, so batching is what keeps small ops affordable.
 type Stream struct {
 	c         *Context
-	pool      vk.CommandPool
-	cmd       vk.CommandBuffer
-	fence     vk.Fence
+	pool      vulkan.CommandPool
+	cmd       vulkan.CommandBuffer
+	fence     vulkan.Fence
 	recording bool
 
-	descPools []vk.DescriptorPool
+	descPools []vulkan.DescriptorPool
 	descPool  int // index of the pool in use
 	descUsed  int // sets taken from it
 
-	queries vk.QueryPool
+	queries vulkan.QueryPool
 	labels  []string // label of each timestamp pair recorded in this batch
 	profile map[string]*OpTime
 
@@ -78,38 +78,38 @@ type Stream struct {
 
 func newStream(c *Context) (*Stream, error) {
 	s := &Stream{c: c, profile: map[string]*OpTime{}}
-	cpci := &vk.CommandPoolCreateInfo{
-		SType:            vk.StructureTypeCommandPoolCreateInfo,
-		Flags:            vk.CommandPoolCreateFlags(vk.CommandPoolCreateResetCommandBufferBit),
+	cpci := &vulkan.CommandPoolCreateInfo{
+		SType:            vulkan.StructureTypeCommandPoolCreateInfo,
+		Flags:            vulkan.CommandPoolCreateFlags(vulkan.CommandPoolCreateResetCommandBufferBit),
 		QueueFamilyIndex: c.family,
 	}
-	var pool vk.CommandPool
-	res := vk.CreateCommandPool(c.dev, cpci, nil, &pool)
+	var pool vulkan.CommandPool
+	res := vulkan.CreateCommandPool(c.dev, cpci, nil, &pool)
 	cpci.Free()
 	if err := check(res, "vkCreateCommandPool"); err != nil {
 		return nil, err
 	}
 	s.pool = pool
-	cbai := &vk.CommandBufferAllocateInfo{SType: vk.StructureTypeCommandBufferAllocateInfo, CommandPool: pool, Level: vk.CommandBufferLevelPrimary, CommandBufferCount: 1}
-	cmds := make([]vk.CommandBuffer, 1)
-	res = vk.AllocateCommandBuffers(c.dev, cbai, cmds)
+	cbai := &vulkan.CommandBufferAllocateInfo{SType: vulkan.StructureTypeCommandBufferAllocateInfo, CommandPool: pool, Level: vulkan.CommandBufferLevelPrimary, CommandBufferCount: 1}
+	cmds := make([]vulkan.CommandBuffer, 1)
+	res = vulkan.AllocateCommandBuffers(c.dev, cbai, cmds)
 	cbai.Free()
 	if err := check(res, "vkAllocateCommandBuffers"); err != nil {
 		return nil, err
 	}
 	s.cmd = cmds[0]
-	fci := &vk.FenceCreateInfo{SType: vk.StructureTypeFenceCreateInfo}
-	var fence vk.Fence
-	res = vk.CreateFence(c.dev, fci, nil, &fence)
+	fci := &vulkan.FenceCreateInfo{SType: vulkan.StructureTypeFenceCreateInfo}
+	var fence vulkan.Fence
+	res = vulkan.CreateFence(c.dev, fci, nil, &fence)
 	fci.Free()
 	if err := check(res, "vkCreateFence"); err != nil {
 		return nil, err
 	}
 	s.fence = fence
 	if c.profile && c.info.Timestamps {
-		qpci := &vk.QueryPoolCreateInfo{SType: vk.StructureTypeQueryPoolCreateInfo, QueryType: vk.QueryTypeTimestamp, QueryCount: maxTimestamps}
-		var qp vk.QueryPool
-		res = vk.CreateQueryPool(c.dev, qpci, nil, &qp)
+		qpci := &vulkan.QueryPoolCreateInfo{SType: vulkan.StructureTypeQueryPoolCreateInfo, QueryType: vulkan.QueryTypeTimestamp, QueryCount: maxTimestamps}
+		var qp vulkan.QueryPool
+		res = vulkan.CreateQueryPool(c.dev, qpci, nil, &qp)
 		qpci.Free()
 		if err := check(res, "vkCreateQueryPool"); err != nil {
 			return nil, err
@@ -122,19 +122,19 @@ func newStream(c *Context) (*Stream, error) {
 func (s *Stream) destroy() {
 	dev := s.c.dev
 	for _, p := range s.descPools {
-		vk.DestroyDescriptorPool(dev, p, nil)
+		vulkan.DestroyDescriptorPool(dev, p, nil)
 	}
 	for _, b := range append(s.staging, s.oversized...) {
 		b.destroy(dev)
 	}
 	if s.queries != nil {
-		vk.DestroyQueryPool(dev, s.queries, nil)
+		vulkan.DestroyQueryPool(dev, s.queries, nil)
 	}
 	if s.fence != nil {
-		vk.DestroyFence(dev, s.fence, nil)
+		vulkan.DestroyFence(dev, s.fence, nil)
 	}
 	if s.pool != nil {
-		vk.DestroyCommandPool(dev, s.pool, nil)
+		vulkan.DestroyCommandPool(dev, s.pool, nil)
 	}
 }
 
@@ -149,22 +149,22 @@ func (s *Stream) begin() error {
 	if s.recording {
 		return nil
 	}
-	cbbi := &vk.CommandBufferBeginInfo{SType: vk.StructureTypeCommandBufferBeginInfo, Flags: vk.CommandBufferUsageFlags(vk.CommandBufferUsageOneTimeSubmitBit)}
-	res := vk.BeginCommandBuffer(s.cmd, cbbi)
+	cbbi := &vulkan.CommandBufferBeginInfo{SType: vulkan.StructureTypeCommandBufferBeginInfo, Flags: vulkan.CommandBufferUsageFlags(vulkan.CommandBufferUsageOneTimeSubmitBit)}
+	res := vulkan.BeginCommandBuffer(s.cmd, cbbi)
 	cbbi.Free()
 	if err := check(res, "vkBeginCommandBuffer"); err != nil {
 		return err
 	}
 	if s.queries != nil {
-		vk.CmdResetQueryPool(s.cmd, s.queries, 0, maxTimestamps)
+		vulkan.CmdResetQueryPool(s.cmd, s.queries, 0, maxTimestamps)
 	}
 	s.recording = true
 	return nil
 }
 
 const (
-	allStages   = vk.PipelineStageFlags(vk.PipelineStageComputeShaderBit | vk.PipelineStageTransferBit)
-	allAccesses = vk.AccessFlags(vk.AccessShaderReadBit | vk.AccessShaderWriteBit | vk.AccessTransferReadBit | vk.AccessTransferWriteBit)
+	allStages   = vulkan.PipelineStageFlags(vulkan.PipelineStageComputeShaderBit | vulkan.PipelineStageTransferBit)
+	allAccesses = vulkan.AccessFlags(vulkan.AccessShaderReadBit | vulkan.AccessShaderWriteBit | vulkan.AccessTransferReadBit | vulkan.AccessTransferWriteBit)
 )
 
 // hazard records a command's reads and writes, first placing a barrier if they conflict with
@@ -201,7 +201,7 @@ func (s *Stream) Fill(dst Buffer, word uint32) error {
 		return err
 	}
 	s.hazard(nil, []byteRange{rangeOf(dst)})
-	vk.CmdFillBuffer(s.cmd, dst.blk.buf, vk.DeviceSize(dst.Offset), vk.DeviceSize(dst.Size), word)
+	vulkan.CmdFillBuffer(s.cmd, dst.blk.buf, vulkan.DeviceSize(dst.Offset), vulkan.DeviceSize(dst.Size), word)
 	return nil
 }
 
@@ -382,38 +382,38 @@ func (s *Stream) record(p *Pipeline, label string, groups [3]uint32, push []byte
 		return err
 	}
 	updateStorageBuffers(s.c.dev, set, bound)
-	vk.CmdBindPipeline(s.cmd, vk.PipelineBindPointCompute, p.pipe)
-	vk.CmdBindDescriptorSets(s.cmd, vk.PipelineBindPointCompute, p.layout, 0, 1, []vk.DescriptorSet{set}, 0, nil)
+	vulkan.CmdBindPipeline(s.cmd, vulkan.PipelineBindPointCompute, p.pipe)
+	vulkan.CmdBindDescriptorSets(s.cmd, vulkan.PipelineBindPointCompute, p.layout, 0, 1, []vulkan.DescriptorSet{set}, 0, nil)
 	if len(push) > 0 {
-		vk.CmdPushConstants(s.cmd, p.layout, vk.ShaderStageFlags(vk.ShaderStageComputeBit), 0, uint32(len(push)), unsafe.Pointer(&push[0]))
+		vulkan.CmdPushConstants(s.cmd, p.layout, vulkan.ShaderStageFlags(vulkan.ShaderStageComputeBit), 0, uint32(len(push)), unsafe.Pointer(&push[0]))
 	}
 	if s.queries == nil {
-		vk.CmdDispatch(s.cmd, groups[0], groups[1], groups[2])
+		vulkan.CmdDispatch(s.cmd, groups[0], groups[1], groups[2])
 		return nil
 	}
 	q := uint32(2 * len(s.labels))
-	vk.CmdWriteTimestamp(s.cmd, vk.PipelineStageTopOfPipeBit, s.queries, q)
-	vk.CmdDispatch(s.cmd, groups[0], groups[1], groups[2])
-	vk.CmdWriteTimestamp(s.cmd, vk.PipelineStageComputeShaderBit, s.queries, q+1)
+	vulkan.CmdWriteTimestamp(s.cmd, vulkan.PipelineStageTopOfPipeBit, s.queries, q)
+	vulkan.CmdDispatch(s.cmd, groups[0], groups[1], groups[2])
+	vulkan.CmdWriteTimestamp(s.cmd, vulkan.PipelineStageComputeShaderBit, s.queries, q+1)
 	s.labels = append(s.labels, label)
 	return nil
 }
 
 // descriptorSet takes a set for p from the batch's pools, making a pool when they are full.
-func (s *Stream) descriptorSet(p *Pipeline) (vk.DescriptorSet, error) {
+func (s *Stream) descriptorSet(p *Pipeline) (vulkan.DescriptorSet, error) {
 	if s.descPool < len(s.descPools) && s.descUsed == setsPerPool {
 		s.descPool++
 		s.descUsed = 0
 	}
 	if s.descPool == len(s.descPools) {
-		dpci := &vk.DescriptorPoolCreateInfo{
-			SType:         vk.StructureTypeDescriptorPoolCreateInfo,
+		dpci := &vulkan.DescriptorPoolCreateInfo{
+			SType:         vulkan.StructureTypeDescriptorPoolCreateInfo,
 			MaxSets:       setsPerPool,
 			PoolSizeCount: 1,
-			PPoolSizes:    []vk.DescriptorPoolSize{{Type: vk.DescriptorTypeStorageBuffer, DescriptorCount: setsPerPool * maxBindings}},
+			PPoolSizes:    []vulkan.DescriptorPoolSize{{Type: vulkan.DescriptorTypeStorageBuffer, DescriptorCount: setsPerPool * maxBindings}},
 		}
-		var pool vk.DescriptorPool
-		res := vk.CreateDescriptorPool(s.c.dev, dpci, nil, &pool)
+		var pool vulkan.DescriptorPool
+		res := vulkan.CreateDescriptorPool(s.c.dev, dpci, nil, &pool)
 		dpci.Free()
 		if err := check(res, "vkCreateDescriptorPool"); err != nil {
 			return nil, err
@@ -421,14 +421,14 @@ func (s *Stream) descriptorSet(p *Pipeline) (vk.DescriptorSet, error) {
 		s.descPools = append(s.descPools, pool)
 		s.descUsed = 0
 	}
-	dsai := &vk.DescriptorSetAllocateInfo{
-		SType:              vk.StructureTypeDescriptorSetAllocateInfo,
+	dsai := &vulkan.DescriptorSetAllocateInfo{
+		SType:              vulkan.StructureTypeDescriptorSetAllocateInfo,
 		DescriptorPool:     s.descPools[s.descPool],
 		DescriptorSetCount: 1,
-		PSetLayouts:        []vk.DescriptorSetLayout{p.setLayout},
+		PSetLayouts:        []vulkan.DescriptorSetLayout{p.setLayout},
 	}
-	var set vk.DescriptorSet
-	res := vk.AllocateDescriptorSets(s.c.dev, dsai, &set)
+	var set vulkan.DescriptorSet
+	res := vulkan.AllocateDescriptorSets(s.c.dev, dsai, &set)
 	dsai.Free()
 	if err := check(res, "vkAllocateDescriptorSets"); err != nil {
 		return nil, err
@@ -448,17 +448,17 @@ func (s *Stream) Flush() error {
 	}
 	s.recording = false
 	// Make device writes visible to the host reads that follow the fence wait.
-	cmdMemoryBarrier(s.cmd, allStages, vk.PipelineStageFlags(vk.PipelineStageHostBit), allAccesses, vk.AccessFlags(vk.AccessHostReadBit))
-	if err := check(vk.EndCommandBuffer(s.cmd), "vkEndCommandBuffer"); err != nil {
+	cmdMemoryBarrier(s.cmd, allStages, vulkan.PipelineStageFlags(vulkan.PipelineStageHostBit), allAccesses, vulkan.AccessFlags(vulkan.AccessHostReadBit))
+	if err := check(vulkan.EndCommandBuffer(s.cmd), "vkEndCommandBuffer"); err != nil {
 		s.broken = err
 		return err
 	}
 	err := check(queueSubmit(s.c.queue, s.cmd, s.fence), "vkQueueSubmit")
 	if err == nil {
-		err = check(vk.WaitForFences(s.c.dev, 1, []vk.Fence{s.fence}, vk.True, ^uint64(0)), "vkWaitForFences")
+		err = check(vulkan.WaitForFences(s.c.dev, 1, []vulkan.Fence{s.fence}, vulkan.True, ^uint64(0)), "vkWaitForFences")
 	}
 	if err == nil {
-		err = check(vk.ResetFences(s.c.dev, 1, []vk.Fence{s.fence}), "vkResetFences")
+		err = check(vulkan.ResetFences(s.c.dev, 1, []vulkan.Fence{s.fence}), "vkResetFences")
 	}
 	if err != nil {
 		s.broken = fmt.Errorf("device failure, the stream cannot continue: %w", err)
@@ -467,7 +467,7 @@ func (s *Stream) Flush() error {
 	if err := s.readTimestamps(); err != nil {
 		return err
 	}
-	vk.ResetCommandBuffer(s.cmd, 0)
+	vulkan.ResetCommandBuffer(s.cmd, 0)
 	s.recycle()
 	return nil
 }
@@ -475,7 +475,7 @@ func (s *Stream) Flush() error {
 // recycle returns the batch's descriptor sets, staging and deferred frees.
 func (s *Stream) recycle() {
 	for _, p := range s.descPools[:min(s.descPool+1, len(s.descPools))] {
-		vk.ResetDescriptorPool(s.c.dev, p, 0)
+		vulkan.ResetDescriptorPool(s.c.dev, p, 0)
 	}
 	s.descPool, s.descUsed = 0, 0
 	s.stagingIdx, s.stagingUsed = 0, 0
@@ -499,8 +499,8 @@ func (s *Stream) readTimestamps() error {
 	}
 	n := 2 * len(s.labels)
 	ts := make([]uint64, n)
-	res := vk.GetQueryPoolResults(s.c.dev, s.queries, 0, uint32(n), uint(8*n), unsafe.Pointer(&ts[0]), 8,
-		vk.QueryResultFlags(vk.QueryResult64Bit|vk.QueryResultWaitBit))
+	res := vulkan.GetQueryPoolResults(s.c.dev, s.queries, 0, uint32(n), uint(8*n), unsafe.Pointer(&ts[0]), 8,
+		vulkan.QueryResultFlags(vulkan.QueryResult64Bit|vulkan.QueryResultWaitBit))
 	if err := check(res, "vkGetQueryPoolResults"); err != nil {
 		return err
 	}
