@@ -72,10 +72,7 @@ func (t *attentionBody) run(w, lo, hi int) {
 				for i := range nq {
 					row := s[i*nk : (i+1)*nk]
 					maskRow(row, mask[k0:k0+nk])
-					m := mx[i]
-					for _, x := range row {
-						m = max(m, x)
-					}
+					m := max(mx[i], vecmath.Max(row))
 					if math.IsInf(float64(m), -1) { // no real key yet: the row stays 0
 						clear(row)
 						continue
@@ -207,24 +204,4 @@ func maskRow(s []float32, mask []int32) {
 			s[j] = float32(math.Inf(-1))
 		}
 	}
-}
-
-// softmaxMasked turns a row of scores into probabilities in place, padding keys getting 0, and
-// returns the log-sum-exp over the real keys (−Inf when there is none: the row is then all 0).
-func softmaxMasked(s []float32, mask []int32) float32 {
-	maskRow(s, mask)
-	mx := float32(math.Inf(-1))
-	for _, v := range s {
-		mx = max(mx, v)
-	}
-	if math.IsInf(float64(mx), -1) {
-		clear(s)
-		return mx
-	}
-	sum := vecmath.ExpSubSum(s, s, mx)
-	inv := 1 / sum
-	for j := range s {
-		s[j] *= inv
-	}
-	return mx + float32(math.Log(float64(sum)))
 }
