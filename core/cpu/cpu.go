@@ -71,7 +71,7 @@ func (b *Backend) Alloc(dtype core.DType, shape ...int) *core.Tensor {
 	n := core.NumElems(shape)
 	switch dtype {
 	case core.F32:
-		return core.NewTensor(dtype, make([]float32, n), shape...)
+		return core.NewTensor(dtype, &f32Buf{data: make([]float32, n)}, shape...)
 	case core.I32:
 		return core.NewTensor(dtype, make([]int32, n), shape...)
 	}
@@ -101,7 +101,7 @@ func (b *Backend) UploadInt(t *core.Tensor, src []int32) {
 
 // Download copies t into dst.
 func (b *Backend) Download(t *core.Tensor, dst []float32) {
-	src := f32(t)
+	src := f32r(t)
 	if len(src) != len(dst) {
 		panic(fmt.Sprintf("cpu: download of %v into %d values", t, len(dst)))
 	}
@@ -137,7 +137,7 @@ func (b *Backend) Copy(dst, src *core.Tensor) {
 		copy(i32(dst), i32(src))
 		return
 	}
-	copy(f32(dst), f32(src))
+	copy(f32(dst), f32r(src))
 }
 
 // Add writes out = a + b.
@@ -178,13 +178,41 @@ func (t *scaleBody) run(_, lo, hi int) {
 	}
 }
 
-// f32 returns the tensor's elements as a slice of its backing store.
-func f32(t *core.Tensor) []float32 {
-	s, ok := t.Storage.([]float32)
+// f32Buf is the storage of an F32 tensor of this backend: its elements, a count of the
+// accesses that may have written them, and the packed copies of its matrices that MatMul keeps
+// while they are unchanged (see packedB).
+type f32Buf struct {
+	data []float32
+	// gen is bumped by f32, the one way to reach data for writing: every op's output, an
+	// upload, an optimizer step. A packed copy records the gen it was made at and is used only
+	// while gen still has that value, so no write can leave a stale copy in use. Only f32r,
+	// for operands an op only reads, leaves gen as it is.
+	gen   uint64
+	packs []*packedB
+}
+
+// buf returns an F32 tensor's storage.
+func buf(t *core.Tensor) *f32Buf {
+	s, ok := t.Storage.(*f32Buf)
 	if !ok {
 		panic(fmt.Sprintf("cpu: %v is not an F32 tensor of this backend", t))
 	}
-	return s[t.Offset : t.Offset+t.Len()]
+	return s
+}
+
+// f32 returns the tensor's elements as a slice of its backing store, for reading and writing:
+// it invalidates whatever was derived from the storage's contents.
+func f32(t *core.Tensor) []float32 {
+	s := buf(t)
+	s.gen++
+	return s.data[t.Offset : t.Offset+t.Len()]
+}
+
+// f32r is f32 for an operand the op only reads; writing through its slice would break the
+// invalidation of packed copies (TestPackedWeightsFollowWrites and TestReadOnlyAccesses).
+func f32r(t *core.Tensor) []float32 {
+	s := buf(t)
+	return s.data[t.Offset : t.Offset+t.Len()]
 }
 
 // i32 is f32 for I32 tensors.
