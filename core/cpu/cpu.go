@@ -41,6 +41,7 @@ func New() *Backend {
 // pointer to parallel, so no closure is allocated per call.
 type opBodies struct {
 	add       addBody
+	copy      copyBody
 	scale     scaleBody
 	rmsnorm   rmsNormBody
 	rmsnormBw rmsNormBwBody
@@ -137,8 +138,17 @@ func (b *Backend) Copy(dst, src *core.Tensor) {
 		copy(i32(dst), i32(src))
 		return
 	}
-	copy(f32(dst), f32r(src))
+	// Split over the workers: the model's residual copies are megabytes, and one core alone
+	// does not reach the memory bandwidth both have.
+	body := &b.ops.copy
+	body.o, body.x = f32(dst), f32r(src)
+	b.parallel(len(body.o), 1<<15, body)
+	*body = copyBody{}
 }
+
+type copyBody struct{ o, x []float32 }
+
+func (t *copyBody) run(_, lo, hi int) { copy(t.o[lo:hi], t.x[lo:hi]) }
 
 // Add writes out = a + b.
 func (b *Backend) Add(out, x, y *core.Tensor) {
