@@ -83,11 +83,7 @@ func TestScaleMul(t *testing.T) {
 			// In place, as RMSNorm may use it.
 			y := append([]float32(nil), x...)
 			ScaleMul(y, y, w, s)
-			for i := range y {
-				if math.Float32bits(y[i]) != math.Float32bits(out[i]) {
-					t.Fatalf("n=%d i=%d: in place %g, separate %g", n, i, y[i], out[i])
-				}
-			}
+			sameBits(t, n, y, out)
 		}
 	})
 }
@@ -170,4 +166,15 @@ func TestRotate(t *testing.T) {
 			}
 		}
 	})
+}
+
+// sameBits fails the test unless an in-place (aliased) result equals the separate one bit for
+// bit.
+func sameBits(t *testing.T, n int, aliased, separate []float32) {
+	t.Helper()
+	for i := range aliased {
+		if math.Float32bits(aliased[i]) != math.Float32bits(separate[i]) {
+			t.Fatalf("n=%d i=%d: aliased %g, separate %g", n, i, aliased[i], separate[i])
+		}
+	}
 }
