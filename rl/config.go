@@ -130,7 +130,7 @@ func DefaultConfig() Config {
 		Model: ModelConfig{DModel: 128, Layers: 4, Heads: 4, MLPHidden: 384, RopeTheta: 10000, NormEps: 1e-5},
 		Train: TrainConfig{Method: "sft", Steps: 600, BatchSize: 128, LR: 1e-3, WarmupSteps: 100, Schedule: "constant", MinLRRatio: 0.1,
 			WeightDecay: 0.01, Beta1: 0.9, Beta2: 0.99, AdamEps: 1e-8, GradClip: 1, LogEvery: 10, EvalEvery: 0, CheckpointEvery: 100},
-		RL: RLConfig{Prompts: 16, Group: 8, Iterations: 1, MaxRows: 128,
+		RL: RLConfig{Prompts: 16, Group: 8, Iterations: 1, MaxRows: 512,
 			Rollout:   RolloutConfig{Temperature: 0.6, Remasking: "random", Confidence: "tempered"},
 			AGRPO:     AGRPOSection{MCSamples: 4, Importance: "uniform", LowDiscrepancy: true, EpsLow: 0.2, EpsHigh: 0.2, Scaling: "mean", Likelihood: "exact"},
 			DiffuGRPO: DiffuGRPOSection{PMaskPrompt: 0.15, Epsilon: 0.5}},
