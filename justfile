@@ -1,4 +1,4 @@
-# Recipes for the longer work. Get `just` with `npm install` (the rust-just package in
+# Recipes for the longer work. Get `just` with `npm install --ignore-scripts` (the rust-just package in
 # package.json), then run `npx just <recipe>` or `node_modules/.bin/just <recipe>`.
 set shell := ["bash", "-euo", "pipefail", "-c"]
 
@@ -25,15 +25,27 @@ bench-pair:
     go build -o /tmp/agrpo-bench-demo ./demo
     /usr/bin/python3 tools/reference/bench_pair.py --demo /tmp/agrpo-bench-demo --rounds 3
 
-# Regenerate the PyTorch parity fixtures in testdata/parity (needs Debian python3-torch).
+# Regenerate the PyTorch parity fixtures in testdata/parity and the test-sized LLaDA folders with
+# theirs in testdata/hf (needs Debian python3-torch), the test tokenizer and its goldens (node,
+# npm install --ignore-scripts) and the reward goldens.
 fixtures:
     go run ./tools/reference/mkparity -out testdata/parity
     /usr/bin/python3 tools/reference/parity.py testdata/parity
+    /usr/bin/python3 tools/reference/llada_hf.py --selftest
+    /usr/bin/python3 tools/reference/llada_hf.py make testdata/hf/llada-tiny-bf16 --dtype bf16 --shards 2
+    /usr/bin/python3 tools/reference/llada_hf.py make testdata/hf/llada-tiny-f32 --dtype f32 --shards 1
+    /usr/bin/python3 tools/reference/llada_hf.py parity testdata/hf/llada-tiny-bf16 testdata/hf/parity-bf16
+    /usr/bin/python3 tools/reference/llada_hf.py parity testdata/hf/llada-tiny-f32 testdata/hf/parity-f32
+    node tools/reference/mktokenizer.mjs testdata/tokenizer/llada-bpe
+    node tools/reference/golden.mjs testdata/tokenizer/llada-bpe > testdata/tokenizer/golden.json
+    python3 tools/reference/agrpo_rewards.py > testdata/agrpo-rewards.json
 
 # Fuzz the untrusted-input parsers for a while each.
 fuzz time="60s":
-    go test -run XXX -fuzz FuzzParse -fuzztime {{time}} ./core/safetensors/
-    for f in FuzzParseExpr FuzzReward FuzzEncode FuzzParseJSONLCountdown FuzzParseJSONLSudoku FuzzParseJSONLArithmetic; do go test -run XXX -fuzz "^$f\$" -fuzztime {{time}} ./rl/task/; done
+    for f in FuzzParse FuzzParseIndex; do go test -run XXX -fuzz "^$f\$" -fuzztime {{time}} ./core/safetensors/; done
+    go test -run XXX -fuzz "^FuzzParseHFConfig$" -fuzztime {{time}} ./core/model/
+    for f in FuzzParseExpr FuzzReward FuzzEncode FuzzParseNumber FuzzParseJSONLCountdown FuzzParseJSONLSudoku FuzzParseJSONLArithmetic FuzzParseJSONLGSM8K; do go test -run XXX -fuzz "^$f\$" -fuzztime {{time}} ./rl/task/; done
+    for f in FuzzRoundTrip FuzzParse FuzzChatTemplate; do go test -run XXX -fuzz "^$f\$" -fuzztime {{time}} ./core/tokenizer/hf/; done
 
 # Build the browser demo's WebAssembly (page and wasip1 command) into wasm/out/; print sizes.
 wasm:

@@ -23,7 +23,10 @@ type Backend interface {
 	Upload(t *Tensor, src []float32)
 	// UploadInt copies host data into an I32 tensor.
 	UploadInt(t *Tensor, src []int32)
-	// Download copies an F32 tensor to the host after all queued work has run.
+	// Upload16 copies 16-bit floats, as bit patterns of t's dtype, into a BF16 or F16 tensor.
+	Upload16(t *Tensor, src []uint16)
+	// Download copies an F32 tensor (or a BF16 or F16 one, widened) to the host after all
+	// queued work has run.
 	Download(t *Tensor, dst []float32)
 	// DownloadInt copies an I32 tensor to the host after all queued work has run.
 	DownloadInt(t *Tensor, dst []int32)
@@ -41,13 +44,15 @@ type Backend interface {
 	Scale(t *Tensor, s float32)
 
 	// MatMul computes c = alpha·op(a)·op(b) + beta·c, op(x) = x or xᵀ over the last two dims.
+	// A 2-D b may be BF16 or F16 (weights kept 16-bit); a and c are F32.
 	// With 2-D b the leading dims of a are flattened into rows (a linear layer: a [..., K],
 	// b [N, K] with transB). With 3-D operands the first dim is a batch: a [Bt, M, K] (or
 	// [Bt, K, M]), b [Bt, K, N] (or [Bt, N, K]), c [Bt, M, N]. The backward of a matmul is two
 	// matmuls with other transpose flags (see the model), so there is no separate backward op.
 	MatMul(c, a, b *Tensor, transA, transB bool, alpha, beta float32)
 
-	// Embedding gathers rows: out[i, :] = table[ids[i], :]; out [N, D] (or [..., D]), table [V, D].
+	// Embedding gathers rows: out[i, :] = table[ids[i], :]; out [N, D] (or [..., D]), table [V, D]
+	// (F32, BF16 or F16).
 	Embedding(out, table, ids *Tensor)
 	// EmbeddingBackward scatter-adds dOut rows into dTable: dTable[ids[i], :] += dOut[i, :].
 	EmbeddingBackward(dTable, dOut, ids *Tensor)
@@ -66,12 +71,15 @@ type Backend interface {
 	// RoPEBackward applies the inverse rotation to a gradient in place (rotations are orthogonal).
 	RoPEBackward(dx *Tensor, heads int, theta float32)
 
-	// Attention is bidirectional multi-head attention with a key-padding mask: q, k, v, out are
-	// [B, L, H·Dh]; keyMask [B, L] is I32, 1 for a real token and 0 for padding, which no query
-	// attends to; scale 1/√Dh. lse [B, H, L] receives each query's log-sum-exp of scores, which
-	// the backward uses to recompute the probabilities instead of storing them.
+	// Attention is bidirectional multi-head attention with a key-padding mask: q, out are
+	// [B, L, H·Dh]; k, v are [B, L, Hkv·Dh] with Hkv dividing H (grouped-query attention: query
+	// head h reads key/value head h/(H/Hkv); Hkv = H is plain multi-head attention); keyMask
+	// [B, L] is I32, 1 for a real token and 0 for padding, which no query attends to; scale
+	// 1/√Dh. lse [B, H, L] receives each query's log-sum-exp of scores, which the backward uses
+	// to recompute the probabilities instead of storing them.
 	Attention(out, lse, q, k, v, keyMask *Tensor, heads int)
-	// AttentionBackward writes dq, dk, dv given dOut and the forward's inputs, output and lse.
+	// AttentionBackward writes dq, dk, dv given dOut and the forward's inputs, output and lse;
+	// dk and dv sum over the query heads that share a key/value head.
 	AttentionBackward(dq, dk, dv, dOut, q, k, v, out, lse, keyMask *Tensor, heads int)
 
 	// SwiGLU writes out = silu(gate)·up elementwise.
@@ -233,13 +241,13 @@ type UnmaskState struct {
 // The distribution at a position is p = softmax(logits/T) over the top-k/top-p support, with
 // the MaskID entry always excluded (the model must not "reveal" a mask). A token is drawn by
 // Gumbel-max: argmax of z + g with g = −log(−log u), u = core.Uniform(Seed, StreamGumbel,
-// Step, row·C + position, vocabulary id), which is an exact sample of p. At T = 0 the token
+// Step, (RowOffset + row)·C + position, vocabulary id), which is an exact sample of p. At T = 0 the token
 // is the argmax (ties to the lower id) and the recorded log-probability and entropy are those
 // of softmax(logits) — the greedy "confidence" LLaDA uses.
 //
 // Scores: LowConfidence uses the token's confidence (Confidence: by default the recorded
 // log-probability), LowEntropy the negated entropy, RandomOrder core.Uniform(Seed,
-// StreamRemask, Step, row·C + position, 0). Every drawn position's support is written to
+// StreamRemask, Step, (RowOffset + row)·C + position, 0). Every drawn position's support is written to
 // Support, kept or not, so that the likelihood of the positions left masked can be rebuilt.
 //
 // A position whose tempered logits are not all finite (NaN or ±Inf at any id, an overflow of
@@ -258,4 +266,7 @@ type UnmaskParams struct {
 	Confidence           Confidence // LowConfidence's score
 	Seed                 uint32
 	MaskID               int32
+	// RowOffset keys row r's random draws as row RowOffset + r, so that a batch split into parts
+	// (over the ranks of a data-parallel job) draws what the whole batch would.
+	RowOffset int
 }

@@ -11,10 +11,15 @@ import (
 // DType is the element type of a tensor.
 type DType uint8
 
-// The element types a backend stores. Token ids, masks and targets are I32; everything else is F32.
+// The element types a backend stores. Token ids, masks and targets are I32; everything else is
+// F32, except weights kept 16-bit (BF16, or IEEE half F16), which the backends read as the
+// weight operand of a linear MatMul and as an Embedding table, widened exactly, with float32
+// arithmetic; no other op takes them.
 const (
 	F32 DType = iota
 	I32
+	BF16
+	F16
 )
 
 // String names the type as safetensors does.
@@ -24,6 +29,10 @@ func (d DType) String() string {
 		return "F32"
 	case I32:
 		return "I32"
+	case BF16:
+		return "BF16"
+	case F16:
+		return "F16"
 	}
 	return fmt.Sprintf("DType(%d)", uint8(d))
 }

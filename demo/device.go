@@ -14,7 +14,7 @@ import (
 )
 
 // deviceHelp documents the -device flag every compute command takes.
-const deviceHelp = "auto (a Vulkan GPU if present, else the CPU) | cpu | vulkan (the first Vulkan device, lavapipe included) | vulkan:N"
+const deviceHelp = "auto (a Vulkan GPU if present, else the CPU) | cpu | vulkan (the best Vulkan device: discrete > integrated > CPU-only such as lavapipe) | vulkan:N"
 
 // openBackend opens the backend a -device value names. It returns the backend, a sentence saying
 // which device it is and why, and a function that releases it. An unknown value is a usage

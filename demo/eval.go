@@ -13,7 +13,7 @@ import (
 
 func runEval(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("eval", "eval -ckpt PATH|NAME -task NAME [-n N] [-steps 12,6,3] [-data FILE.jsonl] [-json]", stderr)
-	ckpt := fs.String("ckpt", "", "checkpoint path or shipped model name")
+	ckpt := fs.String("ckpt", "", "checkpoint path, Hugging Face model folder (LLaDA's layout) or shipped model name")
 	taskName := fs.String("task", "", "countdown | sudoku | arithmetic")
 	n := fs.Int("n", 0, "number of problems (0 = all of the test split or the data file)")
 	stepsFlag := fs.String("steps", "", "comma-separated sampling step counts (default: the answer length K, K/2, K/4)")

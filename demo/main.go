@@ -3,9 +3,15 @@
 //	go run ./demo train -config configs/FILE.toml   train (and -resume RUNDIR)
 //	go run ./demo eval -ckpt NAME -task NAME        accuracy and reward per step count
 //	go run ./demo sample -ckpt NAME -task NAME      one unmasking, step by step
+//	go run ./demo plot RUNDIR                       a run's curves into RUNDIR/curves.png
+//	go run ./demo info -ckpt NAME|FILE|DIR          architecture, parameters, dtypes, memory
+//	go run ./demo export -ckpt NAME -out DIR        a Hugging Face folder in LLaDA's layout
+//	go run ./demo devices                           the Vulkan devices and the CPU backend
 //	go run ./demo bench [-json]                     time the compute backend
+//	go run ./demo serve                             the browser demo on 127.0.0.1:8080
 //
-// Run `go run ./demo -h` for the list; every subcommand takes -h.
+// Without a subcommand it runs the story (story.go). `go run ./demo -h` prints the list; every
+// subcommand takes -h.
 package main
 
 import (
@@ -31,6 +37,8 @@ func commands() []command {
 		{"eval", "evaluate a checkpoint on a task's test split (or your JSONL) at several step counts", runEval},
 		{"sample", "watch one unmasking, step by step, in the terminal", runSample},
 		{"plot", "draw a run's reward and accuracy curves into RUNDIR/curves.png", runPlot},
+		{"info", "what a checkpoint is: architecture, parameters, dtypes, memory", runInfo},
+		{"export", "write a checkpoint as a Hugging Face folder in LLaDA's layout", runExport},
 		{"devices", "list the Vulkan devices and the CPU backend", runDevices},
 		{"bench", "time a backend: matmul GFLOP/s, the CPU's FMA peak, model and sampler tokens/s", runBench},
 		{"serve", "serve the browser demo (a tiny model unmasking in a page) on 127.0.0.1:8080", runServe},

@@ -12,7 +12,11 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/dllmrl/agrpo/core/cpu"
+	"github.com/dllmrl/agrpo/core/model"
+	"github.com/dllmrl/agrpo/core/safetensors"
 	"github.com/dllmrl/agrpo/core/vulkan"
+	"github.com/dllmrl/agrpo/rl"
 )
 
 func runDemo(args ...string) (code int, stdout, stderr string) {
@@ -36,6 +40,9 @@ func TestUsageErrors(t *testing.T) {
 	noInit := cfg("noinit", "")
 	raw, _ := os.ReadFile(noInit)
 	os.WriteFile(noInit, bytes.Replace(raw, []byte("countdown-base"), []byte("absent.safetensors"), 1), 0o644)
+	kvHeads := cfg("kvheads", "")
+	raw, _ = os.ReadFile(kvHeads)
+	os.WriteFile(kvHeads, bytes.Replace(raw, []byte(`init = "countdown-base"`), []byte("n_heads = 4\nn_kv_heads = 3"), 1), 0o644)
 	ev := []string{"eval", "-ckpt", "countdown-base", "-task", "countdown"}
 	sm := []string{"sample", "-ckpt", "countdown-base", "-task", "countdown"}
 	for _, c := range []struct {
@@ -68,6 +75,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"train", "-config", cfg("unknown", "[rl]\nwhat = 1\n")}, `unknown key "rl.what"`},
 		{[]string{"train", "-config", cfg("device", ""), "-device", "vulkan:99"}, "-device vulkan:99"},
 		{[]string{"train", "-config", noInit}, `no checkpoint file "absent.safetensors"`},
+		{[]string{"train", "-config", kvHeads}, "n_kv_heads = 3 must be positive and divide n_heads 4"},
 		{[]string{"train", "-resume", filepath.Join(dir, "absent")}, "absent/config.toml"},
 		{[]string{"-out", "/proc/forbidden", "-budget", "1", "-n", "4"}, "run folder"},
 		{[]string{"-steps", "17"}, "17 steps"}, // Sudoku answers have 16 tokens
@@ -80,7 +88,7 @@ func TestUsageErrors(t *testing.T) {
 			t.Errorf("%v: exit %d, stderr %q (want 2 and %q)", c.args, code, stderr, c.want)
 		}
 	}
-	for _, name := range []string{"lr", "evalsteps", "mc", "eps", "unknown", "device", "noinit"} {
+	for _, name := range []string{"lr", "evalsteps", "mc", "eps", "unknown", "device", "noinit", "kvheads"} {
 		if _, err := os.Stat(filepath.Join(dir, name)); !os.IsNotExist(err) {
 			t.Errorf("the refused config %s left a run folder (%v)", name, err)
 		}
@@ -109,6 +117,68 @@ func TestEvalShippedModel(t *testing.T) {
 	if res.N != 20 || len(res.Results) != 2 || res.Results[0].Steps != 12 {
 		t.Fatalf("unexpected result %+v", res)
 	}
+}
+
+// TestHFFolder: -ckpt and model.init take a Hugging Face folder in LLaDA's layout. The shipped
+// Countdown base written as such a folder (F32) evaluates exactly as the shipped file does, and
+// trains from model.init; a folder whose vocabulary is not the tasks' is refused with the reason.
+func TestHFFolder(t *testing.T) {
+	dir := t.TempDir()
+	b := cpu.New()
+	ck, err := rl.LoadModel("countdown-base", b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hf := filepath.Join(dir, "countdown-base-hf")
+	if err := model.SaveDir(hf, b, ck.Config, ck.Params, safetensors.F32, 0); err != nil {
+		t.Fatal(err)
+	}
+	var outs []string
+	for _, c := range []string{"countdown-base", hf} {
+		outs = append(outs, evalResults(t, "eval", "-ckpt", c, "-task", "countdown", "-n", "16", "-steps", "12,3", "-json"))
+	}
+	if outs[0] != outs[1] {
+		t.Errorf("the folder evaluates differently from the shipped file:\nfile   %s\nfolder %s", outs[0], outs[1])
+	}
+	cfg := filepath.Join(dir, "init.toml")
+	os.WriteFile(cfg, []byte(`[run]
+name = "fromhf"
+out_dir = "`+dir+`"
+[task]
+name = "countdown"
+[model]
+init = "`+hf+`"
+[train]
+steps = 1
+batch_size = 4
+warmup_steps = 1
+[eval]
+n = 2
+steps = [3]
+`), 0o644)
+	if code, stdout, stderr := runDemo("train", "-config", cfg); code != 0 || !strings.Contains(stdout, "done") {
+		t.Fatalf("train from model.init = folder: exit %d: %s %s", code, stdout, stderr)
+	}
+	code, _, stderr := runDemo("eval", "-ckpt", filepath.Join("..", "testdata", "hf", "llada-tiny-bf16"), "-task", "countdown")
+	if code != 2 || !strings.Contains(stderr, "model vocabulary (size 384") {
+		t.Errorf("eval of a folder with another vocabulary: exit %d, %q", code, stderr)
+	}
+}
+
+// evalResults runs an eval command with -json and returns its "results" as JSON text.
+func evalResults(t *testing.T, args ...string) string {
+	t.Helper()
+	code, stdout, stderr := runDemo(args...)
+	if code != 0 {
+		t.Fatalf("%v: exit %d: %s", args, code, stderr)
+	}
+	var out struct {
+		Results json.RawMessage `json:"results"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &out); err != nil {
+		t.Fatalf("%v: %v in %s", args, err, stdout)
+	}
+	return string(out.Results)
 }
 
 // TestEvalOwnData evaluates problems from a JSONL file (TestUsageErrors has a malformed one).
@@ -221,17 +291,7 @@ func TestVulkanDevice(t *testing.T) {
 	evalArgs := []string{"eval", "-ckpt", "countdown-base", "-task", "countdown", "-n", "24", "-steps", "12,3", "-json"}
 	results := map[string]string{}
 	for _, dev := range []string{"cpu", "vulkan"} {
-		code, stdout, stderr := runDemo(append(evalArgs, "-device", dev)...)
-		if code != 0 {
-			t.Fatalf("eval -device %s: exit %d: %s", dev, code, stderr)
-		}
-		var out struct {
-			Results json.RawMessage `json:"results"`
-		}
-		if err := json.Unmarshal([]byte(stdout), &out); err != nil {
-			t.Fatalf("eval -device %s: %v in %s", dev, err, stdout)
-		}
-		results[dev] = string(out.Results)
+		results[dev] = evalResults(t, append(evalArgs, "-device", dev)...)
 	}
 	if results["cpu"] != results["vulkan"] {
 		t.Errorf("greedy evaluation differs:\ncpu    %s\nvulkan %s", results["cpu"], results["vulkan"])

@@ -16,7 +16,7 @@ import (
 
 func runSample(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("sample", "sample -ckpt PATH|NAME -task NAME [-seed S] [-problem JSON]", stderr)
-	ckpt := fs.String("ckpt", "", "checkpoint path or shipped model name")
+	ckpt := fs.String("ckpt", "", "checkpoint path, Hugging Face model folder (LLaDA's layout) or shipped model name")
 	taskName := fs.String("task", "", "countdown | sudoku | arithmetic")
 	seed := fs.Uint("seed", 0, "picks the test problem and seeds the sampler")
 	problemJSON := fs.String("problem", "", `a problem as one JSONL line, e.g. {"numbers":[3,7,12],"target":33}`)
@@ -51,13 +51,7 @@ func runSample(args []string, stdout, stderr io.Writer) error {
 		p = test[rand.New(rand.NewPCG(uint64(*seed), 0)).IntN(len(test))]
 	}
 	cfg := sampler.Config{GenLength: t.AnswerLen(), BlockLength: *block, Steps: *steps, Temperature: float32(*temp),
-		Remasking: rm, Seed: uint32(*seed)}
-	if cfg.BlockLength == 0 {
-		cfg.BlockLength = t.AnswerLen()
-	}
-	if cfg.Steps == 0 {
-		cfg.Steps = t.AnswerLen()
-	}
+		Remasking: rm, Seed: uint32(*seed)}.Resolved()
 	if err := cfg.Validate(); err != nil {
 		fmt.Fprintf(stderr, "demo sample: -steps, -block, -temperature: %v\n", err)
 		return errUsage

@@ -41,43 +41,12 @@ type storyTable struct {
 // runStory is `go run ./demo` with no subcommand: evaluate a shipped base model, fine-tune it
 // with AGRPO for a short fixed budget, evaluate again, and show the difference.
 func runStory(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("", "[-task sudoku|countdown] [-budget N] [-n N] [-steps K1,K2] [-seed S] [-device D] [-json]", stderr)
-	taskName := fs.String("task", "sudoku", "task of the shipped base model to fine-tune: sudoku (the clearer gain, docs/results.md) or countdown")
-	budget := fs.Int("budget", 0, "RL steps (16 prompts × 8 rollouts each); 0 = the task's default")
-	n := fs.Int("n", 500, "test problems evaluated before and after")
-	stepsFlag := fs.String("steps", "", "two sampling step counts to evaluate at (default: K and K/4)")
-	seed := fs.Uint64("seed", 1, "seed of the RL run")
-	device := fs.String("device", "auto", deviceHelp)
-	out := fs.String("out", "runs", "parent folder of the run folder")
-	asJSON := fs.Bool("json", false, "print the before/after table as one JSON object on the last line")
-	if err := parseFlags(fs, args); err != nil {
+	o, err := parseStoryFlags(args, stderr)
+	if err != nil {
 		return err
 	}
-	t, err := task.ByName(*taskName)
-	if err != nil || (t.Name() != "countdown" && t.Name() != "sudoku") {
-		fmt.Fprintf(stderr, "demo: -task %q: a shipped base model exists for countdown and sudoku\n", *taskName)
-		return errUsage
-	}
-	if *budget < 0 || *n <= 0 {
-		fmt.Fprintln(stderr, "demo: -budget must be ≥ 0 and -n positive")
-		return errUsage
-	}
-	if *budget == 0 {
-		*budget = storyBudget[t.Name()]
-	}
-	steps, err := parseSteps(*stepsFlag, t.AnswerLen())
-	if err != nil || len(steps) == 0 {
-		fmt.Fprintf(stderr, "demo: -steps: %v\n", err)
-		return errUsage
-	}
-	if *stepsFlag == "" {
-		steps = []int{steps[0], steps[len(steps)-1]}
-	}
-	if err := (rl.EvalOptions{Steps: steps}).Check(t); err != nil {
-		fmt.Fprintf(stderr, "demo: -steps: %v\n", err)
-		return errUsage
-	}
-	b, why, closeBackend, err := openBackend(*device, stderr)
+	t := o.task
+	b, why, closeBackend, err := openBackend(o.device, stderr)
 	if err != nil {
 		return err
 	}
@@ -97,7 +66,7 @@ func runStory(args []string, stdout, stderr io.Writer) error {
 	}
 	base := model.New(b, ck.Config, ck.Params)
 	// The run folder first, so that an -out that cannot hold it is refused before any work.
-	cfg, err := storyConfig(t, *budget, *seed, *out, *device)
+	cfg, err := storyConfig(t, o.budget, o.seed, o.out, o.device)
 	if err != nil {
 		return err
 	}
@@ -105,52 +74,33 @@ func runStory(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return refused(err)
 	}
-	problems := t.Test()[:min(*n, len(t.Test()))]
+	problems := t.Test()[:min(o.n, len(t.Test()))]
 	say("\n1. the shipped %s (%.2f M parameters, trained by masked-diffusion SFT) on %d test problems\n",
 		baseName, float64(ck.Config.NumParams())/1e6, len(problems))
-	before, err := storyEval(base, t, problems, steps, stderr)
+	before, err := storyEval(base, t, problems, o.steps, stderr)
 	if err != nil {
 		return err
 	}
 
 	say("\n2. AGRPO fine-tuning with configs/%s-agrpo.toml: %d steps × %d prompts × %d rollouts (T=%.1f, %s unmasking order, %s sampling steps, %d Monte Carlo steps per rollout, lr %g)\n",
-		t.Name(), *budget, cfg.RL.Prompts, cfg.RL.Group, cfg.RL.Rollout.Temperature, cfg.RL.Rollout.Remasking,
+		t.Name(), o.budget, cfg.RL.Prompts, cfg.RL.Group, cfg.RL.Rollout.Temperature, cfg.RL.Rollout.Remasking,
 		rolloutSteps(cfg.RL.Rollout), cfg.RL.AGRPO.MCSamples, cfg.Train.LR)
-	live := newLiveLine(stderr, *budget)
-	tr.OnStep = live.update
-	// Ctrl-C during training checkpoints the run; elsewhere it just ends the program, as
-	// nothing is half-written then.
-	ctx, stop := interruptible(stderr)
-	err = tr.Run(ctx)
-	stop()
-	live.finish()
-	if errors.Is(err, rl.ErrInterrupted) {
-		say("interrupted at step %d; the run folder %s keeps the checkpoint (go run ./demo train -resume %s)\n", tr.Step, tr.Dir, tr.Dir)
-		return err
-	}
-	if err != nil {
+	if err := storyTrain(tr, o.budget, stderr); err != nil {
 		return err
 	}
 
 	say("\n3. the fine-tuned model on the same %d test problems\n", len(problems))
-	after, err := storyEval(tr.Model, t, problems, steps, stderr)
+	after, err := storyEval(tr.Model, t, problems, o.steps, stderr)
 	if err != nil {
 		return err
 	}
 	res := storyResult{Task: t.Name(), Device: deviceName, RunDir: tr.Dir,
-		Budget: fmt.Sprintf("%d AGRPO steps × %d rollouts", *budget, cfg.RL.Prompts*cfg.RL.Group)}
-	fmt.Fprintf(stdout, "\n%s, %d test problems (greedy, low-confidence order)\n", t.Name(), len(problems))
-	fmt.Fprintf(stdout, "%-16s %10s %10s %14s %14s\n", "sampling steps", "acc before", "acc after", "reward before", "reward after")
-	for i := range steps {
-		row := storyTable{Steps: steps[i], N: len(problems), AccuracyBefore: before[i].Accuracy, AccuracyAfter: after[i].Accuracy,
-			RewardBefore: before[i].MeanReward, RewardAfter: after[i].MeanReward}
-		res.Results = append(res.Results, row)
-		fmt.Fprintf(stdout, "%-16d %9.1f%% %9.1f%% %14.3f %14.3f\n", row.Steps, 100*row.AccuracyBefore, 100*row.AccuracyAfter, row.RewardBefore, row.RewardAfter)
-	}
+		Budget:  fmt.Sprintf("%d AGRPO steps × %d rollouts", o.budget, cfg.RL.Prompts*cfg.RL.Group),
+		Results: printStoryTable(stdout, t, len(problems), o.steps, before, after)}
 
 	p := storyExample(t, problems, before[0].completions, after[0].completions)
-	fmt.Fprintf(stdout, "\n4. one test problem, unmasked step by step (%d steps), before and after:\n", steps[0])
-	sc := sampler.Config{GenLength: t.AnswerLen(), BlockLength: t.AnswerLen(), Steps: steps[0], Remasking: core.LowConfidence}
+	fmt.Fprintf(stdout, "\n4. one test problem, unmasked step by step (%d steps), before and after:\n", o.steps[0])
+	sc := sampler.Config{GenLength: t.AnswerLen(), Steps: o.steps[0], Remasking: core.LowConfidence}
 	for _, which := range []struct {
 		name string
 		m    *model.Model
@@ -163,7 +113,7 @@ func runStory(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "answer %q: reward %.3f of 4, correct %v\n", text, rw.Total, rw.Correct)
 	}
 
-	if _, note, err := rl.Plot(tr.Dir); err != nil {
+	if _, note, err := plotRun(tr.Dir); err != nil {
 		return err
 	} else if note != "" {
 		say("%s\n", note)
@@ -174,11 +124,92 @@ func runStory(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "     go run ./demo eval -ckpt %s -task %s\n", filepath.Join(tr.Dir, rl.ModelFile), t.Name())
 	fmt.Fprintf(stdout, "     go run ./demo train -config configs/%s-agrpo.toml\n", t.Name())
 	fmt.Fprintf(stdout, "     go run ./demo sample -ckpt %s -task %s -seed 3\n", baseName, t.Name())
-	if *asJSON {
+	if o.json {
 		line, _ := json.Marshal(res)
 		fmt.Fprintln(stdout, string(line))
 	}
 	return nil
+}
+
+// storyOptions are the story's flags, checked.
+type storyOptions struct {
+	task      task.Task
+	budget, n int
+	steps     []int
+	seed      uint64
+	device    string
+	out       string
+	json      bool
+}
+
+// parseStoryFlags reads and checks the story's flags; a wrong one is a usage error.
+func parseStoryFlags(args []string, stderr io.Writer) (storyOptions, error) {
+	fs := newFlags("", "[-task sudoku|countdown] [-budget N] [-n N] [-steps K1,K2] [-seed S] [-device D] [-json]", stderr)
+	taskName := fs.String("task", "sudoku", "task of the shipped base model to fine-tune: sudoku (the clearer gain, docs/results.md) or countdown")
+	budget := fs.Int("budget", 0, "RL steps (16 prompts × 8 rollouts each); 0 = the task's default")
+	n := fs.Int("n", 500, "test problems evaluated before and after")
+	stepsFlag := fs.String("steps", "", "two sampling step counts to evaluate at (default: K and K/4)")
+	seed := fs.Uint64("seed", 1, "seed of the RL run")
+	device := fs.String("device", "auto", deviceHelp)
+	out := fs.String("out", "runs", "parent folder of the run folder")
+	asJSON := fs.Bool("json", false, "print the before/after table as one JSON object on the last line")
+	if err := parseFlags(fs, args); err != nil {
+		return storyOptions{}, err
+	}
+	t, err := task.ByName(*taskName)
+	if err != nil || (t.Name() != "countdown" && t.Name() != "sudoku") {
+		fmt.Fprintf(stderr, "demo: -task %q: a shipped base model exists for countdown and sudoku\n", *taskName)
+		return storyOptions{}, errUsage
+	}
+	if *budget < 0 || *n <= 0 {
+		fmt.Fprintln(stderr, "demo: -budget must be ≥ 0 and -n positive")
+		return storyOptions{}, errUsage
+	}
+	if *budget == 0 {
+		*budget = storyBudget[t.Name()]
+	}
+	steps, err := parseSteps(*stepsFlag, t.AnswerLen())
+	if err != nil || len(steps) == 0 {
+		fmt.Fprintf(stderr, "demo: -steps: %v\n", err)
+		return storyOptions{}, errUsage
+	}
+	if *stepsFlag == "" {
+		steps = []int{steps[0], steps[len(steps)-1]}
+	}
+	if err := (rl.EvalOptions{Steps: steps}).Check(t); err != nil {
+		fmt.Fprintf(stderr, "demo: -steps: %v\n", err)
+		return storyOptions{}, errUsage
+	}
+	return storyOptions{task: t, budget: *budget, n: *n, steps: steps, seed: *seed, device: *device, out: *out, json: *asJSON}, nil
+}
+
+// storyTrain runs the story's RL with a live line. Ctrl-C during training checkpoints the run;
+// elsewhere it just ends the program, as nothing is half-written then.
+func storyTrain(tr *rl.Trainer, budget int, stderr io.Writer) error {
+	live := newLiveLine(stderr, budget)
+	tr.OnStep = live.update
+	ctx, stop := interruptible(stderr)
+	err := tr.Run(ctx)
+	stop()
+	live.finish()
+	if errors.Is(err, rl.ErrInterrupted) {
+		fmt.Fprintf(stderr, "interrupted at step %d; the run folder %s keeps the checkpoint (go run ./demo train -resume %s)\n", tr.Step, tr.Dir, tr.Dir)
+	}
+	return err
+}
+
+// printStoryTable prints the before/after table and returns its rows.
+func printStoryTable(stdout io.Writer, t task.Task, n int, steps []int, before, after []evalOutcome) []storyTable {
+	fmt.Fprintf(stdout, "\n%s, %d test problems (greedy, low-confidence order)\n", t.Name(), n)
+	fmt.Fprintf(stdout, "%-16s %10s %10s %14s %14s\n", "sampling steps", "acc before", "acc after", "reward before", "reward after")
+	rows := make([]storyTable, len(steps))
+	for i := range steps {
+		row := storyTable{Steps: steps[i], N: n, AccuracyBefore: before[i].Accuracy, AccuracyAfter: after[i].Accuracy,
+			RewardBefore: before[i].MeanReward, RewardAfter: after[i].MeanReward}
+		rows[i] = row
+		fmt.Fprintf(stdout, "%-16d %9.1f%% %9.1f%% %14.3f %14.3f\n", row.Steps, 100*row.AccuracyBefore, 100*row.AccuracyAfter, row.RewardBefore, row.RewardAfter)
+	}
+	return rows
 }
 
 // storyBudget is the default number of RL steps per task, sized to finish the whole story in

@@ -41,11 +41,12 @@ type TaskConfig struct {
 // ModelConfig is the architecture of a model trained from scratch, or the checkpoint to start
 // from (init), whose architecture then wins.
 type ModelConfig struct {
-	Init      string  `toml:"init"`     // checkpoint path or shipped model name; empty = fresh
+	Init      string  `toml:"init"`     // checkpoint path, model folder or shipped model name; empty = fresh
 	AnyTask   bool    `toml:"any_task"` // allow an init checkpoint trained for another task
 	DModel    int     `toml:"d_model"`
 	Layers    int     `toml:"n_layers"`
 	Heads     int     `toml:"n_heads"`
+	KVHeads   int     `toml:"n_kv_heads"` // grouped-query attention; 0 = n_heads
 	MLPHidden int     `toml:"mlp_hidden_size"`
 	RopeTheta float64 `toml:"rope_theta"`
 	NormEps   float64 `toml:"rms_norm_eps"`

@@ -1,13 +1,13 @@
 package rl
 
 import (
-	"cmp"
 	"fmt"
 	"math"
 
 	"github.com/dllmrl/agrpo/core"
 	"github.com/dllmrl/agrpo/core/model"
 	"github.com/dllmrl/agrpo/core/sampler"
+	"github.com/dllmrl/agrpo/rl/dist"
 	"github.com/dllmrl/agrpo/rl/task"
 )
 
@@ -26,6 +26,9 @@ type EvalOptions struct {
 	Samples int
 	// Progress, if set, is told after each batch how many (problem, step count) pairs are done.
 	Progress func(done, total int)
+	// Job, if set, splits the problems over the ranks of a data-parallel job: each samples its
+	// share, keyed by the rows' places in the whole set, so the results are those of one process.
+	Job dist.Comm
 }
 
 // EvalResult is the outcome at one step count.
@@ -53,8 +56,8 @@ type Completion struct {
 
 // samplerConfig is the sampler of an evaluation of t at steps.
 func (o EvalOptions) samplerConfig(t task.Task, steps int) sampler.Config {
-	return sampler.Config{GenLength: t.AnswerLen(), BlockLength: cmp.Or(o.BlockLength, t.AnswerLen()), Steps: steps,
-		Temperature: o.Temperature, Remasking: o.Remasking, Seed: o.Seed}
+	return sampler.Config{GenLength: t.AnswerLen(), BlockLength: o.BlockLength, Steps: steps,
+		Temperature: o.Temperature, Remasking: o.Remasking, Seed: o.Seed}.Resolved()
 }
 
 // Check reports the first step count (or block length, or temperature) the sampler cannot
@@ -70,6 +73,7 @@ func (o EvalOptions) Check(t task.Task) error {
 
 // Evaluate samples o.Samples completions (at least one) for every problem at every step count
 // and scores them. The completions come back problem by problem, a problem's samples together.
+// With o.Job, every rank gets the results over all problems and the completions of its share.
 func Evaluate(m *model.Model, t task.Task, problems []task.Problem, o EvalOptions) ([]EvalResult, [][]Completion, error) {
 	if len(problems) == 0 {
 		return nil, nil, fmt.Errorf("evaluate: no problems")
@@ -94,18 +98,31 @@ func Evaluate(m *model.Model, t task.Task, problems []task.Problem, o EvalOption
 	if batch <= 0 {
 		batch = len(rows)
 	}
+	// This rank's rows: whole problems. A batch's draws are keyed by the rows' places in it, so
+	// a rank samples its part of each batch with that part's offset.
+	own, end := 0, len(rows)
+	if o.Job != nil {
+		lo, hi := dist.Share(len(problems), o.Job.Rank(), o.Job.Size())
+		own, end = lo*per, hi*per
+	}
+	names := t.RewardNames()
+	width := 4 + len(names) // a row's outcome: correct, reward, cells right, cells, reward parts
 	var results []EvalResult
 	var all [][]Completion
-	done, total := 0, len(rows)*len(o.Steps)
+	done, total := 0, (end-own)*len(o.Steps)
 	for _, steps := range o.Steps {
 		cfg := o.samplerConfig(t, steps)
 		res := EvalResult{Steps: steps, N: len(problems), Parts: map[string]float64{}}
-		comps := make([]Completion, 0, len(rows))
-		solved := make([]bool, len(problems))
-		var cellsRight, cells int
-		for lo := 0; lo < len(rows); lo += batch {
-			hi := min(lo+batch, len(rows))
-			tr, err := sampler.Generate(m, prompts[lo:hi], cfg, nil)
+		comps := make([]Completion, 0, end-own)
+		outcome := make([]float64, len(rows)*width)
+		for start := 0; start < len(rows); start += batch {
+			lo, hi := max(start, own), min(start+batch, len(rows), end)
+			if lo >= hi {
+				continue
+			}
+			c := cfg
+			c.RowOffset = lo - start
+			tr, err := sampler.Generate(m, prompts[lo:hi], c, nil)
 			if err != nil {
 				return nil, nil, fmt.Errorf("evaluate at %d steps, problems %d to %d: %w", steps, lo, hi-1, err)
 			}
@@ -113,20 +130,39 @@ func Evaluate(m *model.Model, t task.Task, problems []task.Problem, o EvalOption
 				text := task.Answer(tr.Completion(r))
 				rw := t.Reward(rows[lo+r], text)
 				comps = append(comps, Completion{Text: text, Reward: rw, Problem: rows[lo+r]})
-				res.MeanReward += rw.Total
-				cellsRight += rw.CellsRight
-				cells += rw.Cells
+				out := outcome[(lo+r)*width : (lo+r+1)*width]
 				if rw.Correct {
-					res.Accuracy++
-					solved[(lo+r)/per] = true
+					out[0] = 1
 				}
-				for k, v := range rw.Parts {
-					res.Parts[k] += v
+				out[1], out[2], out[3] = rw.Total, float64(rw.CellsRight), float64(rw.Cells)
+				for i, k := range names {
+					out[4+i] = rw.Parts[k]
 				}
 			}
 			done += hi - lo
 			if o.Progress != nil {
 				o.Progress(done, total)
+			}
+		}
+		if o.Job != nil && o.Job.Size() > 1 {
+			// Each row is one rank's and 0 elsewhere, so the sum gathers it exactly.
+			if err := o.Job.SumFloat64(outcome); err != nil {
+				return nil, nil, fmt.Errorf("evaluate: gathering the ranks' results: %w", err)
+			}
+		}
+		solved := make([]bool, len(problems))
+		var cellsRight, cells float64
+		for row := range rows {
+			out := outcome[row*width : (row+1)*width]
+			res.MeanReward += out[1]
+			cellsRight += out[2]
+			cells += out[3]
+			if out[0] != 0 {
+				res.Accuracy++
+				solved[row/per] = true
+			}
+			for i, k := range names {
+				res.Parts[k] += out[4+i]
 			}
 		}
 		n := float64(len(rows))
@@ -136,7 +172,7 @@ func Evaluate(m *model.Model, t task.Task, problems []task.Problem, o EvalOption
 			res.Parts[k] /= n
 		}
 		if cells > 0 {
-			res.CellAccuracy = float64(cellsRight) / float64(cells)
+			res.CellAccuracy = cellsRight / cells
 		}
 		// Samples of one problem are not independent, so the error is taken over problems.
 		res.AccuracySE = math.Sqrt(res.Accuracy * (1 - res.Accuracy) / float64(len(problems)))

@@ -7,13 +7,15 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 
 	"github.com/dllmrl/agrpo/core/atomicfile"
 )
 
-// Metrics appends one JSON object per line to a run's metrics.jsonl.
+// Metrics appends one JSON object per line to a run's metrics.jsonl. It is the run folder's
+// one writer: it holds the folder's lock (lockRunFolder) from OpenMetrics to Close.
 type Metrics struct {
-	f *os.File
+	f, lock *os.File
 }
 
 // OpenMetrics opens path for appending, first dropping every record the run is about to write
@@ -22,14 +24,20 @@ type Metrics struct {
 // over. A resumed run passes its checkpoint's step, and evalAtUpTo false where Run evaluates
 // that step again (the starting evaluation at step 0, the final one of a finished run).
 func OpenMetrics(path string, upTo int, evalAtUpTo bool) (*Metrics, error) {
+	lock, err := lockRunFolder(filepath.Dir(path))
+	if err != nil {
+		return nil, err
+	}
 	if err := truncateMetrics(path, upTo, evalAtUpTo); err != nil {
+		lock.Close()
 		return nil, err
 	}
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
+		lock.Close()
 		return nil, fmt.Errorf("metrics: %w", err)
 	}
-	return &Metrics{f: f}, nil
+	return &Metrics{f: f, lock: lock}, nil
 }
 
 func truncateMetrics(path string, upTo int, evalAtUpTo bool) error {
@@ -70,5 +78,9 @@ func (m *Metrics) Write(rec any) error {
 	return nil
 }
 
-// Close closes the file.
-func (m *Metrics) Close() error { return m.f.Close() }
+// Close closes the file and releases the run folder.
+func (m *Metrics) Close() error {
+	err := m.f.Close()
+	m.lock.Close() // nil where there is no lock: (*os.File).Close then returns ErrInvalid
+	return err
+}

@@ -11,9 +11,13 @@ import (
 	"github.com/dllmrl/agrpo/rl/task"
 )
 
-// LoadModel loads a checkpoint by path or, when no such file exists, by shipped model name.
+// LoadModel loads a checkpoint by path — a file of this project, or a Hugging Face model folder
+// in LLaDA's layout (model.LoadDir) — or, when no such file exists, by shipped model name.
 func LoadModel(nameOrPath string, b core.Backend) (*model.Checkpoint, error) {
-	if _, err := os.Stat(nameOrPath); err == nil {
+	if st, err := os.Stat(nameOrPath); err == nil {
+		if st.IsDir() {
+			return model.LoadDir(nameOrPath, b)
+		}
 		return model.Load(nameOrPath, b)
 	}
 	if raw, ok := models.Bytes(nameOrPath); ok {

@@ -10,6 +10,7 @@ import (
 	"github.com/dllmrl/agrpo/core/model"
 	"github.com/dllmrl/agrpo/core/pg"
 	"github.com/dllmrl/agrpo/core/sampler"
+	"github.com/dllmrl/agrpo/rl/dist"
 	"github.com/dllmrl/agrpo/rl/task"
 )
 
@@ -67,15 +68,8 @@ func rolloutConfigs(ro RolloutConfig, t task.Task) []sampler.Config {
 	}
 	out := make([]sampler.Config, len(steps))
 	for i, s := range steps {
-		c := sampler.Config{GenLength: t.AnswerLen(), BlockLength: ro.BlockLength, Steps: s,
-			Temperature: float32(ro.Temperature), TopK: ro.TopK, TopP: float32(ro.TopP), Remasking: rm, Confidence: conf}
-		if c.BlockLength == 0 {
-			c.BlockLength = c.GenLength
-		}
-		if c.Steps == 0 {
-			c.Steps = c.GenLength
-		}
-		out[i] = c
+		out[i] = sampler.Config{GenLength: t.AnswerLen(), BlockLength: ro.BlockLength, Steps: s,
+			Temperature: float32(ro.Temperature), TopK: ro.TopK, TopP: float32(ro.TopP), Remasking: rm, Confidence: conf}.Resolved()
 	}
 	return out
 }
@@ -95,87 +89,166 @@ func checkRollouts(ro RolloutConfig, t task.Task) error {
 func (t *Trainer) rlStep() (stepResult, error) {
 	r := t.Cfg.RL
 	g := r.Group
-	problems := make([]task.Problem, r.Prompts)
-	prompts := make([]sampler.Prompt, 0, r.Prompts*g)
-	for i := range problems {
-		problems[i] = t.Task.SampleTrain(t.rng)
-		ids, mask, err := task.EncodePrompt(t.Task, problems[i])
-		if err != nil {
-			return stepResult{}, err
-		}
-		for k := 0; k < g; k++ {
-			prompts = append(prompts, sampler.Prompt{Tokens: ids, Mask: mask})
-		}
+	problems, prompts, err := t.drawPrompts()
+	if err != nil {
+		return stepResult{}, err
 	}
 	configs := rolloutConfigs(r.Rollout, t.Task)
 	cfg := configs[t.Step%len(configs)]
 	cfg.Seed = t.rng.Uint32()
+	// Every rank draws the whole step's prompts and seed above, so the random stream moves as on
+	// one process, and samples its share of the prompts (whole groups) as the rows they are in
+	// the whole batch.
+	plo, phi := dist.Share(r.Prompts, t.job.Rank(), t.job.Size())
+	lo, hi := plo*g, phi*g
+	cfg.RowOffset = lo
 	rolloutStart := time.Now()
-	tr, err := sampler.Generate(t.Model, prompts, cfg, nil)
+	tr, err := sampler.Generate(t.Model, prompts[lo:hi], cfg, nil)
 	if err != nil {
 		return stepResult{}, err
 	}
-
-	names := t.Task.RewardNames()
-	rewards := make([]float64, tr.B)
-	parts := map[string]float64{}
-	var correct, length float64
-	for row := 0; row < tr.B; row++ {
-		rw := t.Task.Reward(problems[row/g], task.Answer(tr.Completion(row)))
-		rewards[row] = rw.Total
-		for _, n := range names {
-			parts[n] += rw.Parts[n] / float64(tr.B)
-		}
-		if rw.Correct {
-			correct++
-		}
-		length += float64(len(task.Answer(tr.Completion(row))))
-	}
-	adv, meanStd, zeroStd := Advantages(rewards, g, r.ScaleRewards)
-
-	rolloutS := time.Since(rolloutStart).Seconds()
-	updateStart := time.Now()
-	rolls := &pg.Rollouts{Traj: tr, Adv: adv}
-	if err := t.rl.est.Prepare(t.Model, rolls, t.rng); err != nil {
+	out, err := t.outcomes(problems, tr, lo, len(prompts))
+	if err != nil {
 		return stepResult{}, err
 	}
+	adv, meanStd, zeroStd := Advantages(out.rewards, g, r.ScaleRewards)
+	rolloutS := time.Since(rolloutStart).Seconds()
+
+	updateStart := time.Now()
+	rolls := &pg.Rollouts{Traj: tr, Adv: adv[lo:hi]}
+	if t.job.Size() > 1 {
+		rolls.Shard = &pg.Shard{Offset: lo, Total: len(prompts), Sum: t.job.SumFloat64}
+	}
 	lr := LearningRate(t.Cfg.Train, t.Step+1)
-	var loss, norm float64
-	var last pg.Stats
-	for it := 0; it < t.rl.est.Iterations(); it++ {
-		t.zeroGrads()
-		st, err := t.rl.est.Accumulate(t.Model, t.rl.ref, rolls, it, t.rng)
-		if err != nil {
-			return stepResult{}, err
-		}
-		if math.IsNaN(st.Loss) || math.IsInf(st.Loss, 0) {
-			return stepResult{Loss: st.Loss}, nil
-		}
-		norm = t.update(lr)
-		loss += st.Loss / float64(t.rl.est.Iterations())
-		last = st
+	loss, norm, last, err := t.policyUpdates(rolls, lr)
+	if err != nil {
+		return stepResult{}, err
 	}
-	var mean float64
-	for _, x := range rewards {
-		mean += x / float64(len(rewards))
+	if math.IsNaN(loss) || math.IsInf(loss, 0) {
+		return stepResult{Loss: loss}, nil // Run stops the run, keeping the last checkpoint
 	}
-	var std float64
-	for _, x := range rewards {
-		std += (x - mean) * (x - mean) / float64(len(rewards))
+	tokens := float64(tr.B * (tr.P + tr.C) * (tr.StepsRun + 1))
+	if err := t.sum(&tokens); err != nil {
+		return stepResult{}, err
 	}
+	nb := float64(len(prompts))
+	mean, std := meanAndStd(out.rewards)
 	m := map[string]float64{
-		"reward": mean, "reward_std": math.Sqrt(std), "reward_group_std": meanStd, "frac_reward_zero_std": zeroStd,
-		"accuracy": correct / float64(tr.B), "completions/mean_length": length / float64(tr.B),
+		"reward": mean, "reward_std": std, "reward_group_std": meanStd, "frac_reward_zero_std": zeroStd,
+		"accuracy": out.correct / nb, "completions/mean_length": out.length / nb,
 		"kl": last.KL, "clip_ratio/low_mean": last.ClipLow, "clip_ratio/high_mean": last.ClipHigh,
 		"clip_ratio/region_mean": last.ClipRegion, "ratio_dev": last.RatioDev, "rollout_steps": float64(cfg.Steps),
 		"rollout_s": rolloutS, "update_s": time.Since(updateStart).Seconds(),
 	}
-	for _, n := range names {
-		m["rewards/"+n+"/mean"] = parts[n]
+	for n, v := range out.parts {
+		m["rewards/"+n+"/mean"] = v
 	}
-	tokens := tr.B * (tr.P + tr.C) * (tr.StepsRun + 1)
-	return stepResult{Loss: loss, GradNorm: norm, LR: lr, Tokens: tokens, Metrics: m,
-		Summary: fmt.Sprintf("reward %.3f acc %.2f", mean, correct/float64(tr.B))}, nil
+	return stepResult{Loss: loss, GradNorm: norm, LR: lr, Tokens: int(tokens), Metrics: m,
+		Summary: fmt.Sprintf("reward %.3f acc %.2f", mean, out.correct/nb)}, nil
+}
+
+// drawPrompts draws the step's training problems and lays out their G rollouts each.
+func (t *Trainer) drawPrompts() ([]task.Problem, []sampler.Prompt, error) {
+	r := t.Cfg.RL
+	problems := make([]task.Problem, r.Prompts)
+	prompts := make([]sampler.Prompt, 0, r.Prompts*r.Group)
+	for i := range problems {
+		problems[i] = t.Task.SampleTrain(t.rng)
+		ids, mask, err := task.EncodePrompt(t.Task, problems[i])
+		if err != nil {
+			return nil, nil, err
+		}
+		for k := 0; k < r.Group; k++ {
+			prompts = append(prompts, sampler.Prompt{Tokens: ids, Mask: mask})
+		}
+	}
+	return problems, prompts, nil
+}
+
+// stepOutcomes are the whole batch's rewards and, summed over its rows, the correct answers,
+// answer lengths and, as means, the reward parts.
+type stepOutcomes struct {
+	rewards         []float64
+	correct, length float64
+	parts           map[string]float64
+}
+
+// outcomes scores this rank's rows (rows lo… of the nb in the whole batch) and gathers every
+// row's outcome from the ranks, so that advantages and metrics are computed from the whole
+// batch as on one process.
+func (t *Trainer) outcomes(problems []task.Problem, tr *sampler.Trajectories, lo, nb int) (stepOutcomes, error) {
+	g := t.Cfg.RL.Group
+	names := t.Task.RewardNames()
+	per := 3 + len(names) // reward, correct, answer length, reward parts
+	outcome := make([]float64, nb*per)
+	for row := 0; row < tr.B; row++ {
+		rw := t.Task.Reward(problems[(lo+row)/g], task.Answer(tr.Completion(row)))
+		o := outcome[(lo+row)*per : (lo+row+1)*per]
+		o[0], o[2] = rw.Total, float64(len(task.Answer(tr.Completion(row))))
+		if rw.Correct {
+			o[1] = 1
+		}
+		for i, n := range names {
+			o[3+i] = rw.Parts[n]
+		}
+	}
+	if err := t.gather(outcome); err != nil {
+		return stepOutcomes{}, err
+	}
+	out := stepOutcomes{rewards: make([]float64, nb), parts: map[string]float64{}}
+	for _, n := range names {
+		out.parts[n] = 0
+	}
+	for row := range nb {
+		o := outcome[row*per : (row+1)*per]
+		out.rewards[row] = o[0]
+		for i, n := range names {
+			out.parts[n] += o[3+i] / float64(nb)
+		}
+		out.correct += o[1]
+		out.length += o[2]
+	}
+	return out, nil
+}
+
+// policyUpdates prepares the estimator on the rollouts and takes its μ optimizer steps at lr.
+// It returns the mean loss, the last gradient norm and the last step's statistics; a loss that
+// is not finite is returned as it is, before any update with it.
+func (t *Trainer) policyUpdates(rolls *pg.Rollouts, lr float64) (loss, norm float64, last pg.Stats, err error) {
+	if err := t.rl.est.Prepare(t.Model, rolls, t.rng); err != nil {
+		return 0, 0, pg.Stats{}, err
+	}
+	iters := t.rl.est.Iterations()
+	for it := 0; it < iters; it++ {
+		t.zeroGrads()
+		st, err := t.rl.est.Accumulate(t.Model, t.rl.ref, rolls, it, t.rng)
+		if err != nil {
+			return 0, 0, pg.Stats{}, err
+		}
+		if st, err = t.sumStats(st); err != nil {
+			return 0, 0, pg.Stats{}, err
+		}
+		if math.IsNaN(st.Loss) || math.IsInf(st.Loss, 0) {
+			return st.Loss, 0, pg.Stats{}, nil
+		}
+		if norm, err = t.update(lr); err != nil {
+			return 0, 0, pg.Stats{}, err
+		}
+		loss += st.Loss / float64(iters)
+		last = st
+	}
+	return loss, norm, last, nil
+}
+
+// meanAndStd are the mean and the population standard deviation of xs.
+func meanAndStd(xs []float64) (mean, std float64) {
+	for _, x := range xs {
+		mean += x / float64(len(xs))
+	}
+	for _, x := range xs {
+		std += (x - mean) * (x - mean) / float64(len(xs))
+	}
+	return mean, math.Sqrt(std)
 }
 
 // Advantages are rewards minus their group's mean (groups of g consecutive rows), divided by

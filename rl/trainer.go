@@ -15,8 +15,6 @@ import (
 	"time"
 
 	"github.com/pelletier/go-toml/v2"
-	"github.com/schollz/progressbar/v3"
-	"golang.org/x/term"
 
 	"github.com/dllmrl/agrpo/core"
 	"github.com/dllmrl/agrpo/core/atomicfile"
@@ -24,6 +22,7 @@ import (
 	"github.com/dllmrl/agrpo/core/safetensors"
 	"github.com/dllmrl/agrpo/core/sampler"
 	"github.com/dllmrl/agrpo/core/sft"
+	"github.com/dllmrl/agrpo/rl/dist"
 	"github.com/dllmrl/agrpo/rl/task"
 )
 
@@ -44,6 +43,11 @@ const (
 // checkpoints, metrics, evaluation and exact resume: the random stream, the optimizer and the
 // step are all in the checkpoint, so a resumed run on the CPU backend continues bit for bit as
 // if it had never stopped.
+//
+// In a data-parallel job (NewJobRun, ResumeJob) every rank holds the same parameters, optimizer
+// and random stream; each samples and trains its share of the step's prompts or examples, the
+// gradients are summed over the ranks, and every rank takes the same step (job.go). Rank 0
+// alone writes the run folder.
 type Trainer struct {
 	Cfg   Config
 	Dir   string
@@ -51,7 +55,7 @@ type Trainer struct {
 	Model *model.Model
 	Opt   *AdamW
 	Step  int       // completed optimizer steps
-	Out   io.Writer // progress and messages
+	Out   io.Writer // messages: notes and evaluation summaries
 	// OnStep, if set, is called after every completed step (live displays, tests).
 	OnStep func(StepInfo)
 
@@ -63,13 +67,25 @@ type Trainer struct {
 	norm    *core.Tensor
 	rl      *rlState // the estimator and reference model of an RL method
 	saved   int      // the step of the checkpoint on disk, −1 before the first
+	job     dist.Comm
+	gradBuf []float32 // the gradients as one vector, for the sum over the ranks
+	reduceS float64   // seconds of the current step spent summing gradients over the ranks
 }
 
 // NewRun creates the run folder cfg.Run.OutDir/cfg.Run.Name, writes the config into it and
 // builds the model: fresh for cfg.Model, or loaded from cfg.Model.Init. Everything is checked
 // before the folder is created, so a refused config leaves nothing behind.
 func NewRun(cfg Config, b core.Backend, out io.Writer) (*Trainer, error) {
+	return NewJobRun(dist.Single{}, cfg, b, out)
+}
+
+// NewJobRun is NewRun on every rank of a data-parallel job: rank 0 creates the run folder, and
+// the ranks check that they hold the same config and model and take rank 0's parameters.
+func NewJobRun(job dist.Comm, cfg Config, b core.Backend, out io.Writer) (*Trainer, error) {
 	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := checkShares(cfg, job.Size()); err != nil {
 		return nil, err
 	}
 	t, err := task.ByName(cfg.Task.Name)
@@ -101,6 +117,9 @@ func NewRun(cfg Config, b core.Backend, out io.Writer) (*Trainer, error) {
 		if err := mc.Validate(); err != nil {
 			return nil, fmt.Errorf("model: %w", err)
 		}
+		if err := task.CheckModel(mc, t); err != nil { // a chat task needs a model's own tokenizer
+			return nil, fmt.Errorf("model: %w", err)
+		}
 		if err := checkMemory(cfg, mc, t, b); err != nil {
 			return nil, err
 		}
@@ -108,7 +127,7 @@ func NewRun(cfg Config, b core.Backend, out io.Writer) (*Trainer, error) {
 		p.Init(b, mc, cfg.Run.Seed)
 		m = model.New(b, mc, p)
 	}
-	tr := &Trainer{Cfg: cfg, Dir: dir, Task: t, Model: m, Opt: NewAdamW(b, m.Cfg), Out: out, saved: -1}
+	tr := &Trainer{Cfg: cfg, Dir: dir, Task: t, Model: m, Opt: NewAdamW(b, m.Cfg), Out: out, saved: -1, job: job}
 	tr.src = rand.NewPCG(cfg.Run.Seed, 0x5f7)
 	tr.rng = rand.New(tr.src)
 	if tr.rl, err = newRLState(cfg, m); err != nil {
@@ -117,18 +136,27 @@ func NewRun(cfg Config, b core.Backend, out io.Writer) (*Trainer, error) {
 	if err := tr.checkSampling(); err != nil {
 		return nil, err
 	}
+	if err := tr.join(); err != nil {
+		return nil, err
+	}
+	if !tr.lead() {
+		return tr, nil
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("run folder: %w", err)
 	}
-	raw, err := toml.Marshal(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("encoding config: %w", err)
-	}
-	if err := atomicfile.Write(filepath.Join(dir, ConfigFile), func(w io.Writer) error { _, err := w.Write(raw); return err }); err != nil {
-		return nil, err
-	}
+	// The metrics take the folder's lock: before the config is written, so that a second
+	// trainer on this folder is refused before it changes anything.
 	if tr.metrics, err = OpenMetrics(filepath.Join(dir, MetricsFile), 0, false); err != nil {
 		return nil, err
+	}
+	raw, err := toml.Marshal(cfg)
+	if err == nil {
+		err = atomicfile.Write(filepath.Join(dir, ConfigFile), func(w io.Writer) error { _, err := w.Write(raw); return err })
+	}
+	if err != nil {
+		tr.metrics.Close()
+		return nil, fmt.Errorf("writing the config: %w", err)
 	}
 	return tr, nil
 }
@@ -150,15 +178,24 @@ func (t *Trainer) checkSampling() error {
 // ModelConfigFor is the architecture of mc on the shared character vocabulary, long enough
 // for the task's prompt and answer.
 func ModelConfigFor(mc ModelConfig, t task.Task) model.Config {
-	return model.Config{VocabSize: task.VocabSize, DModel: mc.DModel, Layers: mc.Layers, Heads: mc.Heads,
+	return model.Config{VocabSize: task.VocabSize, DModel: mc.DModel, Layers: mc.Layers, Heads: mc.Heads, KVHeads: mc.KVHeads,
 		MLPHidden: mc.MLPHidden, MaxSeqLen: t.PromptLen() + t.AnswerLen(), RopeTheta: mc.RopeTheta,
 		NormEps: mc.NormEps, MaskID: task.Mask, EOSID: task.EOS, PadID: task.EOS}
 }
 
 // Resume reopens a run folder at its checkpoint.
 func Resume(dir string, b core.Backend, out io.Writer) (*Trainer, error) {
+	return ResumeJob(dist.Single{}, dir, b, out)
+}
+
+// ResumeJob is Resume on every rank of a data-parallel job, which may have another number of
+// ranks than the job that wrote the checkpoint: the checkpoint holds no per-rank state.
+func ResumeJob(job dist.Comm, dir string, b core.Backend, out io.Writer) (*Trainer, error) {
 	cfg, err := LoadConfig(filepath.Join(dir, ConfigFile))
 	if err != nil {
+		return nil, fmt.Errorf("resume %s: %w", dir, err)
+	}
+	if err := checkShares(cfg, job.Size()); err != nil {
 		return nil, fmt.Errorf("resume %s: %w", dir, err)
 	}
 	t, err := task.ByName(cfg.Task.Name)
@@ -185,7 +222,7 @@ func Resume(dir string, b core.Backend, out io.Writer) (*Trainer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("resume: checkpoint %s: bad step %q", path, ck.Metadata["step"])
 	}
-	tr := &Trainer{Cfg: cfg, Dir: dir, Task: t, Model: model.New(b, ck.Config, ck.Params), Opt: NewAdamW(b, ck.Config), Out: out, Step: step, saved: step}
+	tr := &Trainer{Cfg: cfg, Dir: dir, Task: t, Model: model.New(b, ck.Config, ck.Params), Opt: NewAdamW(b, ck.Config), Out: out, Step: step, saved: step, job: job}
 	optStep, err := strconv.Atoi(ck.Metadata["optim_step"])
 	if err != nil {
 		return nil, fmt.Errorf("resume: checkpoint %s: bad optim_step %q", path, ck.Metadata["optim_step"])
@@ -212,6 +249,12 @@ func Resume(dir string, b core.Backend, out io.Writer) (*Trainer, error) {
 	if tr.rl, err = newRLState(cfg, tr.Model); err != nil {
 		return nil, fmt.Errorf("resume %s: %w", dir, err)
 	}
+	if err := tr.join(); err != nil {
+		return nil, fmt.Errorf("resume %s: %w", dir, err)
+	}
+	if !tr.lead() {
+		return tr, nil
+	}
 	redone := step == 0 || step >= cfg.Train.Steps // Run evaluates these steps again
 	if tr.metrics, err = OpenMetrics(filepath.Join(dir, MetricsFile), step, !redone); err != nil {
 		return nil, err
@@ -219,13 +262,17 @@ func Resume(dir string, b core.Backend, out io.Writer) (*Trainer, error) {
 	return tr, nil
 }
 
-// StepInfo is what Trainer.OnStep is told after each step.
+// StepInfo is what Trainer.OnStep is told after each step: enough for a progress display,
+// which is the caller's (the trainer prints nothing per step).
 type StepInfo struct {
-	Step    int
-	Loss    float64
-	Tokens  int                // tokens processed by the step
-	Seconds float64            // the step's wall time
-	Metrics map[string]float64 // the method's metrics (for RL: reward, accuracy, kl, …)
+	Step, Steps  int // the step just done, of Steps
+	Loss         float64
+	GradNorm, LR float64
+	Tokens       int                // tokens processed by the step
+	Seconds      float64            // the step's wall time
+	Metrics      map[string]float64 // the method's metrics (for RL: reward, accuracy, kl, …)
+	Summary      string             // a few of them as text ("reward 3.2 acc 0.41")
+	Logged       bool               // the step was written to metrics.jsonl (train.log_every)
 }
 
 // stepResult is what one training step reports.
@@ -240,11 +287,11 @@ type stepResult struct {
 // it checkpoints and returns ErrInterrupted; on a non-finite loss, gradient norm, parameter or
 // logit (sampler.ErrNonFinite) it stops with the last good checkpoint kept.
 func (t *Trainer) Run(ctx context.Context) error {
-	defer t.metrics.Close()
+	if t.lead() {
+		defer t.metrics.Close()
+	}
 	tc := t.Cfg.Train
-	bar := t.progressBar()
 	start := time.Now()
-	var tokens int
 	if t.rl != nil && t.Step == 0 && tc.EvalEvery > 0 {
 		// The starting point of an RL run, so its curves and table begin at the base model.
 		if _, err := t.evaluate(); err != nil {
@@ -252,15 +299,19 @@ func (t *Trainer) Run(ctx context.Context) error {
 		}
 	}
 	for t.Step < tc.Steps {
-		if ctx.Err() != nil {
+		stop, err := t.anyRank(ctx.Err() != nil)
+		if err != nil {
+			return err
+		}
+		if stop {
 			if err := t.SaveCheckpoint(start); err != nil {
 				return err
 			}
 			return ErrInterrupted
 		}
 		stepStart := time.Now()
+		t.reduceS = 0
 		var st stepResult
-		var err error
 		if t.rl != nil {
 			st, err = t.rlStep()
 		} else {
@@ -273,27 +324,24 @@ func (t *Trainer) Run(ctx context.Context) error {
 			return t.diverged(t.Step+1, fmt.Errorf("loss %v, gradient norm %v", st.Loss, st.GradNorm))
 		}
 		t.Step++
-		tokens += st.Tokens
-		if t.OnStep != nil {
-			t.OnStep(StepInfo{Step: t.Step, Loss: st.Loss, Tokens: st.Tokens, Seconds: time.Since(stepStart).Seconds(), Metrics: st.Metrics})
-		}
-		if t.Step%tc.LogEvery == 0 || t.Step == tc.Steps {
+		logged := t.lead() && (t.Step%tc.LogEvery == 0 || t.Step == tc.Steps)
+		if logged {
 			elapsed := time.Since(start).Seconds()
 			rec := map[string]any{"step": t.Step, "loss": st.Loss, "grad_norm": st.GradNorm, "learning_rate": st.LR,
 				"tokens_per_s": float64(st.Tokens) / time.Since(stepStart).Seconds(), "wall_s": t.wall + elapsed}
 			for k, v := range st.Metrics {
 				rec[k] = v
 			}
+			if t.job.Size() > 1 {
+				rec["ranks"], rec["allreduce_s"] = t.job.Size(), t.reduceS
+			}
 			if err := t.metrics.Write(rec); err != nil {
 				return err
 			}
-			if bar == nil {
-				fmt.Fprintf(t.Out, "step %d/%d  %s  grad %.3f  lr %.2e  %.0f tok/s\n", t.Step, tc.Steps, st.Summary, st.GradNorm, st.LR, float64(tokens)/elapsed)
-			}
 		}
-		if bar != nil {
-			bar.Describe(st.Summary)
-			bar.Set(t.Step)
+		if t.OnStep != nil {
+			t.OnStep(StepInfo{Step: t.Step, Steps: tc.Steps, Loss: st.Loss, GradNorm: st.GradNorm, LR: st.LR, Tokens: st.Tokens,
+				Seconds: time.Since(stepStart).Seconds(), Metrics: st.Metrics, Summary: st.Summary, Logged: logged})
 		}
 		if tc.EvalEvery > 0 && t.Step%tc.EvalEvery == 0 && t.Step < tc.Steps {
 			if _, err := t.evaluate(); err != nil {
@@ -306,12 +354,12 @@ func (t *Trainer) Run(ctx context.Context) error {
 			}
 		}
 	}
-	if bar != nil {
-		bar.Finish()
-		fmt.Fprintln(t.Out)
-	}
 	if err := t.SaveCheckpoint(start); err != nil {
 		return err
+	}
+	if !t.lead() {
+		_, err := t.evaluate() // its share of the final evaluation
+		return t.stop(t.Step, err)
 	}
 	if err := model.Save(filepath.Join(t.Dir, ModelFile), t.Model.B, t.Model.Cfg, t.Model.P,
 		map[string]string{"task": t.Task.Name(), "step": strconv.Itoa(t.Step)}); err != nil {
@@ -321,16 +369,9 @@ func (t *Trainer) Run(ctx context.Context) error {
 	if err != nil || res == nil {
 		return t.stop(t.Step, err)
 	}
-	if err := atomicfile.Write(filepath.Join(t.Dir, EvalFile), func(w io.Writer) error {
+	return atomicfile.Write(filepath.Join(t.Dir, EvalFile), func(w io.Writer) error {
 		return writeJSON(w, map[string]any{"task": t.Task.Name(), "step": t.Step, "results": res})
-	}); err != nil {
-		return err
-	}
-	_, note, err := Plot(t.Dir)
-	if note != "" {
-		fmt.Fprintln(t.Out, note)
-	}
-	return err
+	})
 }
 
 // stop passes err on, as a divergence at step when the sampler met logits that are not finite.
@@ -389,11 +430,19 @@ func (t *Trainer) sftStep() (stepResult, error) {
 	}
 	m := t.Model
 	t.zeroGrads()
-	loss := sft.Step(m, noised, &t.bufs)
+	// Every rank draws the whole batch, so the random stream moves as on one process, and trains
+	// its share of the rows; their weights are the whole batch's, so the losses and gradients sum.
+	lo, hi := dist.Share(noised.B, t.job.Rank(), t.job.Size())
+	loss := sft.Step(m, noised.Rows(lo, hi), &t.bufs)
+	if loss, err = t.sumLoss(loss); err != nil {
+		return stepResult{}, err
+	}
 	lr := LearningRate(tc, t.Step+1)
 	norm := 0.0
 	if !math.IsNaN(loss) && !math.IsInf(loss, 0) {
-		norm = t.update(lr)
+		if norm, err = t.update(lr); err != nil {
+			return stepResult{}, err
+		}
 	}
 	return stepResult{Loss: loss, GradNorm: norm, LR: lr, Tokens: noised.B * noised.S,
 		Metrics: map[string]float64{"masked_frac": float64(noised.MaskedTokens) / float64(noised.AnswerTotal)},
@@ -407,15 +456,18 @@ func (t *Trainer) zeroGrads() {
 	m.Grads.Zero(m.B, m.Cfg)
 }
 
-// update clips the accumulated gradients and takes one AdamW step at lr; it returns the
-// gradient norm before clipping.
-func (t *Trainer) update(lr float64) float64 {
+// update sums the accumulated gradients over the job's ranks, clips them and takes one AdamW
+// step at lr; it returns the gradient norm before clipping.
+func (t *Trainer) update(lr float64) (float64, error) {
 	tc, m := t.Cfg.Train, t.Model
+	if err := t.sumGrads(); err != nil {
+		return 0, err
+	}
 	if t.norm == nil {
 		t.norm = m.B.Alloc(core.F32, 1)
 	}
 	h := core.AdamHyper{LR: float32(lr), Beta1: float32(tc.Beta1), Beta2: float32(tc.Beta2), Eps: float32(tc.AdamEps), WeightDecay: float32(tc.WeightDecay)}
-	return t.Opt.Update(m, h, float32(tc.GradClip), t.norm)
+	return t.Opt.Update(m, h, float32(tc.GradClip), t.norm), nil
 }
 
 // evaluate runs the configured evaluation on the test split, logs it and prints a summary.
@@ -428,9 +480,14 @@ func (t *Trainer) evaluate() ([]EvalResult, error) {
 	if ec.N > 0 && ec.N < len(problems) {
 		problems = problems[:ec.N]
 	}
-	res, _, err := Evaluate(t.Model, t.Task, problems, t.evalOptions())
+	o := t.evalOptions()
+	o.Job = t.job
+	res, _, err := Evaluate(t.Model, t.Task, problems, o)
 	if err != nil {
 		return nil, err
+	}
+	if !t.lead() {
+		return res, nil
 	}
 	if err := t.metrics.Write(map[string]any{"step": t.Step, "eval": res}); err != nil {
 		return nil, err
@@ -451,8 +508,14 @@ func (t *Trainer) evalOptions() EvalOptions {
 }
 
 // SaveCheckpoint writes model, optimizer, step, random state and wall time atomically. It
-// refuses parameters that are not finite, so the checkpoint on disk is always a good one.
+// refuses parameters that are not finite, so the checkpoint on disk is always a good one. In a
+// job, rank 0 writes it and the other ranks only note its step (rank 0 failing to write ends
+// the job).
 func (t *Trainer) SaveCheckpoint(runStart time.Time) error {
+	if !t.lead() {
+		t.saved = t.Step
+		return nil
+	}
 	if t.nonFiniteParam() != "" {
 		return t.diverged(t.Step, errors.New("the parameters are not finite"))
 	}
@@ -473,17 +536,4 @@ func (t *Trainer) SaveCheckpoint(runStart time.Time) error {
 	}
 	t.saved = t.Step
 	return nil
-}
-
-// progressBar returns a bar on a terminal, nil otherwise (then Run prints log lines).
-func (t *Trainer) progressBar() *progressbar.ProgressBar {
-	f, ok := t.Out.(*os.File)
-	if !ok || !term.IsTerminal(int(f.Fd())) {
-		return nil
-	}
-	bar := progressbar.NewOptions(t.Cfg.Train.Steps, progressbar.OptionSetWriter(t.Out),
-		progressbar.OptionShowCount(), progressbar.OptionSetPredictTime(true), progressbar.OptionSetWidth(30),
-		progressbar.OptionThrottle(100*time.Millisecond))
-	bar.Set(t.Step)
-	return bar
 }

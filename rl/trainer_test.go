@@ -366,8 +366,7 @@ func logged(t *testing.T, dir, key string) []float64 {
 }
 
 // TestMetricsHygiene: a run started over in a folder left without a checkpoint, or a finished
-// run resumed, writes each evaluation once; plot skips a torn last line with a note and refuses
-// a damaged line before it.
+// run resumed, writes each evaluation once (demo's TestPlotRun has the plot's side).
 func TestMetricsHygiene(t *testing.T) {
 	dir := t.TempDir()
 	c := smallConfig(dir)
@@ -412,15 +411,6 @@ func TestMetricsHygiene(t *testing.T) {
 		t.Fatalf("losses %v: want steps 2 and 4 of this run, not the stale record", losses)
 	}
 
-	torn := append(raw, []byte(`{"step":5,"rew`)...)
-	os.WriteFile(filepath.Join(run, MetricsFile), torn, 0o644)
-	if _, note, err := Plot(run); err != nil || !strings.Contains(note, "torn last line") {
-		t.Fatalf("plot with a torn last line: note %q, error %v", note, err)
-	}
-	os.WriteFile(filepath.Join(run, MetricsFile), append([]byte("{oops\n"), raw...), 0o644)
-	if _, _, err := Plot(run); err == nil || !strings.Contains(err.Error(), "line 1") {
-		t.Fatalf("plot with a damaged first line: %v", err)
-	}
 }
 
 // TestMemoryRefused: runs far larger than the machine are refused before anything is allocated
@@ -443,5 +433,75 @@ func TestMemoryRefused(t *testing.T) {
 		if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 			t.Errorf("%s: a refused run left %v behind", want, entries)
 		}
+	}
+}
+
+// TestChatTaskRefused: a chat task with a fresh model on the character vocabulary is refused
+// before the run folder exists.
+func TestChatTaskRefused(t *testing.T) {
+	c := smallConfig(t.TempDir())
+	c.Task.Name = "gsm8k"
+	_, err := NewRun(c, cpu.New(), io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "model: task gsm8k writes chat prompts") {
+		t.Fatalf("NewRun returned %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(c.Run.OutDir, c.Run.Name)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a refused run left its folder behind (%v)", err)
+	}
+}
+
+// TestRunFolderInUse: a second trainer on a folder that another one holds is refused before it
+// writes anything, naming the holder; once the first is done, the folder can be resumed.
+func TestRunFolderInUse(t *testing.T) {
+	dir := t.TempDir()
+	c := smallConfig(dir)
+	c.Train.Steps, c.Train.WarmupSteps = 1, 0
+	first, err := NewRun(c, cpu.New(), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runDir := filepath.Join(dir, c.Run.Name)
+	cfgBefore, err := os.ReadFile(filepath.Join(runDir, ConfigFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2 := c
+	c2.Train.LR *= 2
+	if _, err := NewRun(c2, cpu.New(), io.Discard); err == nil || !strings.Contains(err.Error(), "in use by another trainer") ||
+		!strings.Contains(err.Error(), strconv.Itoa(os.Getpid())) {
+		t.Fatalf("second trainer on a held folder: err = %v", err)
+	}
+	if after, _ := os.ReadFile(filepath.Join(runDir, ConfigFile)); !bytes.Equal(after, cfgBefore) {
+		t.Fatal("the refused trainer rewrote the config")
+	}
+	if err := first.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// Run released the folder: resuming it now works (and finds the run finished).
+	if _, err := Resume(runDir, cpu.New(), io.Discard); err != nil {
+		t.Fatalf("resume after the first trainer finished: %v", err)
+	}
+}
+
+// TestGroupedQueryModel: model.n_kv_heads makes a fresh model with grouped-query attention,
+// which trains and is saved with its n_kv_heads (and loads back as such).
+func TestGroupedQueryModel(t *testing.T) {
+	dir := t.TempDir()
+	c := smallConfig(dir)
+	c.Model.Heads, c.Model.KVHeads = 4, 2
+	c.Train.Steps, c.Train.CheckpointEvery = 2, 0
+	r, err := NewRun(c, cpu.New(), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ck, err := LoadModel(filepath.Join(dir, "t", "model.safetensors"), cpu.New())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ck.Config.Heads != 4 || ck.Config.KVHeadCount() != 2 {
+		t.Errorf("saved model has %d heads on %d key/value heads, want 4 on 2", ck.Config.Heads, ck.Config.KVHeadCount())
 	}
 }

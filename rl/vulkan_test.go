@@ -19,6 +19,7 @@ import (
 	"github.com/dllmrl/agrpo/core/safetensors"
 	"github.com/dllmrl/agrpo/core/sampler"
 	"github.com/dllmrl/agrpo/core/vulkan/vulkantest"
+	"github.com/dllmrl/agrpo/rl/dist/disttest"
 	"github.com/dllmrl/agrpo/rl/models"
 	"github.com/dllmrl/agrpo/rl/task"
 )
@@ -234,4 +235,26 @@ func floats(t *testing.T, st safetensors.Tensor) []float64 {
 		out[i] = float64(x)
 	}
 	return out
+}
+
+// TestJobOnVulkan: an AGRPO job of 2 ranks, each on its own Vulkan backend (lavapipe in CI),
+// logs what one process on the Vulkan backend logs and ends with its parameters, as on the CPU
+// (TestJobEqualsOneProcess): the rows' keyed draws in the shader and the gradients' trip
+// through host memory for the sum.
+func TestJobOnVulkan(t *testing.T) {
+	disttest.Mpirun(t)
+	one := oneProcess(t, "agrpo", 3, vulkantest.Open(t))
+	dir := t.TempDir()
+	runJob(t, 2, "AGRPO_JOB_METHOD=agrpo", "AGRPO_JOB_DIR="+dir, "AGRPO_JOB_STEPS=3", "AGRPO_JOB_DEVICE=vulkan")
+	compareRuns(t, "agrpo on 2 ranks, Vulkan", filepath.Join(one, "t"), filepath.Join(dir, "t"))
+	var norms []float64
+	for _, r := range metricRecords(t, filepath.Join(dir, "t")) {
+		if g, ok := r["grad_norm"]; ok {
+			norms = append(norms, g)
+		}
+	}
+	if !slices.ContainsFunc(norms, func(g float64) bool { return g > 0 }) {
+		t.Errorf("gradient norms %v: no step had a gradient to sum", norms)
+	}
+	t.Logf("gradient norms %v", norms)
 }

@@ -1,7 +1,8 @@
 #version 450
 #extension GL_EXT_control_flow_attributes : require
 // Bidirectional multi-head attention with a key-padding mask, forward (FlashAttention style).
-// q, k, v, out are [B, L, H·Dh]; keyMask [B, L] (int, 0 = padding: no query attends to it);
+// q, out are [B, L, H·Dh]; k, v [B, L, Hkv·Dh] with Hkv dividing H (grouped-query attention:
+// head h reads key/value head h/(H/Hkv)); keyMask [B, L] (int, 0 = padding: no query attends to it);
 // lse [B, H, L] receives each query's log-sum-exp of scores, −Inf (and out 0) for a query with
 // no real key, as the CPU backend does. Scores are q·k·scale, scale = 1/√Dh (push constant).
 //
@@ -43,7 +44,7 @@ layout(std430, binding = 2) readonly buffer B2 { float q[]; };
 layout(std430, binding = 3) readonly buffer B3 { float k[]; };
 layout(std430, binding = 4) readonly buffer B4 { float v[]; };
 layout(std430, binding = 5) readonly buffer B5 { int keyMask[]; };
-layout(push_constant) uniform Push { uint seq, heads, hd; float scale; } p;
+layout(push_constant) uniform Push { uint seq, heads, kvHeads, hd; float scale; } p;
 
 shared vec4 Qs[BQ * D4];     // query tile, row-major
 shared vec4 KVs[BK * KS];    // K tile, then V tile (padded rows)
@@ -51,13 +52,14 @@ shared vec4 Ps[BQ * BK / 4]; // probabilities exp(s − running max) of the tile
 shared vec4 Ms[BQ * 2];      // per-lane partial row maxima of the tile, 4 lanes a vec4
 shared uint okS[BK];         // 1 for a real key of the tile, 0 for padding or past L
 
-// STAGE copies rows r0 .. r0+ROWS−1 of this head of SRC into DST (row stride STRIDE vec4s),
-// zeros past Dh and past L. Consecutive invocations read consecutive floats (coalesced).
-#define STAGE(DST, SRC, r0, ROWS, STRIDE)                                  \
+// STAGE copies rows r0 .. r0+ROWS−1 of one head of SRC, which starts at SRC[B0] with rows of
+// W floats, into DST (row stride STRIDE vec4s), zeros past Dh and past L. Consecutive
+// invocations read consecutive floats (coalesced).
+#define STAGE(DST, SRC, B0, W, r0, ROWS, STRIDE)                           \
     for (uint e = tid; e < (ROWS) * D4 * 4; e += 64) {                     \
         uint rr = e / (D4 * 4), d = e % (D4 * 4), pos = (r0) + rr;         \
         float x = 0.0;                                                     \
-        if (d < p.hd && pos < p.seq) x = SRC[base + pos * dm + d];         \
+        if (d < p.hd && pos < p.seq) x = SRC[(B0) + pos * (W) + d];        \
         DST[rr * (STRIDE) + (d >> 2)][d & 3u] = x;                         \
     }
 
@@ -65,11 +67,12 @@ void main() {
     uint tid = gl_LocalInvocationIndex;
     uint lane = tid & 7u, grp = tid >> 3;
     uint q0 = gl_WorkGroupID.x * BQ, h = gl_WorkGroupID.y, bi = gl_WorkGroupID.z;
-    uint dm = p.heads * p.hd;
+    uint dm = p.heads * p.hd, kdm = p.kvHeads * p.hd;
     uint base = bi * p.seq * dm + h * p.hd; // (bi, position 0, head h, column 0)
+    uint kbase = bi * p.seq * kdm + (h / (p.heads / p.kvHeads)) * p.hd; // its key/value head
     float NEG = uintBitsToFloat(0xff800000u); // −Inf: a masked score, or no key yet
 
-    STAGE(Qs, q, q0, BQ, D4);
+    STAGE(Qs, q, base, dm, q0, BQ, D4);
 
     float m[MAXR], l[MAXR]; // running max and sum of exp(s − m) per owned row
     vec4 acc[MAXR * MAXR];  // [row r][column n]: unnormalised output
@@ -81,7 +84,7 @@ void main() {
 
     for (uint k0 = 0; k0 < p.seq; k0 += BK) {
         barrier(); // the previous tile's reads of KVs and Ps are done (and Qs is staged)
-        STAGE(KVs, k, k0, BK, KS);
+        STAGE(KVs, k, kbase, kdm, k0, BK, KS);
         if (tid < BK) {
             uint ok = 0u; // an explicit branch: no mask read past L
             if (k0 + tid < p.seq) ok = keyMask[bi * p.seq + k0 + tid] != 0 ? 1u : 0u;
@@ -142,7 +145,7 @@ void main() {
                 }
             }
         }
-        STAGE(KVs, v, k0, BK, KS); // every K read happened before the barrier above
+        STAGE(KVs, v, kbase, kdm, k0, BK, KS); // every K read happened before the barrier above
         barrier();
 
         // acc = acc·alpha + P·V, and the row sums from the same P values.

@@ -31,6 +31,11 @@
 // TRANS_A and TRANS_B are constants rather than push constants so that the compiler drops the
 // other layout's code (and, on llvmpipe, its loads, which would run under a mask otherwise).
 //
+// B16 (either kernel): B holds 16-bit floats, two to a 32-bit word (element i in the low half of
+// word i/2 when i is even) — 1 bfloat16, 2 IEEE half — widened exactly as they are read, so the
+// product is the one of the widened B, accumulated in float32 (weights kept 16-bit in memory).
+// It reads B element by element, as without VEC4.
+//
 // Rows and columns past the edge of C are read at clamped, valid addresses and never stored;
 // elements past K are zeroed so that they add nothing. beta = 0 never reads C (it may hold NaN).
 layout(local_size_x = 256, local_size_x_id = 0) in;
@@ -40,6 +45,7 @@ layout(constant_id = 3) const bool VEC4 = false;
 layout(constant_id = 4) const bool LANES = false;
 layout(constant_id = 5) const uint RA = 8; // LANES: vec4 loads of A per lane and step; 8·RA rows
 layout(constant_id = 6) const uint NB = 4; // LANES: vec4 columns per lane; 32·NB columns
+layout(constant_id = 7) const uint B16 = 0; // 0: B is float; 1: bfloat16; 2: IEEE half
 
 layout(std430, binding = 0) buffer Cbuf { float c[]; };
 layout(std430, binding = 0) buffer C4buf { vec4 c4[]; };
@@ -47,6 +53,7 @@ layout(std430, binding = 1) readonly buffer Abuf { float a[]; };
 layout(std430, binding = 1) readonly buffer A4buf { vec4 a4[]; };
 layout(std430, binding = 2) readonly buffer Bbuf { float b[]; };
 layout(std430, binding = 2) readonly buffer B4buf { vec4 b4[]; };
+layout(std430, binding = 2) readonly buffer BHbuf { uint bh[]; };
 layout(push_constant) uniform Push {
     uint M, N, K;
     uint lda, ldb;                  // row lengths of A and B as stored
@@ -72,11 +79,25 @@ vec4 loadA(uint base, uint o, uint i, uint lim) {
     return vec4(a[r + min(i, lim - 1u)], a[r + min(i + 1u, lim - 1u)],
                 a[r + min(i + 2u, lim - 1u)], a[r + min(i + 3u, lim - 1u)]);
 }
+// f16 widens an IEEE half exactly, subnormals as man·2⁻²⁴ (unpackHalf2x16 may flush them).
+float f16(uint h) {
+    uint e = (h >> 10) & 31u, s = (h & 0x8000u) << 16, m = h & 0x3ffu;
+    if (e == 0u) return uintBitsToFloat(s) + (s != 0u ? -1.0 : 1.0) * float(m) * exp2(-24.0);
+    return uintBitsToFloat(s | (e == 31u ? 0x7f800000u : (e + 112u) << 23) | m << 13);
+}
+
+// bAt is element i of stored B, widened when it is 16-bit.
+float bAt(uint i) {
+    if (B16 == 0u) return b[i];
+    uint h = (bh[i >> 1] >> ((i & 1u) * 16u)) & 0xffffu;
+    if (B16 == 1u) return uintBitsToFloat(h << 16);
+    return f16(h);
+}
 vec4 loadB(uint base, uint o, uint i, uint lim) {
-    if (VEC4) return b4[(base + o * p.ldb + min(i, (lim - 1u) & ~3u)) >> 2];
+    if (VEC4 && B16 == 0u) return b4[(base + o * p.ldb + min(i, (lim - 1u) & ~3u)) >> 2];
     uint r = base + o * p.ldb;
-    return vec4(b[r + min(i, lim - 1u)], b[r + min(i + 1u, lim - 1u)],
-                b[r + min(i + 2u, lim - 1u)], b[r + min(i + 3u, lim - 1u)]);
+    return vec4(bAt(r + min(i, lim - 1u)), bAt(r + min(i + 1u, lim - 1u)),
+                bAt(r + min(i + 2u, lim - 1u)), bAt(r + min(i + 3u, lim - 1u)));
 }
 
 // STEP(L): the A vec4s that lane L loaded, broadcast (L must be a constant for Vulkan 1.1), times
@@ -213,7 +234,7 @@ void tiledKernel() {
             uint nn = TRANS_B ? e / BK : e % BN, kk = TRANS_B ? e % BK : e / BN;
             uint gn = n0 + nn, gk = k0 + kk;
             float v = 0.0;
-            if (gn < p.N && gk < kEnd) v = b[bBase + (TRANS_B ? gn * p.ldb + gk : gk * p.ldb + gn)];
+            if (gn < p.N && gk < kEnd) v = bAt(bBase + (TRANS_B ? gn * p.ldb + gk : gk * p.ldb + gn));
             Bs[kk][nn >> 2][nn & 3u] = v;
         }
         barrier();

@@ -68,6 +68,7 @@ layout(push_constant) uniform Push {
     float topP;
     uint remasking, seed, maskID, hasSupport;
     uint untempered; // low-confidence scores by log softmax(logits) over the whole vocabulary
+    uint rowOffset;  // row r's random draws are keyed as row rowOffset + r (core.UnmaskParams)
 } p;
 
 const uint NONE = 0xffffffffu;
@@ -286,6 +287,7 @@ void draw(uint item) {
     uint row = item / p.blockLen;
     uint j = p.blockStart + item % p.blockLen;
     uint ci = row * p.c + j;
+    uint rkey = (p.rowOffset + row) * p.c + j; // the counter of this position's random draws
     if (act[row] == 0 || revealStep[ci] >= 0) {
         if (t == 0u) rec[item].flag = 0u;
         return;
@@ -397,7 +399,7 @@ void draw(uint item) {
         s += e;
         m += e * (mx - zi);
         if (p.greedy == 0u) {
-            precise float ki = zi + gumbel(hash32(p.seed, STREAM_GUMBEL, p.step, ci, i));
+            precise float ki = zi + gumbel(hash32(p.seed, STREAM_GUMBEL, p.step, rkey, i));
             if (better(ki, i, key, drawn)) {
                 key = ki;
                 drawn = i;
@@ -428,7 +430,7 @@ void draw(uint item) {
         float lp = z(base, y) - (mx + ls);
         float h = ls + m / s;
         float score = p.untempered != 0u ? x[base + y] - confLSE : lp;
-        if (p.remasking == 1u) score = unitHalf(hash32(p.seed, STREAM_REMASK, p.step, ci, 0u));
+        if (p.remasking == 1u) score = unitHalf(hash32(p.seed, STREAM_REMASK, p.step, rkey, 0u));
         if (p.remasking == 2u) score = -h;
         rec[item] = Rec(score, int(y), lp, h, kthKey, pKey, pId, 1u);
     }

@@ -422,9 +422,6 @@ func (c *Context) enableValidation() error {
 	return nil
 }
 
-// Validating reports whether validation layers are on for this context.
-func (c *Context) Validating() bool { return c.sink != nil }
-
 // Messages returns the validation messages recorded so far (nil without validation).
 func (c *Context) Messages() []string {
 	if c.sink == nil {

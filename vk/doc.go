@@ -5,9 +5,9 @@
 // submit once, per-dispatch timestamps, and validation layers on request.
 //
 // It knows nothing about machine learning; core/vulkan builds the tensor backend on it. The
-// binding's pitfalls and their fixes (NUL-terminated strings, sType, Deref, cgo pointer rules, a
-// single debug callback per process) are documented in the project's docs/vulkan-notes.md and
-// handled here so that callers never see them.
+// binding's pitfalls and their fixes (NUL-terminated strings, sType, Deref, cgo pointer rules, C
+// copies freed by finalizers during the call, a single debug callback per process) are listed in
+// vk/README.md and handled here so that callers never see them.
 //
 // The runtime needs cgo on Linux; elsewhere the package is empty and core/vulkan reports that
 // Vulkan is unavailable.

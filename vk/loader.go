@@ -40,8 +40,11 @@ var (
 	loadErr  error
 	// getInstanceProcAddr is the loader's vkGetInstanceProcAddr, also used by the Features2 shim.
 	getInstanceProcAddr unsafe.Pointer
-	// createComputePipelines is the loader's vkCreateComputePipelines (see createComputePipeline).
-	createComputePipelines unsafe.Pointer
+	// deviceCalls are the loader's entry points that this package calls through its own C
+	// structures instead of vulkan-go's (see createComputePipeline and calls.go).
+	deviceCalls struct {
+		createComputePipelines, updateDescriptorSets, cmdCopyBuffer, cmdPipelineBarrier, queueSubmit unsafe.Pointer
+	}
 )
 
 // loaderNames are tried in order: the versioned soname ships with the runtime package
@@ -69,11 +72,8 @@ func load() error {
 				msgs = append(msgs, name+": no vkGetInstanceProcAddr")
 				continue
 			}
-			csym = C.CString("vkCreateComputePipelines")
-			createComputePipelines = C.dlsym(h, csym)
-			C.free(unsafe.Pointer(csym))
-			if createComputePipelines == nil {
-				msgs = append(msgs, name+": no vkCreateComputePipelines")
+			if missing := resolveDeviceCalls(h); missing != "" {
+				msgs = append(msgs, name+": no "+missing)
 				continue
 			}
 			getInstanceProcAddr = p
@@ -87,6 +87,29 @@ func load() error {
 			ErrNoVulkan, strings.Join(msgs, "; "))
 	})
 	return loadErr
+}
+
+// resolveDeviceCalls looks up deviceCalls in the loader library h; it returns the name of the
+// first one missing, or "".
+func resolveDeviceCalls(h unsafe.Pointer) string {
+	for _, e := range []struct {
+		name string
+		fn   *unsafe.Pointer
+	}{
+		{"vkCreateComputePipelines", &deviceCalls.createComputePipelines},
+		{"vkUpdateDescriptorSets", &deviceCalls.updateDescriptorSets},
+		{"vkCmdCopyBuffer", &deviceCalls.cmdCopyBuffer},
+		{"vkCmdPipelineBarrier", &deviceCalls.cmdPipelineBarrier},
+		{"vkQueueSubmit", &deviceCalls.queueSubmit},
+	} {
+		csym := C.CString(e.name)
+		*e.fn = C.dlsym(h, csym)
+		C.free(unsafe.Pointer(csym))
+		if *e.fn == nil {
+			return e.name
+		}
+	}
+	return ""
 }
 
 // cstr NUL-terminates a string for vulkan-go, which hands Go string bytes to C as they are.

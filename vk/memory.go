@@ -41,9 +41,6 @@ type Buffer struct {
 	Offset, Size uint64
 }
 
-// Valid reports whether the buffer refers to memory.
-func (b Buffer) Valid() bool { return b.blk != nil }
-
 // Slice returns the sub-range [off, off+size) of b.
 func (b Buffer) Slice(off, size uint64) Buffer {
 	if off+size > b.Size {

@@ -162,7 +162,7 @@ func createComputePipeline(dev vk.Device, module vk.ShaderModule, layout vk.Pipe
 	if len(spec) > 32 {
 		return nil, fmt.Errorf("vk: %d specialization constants, at most 32", len(spec))
 	}
-	res := vk.Result(C.agrpo_create_compute_pipeline(createComputePipelines, *(*unsafe.Pointer)(unsafe.Pointer(&dev)),
+	res := vk.Result(C.agrpo_create_compute_pipeline(deviceCalls.createComputePipelines, *(*unsafe.Pointer)(unsafe.Pointer(&dev)),
 		*(*unsafe.Pointer)(unsafe.Pointer(&module)), *(*unsafe.Pointer)(unsafe.Pointer(&layout)),
 		data, C.uint32_t(len(spec)), (*unsafe.Pointer)(unsafe.Pointer(&pipe))))
 	if err := check(res, "vkCreateComputePipelines"); err != nil {

@@ -186,8 +186,7 @@ func (s *Stream) hazard(reads, writes []byteRange) {
 		}
 	}
 	if conflict {
-		mb := []vk.MemoryBarrier{{SType: vk.StructureTypeMemoryBarrier, SrcAccessMask: allAccesses, DstAccessMask: allAccesses}}
-		vk.CmdPipelineBarrier(s.cmd, allStages, allStages, 0, 1, mb, 0, nil, 0, nil)
+		cmdMemoryBarrier(s.cmd, allStages, allStages, allAccesses, allAccesses)
 		s.reads, s.writes = s.reads[:0], s.writes[:0]
 	}
 	s.reads = append(s.reads, reads...)
@@ -218,7 +217,7 @@ func (s *Stream) Copy(dst, src Buffer) error {
 }
 
 func (s *Stream) copyRaw(dst *block, dstOff uint64, src *block, srcOff, n uint64) {
-	vk.CmdCopyBuffer(s.cmd, src.buf, dst.buf, 1, []vk.BufferCopy{{SrcOffset: vk.DeviceSize(srcOff), DstOffset: vk.DeviceSize(dstOff), Size: vk.DeviceSize(n)}})
+	cmdCopyBuffer(s.cmd, src.buf, dst.buf, srcOff, dstOff, n)
 }
 
 // stage returns n bytes of host-visible staging memory for this batch.
@@ -296,43 +295,15 @@ func (s *Stream) Download(src Buffer, dst []byte) error {
 // (len(push) must equal p.PushSize) and storage buffers (one per binding of p). The label names
 // the dispatch in the profile.
 func (s *Stream) Dispatch(p *Pipeline, label string, groups [3]uint32, push []byte, binds ...Binding) error {
-	if len(binds) != p.Bindings || len(push) != p.PushSize || len(binds) > maxBindings {
-		return fmt.Errorf("vk: dispatch %s: %d bindings and %d push bytes, pipeline wants %d and %d", label, len(binds), len(push), p.Bindings, p.PushSize)
+	if err := s.checkDispatch(p, label, groups, push, binds); err != nil {
+		return err
 	}
-	for i, g := range groups {
-		if g == 0 || g > s.c.info.MaxWorkgroups[i] {
-			return fmt.Errorf("vk: dispatch %s: %d workgroups in dimension %d (limit %d)", label, g, i, s.c.info.MaxWorkgroups[i])
-		}
-	}
-	align := max(s.c.info.MinStorageAlignment, 4)
 	if err := s.begin(); err != nil {
 		return err
 	}
-	// Bindings must start at minStorageBufferOffsetAlignment; an unaligned view (a row range)
-	// runs on an aligned scratch copy that is written back afterwards when the shader writes it.
-	var writeBack [][2]Buffer
-	bound := make([]Buffer, len(binds))
-	for i, b := range binds {
-		if b.Buf.Size > uint64(s.c.info.MaxBindingBytes) {
-			return fmt.Errorf("vk: dispatch %s: binding %d spans %d MiB, over the device's %d MiB", label, i, b.Buf.Size>>20, s.c.info.MaxBindingBytes>>20)
-		}
-		bound[i] = b.Buf
-		if b.Buf.Offset%align == 0 {
-			continue
-		}
-		tmp, err := s.c.mem.alloc(b.Buf.Size)
-		if err != nil {
-			return err
-		}
-		tmp = tmp.Slice(0, b.Buf.Size)
-		s.temps = append(s.temps, tmp)
-		if err := s.Copy(tmp, b.Buf); err != nil {
-			return err
-		}
-		bound[i] = tmp
-		if b.Write {
-			writeBack = append(writeBack, [2]Buffer{b.Buf, tmp})
-		}
+	bound, writeBack, err := s.alignBindings(binds)
+	if err != nil {
+		return err
 	}
 	var reads, writes []byteRange
 	for i, b := range binds {
@@ -343,51 +314,88 @@ func (s *Stream) Dispatch(p *Pipeline, label string, groups [3]uint32, push []by
 		}
 	}
 	s.hazard(reads, writes)
-
-	set, err := s.descriptorSet(p)
-	if err != nil {
+	if err := s.record(p, label, groups, push, bound); err != nil {
 		return err
-	}
-	writesDS := make([]vk.WriteDescriptorSet, len(bound))
-	for i, b := range bound {
-		writesDS[i] = vk.WriteDescriptorSet{
-			SType:           vk.StructureTypeWriteDescriptorSet,
-			DstSet:          set,
-			DstBinding:      uint32(i),
-			DescriptorCount: 1,
-			DescriptorType:  vk.DescriptorTypeStorageBuffer,
-			PBufferInfo:     []vk.DescriptorBufferInfo{{Buffer: b.blk.buf, Offset: vk.DeviceSize(b.Offset), Range: vk.DeviceSize(b.Size)}},
-		}
-	}
-	if len(writesDS) > 0 {
-		vk.UpdateDescriptorSets(s.c.dev, uint32(len(writesDS)), writesDS, 0, nil)
-		for i := range writesDS {
-			writesDS[i].Free()
-		}
-	}
-	vk.CmdBindPipeline(s.cmd, vk.PipelineBindPointCompute, p.pipe)
-	vk.CmdBindDescriptorSets(s.cmd, vk.PipelineBindPointCompute, p.layout, 0, 1, []vk.DescriptorSet{set}, 0, nil)
-	if len(push) > 0 {
-		vk.CmdPushConstants(s.cmd, p.layout, vk.ShaderStageFlags(vk.ShaderStageComputeBit), 0, uint32(len(push)), unsafe.Pointer(&push[0]))
-	}
-	timed := s.queries != nil
-	q := uint32(2 * len(s.labels))
-	if timed {
-		vk.CmdWriteTimestamp(s.cmd, vk.PipelineStageTopOfPipeBit, s.queries, q)
-	}
-	vk.CmdDispatch(s.cmd, groups[0], groups[1], groups[2])
-	if timed {
-		vk.CmdWriteTimestamp(s.cmd, vk.PipelineStageComputeShaderBit, s.queries, q+1)
-		s.labels = append(s.labels, label)
 	}
 	for _, wb := range writeBack {
 		if err := s.Copy(wb[0], wb[1]); err != nil {
 			return err
 		}
 	}
-	if timed && 2*len(s.labels) == maxTimestamps {
+	if s.queries != nil && 2*len(s.labels) == maxTimestamps {
 		return s.Flush() // the query pool is full
 	}
+	return nil
+}
+
+// checkDispatch refuses a dispatch that does not fit the pipeline or the device's limits.
+func (s *Stream) checkDispatch(p *Pipeline, label string, groups [3]uint32, push []byte, binds []Binding) error {
+	if len(binds) != p.Bindings || len(push) != p.PushSize || len(binds) > maxBindings {
+		return fmt.Errorf("vk: dispatch %s: %d bindings and %d push bytes, pipeline wants %d and %d", label, len(binds), len(push), p.Bindings, p.PushSize)
+	}
+	for i, g := range groups {
+		if g == 0 || g > s.c.info.MaxWorkgroups[i] {
+			return fmt.Errorf("vk: dispatch %s: %d workgroups in dimension %d (limit %d)", label, g, i, s.c.info.MaxWorkgroups[i])
+		}
+	}
+	for i, b := range binds {
+		if b.Buf.Size > uint64(s.c.info.MaxBindingBytes) {
+			return fmt.Errorf("vk: dispatch %s: binding %d spans %d MiB, over the device's %d MiB", label, i, b.Buf.Size>>20, s.c.info.MaxBindingBytes>>20)
+		}
+	}
+	return nil
+}
+
+// alignBindings returns the buffers to bind: bindings must start at
+// minStorageBufferOffsetAlignment, so an unaligned view (a row range) runs on an aligned scratch
+// copy, which writeBack lists (view, copy) when the shader writes it.
+func (s *Stream) alignBindings(binds []Binding) (bound []Buffer, writeBack [][2]Buffer, err error) {
+	align := max(s.c.info.MinStorageAlignment, 4)
+	bound = make([]Buffer, len(binds))
+	for i, b := range binds {
+		bound[i] = b.Buf
+		if b.Buf.Offset%align == 0 {
+			continue
+		}
+		tmp, err := s.c.mem.alloc(b.Buf.Size)
+		if err != nil {
+			return nil, nil, err
+		}
+		tmp = tmp.Slice(0, b.Buf.Size)
+		s.temps = append(s.temps, tmp)
+		if err := s.Copy(tmp, b.Buf); err != nil {
+			return nil, nil, err
+		}
+		bound[i] = tmp
+		if b.Write {
+			writeBack = append(writeBack, [2]Buffer{b.Buf, tmp})
+		}
+	}
+	return bound, writeBack, nil
+}
+
+// record records the dispatch itself: its descriptor set, pipeline, push constants and, when
+// profiling, the timestamps around it.
+func (s *Stream) record(p *Pipeline, label string, groups [3]uint32, push []byte, bound []Buffer) error {
+	set, err := s.descriptorSet(p)
+	if err != nil {
+		return err
+	}
+	updateStorageBuffers(s.c.dev, set, bound)
+	vk.CmdBindPipeline(s.cmd, vk.PipelineBindPointCompute, p.pipe)
+	vk.CmdBindDescriptorSets(s.cmd, vk.PipelineBindPointCompute, p.layout, 0, 1, []vk.DescriptorSet{set}, 0, nil)
+	if len(push) > 0 {
+		vk.CmdPushConstants(s.cmd, p.layout, vk.ShaderStageFlags(vk.ShaderStageComputeBit), 0, uint32(len(push)), unsafe.Pointer(&push[0]))
+	}
+	if s.queries == nil {
+		vk.CmdDispatch(s.cmd, groups[0], groups[1], groups[2])
+		return nil
+	}
+	q := uint32(2 * len(s.labels))
+	vk.CmdWriteTimestamp(s.cmd, vk.PipelineStageTopOfPipeBit, s.queries, q)
+	vk.CmdDispatch(s.cmd, groups[0], groups[1], groups[2])
+	vk.CmdWriteTimestamp(s.cmd, vk.PipelineStageComputeShaderBit, s.queries, q+1)
+	s.labels = append(s.labels, label)
 	return nil
 }
 
@@ -440,15 +448,12 @@ func (s *Stream) Flush() error {
 	}
 	s.recording = false
 	// Make device writes visible to the host reads that follow the fence wait.
-	mb := []vk.MemoryBarrier{{SType: vk.StructureTypeMemoryBarrier, SrcAccessMask: allAccesses, DstAccessMask: vk.AccessFlags(vk.AccessHostReadBit)}}
-	vk.CmdPipelineBarrier(s.cmd, allStages, vk.PipelineStageFlags(vk.PipelineStageHostBit), 0, 1, mb, 0, nil, 0, nil)
+	cmdMemoryBarrier(s.cmd, allStages, vk.PipelineStageFlags(vk.PipelineStageHostBit), allAccesses, vk.AccessFlags(vk.AccessHostReadBit))
 	if err := check(vk.EndCommandBuffer(s.cmd), "vkEndCommandBuffer"); err != nil {
 		s.broken = err
 		return err
 	}
-	// A fresh SubmitInfo every time: vulkan-go rewrites the one it is given to point at C copies.
-	si := []vk.SubmitInfo{{SType: vk.StructureTypeSubmitInfo, CommandBufferCount: 1, PCommandBuffers: []vk.CommandBuffer{s.cmd}}}
-	err := check(vk.QueueSubmit(s.c.queue, 1, si, s.fence), "vkQueueSubmit")
+	err := check(queueSubmit(s.c.queue, s.cmd, s.fence), "vkQueueSubmit")
 	if err == nil {
 		err = check(vk.WaitForFences(s.c.dev, 1, []vk.Fence{s.fence}, vk.True, ^uint64(0)), "vkWaitForFences")
 	}

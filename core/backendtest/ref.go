@@ -75,13 +75,17 @@ func refRoPE(x []float64, nb, seq, dm, heads int, theta float64) []float64 {
 	return out
 }
 
-func refAttention(q, k, v []float64, mask []int32, nb, seq, dm, heads int) (out, lse []float64) {
+// refAttention is attention with kvHeads key/value heads of width dm/heads each (k and v rows
+// are kvHeads·Dh wide); query head h reads key/value head h/(heads/kvHeads).
+func refAttention(q, k, v []float64, mask []int32, nb, seq, dm, heads, kvHeads int) (out, lse []float64) {
 	hd := dm / heads
+	kdm, group := kvHeads*hd, heads/kvHeads
 	scale := 1 / math.Sqrt(float64(hd))
 	out = make([]float64, len(q))
 	lse = make([]float64, nb*heads*seq)
 	for b := 0; b < nb; b++ {
 		for h := 0; h < heads; h++ {
+			kh := h / group
 			for i := 0; i < seq; i++ {
 				sc := make([]float64, seq)
 				mx := math.Inf(-1)
@@ -92,7 +96,7 @@ func refAttention(q, k, v []float64, mask []int32, nb, seq, dm, heads int) (out,
 					}
 					var s float64
 					for d := 0; d < hd; d++ {
-						s += q[(b*seq+i)*dm+h*hd+d] * k[(b*seq+j)*dm+h*hd+d]
+						s += q[(b*seq+i)*dm+h*hd+d] * k[(b*seq+j)*kdm+kh*hd+d]
 					}
 					sc[j] = s * scale
 					mx = math.Max(mx, sc[j])
@@ -109,7 +113,7 @@ func refAttention(q, k, v []float64, mask []int32, nb, seq, dm, heads int) (out,
 				for j := range sc {
 					p := math.Exp(sc[j]-mx) / z
 					for d := 0; d < hd; d++ {
-						out[(b*seq+i)*dm+h*hd+d] += p * v[(b*seq+j)*dm+h*hd+d]
+						out[(b*seq+i)*dm+h*hd+d] += p * v[(b*seq+j)*kdm+kh*hd+d]
 					}
 				}
 			}

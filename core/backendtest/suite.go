@@ -314,11 +314,15 @@ func testRoPE(s *suite) {
 }
 
 func testAttention(s *suite) {
-	for _, sh := range [][4]int{{1, 1, 2, 1}, {2, 5, 8, 2}, {2, 9, 12, 3}, {1, 33, 16, 1}, {3, 4, 8, 2}} {
-		nb, seq, dm, heads := sh[0], sh[1], sh[2], sh[3]
+	// {batch, seq, width, heads, key/value heads}: the last three are grouped-query attention
+	// (two and three query heads per key/value head, and one key/value head for all).
+	for _, sh := range [][5]int{{1, 1, 2, 1, 1}, {2, 5, 8, 2, 2}, {2, 9, 12, 3, 3}, {1, 33, 16, 1, 1}, {3, 4, 8, 2, 2},
+		{2, 7, 16, 4, 2}, {3, 10, 24, 6, 2}, {1, 9, 12, 3, 1}} {
+		nb, seq, dm, heads, kvHeads := sh[0], sh[1], sh[2], sh[3], sh[4]
+		kdm := dm / heads * kvHeads
 		q, qv := s.rand(1, nb, seq, dm)
-		k, kv := s.rand(1, nb, seq, dm)
-		v, vv := s.rand(1, nb, seq, dm)
+		k, kv := s.rand(1, nb, seq, kdm)
+		v, vv := s.rand(1, nb, seq, kdm)
 		mask := make([]int32, nb*seq)
 		for i := range mask {
 			mask[i] = 1
@@ -338,7 +342,7 @@ func testAttention(s *suite) {
 		out := s.b.Alloc(core.F32, nb, seq, dm)
 		lse := s.b.Alloc(core.F32, nb, heads, seq)
 		s.b.Attention(out, lse, q, k, v, km, heads)
-		wantOut, wantLSE := refAttention(qv, kv, vv, mask, nb, seq, dm, heads)
+		wantOut, wantLSE := refAttention(qv, kv, vv, mask, nb, seq, dm, heads, kvHeads)
 		name := fmt.Sprintf("attention %v", sh)
 		s.check(name, s.down(out), wantOut, fwdTol)
 		gotLSE := s.down(lse)
@@ -354,10 +358,10 @@ func testAttention(s *suite) {
 
 		g, gv := s.rand(1, nb, seq, dm)
 		dq := s.b.Alloc(core.F32, nb, seq, dm)
-		dk := s.b.Alloc(core.F32, nb, seq, dm)
-		dv := s.b.Alloc(core.F32, nb, seq, dm)
+		dk := s.b.Alloc(core.F32, nb, seq, kdm)
+		dv := s.b.Alloc(core.F32, nb, seq, kdm)
 		s.b.AttentionBackward(dq, dk, dv, g, q, k, v, out, lse, km, heads)
-		loss := func() float64 { o, _ := refAttention(qv, kv, vv, mask, nb, seq, dm, heads); return dot(gv, o) }
+		loss := func() float64 { o, _ := refAttention(qv, kv, vv, mask, nb, seq, dm, heads, kvHeads); return dot(gv, o) }
 		s.check(name+" backward dq", s.down(dq), fdGrad(qv, loss), bwdTol)
 		s.check(name+" backward dk", s.down(dk), fdGrad(kv, loss), bwdTol)
 		s.check(name+" backward dv", s.down(dv), fdGrad(vv, loss), bwdTol)

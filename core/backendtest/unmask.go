@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/dllmrl/agrpo/core"
 )
@@ -82,12 +83,17 @@ func testUnmaskStep(s *suite) {
 						p := core.UnmaskParams{PromptLen: promptLen, BlockStart: 2, BlockEnd: 8, Reveal: 2, Step: 5,
 							Temperature: temp, TopK: topK, TopP: topP, Remasking: rm, Confidence: conf, Seed: 99, MaskID: maskID}
 						s.checkUnmask(fmt.Sprintf("T=%g topk=%d topp=%g %v %v", temp, topK, topP, rm, conf), p, nb, seq, c, v)
+						if temp > 0 && rm == core.RandomOrder {
+							p.RowOffset = 5 // the rows of a later part of a batch (a data-parallel rank's)
+							s.checkUnmask(fmt.Sprintf("T=%g topk=%d topp=%g %v row offset 5", temp, topK, topP, rm), p, nb, seq, c, v)
+						}
 					}
 				}
 			}
 		}
 	}
 	s.checkUnmaskDistribution()
+	s.checkUnmaskRefuses(nb, promptLen, c, v)
 	// Logits that are not finite: in two rows, at one position (NaN) and at two (+Inf and an
 	// −Inf from overflowing logits/T), with Reveal = 1 so that only the fault rule reveals them;
 	// V = 100 as well, which a GPU may handle with a workgroup per position.
@@ -178,7 +184,7 @@ func (s *suite) checkUnmaskLogits(name string, p core.UnmaskParams, nb, seq, c, 
 				}
 				key := z[i]
 				if p.Temperature > 0 {
-					u := core.Uniform(p.Seed, core.StreamGumbel, uint32(p.Step), uint32(r*c+j), uint32(i))
+					u := core.Uniform(p.Seed, core.StreamGumbel, uint32(p.Step), uint32((p.RowOffset+r)*c+j), uint32(i))
 					key -= math.Log(-math.Log(u))
 				}
 				if key > best {
@@ -200,7 +206,7 @@ func (s *suite) checkUnmaskLogits(name string, p core.UnmaskParams, nb, seq, c, 
 					cd.score = row[y] - refLSE(row)
 				}
 			case core.RandomOrder:
-				cd.score = core.Uniform(p.Seed, core.StreamRemask, uint32(p.Step), uint32(r*c+j), 0)
+				cd.score = core.Uniform(p.Seed, core.StreamRemask, uint32(p.Step), uint32((p.RowOffset+r)*c+j), 0)
 			case core.LowEntropy:
 				cd.score = -ent
 			}
@@ -307,5 +313,35 @@ func (s *suite) checkUnmaskDistribution() {
 	}
 	if chi2 > 16.3 { // 99.9th percentile of χ² with 3 degrees of freedom
 		s.t.Errorf("sampled frequencies %v do not match the distribution (χ² = %.1f, %d dof)", counts, chi2, dof)
+	}
+}
+
+// checkUnmaskRefuses: every backend refuses, with a panic naming the problem, a mask id outside
+// the vocabulary, a negative reveal count and a block outside the completion (core's
+// UnmaskState.Check, shared by the backends).
+func (s *suite) checkUnmaskRefuses(nb, promptLen, c, v int) {
+	state := core.UnmaskState{Tokens: s.b.Alloc(core.I32, nb, promptLen+c), RevealStep: s.b.Alloc(core.I32, nb, c),
+		LogP: s.b.Alloc(core.F32, nb, c), Entropy: s.b.Alloc(core.F32, nb, c), Active: s.b.Alloc(core.I32, nb)}
+	logits := s.b.Alloc(core.F32, nb, promptLen+c, v)
+	good := core.UnmaskParams{PromptLen: promptLen, BlockStart: 0, BlockEnd: c, Reveal: 1, MaskID: int32(v - 1)}
+	for _, bad := range []struct {
+		name, want string
+		edit       func(*core.UnmaskParams)
+	}{
+		{"mask id = V", "mask id", func(p *core.UnmaskParams) { p.MaskID = int32(v) }},
+		{"mask id < 0", "mask id", func(p *core.UnmaskParams) { p.MaskID = -1 }},
+		{"reveal < 0", "reveal", func(p *core.UnmaskParams) { p.Reveal = -1 }},
+		{"block past the end", "block", func(p *core.UnmaskParams) { p.BlockEnd = c + 1 }},
+	} {
+		p := good
+		bad.edit(&p)
+		msg := func() (msg string) {
+			defer func() { msg = fmt.Sprint(recover()) }()
+			s.b.UnmaskStep(state, logits, p)
+			return ""
+		}()
+		if !strings.Contains(msg, bad.want) {
+			s.t.Errorf("unmask step with %s: got panic %q, want one naming %q", bad.name, msg, bad.want)
+		}
 	}
 }

@@ -23,7 +23,8 @@ func (b *Backend) attnTiles() int {
 // tile, scores S = q·kᵀ/√Dh with padding keys at −Inf update a running row max and sum (online
 // softmax), rescale the output rows and add exp(S − max)·v; the rows are normalised at the end.
 // Only the row log-sum-exp is kept for the backward, which recomputes P. Scratch is one
-// tile×tile block per worker, whatever the sequence length.
+// tile×tile block per worker, whatever the sequence length. With grouped-query attention the
+// head reads its key/value head's columns of k and v, whose rows are Hkv·Dh wide.
 func (b *Backend) Attention(out, lse, q, k, v, keyMask *core.Tensor, heads int) {
 	d, err := core.AttentionShape(out, lse, q, k, v, keyMask, heads)
 	if err != nil {
@@ -32,7 +33,7 @@ func (b *Backend) Attention(out, lse, q, k, v, keyMask *core.Tensor, heads int) 
 	nb, seq, dm, hd := d.Batch, d.Seq, d.Model, d.HeadDim
 	body := &b.ops.attn
 	*body = attentionBody{qs: f32(q), ks: f32(k), vs: f32(v), os: f32(out), ls: f32(lse), km: i32(keyMask),
-		scratch: b.chunkF, sums: b.chunkF2, seq: seq, dm: dm, hd: hd, heads: heads, tile: b.attnTiles(),
+		scratch: b.chunkF, sums: b.chunkF2, seq: seq, dm: dm, kdm: d.KVModel, group: d.Group(), hd: hd, heads: heads, tile: b.attnTiles(),
 		scale: float32(1 / math.Sqrt(float64(hd)))}
 	b.parallel(nb*heads, 1, body)
 	*body = attentionBody{}
@@ -43,19 +44,20 @@ type attentionBody struct {
 	km                       []int32
 	scratch, sums            [][]float32 // per-chunk score tile and row sums
 	seq, dm, hd, heads, tile int
+	kdm, group               int // k and v row width Hkv·Dh, query heads per key/value head
 	scale                    float32
 }
 
 func (t *attentionBody) run(w, lo, hi int) {
 	qs, ks, vs, os, ls, km := t.qs, t.ks, t.vs, t.os, t.ls, t.km
-	seq, dm, hd, heads, scale := t.seq, t.dm, t.hd, t.heads, t.scale
+	seq, dm, kdm, hd, heads, scale := t.seq, t.dm, t.kdm, t.hd, t.heads, t.scale
 	tq, tk := min(t.tile, seq), min(t.tile, seq)
 	s := chunkScratch(t.scratch, w, tq*tk)
 	sums := chunkScratch(t.sums, w, tq)
 	neg := float32(math.Inf(-1))
 	for task := lo; task < hi; task++ {
 		bi, h := task/heads, task%heads
-		base := bi*seq*dm + h*hd
+		base, kbase := bi*seq*dm+h*hd, bi*seq*kdm+(h/t.group)*hd
 		mask := km[bi*seq : (bi+1)*seq]
 		lrow := ls[(bi*heads+h)*seq : (bi*heads+h+1)*seq]
 		for q0 := 0; q0 < seq; q0 += tq {
@@ -67,8 +69,8 @@ func (t *attentionBody) run(w, lo, hi int) {
 			qb, ob := base+q0*dm, base+q0*dm
 			for k0 := 0; k0 < seq; k0 += tk {
 				nk := min(tk, seq-k0)
-				kb := base + k0*dm
-				gemm.SgemmSerial(false, true, nq, nk, hd, scale, qs[qb:], dm, ks[kb:], dm, 0, s, nk)
+				kb := kbase + k0*kdm
+				gemm.SgemmSerial(false, true, nq, nk, hd, scale, qs[qb:], dm, ks[kb:], kdm, 0, s, nk)
 				for i := range nq {
 					row := s[i*nk : (i+1)*nk]
 					maskRow(row, mask[k0:k0+nk])
@@ -94,7 +96,7 @@ func (t *attentionBody) run(w, lo, hi int) {
 				if k0 == 0 {
 					beta = 0
 				}
-				gemm.SgemmSerial(false, false, nq, hd, nk, 1, s, nk, vs[kb:], dm, beta, os[ob:], dm)
+				gemm.SgemmSerial(false, false, nq, hd, nk, 1, s, nk, vs[kb:], kdm, beta, os[ob:], dm)
 			}
 			for i := range nq {
 				orow := os[ob+i*dm : ob+i*dm+hd]
@@ -115,7 +117,8 @@ func (t *attentionBody) run(w, lo, hi int) {
 
 // AttentionBackward recomputes P from lse tile by tile, then with dP = dOut·vᵀ and
 // dS = P ⊙ (dP − rowsum(dOut ⊙ out)): dq = dS·k/√Dh, dk = dSᵀ·q/√Dh, dv = Pᵀ·dOut, each
-// accumulated over the key (dq) or query (dk, dv) tiles.
+// accumulated over the key (dq) or query (dk, dv) tiles. A task is one key/value head: it walks
+// the query heads that share it in turn, so their dk and dv add up without a race.
 func (b *Backend) AttentionBackward(dq, dk, dv, dOut, q, k, v, out, lse, keyMask *core.Tensor, heads int) {
 	d, err := core.AttentionBackwardShape(dq, dk, dv, dOut, q, k, v, out, lse, keyMask, heads)
 	if err != nil {
@@ -125,8 +128,9 @@ func (b *Backend) AttentionBackward(dq, dk, dv, dOut, q, k, v, out, lse, keyMask
 	body := &b.ops.attnBw
 	*body = attentionBwBody{qs: f32(q), ks: f32(k), vs: f32(v), os: f32(out), ls: f32(lse), km: i32(keyMask),
 		dqs: f32(dq), dks: f32(dk), dvs: f32(dv), dos: f32(dOut), scratch: b.chunkF, scratch2: b.chunkF2,
-		seq: seq, dm: dm, hd: hd, heads: heads, tile: b.attnTiles(), scale: float32(1 / math.Sqrt(float64(hd)))}
-	b.parallel(nb*heads, 1, body)
+		seq: seq, dm: dm, kdm: d.KVModel, group: d.Group(), hd: hd, heads: heads, tile: b.attnTiles(),
+		scale: float32(1 / math.Sqrt(float64(hd)))}
+	b.parallel(nb*d.KVHeads, 1, body)
 	*body = attentionBwBody{}
 }
 
@@ -136,62 +140,67 @@ type attentionBwBody struct {
 	dqs, dks, dvs, dos       []float32
 	scratch, scratch2        [][]float32 // per-chunk P and dP tiles (dP's buffer also holds D)
 	seq, dm, hd, heads, tile int
+	kdm, group               int // as in attentionBody
 	scale                    float32
 }
 
 func (t *attentionBwBody) run(w, lo, hi int) {
 	qs, ks, vs, os, ls, km := t.qs, t.ks, t.vs, t.os, t.ls, t.km
 	dqs, dks, dvs, dos := t.dqs, t.dks, t.dvs, t.dos
-	seq, dm, hd, heads, scale := t.seq, t.dm, t.hd, t.heads, t.scale
+	seq, dm, kdm, hd, heads, group, scale := t.seq, t.dm, t.kdm, t.hd, t.heads, t.group, t.scale
 	tq, tk := min(t.tile, seq), min(t.tile, seq)
 	p := chunkScratch(t.scratch, w, tq*tk)
 	dpBuf := chunkScratch(t.scratch2, w, tq*tk+tq)
 	dp, di := dpBuf[:tq*tk], dpBuf[tq*tk:]
+	kvHeads := heads / group
 	for task := lo; task < hi; task++ {
-		bi, h := task/heads, task%heads
-		base := bi*seq*dm + h*hd
+		bi, kh := task/kvHeads, task%kvHeads
+		kbase := bi*seq*kdm + kh*hd
 		mask := km[bi*seq : (bi+1)*seq]
-		lrow := ls[(bi*heads+h)*seq : (bi*heads+h+1)*seq]
-		for q0 := 0; q0 < seq; q0 += tq {
-			nq := min(tq, seq-q0)
-			qb := base + q0*dm
-			for i := range nq {
-				var d float32
-				for c := 0; c < hd; c++ {
-					d += dos[qb+i*dm+c] * os[qb+i*dm+c]
-				}
-				di[i] = d
-			}
-			for k0 := 0; k0 < seq; k0 += tk {
-				nk := min(tk, seq-k0)
-				kb := base + k0*dm
-				gemm.SgemmSerial(false, true, nq, nk, hd, scale, qs[qb:], dm, ks[kb:], dm, 0, p, nk)
+		for h := kh * group; h < (kh+1)*group; h++ {
+			base := bi*seq*dm + h*hd
+			lrow := ls[(bi*heads+h)*seq : (bi*heads+h+1)*seq]
+			for q0 := 0; q0 < seq; q0 += tq {
+				nq := min(tq, seq-q0)
+				qb := base + q0*dm
 				for i := range nq {
-					row := p[i*nk : (i+1)*nk]
-					if math.IsInf(float64(lrow[q0+i]), -1) { // no real key: P is 0, and so are its gradients
-						clear(row)
-						continue
+					var d float32
+					for c := 0; c < hd; c++ {
+						d += dos[qb+i*dm+c] * os[qb+i*dm+c]
 					}
-					maskRow(row, mask[k0:k0+nk])
-					vecmath.ExpSubSum(row, row, lrow[q0+i])
+					di[i] = d
 				}
-				gemm.SgemmSerial(false, true, nq, nk, hd, 1, dos[qb:], dm, vs[kb:], dm, 0, dp, nk)
-				for i := range nq {
-					prow, dprow := p[i*nk:(i+1)*nk], dp[i*nk:(i+1)*nk]
-					for j := range dprow {
-						dprow[j] = prow[j] * (dprow[j] - di[i])
+				for k0 := 0; k0 < seq; k0 += tk {
+					nk := min(tk, seq-k0)
+					kb := kbase + k0*kdm
+					gemm.SgemmSerial(false, true, nq, nk, hd, scale, qs[qb:], dm, ks[kb:], kdm, 0, p, nk)
+					for i := range nq {
+						row := p[i*nk : (i+1)*nk]
+						if math.IsInf(float64(lrow[q0+i]), -1) { // no real key: P is 0, and so are its gradients
+							clear(row)
+							continue
+						}
+						maskRow(row, mask[k0:k0+nk])
+						vecmath.ExpSubSum(row, row, lrow[q0+i])
 					}
+					gemm.SgemmSerial(false, true, nq, nk, hd, 1, dos[qb:], dm, vs[kb:], kdm, 0, dp, nk)
+					for i := range nq {
+						prow, dprow := p[i*nk:(i+1)*nk], dp[i*nk:(i+1)*nk]
+						for j := range dprow {
+							dprow[j] = prow[j] * (dprow[j] - di[i])
+						}
+					}
+					betaQ, betaK := float32(1), float32(1)
+					if k0 == 0 {
+						betaQ = 0
+					}
+					if q0 == 0 && h == kh*group { // the group's first head writes dk, dv; the others add
+						betaK = 0
+					}
+					gemm.SgemmSerial(false, false, nq, hd, nk, scale, dp, nk, ks[kb:], kdm, betaQ, dqs[qb:], dm)
+					gemm.SgemmSerial(true, false, nk, hd, nq, scale, dp, nk, qs[qb:], dm, betaK, dks[kb:], kdm)
+					gemm.SgemmSerial(true, false, nk, hd, nq, 1, p, nk, dos[qb:], dm, betaK, dvs[kb:], kdm)
 				}
-				betaQ, betaK := float32(1), float32(1)
-				if k0 == 0 {
-					betaQ = 0
-				}
-				if q0 == 0 {
-					betaK = 0
-				}
-				gemm.SgemmSerial(false, false, nq, hd, nk, scale, dp, nk, ks[kb:], dm, betaQ, dqs[qb:], dm)
-				gemm.SgemmSerial(true, false, nk, hd, nq, scale, dp, nk, qs[qb:], dm, betaK, dks[kb:], dm)
-				gemm.SgemmSerial(true, false, nk, hd, nq, 1, p, nk, dos[qb:], dm, betaK, dvs[kb:], dm)
 			}
 		}
 	}

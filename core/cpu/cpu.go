@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/dllmrl/agrpo/core"
+	"github.com/dllmrl/agrpo/core/half"
 )
 
 // Backend is the CPU implementation of core.Backend. It is safe for use by one goroutine at a
@@ -75,6 +76,8 @@ func (b *Backend) Alloc(dtype core.DType, shape ...int) *core.Tensor {
 		return core.NewTensor(dtype, &f32Buf{data: make([]float32, n)}, shape...)
 	case core.I32:
 		return core.NewTensor(dtype, make([]int32, n), shape...)
+	case core.BF16, core.F16:
+		return core.NewTensor(dtype, make([]uint16, n), shape...)
 	}
 	panic(fmt.Sprintf("cpu: unsupported dtype %v", dtype))
 }
@@ -100,8 +103,27 @@ func (b *Backend) UploadInt(t *core.Tensor, src []int32) {
 	copy(dst, src)
 }
 
-// Download copies t into dst.
+// Upload16 copies 16-bit float bits into a BF16 or F16 tensor.
+func (b *Backend) Upload16(t *core.Tensor, src []uint16) {
+	dst, _ := u16(t)
+	if len(src) != len(dst) {
+		panic(fmt.Sprintf("cpu: upload of %d values into %v", len(src), t))
+	}
+	copy(dst, src)
+}
+
+// Download copies t into dst, widening a 16-bit tensor.
 func (b *Backend) Download(t *core.Tensor, dst []float32) {
+	if t.DType() == core.BF16 || t.DType() == core.F16 {
+		src, widen := u16(t)
+		if len(src) != len(dst) {
+			panic(fmt.Sprintf("cpu: download of %v into %d values", t, len(dst)))
+		}
+		for i, h := range src {
+			dst[i] = widen(h)
+		}
+		return
+	}
 	src := f32r(t)
 	if len(src) != len(dst) {
 		panic(fmt.Sprintf("cpu: download of %v into %d values", t, len(dst)))
@@ -226,6 +248,19 @@ func f32r(t *core.Tensor) []float32 {
 }
 
 // i32 is f32 for I32 tensors.
+// u16 returns a BF16 or F16 tensor's bits and the function that widens them.
+func u16(t *core.Tensor) ([]uint16, func(uint16) float32) {
+	s, ok := t.Storage.([]uint16)
+	if !ok {
+		panic(fmt.Sprintf("cpu: %v is not a 16-bit tensor of this backend", t))
+	}
+	widen := half.BF16ToFloat32
+	if t.DType() == core.F16 {
+		widen = half.F16ToFloat32
+	}
+	return s[t.Offset : t.Offset+t.Len()], widen
+}
+
 func i32(t *core.Tensor) []int32 {
 	s, ok := t.Storage.([]int32)
 	if !ok {

@@ -14,15 +14,22 @@ func (b *Backend) Embedding(out, table, ids *core.Tensor) {
 		panic(fmt.Sprintf("cpu: embedding %v rows of %v into %v", ids, table, out))
 	}
 	body := &b.ops.emb
-	*body = embeddingBody{o: f32(out), t: f32(table), id: i32(ids), v: v, d: d}
+	*body = embeddingBody{o: f32(out), id: i32(ids), v: v, d: d}
+	if table.DType() == core.BF16 || table.DType() == core.F16 {
+		body.t16, body.widen = u16(table)
+	} else {
+		body.t = f32(table)
+	}
 	b.parallel(n, 64, body)
 	*body = embeddingBody{}
 }
 
 type embeddingBody struct {
-	o, t []float32
-	id   []int32
-	v, d int
+	o, t  []float32
+	t16   []uint16 // a 16-bit table, widened row by row, instead of t
+	widen func(uint16) float32
+	id    []int32
+	v, d  int
 }
 
 func (e *embeddingBody) run(_, lo, hi int) {
@@ -31,6 +38,13 @@ func (e *embeddingBody) run(_, lo, hi int) {
 		tok := int(id[i])
 		if tok < 0 || tok >= v {
 			panic(fmt.Sprintf("cpu: embedding id %d out of range [0,%d)", tok, v))
+		}
+		if e.t16 != nil {
+			row := o[i*d : (i+1)*d]
+			for j, h := range e.t16[tok*d : (tok+1)*d] {
+				row[j] = e.widen(h)
+			}
+			continue
 		}
 		copy(o[i*d:(i+1)*d], t[tok*d:(tok+1)*d])
 	}

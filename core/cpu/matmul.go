@@ -1,6 +1,8 @@
 package cpu
 
 import (
+	"fmt"
+
 	"github.com/dllmrl/agrpo/core"
 	"github.com/dllmrl/agrpo/core/cpu/gemm"
 )
@@ -10,6 +12,14 @@ func (b *Backend) MatMul(c, a, w *core.Tensor, transA, transB bool, alpha, beta 
 	d, err := core.MatMulShape(c, a, w, transA, transB)
 	if err != nil {
 		panic("cpu: " + err.Error())
+	}
+	if w.DType() == core.BF16 || w.DType() == core.F16 {
+		if d.Batch != 1 {
+			panic(fmt.Sprintf("cpu: matmul with a 16-bit operand %v: only a 2-D weight may be 16-bit", w))
+		}
+		ws, _ := u16(w)
+		gemm.Sgemm16(transA, transB, d.M, d.N, d.K, alpha, f32(a), d.LDA, ws, w.DType() == core.F16, d.LDB, beta, f32(c), d.N)
+		return
 	}
 	as, bs, cs := f32r(a), f32r(w), f32(c)
 	if d.Batch == 1 {

@@ -1,7 +1,6 @@
 package cpu
 
 import (
-	"fmt"
 	"math"
 	"slices"
 
@@ -10,22 +9,13 @@ import (
 
 // UnmaskStep runs one sampler step on every active row (see core.Backend).
 func (b *Backend) UnmaskStep(s core.UnmaskState, logits *core.Tensor, p core.UnmaskParams) {
+	if err := s.Check(logits, p); err != nil {
+		panic("cpu: unmask step: " + err.Error())
+	}
 	nb, seq := s.Tokens.Dim(0), s.Tokens.Dim(1)
-	c := seq - p.PromptLen
-	if logits.Rank() != 3 || logits.Dim(0) != nb || logits.Dim(1) != seq {
-		panic(fmt.Sprintf("cpu: unmask step: logits %v for tokens %v", logits, s.Tokens))
-	}
-	v := logits.Dim(2)
-	mustShape("unmask reveal steps", s.RevealStep, nb, c)
-	mustShape("unmask logp", s.LogP, nb, c)
-	mustShape("unmask entropy", s.Entropy, nb, c)
-	mustShape("unmask active", s.Active, nb)
-	if p.BlockStart < 0 || p.BlockEnd > c || p.BlockStart >= p.BlockEnd {
-		panic(fmt.Sprintf("cpu: unmask step: block [%d, %d) outside a completion of %d", p.BlockStart, p.BlockEnd, c))
-	}
+	c, v := seq-p.PromptLen, logits.Dim(2)
 	var support []float32
 	if s.Support != nil {
-		mustShape("unmask support", s.Support, nb, c, v)
 		support = f32(s.Support)
 	}
 	if b.drawers == nil {
@@ -62,7 +52,8 @@ func (t *unmaskBody) run(w, lo, hi int) {
 				continue
 			}
 			pos := row*seq + p.PromptLen + j
-			y, logp, h, ok := d.draw(ls[pos*v:(pos+1)*v], uint32(row*c+j))
+			lane := uint32((p.RowOffset+row)*c + j)
+			y, logp, h, ok := d.draw(ls[pos*v:(pos+1)*v], lane)
 			score := logp
 			switch {
 			case !ok:
@@ -74,7 +65,7 @@ func (t *unmaskBody) run(w, lo, hi int) {
 					score = row[y] - lse
 				}
 			case p.Remasking == core.RandomOrder:
-				score = float32(core.Uniform(p.Seed, core.StreamRemask, uint32(p.Step), uint32(row*c+j), 0))
+				score = float32(core.Uniform(p.Seed, core.StreamRemask, uint32(p.Step), lane, 0))
 			case p.Remasking == core.LowEntropy:
 				score = -h
 			}

@@ -10,10 +10,13 @@ import (
 
 // Config describes the architecture. JSON names follow LLaDA's Hugging Face config where it has one.
 type Config struct {
-	VocabSize int     `json:"vocab_size"`
-	DModel    int     `json:"d_model"`
-	Layers    int     `json:"n_layers"`
-	Heads     int     `json:"n_heads"`
+	VocabSize int `json:"vocab_size"`
+	DModel    int `json:"d_model"`
+	Layers    int `json:"n_layers"`
+	Heads     int `json:"n_heads"`
+	// KVHeads is the number of key/value heads (grouped-query attention when below Heads);
+	// 0, as in every checkpoint written before it existed, means Heads.
+	KVHeads   int     `json:"n_kv_heads,omitempty"`
 	MLPHidden int     `json:"mlp_hidden_size"`
 	MaxSeqLen int     `json:"max_sequence_length"`
 	RopeTheta float64 `json:"rope_theta"`
@@ -26,7 +29,18 @@ type Config struct {
 // HeadDim is the per-head width.
 func (c Config) HeadDim() int { return c.DModel / c.Heads }
 
-// Validate reports the first inconsistency in the config, naming the field.
+// KVHeadCount is the number of key/value heads: KVHeads, or Heads when that is 0.
+func (c Config) KVHeadCount() int {
+	if c.KVHeads == 0 {
+		return c.Heads
+	}
+	return c.KVHeads
+}
+
+// KVDim is the width of the key and value projections, KVHeadCount·HeadDim.
+func (c Config) KVDim() int { return c.KVHeadCount() * c.HeadDim() }
+
+// Validate reports every inconsistency in the config, each naming its field.
 func (c Config) Validate() error {
 	var errs []error
 	pos := func(name string, v int) {
@@ -44,6 +58,9 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("d_model %d is not divisible by n_heads %d", c.DModel, c.Heads))
 	} else if c.Heads > 0 && c.HeadDim()%2 != 0 {
 		errs = append(errs, fmt.Errorf("head size d_model/n_heads = %d must be even for RoPE", c.HeadDim()))
+	}
+	if c.KVHeads < 0 || (c.KVHeads > 0 && c.Heads > 0 && c.Heads%c.KVHeads != 0) {
+		errs = append(errs, fmt.Errorf("n_kv_heads = %d must be positive and divide n_heads %d", c.KVHeads, c.Heads))
 	}
 	if !(c.RopeTheta > 0) {
 		errs = append(errs, fmt.Errorf("rope_theta = %g, must be positive", c.RopeTheta))
@@ -64,8 +81,8 @@ func (c Config) Validate() error {
 
 // NumParams is the number of scalar parameters.
 func (c Config) NumParams() int {
-	d, f := c.DModel, c.MLPHidden
-	perBlock := 2*d + 4*d*d + 3*d*f
+	d, f, kv := c.DModel, c.MLPHidden, c.KVDim()
+	perBlock := 2*d + 2*d*d + 2*kv*d + 3*d*f
 	return 2*c.VocabSize*d + d + c.Layers*perBlock
 }
 

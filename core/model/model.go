@@ -45,10 +45,11 @@ func (m *Model) AllocGrads() {
 
 // layerActs are what one block's backward needs from its forward.
 type layerActs struct {
-	xIn, hAttn, q, k, v, attn, xMid, hFF *core.Tensor // [B, L, D]
-	rstdAttn, rstdFF                     *core.Tensor // [B·L]
-	lse                                  *core.Tensor // [B, H, L]
-	gate, up, act                        *core.Tensor // [B, L, F]
+	xIn, hAttn, q, attn, xMid, hFF *core.Tensor // [B, L, D]
+	k, v                           *core.Tensor // [B, L, KVDim]
+	rstdAttn, rstdFF               *core.Tensor // [B·L]
+	lse                            *core.Tensor // [B, H, L]
+	gate, up, act                  *core.Tensor // [B, L, F]
 }
 
 type activations struct {
@@ -60,17 +61,18 @@ type activations struct {
 	rstdOut    *core.Tensor
 	logits     *core.Tensor // [B, L, V]
 	// Backward scratch.
-	dx, dh, dq, dk, dv, dAttn *core.Tensor // [B, L, D]
-	dGate, dUp, dAct          *core.Tensor // [B, L, F]
+	dx, dh, dq, dAttn *core.Tensor // [B, L, D]
+	dk, dv            *core.Tensor // [B, L, KVDim]
+	dGate, dUp, dAct  *core.Tensor // [B, L, F]
 }
 
 // ActivationBytes is what allocActs takes for batch rows of seq tokens (forward buffers and
 // backward scratch, float32), as a float64 so that an absurd size cannot overflow: the memory
 // check of a run sizes its batches with it before anything is allocated.
 func (c Config) ActivationBytes(batch, seq int) float64 {
-	d, f := float64(c.DModel), float64(c.MLPHidden)
-	perLayer := 8*d + 3*f + 2 + float64(c.Heads) // xIn…hFF, gate/up/act, two rstd, lse
-	perToken := float64(c.Layers)*perLayer + 8*d + 3*f + 1 + float64(c.VocabSize)
+	d, f, kv := float64(c.DModel), float64(c.MLPHidden), float64(c.KVDim())
+	perLayer := 6*d + 2*kv + 3*f + 2 + float64(c.Heads) // xIn…hFF (k, v KVDim wide), gate/up/act, two rstd, lse
+	perToken := float64(c.Layers)*perLayer + 6*d + 2*kv + 3*f + 1 + float64(c.VocabSize)
 	return 4 * float64(batch) * float64(seq) * perToken
 }
 
@@ -78,11 +80,12 @@ func (m *Model) allocActs(batch, seq int) *activations {
 	b, c := m.B, m.Cfg
 	d, f := c.DModel, c.MLPHidden
 	bld := func() *core.Tensor { return b.Alloc(core.F32, batch, seq, d) }
+	blk := func() *core.Tensor { return b.Alloc(core.F32, batch, seq, c.KVDim()) }
 	blf := func() *core.Tensor { return b.Alloc(core.F32, batch, seq, f) }
 	a := &activations{batch: batch, seq: seq}
 	for i := 0; i < c.Layers; i++ {
 		a.layers = append(a.layers, layerActs{
-			xIn: bld(), hAttn: bld(), q: bld(), k: bld(), v: bld(), attn: bld(), xMid: bld(), hFF: bld(),
+			xIn: bld(), hAttn: bld(), q: bld(), k: blk(), v: blk(), attn: bld(), xMid: bld(), hFF: bld(),
 			rstdAttn: b.Alloc(core.F32, batch, seq), rstdFF: b.Alloc(core.F32, batch, seq),
 			lse:  b.Alloc(core.F32, batch, c.Heads, seq),
 			gate: blf(), up: blf(), act: blf(),
@@ -90,7 +93,7 @@ func (m *Model) allocActs(batch, seq int) *activations {
 	}
 	a.xOut, a.hOut, a.rstdOut = bld(), bld(), b.Alloc(core.F32, batch, seq)
 	a.logits = b.Alloc(core.F32, batch, seq, c.VocabSize)
-	a.dx, a.dh, a.dq, a.dk, a.dv, a.dAttn = bld(), bld(), bld(), bld(), bld(), bld()
+	a.dx, a.dh, a.dq, a.dk, a.dv, a.dAttn = bld(), bld(), bld(), blk(), blk(), bld()
 	a.dGate, a.dUp, a.dAct = blf(), blf(), blf()
 	return a
 }
@@ -201,7 +204,7 @@ func (m *Model) Forward(tokens, keyMask *core.Tensor) *core.Tensor {
 		b.MatMul(l.k, l.hAttn, bl.K, false, true, 1, 0)
 		b.MatMul(l.v, l.hAttn, bl.V, false, true, 1, 0)
 		b.RoPE(l.q, c.Heads, theta)
-		b.RoPE(l.k, c.Heads, theta)
+		b.RoPE(l.k, c.KVHeadCount(), theta)
 		b.Attention(l.attn, l.lse, l.q, l.k, l.v, keyMask, c.Heads)
 		b.Copy(l.xMid, l.xIn)
 		b.MatMul(l.xMid, l.attn, bl.AttnOut, false, true, 1, 1)
@@ -260,7 +263,7 @@ func (m *Model) Backward(dLogits *core.Tensor) {
 		linearBackward(a.dAttn, gb.AttnOut, a.dx, l.attn, bl.AttnOut, false)
 		b.AttentionBackward(a.dq, a.dk, a.dv, a.dAttn, l.q, l.k, l.v, l.attn, l.lse, a.keyMask, c.Heads)
 		b.RoPEBackward(a.dq, c.Heads, theta)
-		b.RoPEBackward(a.dk, c.Heads, theta)
+		b.RoPEBackward(a.dk, c.KVHeadCount(), theta)
 		linearBackward(a.dh, gb.Q, a.dq, l.hAttn, bl.Q, false)
 		linearBackward(a.dh, gb.K, a.dk, l.hAttn, bl.K, true)
 		linearBackward(a.dh, gb.V, a.dv, l.hAttn, bl.V, true)

@@ -37,15 +37,15 @@ type Shape struct {
 
 // Shapes lists every parameter of a config: the checkpoint's names mirror LLaDA's.
 func (c Config) Shapes() []Shape {
-	d, f, v := c.DModel, c.MLPHidden, c.VocabSize
+	d, f, v, kv := c.DModel, c.MLPHidden, c.VocabSize, c.KVDim()
 	s := []Shape{{"model.transformer.wte.weight", []int{v, d}}}
 	for i := 0; i < c.Layers; i++ {
 		p := fmt.Sprintf("model.transformer.blocks.%d.", i)
 		s = append(s,
 			Shape{p + "attn_norm.weight", []int{d}},
 			Shape{p + "q_proj.weight", []int{d, d}},
-			Shape{p + "k_proj.weight", []int{d, d}},
-			Shape{p + "v_proj.weight", []int{d, d}},
+			Shape{p + "k_proj.weight", []int{kv, d}},
+			Shape{p + "v_proj.weight", []int{kv, d}},
 			Shape{p + "attn_out.weight", []int{d, d}},
 			Shape{p + "ff_norm.weight", []int{d}},
 			Shape{p + "ff_proj.weight", []int{f, d}},

@@ -143,11 +143,13 @@ type draw struct {
 
 // Draws picks the m steps of every trajectory: k = ⌊u·K_b⌋ for uniform sampling, or the
 // inverse CDF of q_b(k) ∝ 1e−8 + Σ_{tokens revealed at k} H_old for entropy sampling, with
-// weight (1/K_b)/q_b(k); u is stratified over all N·m draws when LowDiscrepancy is set.
+// weight (1/K_b)/q_b(k); u is stratified over all N·m draws when LowDiscrepancy is set. N is
+// the whole batch's: a shard draws every row's u and keeps its own.
 func (a *AGRPO) Draws(r *Rollouts, rng *rand.Rand) []draw {
 	t := r.Traj
 	m := a.Cfg.MCSamples
-	total := t.B * m
+	offset, rows := r.span()
+	total := rows * m
 	u := make([]float64, total)
 	for i := range u {
 		u[i] = rng.Float64()
@@ -184,8 +186,8 @@ func (a *AGRPO) Draws(r *Rollouts, rng *rand.Rand) []draw {
 			}
 		}
 		for l := 0; l < m; l++ {
-			ul := u[row*m+l]
-			d := draw{row: row, weight: 1 / float64(m*t.B)}
+			ul := u[(offset+row)*m+l]
+			d := draw{row: row, weight: 1 / float64(m*rows)}
 			if a.Cfg.Importance == "entropy" {
 				cum, s := 0.0, 0
 				for s = 0; s < k-1; s++ {

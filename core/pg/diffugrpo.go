@@ -28,6 +28,7 @@ type DiffuGRPO struct {
 	old              [][]float32 // per iteration: the pre-update log-probabilities at every position
 	inputs           [][]int32   // per iteration: the noised input tokens
 	keyMask, targets []int32
+	count            int // completion tokens the loss covers, over the whole batch
 }
 
 // NewDiffuGRPO checks the config.
@@ -51,11 +52,20 @@ func (d *DiffuGRPO) Name() string { return "diffu-grpo" }
 func (d *DiffuGRPO) Iterations() int { return d.Cfg.Iterations }
 
 // noisedInput is a batch's input with the completion masked and each real prompt token masked
-// with probability PMaskPrompt.
-func (d *DiffuGRPO) noisedInput(r *Rollouts, rng *rand.Rand) []int32 {
+// with probability PMaskPrompt. A shard skips the draws of the whole batch's rows before and
+// after its own (before and after of them), so that it draws what one process would.
+func (d *DiffuGRPO) noisedInput(r *Rollouts, rng *rand.Rand, before, after int) []int32 {
 	t := r.Traj
 	s := t.P + t.C
 	tokens := make([]int32, t.B*s)
+	for range before {
+		rng.Float64()
+	}
+	defer func() {
+		for range after {
+			rng.Float64()
+		}
+	}()
 	for row := 0; row < t.B; row++ {
 		for i := 0; i < t.P; i++ {
 			tok := t.Prompt[row*t.P+i]
@@ -72,10 +82,14 @@ func (d *DiffuGRPO) noisedInput(r *Rollouts, rng *rand.Rand) []int32 {
 }
 
 // Prepare draws one prompt mask per inner update and records the pre-update log-probabilities
-// under each.
+// under each. A shard learns from the other parts how many prompt draws come before and after
+// its rows and how many tokens the whole batch's loss covers.
 func (d *DiffuGRPO) Prepare(m *model.Model, r *Rollouts, rng *rand.Rand) error {
 	t := r.Traj
 	s := t.P + t.C
+	offset, rows := r.span()
+	// Per row of the whole batch, its real prompt tokens (one draw each); then the loss's tokens.
+	counts := make([]float64, rows+1)
 	d.keyMask, d.targets = make([]int32, t.B*s), make([]int32, t.B*s)
 	for row := 0; row < t.B; row++ {
 		copy(d.keyMask[row*s:], t.PromptMask[row*t.P:(row+1)*t.P])
@@ -83,10 +97,29 @@ func (d *DiffuGRPO) Prepare(m *model.Model, r *Rollouts, rng *rand.Rand) error {
 			d.keyMask[row*s+t.P+j] = 1
 			d.targets[row*s+t.P+j] = t.Tokens[row*t.C+j]
 		}
+		for _, k := range t.PromptMask[row*t.P : (row+1)*t.P] {
+			if k != 0 {
+				counts[offset+row]++
+			}
+		}
+		counts[rows] += float64(trainedLen(t.Completion(row), t.EOSID))
 	}
+	if err := r.sum(counts); err != nil {
+		return fmt.Errorf("diffu-grpo: %w", err)
+	}
+	var before, after int
+	for i, c := range counts[:rows] {
+		switch {
+		case i < offset:
+			before += int(c)
+		case i >= offset+t.B:
+			after += int(c)
+		}
+	}
+	d.count = int(counts[rows])
 	d.old, d.inputs = d.old[:0], d.inputs[:0]
 	for it := 0; it < d.Cfg.Iterations; it++ {
-		tokens := d.noisedInput(r, rng)
+		tokens := d.noisedInput(r, rng, before, after)
 		lp := d.sc.logProbs(m, t.B, s, tokens, d.keyMask, d.targets, nil, 1)
 		d.old = append(d.old, append([]float32(nil), lp...))
 		d.inputs = append(d.inputs, tokens)
@@ -120,10 +153,7 @@ func (d *DiffuGRPO) Accumulate(m, ref *model.Model, r *Rollouts, it int, _ *rand
 	if ref != nil && d.Cfg.Beta != 0 {
 		lr = d.ref.logProbs(ref, t.B, s, d.inputs[it], d.keyMask, d.targets, nil, 1)
 	}
-	count := 0
-	for row := 0; row < t.B; row++ {
-		count += trainedLen(t.Completion(row), t.EOSID)
-	}
+	count := d.count
 	c := ppo{d.Cfg.Eps, d.Cfg.Eps, d.Cfg.Beta}
 	dLogp := make([]float32, t.B*s)
 	var tl tally

@@ -18,6 +18,39 @@ import (
 type Rollouts struct {
 	Traj *sampler.Trajectories
 	Adv  []float64
+	// Shard, if set, makes these rows one part of a larger batch (a data-parallel rank's share);
+	// nil means they are the whole batch.
+	Shard *Shard
+}
+
+// Shard places rollouts in a batch split over the ranks of a data-parallel job: they are rows
+// Offset … Offset+B−1 of Total. Estimators draw their random numbers for the whole batch, in
+// the order one process would, and keep those of their rows, and they normalise by the whole
+// batch, so that the parts' gradients sum to the gradient of the batch taken at once.
+type Shard struct {
+	Offset, Total int
+	// Sum replaces x by its elementwise sum over all parts (a collective: every part calls it,
+	// in the same order).
+	Sum func(x []float64) error
+}
+
+// span is where r's rows lie in the batch: their first row and the batch's size.
+func (r *Rollouts) span() (offset, total int) {
+	if r.Shard == nil {
+		return 0, r.Traj.B
+	}
+	return r.Shard.Offset, r.Shard.Total
+}
+
+// sum adds x over the parts of the batch (nothing to add for a whole batch).
+func (r *Rollouts) sum(x []float64) error {
+	if r.Shard == nil {
+		return nil
+	}
+	if err := r.Shard.Sum(x); err != nil {
+		return fmt.Errorf("summing over the batch's parts: %w", err)
+	}
+	return nil
 }
 
 // Stats summarise one inner update. Token counts are over the tokens the loss trained on.

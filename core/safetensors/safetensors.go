@@ -17,6 +17,8 @@ import (
 	"math"
 	"os"
 	"sort"
+
+	"github.com/dllmrl/agrpo/core/half"
 )
 
 // MaxHeader bounds the JSON header a reader accepts (the format's own limit is 100 MB).
@@ -25,16 +27,21 @@ const MaxHeader = 100 << 20
 // DType names a tensor element type as the format spells it.
 type DType string
 
-// Element types this package reads and writes.
+// Element types this package reads and writes. BF16 (bfloat16: float32's top 16 bits) and F16
+// (IEEE half precision) are what Hugging Face checkpoints of large models hold.
 const (
-	F32 DType = "F32"
-	F64 DType = "F64"
-	I32 DType = "I32"
-	I64 DType = "I64"
+	F32  DType = "F32"
+	F64  DType = "F64"
+	I32  DType = "I32"
+	I64  DType = "I64"
+	BF16 DType = "BF16"
+	F16  DType = "F16"
 )
 
 func (d DType) size() (int, bool) {
 	switch d {
+	case BF16, F16:
+		return 2, true
 	case F32, I32:
 		return 4, true
 	case F64, I64:
@@ -62,6 +69,8 @@ type File struct {
 	// Checked says the data matched the checksum in the metadata. Without one (a file of
 	// another tool, or an older one of this project) only the header and sizes were checked.
 	Checked bool
+
+	release func() error // unmaps a file from OpenFile
 }
 
 // Names returns the tensor names in sorted order.
@@ -285,23 +294,47 @@ func FromInt32(v []int32, shape ...int) Tensor {
 	return Tensor{DType: I32, Shape: shape, Data: b}
 }
 
-// Float32 unpacks an F32 (or F64, narrowed) tensor.
+// Float32 unpacks a floating-point tensor: F32 as is, BF16 and F16 widened exactly, F64 narrowed.
 func (t Tensor) Float32() ([]float32, error) {
-	switch t.DType {
-	case F32:
-		v := make([]float32, len(t.Data)/4)
-		for i := range v {
-			v[i] = math.Float32frombits(binary.LittleEndian.Uint32(t.Data[4*i:]))
-		}
-		return v, nil
-	case F64:
-		v := make([]float32, len(t.Data)/8)
-		for i := range v {
-			v[i] = float32(math.Float64frombits(binary.LittleEndian.Uint64(t.Data[8*i:])))
-		}
-		return v, nil
+	size, ok := t.DType.size()
+	if !ok {
+		return nil, fmt.Errorf("safetensors: %s tensor read as float32", t.DType)
 	}
-	return nil, fmt.Errorf("safetensors: %s tensor read as float32", t.DType)
+	v := make([]float32, len(t.Data)/size)
+	if err := t.DecodeFloat32(v); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// DecodeFloat32 is Float32 into dst, which must hold exactly the tensor's element count, so
+// that a loader can reuse one buffer for many tensors.
+func (t Tensor) DecodeFloat32(dst []float32) error {
+	size, ok := t.DType.size()
+	if !ok || len(dst)*size != len(t.Data) {
+		return fmt.Errorf("safetensors: %d-byte %s tensor decoded into %d float32s", len(t.Data), t.DType, len(dst))
+	}
+	switch t.DType {
+	case BF16:
+		for i := range dst {
+			dst[i] = half.BF16ToFloat32(binary.LittleEndian.Uint16(t.Data[2*i:]))
+		}
+	case F16:
+		for i := range dst {
+			dst[i] = half.F16ToFloat32(binary.LittleEndian.Uint16(t.Data[2*i:]))
+		}
+	case F32:
+		for i := range dst {
+			dst[i] = math.Float32frombits(binary.LittleEndian.Uint32(t.Data[4*i:]))
+		}
+	case F64:
+		for i := range dst {
+			dst[i] = float32(math.Float64frombits(binary.LittleEndian.Uint64(t.Data[8*i:])))
+		}
+	default:
+		return fmt.Errorf("safetensors: %s tensor read as float32", t.DType)
+	}
+	return nil
 }
 
 // Int32 unpacks an I32 (or I64, checked for range) tensor.

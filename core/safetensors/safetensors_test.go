@@ -75,7 +75,7 @@ func TestCorruptFiles(t *testing.T) {
 	}
 	for header, want := range map[string]string{
 		`{"x":{"dtype":"F32","shape":[2],"data_offsets":[0,12]}}`:      "want 8",
-		`{"x":{"dtype":"F16","shape":[2],"data_offsets":[0,4]}}`:       "unsupported dtype",
+		`{"x":{"dtype":"F8_E4M3","shape":[2],"data_offsets":[0,4]}}`:   "unsupported dtype",
 		`{"x":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}}`:      "negative",
 		`{"x":{"dtype":"F32","shape":[4],"data_offsets":[8,24]}}`:      "outside",
 		`{"x":{"dtype":"F32","shape":[1],"data_offsets":[4,0]}}`:       "outside",
@@ -128,6 +128,7 @@ func TestDataChecks(t *testing.T) {
 // never panic.
 func FuzzParse(f *testing.F) {
 	f.Add(sample(&testing.T{}))
+	f.Add([]byte("\x6b\x00\x00\x00\x00\x00\x00\x00{\"h\":{\"dtype\":\"BF16\",\"shape\":[2],\"data_offsets\":[0,4]},\"f\":{\"dtype\":\"F16\",\"shape\":[],\"data_offsets\":[4,6]}}\x80\x3f\x00\xc0\x00\x3c"))
 	f.Add([]byte{})
 	f.Add([]byte("\x10\x00\x00\x00\x00\x00\x00\x00{}              "))
 	f.Fuzz(func(t *testing.T, data []byte) {

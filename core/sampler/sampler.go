@@ -20,18 +20,35 @@ import (
 // Config holds the sampling settings (LLaDA's generate() arguments plus AGRPO's top-k/top-p).
 type Config struct {
 	GenLength   int             `toml:"gen_length"`   // completion tokens
-	BlockLength int             `toml:"block_length"` // tokens per semi-autoregressive block
-	Steps       int             `toml:"steps"`        // total denoising steps, split evenly over blocks
+	BlockLength int             `toml:"block_length"` // tokens per semi-autoregressive block; 0: one block
+	Steps       int             `toml:"steps"`        // total denoising steps, split evenly over blocks; 0: GenLength
 	Temperature float32         `toml:"temperature"`  // 0: greedy
 	TopK        int             `toml:"top_k"`        // 0: off
 	TopP        float32         `toml:"top_p"`        // 0 or 1: off
 	Remasking   core.Remasking  `toml:"-"`
 	Confidence  core.Confidence `toml:"-"` // what low_confidence ranks by: tempered (AGRPO's) or untempered (LLaDA's)
 	Seed        uint32          `toml:"seed"`
+	// RowOffset makes the prompts rows RowOffset, RowOffset+1, … of a larger batch for the random
+	// draws, so that a batch sampled in parts (by the ranks of a data-parallel job) draws the
+	// same completions as the whole batch at once.
+	RowOffset int `toml:"-"`
 }
 
-// Validate reports settings the schedule cannot honour.
+// Resolved is c with its defaults filled in: BlockLength 0 is one block over the whole
+// completion, Steps 0 one token per step.
+func (c Config) Resolved() Config {
+	if c.BlockLength == 0 {
+		c.BlockLength = c.GenLength
+	}
+	if c.Steps == 0 {
+		c.Steps = c.GenLength
+	}
+	return c
+}
+
+// Validate reports settings the schedule cannot honour (after Resolved's defaults).
 func (c Config) Validate() error {
+	c = c.Resolved()
 	switch {
 	case c.GenLength <= 0:
 		return fmt.Errorf("gen_length = %d, must be positive", c.GenLength)
@@ -150,54 +167,18 @@ type Prompt struct {
 }
 
 // Generate samples completions for prompts with model m. The random draws of row r depend on
-// (seed, step, r, position) only.
+// (seed, step, cfg.RowOffset + r, position) only.
 func Generate(m *model.Model, prompts []Prompt, cfg Config, onStep StepFunc) (*Trajectories, error) {
+	cfg = cfg.Resolved()
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("sampler: %w", err)
 	}
-	if len(prompts) == 0 {
-		return nil, fmt.Errorf("sampler: no prompts")
+	t, tok, keyMask, err := layOut(m.Cfg, prompts, cfg)
+	if err != nil {
+		return nil, err
 	}
-	mc := m.Cfg
 	b := m.B
-	nb, c, v := len(prompts), cfg.GenLength, mc.VocabSize
-	p := 0
-	for r, pr := range prompts {
-		if pr.Mask != nil && len(pr.Mask) != len(pr.Tokens) {
-			return nil, fmt.Errorf("sampler: prompt %d has %d tokens but a mask of %d", r, len(pr.Tokens), len(pr.Mask))
-		}
-		p = max(p, len(pr.Tokens))
-	}
-	seq := p + c
-	if seq > mc.MaxSeqLen {
-		return nil, fmt.Errorf("sampler: prompt %d + completion %d tokens exceed the model's max_sequence_length %d", p, c, mc.MaxSeqLen)
-	}
-	t := &Trajectories{B: nb, P: p, C: c, V: v, Config: cfg, MaskID: int32(mc.MaskID), EOSID: int32(mc.EOSID),
-		Prompt: make([]int32, nb*p), PromptMask: make([]int32, nb*p)}
-	tok, keyMask := make([]int32, nb*seq), make([]int32, nb*seq)
-	for r, pr := range prompts {
-		pad := p - len(pr.Tokens)
-		for i := 0; i < seq; i++ {
-			switch {
-			case i < pad:
-				tok[r*seq+i] = int32(mc.PadID)
-			case i < p:
-				id := pr.Tokens[i-pad]
-				if id < 0 || int(id) >= v || id == int32(mc.MaskID) {
-					return nil, fmt.Errorf("sampler: prompt %d has token id %d at %d (outside the vocabulary or the mask id)", r, id, i-pad)
-				}
-				tok[r*seq+i], keyMask[r*seq+i] = id, 1
-				if pr.Mask != nil {
-					keyMask[r*seq+i] = pr.Mask[i-pad]
-				}
-			default:
-				tok[r*seq+i], keyMask[r*seq+i] = int32(mc.MaskID), 1
-			}
-			if i < p {
-				t.Prompt[r*p+i], t.PromptMask[r*p+i] = tok[r*seq+i], keyMask[r*seq+i]
-			}
-		}
-	}
+	nb, c, v, seq := t.B, t.C, t.V, t.P+t.C
 	steps := make([]int32, nb*c)
 	for i := range steps {
 		steps[i] = -1
@@ -229,23 +210,85 @@ func Generate(m *model.Model, prompts []Prompt, cfg Config, onStep StepFunc) (*T
 	b.UploadInt(st.RevealStep, steps)
 	b.UploadInt(st.Active, active)
 	b.UploadInt(keyMaskT, keyMask)
+	t.denoise(m, st, keyMaskT, history, active, tok, onStep)
+	if err := b.Sync(); err != nil {
+		return nil, fmt.Errorf("sampler: %w", err)
+	}
+	t.readBack(b, st, history, tok)
+	if err := t.faults(); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// layOut checks the prompts and lays out the batch: every prompt left-padded to the longest,
+// then C masks. It returns the trajectories' prompt part, the tokens and the key mask.
+func layOut(mc model.Config, prompts []Prompt, cfg Config) (t *Trajectories, tok, keyMask []int32, err error) {
+	if len(prompts) == 0 {
+		return nil, nil, nil, fmt.Errorf("sampler: no prompts")
+	}
+	nb, c, v := len(prompts), cfg.GenLength, mc.VocabSize
+	p := 0
+	for r, pr := range prompts {
+		if pr.Mask != nil && len(pr.Mask) != len(pr.Tokens) {
+			return nil, nil, nil, fmt.Errorf("sampler: prompt %d has %d tokens but a mask of %d", r, len(pr.Tokens), len(pr.Mask))
+		}
+		p = max(p, len(pr.Tokens))
+	}
+	seq := p + c
+	if seq > mc.MaxSeqLen {
+		return nil, nil, nil, fmt.Errorf("sampler: prompt %d + completion %d tokens exceed the model's max_sequence_length %d", p, c, mc.MaxSeqLen)
+	}
+	t = &Trajectories{B: nb, P: p, C: c, V: v, Config: cfg, MaskID: int32(mc.MaskID), EOSID: int32(mc.EOSID),
+		Prompt: make([]int32, nb*p), PromptMask: make([]int32, nb*p)}
+	tok, keyMask = make([]int32, nb*seq), make([]int32, nb*seq)
+	for r, pr := range prompts {
+		pad := p - len(pr.Tokens)
+		for i := 0; i < seq; i++ {
+			switch {
+			case i < pad:
+				tok[r*seq+i] = int32(mc.PadID)
+			case i < p:
+				id := pr.Tokens[i-pad]
+				if id < 0 || int(id) >= v || id == int32(mc.MaskID) {
+					return nil, nil, nil, fmt.Errorf("sampler: prompt %d has token id %d at %d (outside the vocabulary or the mask id)", r, id, i-pad)
+				}
+				tok[r*seq+i], keyMask[r*seq+i] = id, 1
+				if pr.Mask != nil {
+					keyMask[r*seq+i] = pr.Mask[i-pad]
+				}
+			default:
+				tok[r*seq+i], keyMask[r*seq+i] = int32(mc.MaskID), 1
+			}
+			if i < p {
+				t.Prompt[r*p+i], t.PromptMask[r*p+i] = tok[r*seq+i], keyMask[r*seq+i]
+			}
+		}
+	}
+	return t, tok, keyMask, nil
+}
+
+// denoise runs the schedule on the device state st: per block, its steps of forward pass and
+// unmasking, after the first block stopping rows that have finished. It sets StepsRun and
+// RowSteps; tok is scratch for onStep.
+func (t *Trajectories) denoise(m *model.Model, st core.UnmaskState, keyMask, history *core.Tensor, active, tok []int32, onStep StepFunc) {
+	b, cfg, p := m.B, t.Config, t.P
 	var logp []float32
 	if onStep != nil {
-		logp = make([]float32, nb*c)
+		logp = make([]float32, t.B*t.C)
 		onStep(-1, tok, logp)
 	}
-
-	blocks := c / cfg.BlockLength
+	blocks := t.C / cfg.BlockLength
 	perBlock := cfg.Steps / blocks
 	schedule := NumTransfer(cfg.BlockLength, perBlock)
 	step := 0
-	stoppedAt := make([]int, nb) // the step at which a row stopped, −1 while it runs
+	stoppedAt := make([]int, t.B) // the step at which a row stopped, −1 while it runs
 	for i := range stoppedAt {
 		stoppedAt[i] = -1
 	}
 	for blk := 0; blk < blocks; blk++ {
 		if blk > 0 {
-			left := stopFinishedRows(b, st, t, active, blk, step, p, seq)
+			left := stopFinishedRows(b, st, t, active, blk, step, p, p+t.C)
 			for r, a := range active {
 				if a == 0 && stoppedAt[r] < 0 {
 					stoppedAt[r] = step
@@ -256,11 +299,11 @@ func Generate(m *model.Model, prompts []Prompt, cfg Config, onStep StepFunc) (*T
 			}
 		}
 		for i := 0; i < perBlock; i++ {
-			logits := m.Forward(st.Tokens, keyMaskT)
+			logits := m.Forward(st.Tokens, keyMask)
 			b.UnmaskStep(st, logits, core.UnmaskParams{
 				PromptLen: p, BlockStart: blk * cfg.BlockLength, BlockEnd: (blk + 1) * cfg.BlockLength,
 				Reveal: schedule[i], Step: step, Temperature: cfg.Temperature, TopK: cfg.TopK, TopP: cfg.TopP,
-				Remasking: cfg.Remasking, Confidence: cfg.Confidence, Seed: cfg.Seed, MaskID: int32(mc.MaskID),
+				Remasking: cfg.Remasking, Confidence: cfg.Confidence, Seed: cfg.Seed, MaskID: t.MaskID, RowOffset: cfg.RowOffset,
 			})
 			if history != nil {
 				b.Copy(history.Rows(step, step+1), st.Support)
@@ -274,16 +317,18 @@ func Generate(m *model.Model, prompts []Prompt, cfg Config, onStep StepFunc) (*T
 		}
 	}
 	t.StepsRun = step
-	t.RowSteps = make([]int, nb)
+	t.RowSteps = make([]int, t.B)
 	for r := range t.RowSteps {
 		t.RowSteps[r] = step
 		if stoppedAt[r] >= 0 {
 			t.RowSteps[r] = stoppedAt[r]
 		}
 	}
-	if err := b.Sync(); err != nil {
-		return nil, fmt.Errorf("sampler: %w", err)
-	}
+}
+
+// readBack downloads the sampled completions and their records into t; tok is scratch.
+func (t *Trajectories) readBack(b core.Backend, st core.UnmaskState, history *core.Tensor, tok []int32) {
+	nb, c, v, p, seq := t.B, t.C, t.V, t.P, t.P+t.C
 	b.DownloadInt(st.Tokens, tok)
 	t.Tokens = make([]int32, nb*c)
 	for r := 0; r < nb; r++ {
@@ -296,13 +341,9 @@ func Generate(m *model.Model, prompts []Prompt, cfg Config, onStep StepFunc) (*T
 	b.Download(st.Entropy, t.Entropy)
 	b.Download(st.Support, t.Support)
 	if history != nil {
-		t.StepSupport = make([]float32, step*nb*c*v)
-		b.Download(history.Rows(0, step), t.StepSupport)
+		t.StepSupport = make([]float32, t.StepsRun*nb*c*v)
+		b.Download(history.Rows(0, t.StepsRun), t.StepSupport)
 	}
-	if err := t.faults(); err != nil {
-		return nil, err
-	}
-	return t, nil
 }
 
 // ErrNonFinite marks logits that are not finite (a model with NaN or Inf weights, or one that

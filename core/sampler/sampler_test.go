@@ -219,6 +219,32 @@ func TestConfigValidate(t *testing.T) {
 	if err := (Config{GenLength: 12, BlockLength: 4, Steps: 6}).Validate(); err != nil {
 		t.Errorf("valid config: %v", err)
 	}
+	for _, c := range []Config{{GenLength: 12}, {GenLength: 12, Steps: 3}, {GenLength: 12, BlockLength: 4}} {
+		if err := c.Validate(); err != nil {
+			t.Errorf("%+v (defaults): %v", c, err)
+		}
+	}
+	if err := (Config{GenLength: 12, BlockLength: -1, Steps: 12}).Validate(); err == nil {
+		t.Error("block_length -1: no error")
+	}
+}
+
+// TestDefaults: BlockLength 0 (one block) and Steps 0 (one token per step) sample exactly what
+// the explicit values sample, and the trajectories record the explicit values.
+func TestDefaults(t *testing.T) {
+	m := testModel(t)
+	explicit := Config{GenLength: 8, BlockLength: 8, Steps: 8, Temperature: 1, Remasking: core.RandomOrder, Seed: 3}
+	a, err := Generate(m, prompts(), explicit, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Generate(m, prompts(), Config{GenLength: 8, Temperature: 1, Remasking: core.RandomOrder, Seed: 3}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(a, b) {
+		t.Fatal("defaults sample other trajectories than the explicit block length and steps")
+	}
 }
 
 // TestNonFiniteLogits: a NaN in the embedding of token 5, which only prompt 1 holds, makes that
@@ -290,6 +316,52 @@ func checkDrawSupport(t *testing.T, tr *Trajectories, r, k int, lv []float32, to
 		}
 		if int(tr.RevealStep[i]) == k && !reflect.DeepEqual(sup, tr.Support[i*tr.V:(i+1)*tr.V]) {
 			t.Fatalf("row %d position %d: the step's support differs from the one recorded at its reveal", r, j)
+		}
+	}
+}
+
+// TestRowOffset: a batch sampled in parts, each with the RowOffset of its first row, draws the
+// same completions as the whole batch at once (what the ranks of a data-parallel job do).
+func TestRowOffset(t *testing.T) {
+	m := testModel(t)
+	var all []Prompt
+	for i := range 7 {
+		all = append(all, Prompt{Tokens: []int32{int32(i % 7), 1, 2, int32(6 - i%7), 3}})
+	}
+	for _, rm := range []core.Remasking{core.RandomOrder, core.LowConfidence} {
+		cfg := Config{GenLength: 8, BlockLength: 4, Steps: 8, Temperature: 0.9, TopK: 5, Remasking: rm, Seed: 21}
+		whole, err := Generate(m, all, cfg, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, cut := range [][2]int{{0, 2}, {2, 3}, {3, 7}} {
+			part := cfg
+			part.RowOffset = cut[0]
+			got, err := Generate(m, all[cut[0]:cut[1]], part, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for r := cut[0]; r < cut[1]; r++ {
+				g, w := got.Completion(r-cut[0]), whole.Completion(r)
+				if !reflect.DeepEqual(g, w) || got.RowSteps[r-cut[0]] != whole.RowSteps[r] {
+					t.Fatalf("%v: row %d sampled in rows [%d, %d): %v, in the whole batch %v", rm, r, cut[0], cut[1], g, w)
+				}
+				for j := range cfg.GenLength {
+					i, k := (r-cut[0])*cfg.GenLength+j, r*cfg.GenLength+j
+					if got.RevealStep[i] != whole.RevealStep[k] || math.Abs(float64(got.LogP[i]-whole.LogP[k])) > 1e-6 {
+						t.Fatalf("%v: row %d position %d: step %d log p %g in a part, step %d log p %g whole", rm, r, j,
+							got.RevealStep[i], got.LogP[i], whole.RevealStep[k], whole.LogP[k])
+					}
+				}
+			}
+			if cut[0] > 0 {
+				// Without the offset the part draws other completions: the offset is what keys them.
+				part.RowOffset = 0
+				other, _ := Generate(m, all[cut[0]:cut[1]], part, nil)
+				if reflect.DeepEqual(other.Tokens, got.Tokens) {
+					t.Errorf("%v: rows [%d, %d) drew the same completions without their offset", rm, cut[0], cut[1])
+				}
+			}
 		}
 	}
 }

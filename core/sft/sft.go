@@ -64,6 +64,21 @@ func Noise(batch []Example, maskID int32, rng *rand.Rand) (*Noised, error) {
 	return n, nil
 }
 
+// Rows is the part of the batch in rows [lo, hi), sharing n's memory: the share of a rank of a
+// data-parallel job, whose weights keep the whole batch's normalisation so that the parts'
+// losses and gradients sum to the whole batch's.
+func (n *Noised) Rows(lo, hi int) *Noised {
+	s := n.S
+	part := &Noised{B: hi - lo, S: s, Tokens: n.Tokens[lo*s : hi*s], KeyMask: n.KeyMask[lo*s : hi*s],
+		Targets: n.Targets[lo*s : hi*s], Weights: n.Weights[lo*s : hi*s], AnswerTotal: n.AnswerTotal / n.B * (hi - lo)}
+	for _, w := range part.Weights {
+		if w != 0 {
+			part.MaskedTokens++
+		}
+	}
+	return part
+}
+
 // Step runs forward, the weighted cross-entropy and backward for a noised batch on m,
 // accumulating into m.Grads, and returns the loss. Device buffers are kept in bufs between
 // calls (pass the same *Buffers each step).

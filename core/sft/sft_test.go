@@ -63,3 +63,34 @@ func TestNoise(t *testing.T) {
 		t.Error("ragged batch accepted")
 	}
 }
+
+// TestRows: the parts of a batch cover its rows and their weights, so the parts' losses (and
+// gradients, which sum the same weighted terms) add up to the whole batch's.
+func TestRows(t *testing.T) {
+	var batch []Example
+	for r := range 7 {
+		batch = append(batch, Example{Prompt: []int32{7, 1, int32(r)}, PromptMask: []int32{0, 1, 1}, Answer: []int32{3, 4, 5, 8, 8}})
+	}
+	n, err := Noise(batch, 9, rand.New(rand.NewPCG(3, 4)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	masked, total := 0, 0
+	for _, cut := range [][2]int{{0, 3}, {3, 4}, {4, 7}} {
+		p := n.Rows(cut[0], cut[1])
+		if p.B != cut[1]-cut[0] || p.S != n.S {
+			t.Fatalf("rows %v: shape %d×%d", cut, p.B, p.S)
+		}
+		for i := range p.Tokens {
+			k := cut[0]*n.S + i
+			if p.Tokens[i] != n.Tokens[k] || p.Targets[i] != n.Targets[k] || p.KeyMask[i] != n.KeyMask[k] || p.Weights[i] != n.Weights[k] {
+				t.Fatalf("rows %v: element %d differs from the batch's element %d", cut, i, k)
+			}
+		}
+		masked += p.MaskedTokens
+		total += p.AnswerTotal
+	}
+	if masked != n.MaskedTokens || total != n.AnswerTotal {
+		t.Fatalf("parts count %d of %d masked, the batch %d of %d", masked, total, n.MaskedTokens, n.AnswerTotal)
+	}
+}

@@ -63,16 +63,16 @@ func (b *Backend) attnTiles(pass, d4 int) (rq, rk int) {
 		4*d4, attnShared(pass, d4, 1, 1), limit))
 }
 
-// attnDims turns the result of core.AttentionShape (or AttentionBackwardShape) into B, L and Dh,
-// panicking on a shape error or a head dim over the shaders' maximum, as other misuse does.
-func attnDims(op string, d core.AttentionDims, err error) (nb, seq, hd int) {
+// attnDims checks the result of core.AttentionShape (or AttentionBackwardShape), panicking on a
+// shape error or a head dim over the shaders' maximum, as other misuse does.
+func attnDims(op string, d core.AttentionDims, err error) core.AttentionDims {
 	if err != nil {
 		panic("vulkan: " + err.Error())
 	}
 	if d.HeadDim > attnMaxHeadDim {
 		panic(fmt.Sprintf("vulkan: %s: head dim %d > max %d", op, d.HeadDim, attnMaxHeadDim))
 	}
-	return d.Batch, d.Seq, d.HeadDim
+	return d
 }
 
 // attnGrid is the workgroup grid of a pass: one workgroup per tile of rows, head and batch row.
@@ -85,15 +85,16 @@ func attnGrid(seq, tile, heads, nb int) [3]uint32 {
 // out and lse. A query with no real key gets out 0 and lse −Inf, as on the CPU backend.
 func (b *Backend) Attention(out, lse, q, k, v, keyMask *core.Tensor, heads int) {
 	d, err := core.AttentionShape(out, lse, q, k, v, keyMask, heads)
-	nb, seq, hd := attnDims("attention", d, err)
+	d = attnDims("attention", d, err)
+	nb, seq, hd := d.Batch, d.Seq, d.HeadDim
 	if nb == 0 || seq == 0 || hd == 0 {
 		return
 	}
 	d4 := (hd + 3) / 4
 	rq, rk := b.attnTiles(attnForward, d4)
 	scale := float32(1 / math.Sqrt(float64(hd)))
-	b.dispatch(b.pipeline("attention", 6, 16, uint32(d4), uint32(rq), uint32(rk)), "attention",
-		attnGrid(seq, 8*rq, heads, nb), push(seq, heads, hd, scale),
+	b.dispatch(b.pipeline("attention", 6, 20, uint32(d4), uint32(rq), uint32(rk)), "attention",
+		attnGrid(seq, 8*rq, heads, nb), push(seq, heads, d.KVHeads, hd, scale),
 		vk.Write(b.buf(out)), vk.Write(b.buf(lse)), vk.Read(b.buf(q)), vk.Read(b.buf(k)), vk.Read(b.buf(v)),
 		vk.Read(b.buf(keyMask)))
 }
@@ -101,10 +102,13 @@ func (b *Backend) Attention(out, lse, q, k, v, keyMask *core.Tensor, heads int) 
 // AttentionBackward runs attention_backward.comp in two passes that need no atomics: per query
 // tile, dq (and D = rowsum(dOut ⊙ out) into a scratch buffer); then per key tile, dk and dv,
 // reading D. Both recompute the probabilities from lse. A query with no real key (lse −Inf)
-// gets zero gradients and contributes none: its output is the constant 0, as on the CPU.
+// gets zero gradients and contributes none: its output is the constant 0, as on the CPU. The
+// second pass runs per key/value head and walks the query heads that share it (grouped-query
+// attention), so dk and dv sum over them without atomics.
 func (b *Backend) AttentionBackward(dq, dk, dv, dOut, q, k, v, out, lse, keyMask *core.Tensor, heads int) {
 	d, err := core.AttentionBackwardShape(dq, dk, dv, dOut, q, k, v, out, lse, keyMask, heads)
-	nb, seq, hd := attnDims("attention backward", d, err)
+	d = attnDims("attention backward", d, err)
+	nb, seq, hd := d.Batch, d.Seq, d.HeadDim
 	if nb == 0 || seq == 0 || hd == 0 {
 		return
 	}
@@ -115,13 +119,13 @@ func (b *Backend) AttentionBackward(dq, dk, dv, dOut, q, k, v, out, lse, keyMask
 	dqb, dkb, dvb, db := b.buf(dq), b.buf(dk), b.buf(dv), b.buf(dBuf)
 	ins := []vk.Binding{vk.Read(b.buf(dOut)), vk.Read(b.buf(q)), vk.Read(b.buf(k)), vk.Read(b.buf(v)),
 		vk.Read(b.buf(out)), vk.Read(b.buf(lse)), vk.Read(b.buf(keyMask))}
-	pc := push(seq, heads, hd, scale)
+	pc := push(seq, heads, d.KVHeads, hd, scale)
 
 	rq, rk := b.attnTiles(attnBackwardQ, d4)
-	b.dispatch(b.pipeline("attention_backward", 10, 16, 0, uint32(d4), uint32(rq), uint32(rk)), "attention backward dq",
+	b.dispatch(b.pipeline("attention_backward", 10, 20, 0, uint32(d4), uint32(rq), uint32(rk)), "attention backward dq",
 		attnGrid(seq, 8*rq, heads, nb), pc, append([]vk.Binding{vk.Write(dqb), vk.Read(dvb), vk.Write(db)}, ins...)...)
 
 	rq, rk = b.attnTiles(attnBackwardK, d4)
-	b.dispatch(b.pipeline("attention_backward", 10, 16, 1, uint32(d4), uint32(rq), uint32(rk)), "attention backward dk dv",
-		attnGrid(seq, 8*rk, heads, nb), pc, append([]vk.Binding{vk.Write(dkb), vk.Write(dvb), vk.Read(db)}, ins...)...)
+	b.dispatch(b.pipeline("attention_backward", 10, 20, 1, uint32(d4), uint32(rq), uint32(rk)), "attention backward dk dv",
+		attnGrid(seq, 8*rk, d.KVHeads, nb), pc, append([]vk.Binding{vk.Write(dkb), vk.Write(dvb), vk.Read(db)}, ins...)...)
 }

@@ -19,6 +19,16 @@ type attnCase struct {
 	// pad: "none", "some" (random padding keys, at least one real key per row) or "row" (as
 	// "some", but batch row 0 is all padding).
 	pad string
+	// kv is the number of key/value heads (grouped-query attention); 0 means heads.
+	kv int
+}
+
+// kvHeads is the case's number of key/value heads.
+func (c attnCase) kvHeads() int {
+	if c.kv == 0 {
+		return c.heads
+	}
+	return c.kv
 }
 
 // TestAttentionMatchesCPU runs the attention shaders against the CPU backend on shapes the shared
@@ -26,22 +36,26 @@ type attnCase struct {
 // to the maximum, several heads, and a batch row with no real key at all.
 func TestAttentionMatchesCPU(t *testing.T) {
 	cases := []attnCase{
-		{1, 1, 1, 1, "none"},
-		{2, 5, 2, 3, "some"},
-		{3, 9, 3, 5, "row"},
-		{2, 33, 4, 12, "some"},
-		{2, 64, 4, 32, "some"},
-		{2, 25, 4, 32, "row"},
-		{1, 70, 2, 64, "some"},
-		{1, 40, 1, 128, "some"},
-		{2, 17, 2, 127, "row"},
+		{1, 1, 1, 1, "none", 0},
+		{2, 5, 2, 3, "some", 0},
+		{3, 9, 3, 5, "row", 0},
+		{2, 33, 4, 12, "some", 0},
+		{2, 64, 4, 32, "some", 0},
+		{2, 25, 4, 32, "row", 0},
+		{1, 70, 2, 64, "some", 0},
+		{1, 40, 1, 128, "some", 0},
+		{2, 17, 2, 127, "row", 0},
+		// Grouped-query attention: 2 and 4 query heads per key/value head, and one for all.
+		{nb: 2, seq: 33, heads: 4, hd: 12, pad: "some", kv: 2},
+		{nb: 3, seq: 21, heads: 8, hd: 16, pad: "row", kv: 2},
+		{nb: 1, seq: 40, heads: 3, hd: 32, pad: "some", kv: 1},
 	}
 	if !testing.Short() {
-		cases = append(cases, attnCase{1, 1024, 1, 32, "some"}, attnCase{1, 200, 2, 128, "some"})
+		cases = append(cases, attnCase{1, 1024, 1, 32, "some", 0}, attnCase{1, 200, 2, 128, "some", 0})
 	}
 	vb := newTest(t)
 	for i, c := range cases {
-		t.Run(fmt.Sprintf("B%d_L%d_H%d_Dh%d_%s", c.nb, c.seq, c.heads, c.hd, c.pad), func(t *testing.T) {
+		t.Run(fmt.Sprintf("B%d_L%d_H%d_Hkv%d_Dh%d_%s", c.nb, c.seq, c.heads, c.kvHeads(), c.hd, c.pad), func(t *testing.T) {
 			checkAttention(t, vb, c, uint64(i))
 		})
 	}
@@ -58,7 +72,7 @@ func TestAttentionTiles(t *testing.T) {
 	}
 	vb := newTest(t)
 	defer func() { attnForceTiles = [2]int{} }()
-	c := attnCase{2, 19, 2, 9, "row"}
+	c := attnCase{nb: 2, seq: 19, heads: 4, hd: 9, pad: "row", kv: 2}
 	for _, tiles := range attnTileChoices {
 		attnForceTiles = tiles
 		t.Run(fmt.Sprintf("RQ%d_RK%d", tiles[0], tiles[1]), func(t *testing.T) {
@@ -89,17 +103,16 @@ func TestAttentionHeadDimLimit(t *testing.T) {
 func checkAttention(t *testing.T, vb *Backend, c attnCase, seed uint64) {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(seed, 42))
-	dm := c.heads * c.hd
-	n := c.nb * c.seq * dm
-	randv := func(scale float64) []float32 {
-		v := make([]float32, n)
+	dm, kdm := c.heads*c.hd, c.kvHeads()*c.hd
+	randv := func(scale float64, width int) []float32 {
+		v := make([]float32, c.nb*c.seq*width)
 		for i := range v {
 			v[i] = float32((rng.Float64()*2 - 1) * scale)
 		}
 		return v
 	}
 	// Scores of a few units, so that the softmax is neither flat nor one-hot.
-	qv, kv, vv, gv := randv(2), randv(2), randv(1), randv(1)
+	qv, kv, vv, gv := randv(2, dm), randv(2, kdm), randv(1, kdm), randv(1, dm)
 	mask := make([]int32, c.nb*c.seq)
 	empty := make([]bool, c.nb)
 	for bi := range c.nb {
@@ -122,17 +135,17 @@ func checkAttention(t *testing.T, vb *Backend, c attnCase, seed uint64) {
 	cb := cpu.New()
 	type outs struct{ out, lse, dq, dk, dv []float32 }
 	run := func(be core.Backend) outs {
-		up := func(v []float32) *core.Tensor {
-			x := be.Alloc(core.F32, c.nb, c.seq, dm)
+		up := func(v []float32, width int) *core.Tensor {
+			x := be.Alloc(core.F32, c.nb, c.seq, width)
 			be.Upload(x, v)
 			return x
 		}
-		q, k, v, g := up(qv), up(kv), up(vv), up(gv)
+		q, k, v, g := up(qv, dm), up(kv, kdm), up(vv, kdm), up(gv, dm)
 		km := be.Alloc(core.I32, c.nb, c.seq)
 		be.UploadInt(km, mask)
 		out := be.Alloc(core.F32, c.nb, c.seq, dm)
 		lse := be.Alloc(core.F32, c.nb, c.heads, c.seq)
-		dq, dk, dv := be.Alloc(core.F32, c.nb, c.seq, dm), be.Alloc(core.F32, c.nb, c.seq, dm), be.Alloc(core.F32, c.nb, c.seq, dm)
+		dq, dk, dv := be.Alloc(core.F32, c.nb, c.seq, dm), be.Alloc(core.F32, c.nb, c.seq, kdm), be.Alloc(core.F32, c.nb, c.seq, kdm)
 		be.Attention(out, lse, q, k, v, km, c.heads)
 		be.AttentionBackward(dq, dk, dv, g, q, k, v, out, lse, km, c.heads)
 		down := func(x *core.Tensor) []float32 {

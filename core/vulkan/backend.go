@@ -10,6 +10,7 @@ import (
 	"unsafe"
 
 	"github.com/dllmrl/agrpo/core"
+	"github.com/dllmrl/agrpo/core/half"
 	"github.com/dllmrl/agrpo/shaders"
 	"github.com/dllmrl/agrpo/vk"
 )
@@ -101,11 +102,9 @@ func (b *Backend) fail(err error) {
 
 // Alloc returns a zero-filled tensor in device memory. Running out of device memory panics,
 // as running out of host memory does for the CPU backend.
+// A BF16 or F16 tensor takes 2 bytes an element, rounded up to a whole 4-byte word.
 func (b *Backend) Alloc(dtype core.DType, shape ...int) *core.Tensor {
-	if dtype != core.F32 && dtype != core.I32 {
-		panic(fmt.Sprintf("vulkan: unsupported dtype %v", dtype))
-	}
-	n := uint64(core.NumElems(shape)) * 4
+	n := (uint64(core.NumElems(shape))*uint64(elemSize(dtype)) + 3) &^ 3
 	buf, err := b.ctx.Alloc(n)
 	if err != nil {
 		panic(fmt.Sprintf("vulkan: allocating %v%v: %v", dtype, shape, err))
@@ -135,8 +134,28 @@ func (b *Backend) storage(t *core.Tensor) *storage {
 	return st
 }
 
-// buf is the byte range of a tensor (or view).
+// elemSize is the bytes of one element of a dtype this backend stores.
+func elemSize(dtype core.DType) int {
+	switch dtype {
+	case core.F32, core.I32:
+		return 4
+	case core.BF16, core.F16:
+		return 2
+	}
+	panic(fmt.Sprintf("vulkan: unsupported dtype %v", dtype))
+}
+
+// buf is the byte range of a tensor (or view). A 16-bit one's range is rounded up to whole
+// 4-byte words, which its allocation has, and must start on one: the shaders read 16-bit values
+// two to a word.
 func (b *Backend) buf(t *core.Tensor) vk.Buffer {
+	size := elemSize(t.DType())
+	if size == 2 {
+		if t.Offset%2 != 0 {
+			panic(fmt.Sprintf("vulkan: %v starts at an odd element offset %d", t, t.Offset))
+		}
+		return b.storage(t).buf.Slice(uint64(t.Offset)*2, (uint64(t.Len())*2+3)&^3)
+	}
 	return b.storage(t).buf.Slice(uint64(t.Offset)*4, uint64(t.Len())*4)
 }
 
@@ -160,6 +179,23 @@ func (b *Backend) Upload(t *core.Tensor, src []float32) {
 	b.upload(t, unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(src))), 4*len(src)), len(src))
 }
 
+// Upload16 copies 16-bit float bits into a BF16 or F16 tensor (recorded, as Upload).
+func (b *Backend) Upload16(t *core.Tensor, src []uint16) {
+	if t.DType() != core.BF16 && t.DType() != core.F16 {
+		panic(fmt.Sprintf("vulkan: upload of 16-bit values into %v", t))
+	}
+	if len(src) != t.Len() {
+		panic(fmt.Sprintf("vulkan: upload of %d values into %v", len(src), t))
+	}
+	data := make([]byte, (2*len(src)+3)&^3) // whole words: an odd count gets a zero pad
+	for i, h := range src {
+		binary.LittleEndian.PutUint16(data[2*i:], h)
+	}
+	if b.err == nil && len(src) > 0 {
+		b.fail(b.s.Upload(b.buf(t), data))
+	}
+}
+
 // UploadInt copies src into an I32 tensor.
 func (b *Backend) UploadInt(t *core.Tensor, src []int32) {
 	mustType("upload", t, core.I32)
@@ -178,6 +214,26 @@ func (b *Backend) upload(t *core.Tensor, data []byte, n int) {
 // Download runs the queued work and copies an F32 tensor to dst. A device failure panics: the
 // interface has no error here, and the data cannot be produced (Sync reports it as an error).
 func (b *Backend) Download(t *core.Tensor, dst []float32) {
+	if t.DType() == core.BF16 || t.DType() == core.F16 {
+		if len(dst) != t.Len() {
+			panic(fmt.Sprintf("vulkan: download of %v into %d values", t, len(dst)))
+		}
+		raw := make([]byte, (2*len(dst)+3)&^3)
+		if b.err == nil {
+			b.fail(b.s.Download(b.buf(t), raw))
+		}
+		if b.err != nil {
+			panic(fmt.Sprintf("vulkan: download of %v: %v", t, b.err))
+		}
+		widen := half.BF16ToFloat32
+		if t.DType() == core.F16 {
+			widen = half.F16ToFloat32
+		}
+		for i := range dst {
+			dst[i] = widen(binary.LittleEndian.Uint16(raw[2*i:]))
+		}
+		return
+	}
 	mustType("download", t, core.F32)
 	b.download(t, unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(dst))), 4*len(dst)), len(dst))
 }

@@ -3,6 +3,8 @@
 package vulkan
 
 import (
+	"fmt"
+
 	"github.com/dllmrl/agrpo/core"
 	"github.com/dllmrl/agrpo/vk"
 )
@@ -39,22 +41,27 @@ func (b *Backend) MatMul(c, a, w *core.Tensor, transA, transB bool, alpha, beta 
 	// so it runs only where a workgroup of 8 is one subgroup: CPU devices (lavapipe) that report
 	// 8-wide subgroups. Everything else gets the tiled kernel, which assumes nothing about
 	// subgroups.
-	// spec: matmul.comp's constant_ids 0-6: workgroup size, TRANS_A, TRANS_B, VEC4, LANES, RA, NB.
+	// spec: matmul.comp's constant_ids 0-7: workgroup size, TRANS_A, TRANS_B, VEC4, LANES, RA, NB,
+	// B16. A 16-bit weight (B16) is read element by element, so it takes the odd shapes' tiles.
+	bits := b16(w)
+	if bits != 0 && d.Batch != 1 {
+		panic(fmt.Sprintf("vulkan: matmul with a 16-bit operand %v: only a 2-D weight may be 16-bit", w))
+	}
 	info := b.ctx.Info()
 	var spec []uint32
 	var tileM, tileN int
 	if info.Type == "cpu" && info.SubgroupSize == 8 && !matmulForceTiled {
 		ra, nb := matmulLanesRAOdd, matmulLanesNBOdd
-		if aligned {
+		if aligned && bits == 0 {
 			ra, nb = matmulLanesRA, matmulLanesNB
 		}
 		tileM, tileN = 8*ra, 32*nb
-		spec = []uint32{8, flag(transA), flag(transB), flag(aligned), 1, uint32(ra), uint32(nb)}
+		spec = []uint32{8, flag(transA), flag(transB), flag(aligned), 1, uint32(ra), uint32(nb), bits}
 	} else {
 		// The tiled kernel ignores VEC4 and the tile sizes: keep them fixed, one pipeline per
 		// transpose pair.
 		tileM, tileN = matmulTile, matmulTile
-		spec = []uint32{256, flag(transA), flag(transB), 0, 0, matmulLanesRA, matmulLanesNB}
+		spec = []uint32{256, flag(transA), flag(transB), 0, 0, matmulLanesRA, matmulLanesNB, bits}
 		tiles := ((d.M + tileM - 1) / tileM) * ((d.N + tileN - 1) / tileN) * d.Batch
 		if splits, chunk := splitK(tiles, d.K); splits > 1 {
 			b.matmulSplitK(d, spec, splits, chunk, bc, ba, bw, alpha, beta)
@@ -104,6 +111,18 @@ func (b *Backend) matmulSplitK(d core.MatMulDims, spec []uint32, splits, chunk i
 		vk.Write(pb), vk.Read(ba), vk.Read(bw))
 	b.dispatch(b.pipeline("matmul_reduce", 2, 20), "matmul split-k sum", groups1D(d.Batch*mn),
 		push(d.Batch*mn, mn, splits, alpha, beta), vk.Write(bc), vk.Read(pb))
+}
+
+// b16 is the B16 specialization constant of matmul.comp and embedding.comp for operand t:
+// 0 for float, 1 for bfloat16, 2 for IEEE half.
+func b16(t *core.Tensor) uint32 {
+	switch t.DType() {
+	case core.BF16:
+		return 1
+	case core.F16:
+		return 2
+	}
+	return 0
 }
 
 // flag is a boolean specialization constant.

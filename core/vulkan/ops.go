@@ -29,7 +29,7 @@ func (b *Backend) Embedding(out, table, ids *core.Tensor) {
 	if out.Len() != n*d {
 		panic(fmt.Sprintf("vulkan: embedding %v rows of %v into %v", ids, table, out))
 	}
-	b.dispatch(b.pipeline("embedding", 3, 8, forward), "embedding", groups1D(n*d), push(n, d),
+	b.dispatch(b.pipeline("embedding", 3, 8, forward, b16(table)), "embedding", groups1D(n*d), push(n, d),
 		vk.Write(b.buf(out)), vk.Read(b.buf(table)), vk.Read(b.buf(ids)))
 }
 

@@ -3,8 +3,6 @@
 package vulkan
 
 import (
-	"fmt"
-
 	"github.com/dllmrl/agrpo/core"
 	"github.com/dllmrl/agrpo/vk"
 )
@@ -27,31 +25,11 @@ const (
 // the CPU backend's; unmask.comp says where fp32 can differ from it (near-ties, and ties that
 // only rounding breaks).
 func (b *Backend) UnmaskStep(s core.UnmaskState, logits *core.Tensor, p core.UnmaskParams) {
+	if err := s.Check(logits, p); err != nil {
+		panic("vulkan: unmask step: " + err.Error())
+	}
 	nb, seq := s.Tokens.Dim(0), s.Tokens.Dim(1)
-	c := seq - p.PromptLen
-	if logits.Rank() != 3 || logits.Dim(0) != nb || logits.Dim(1) != seq {
-		panic(fmt.Sprintf("vulkan: unmask step: logits %v for tokens %v", logits, s.Tokens))
-	}
-	v := logits.Dim(2)
-	for _, t := range []*core.Tensor{s.Tokens, s.RevealStep, s.Active} {
-		mustType("unmask step", t, core.I32)
-	}
-	for _, t := range []*core.Tensor{logits, s.LogP, s.Entropy} {
-		mustType("unmask step", t, core.F32)
-	}
-	if s.Support != nil {
-		mustType("unmask support", s.Support, core.F32)
-	}
-	mustLen("unmask reveal steps", s.RevealStep, nb*c)
-	mustLen("unmask logp", s.LogP, nb*c)
-	mustLen("unmask entropy", s.Entropy, nb*c)
-	mustLen("unmask active", s.Active, nb)
-	if p.BlockStart < 0 || p.BlockEnd > c || p.BlockStart >= p.BlockEnd {
-		panic(fmt.Sprintf("vulkan: unmask step: block [%d, %d) outside a completion of %d", p.BlockStart, p.BlockEnd, c))
-	}
-	if p.MaskID < 0 || int(p.MaskID) >= v || p.Reveal < 0 {
-		panic(fmt.Sprintf("vulkan: unmask step: mask id %d in a vocabulary of %d, reveal %d", p.MaskID, v, p.Reveal))
-	}
+	c, v := seq-p.PromptLen, logits.Dim(2)
 	xb := b.buf(logits)
 	sup := b.optionalBuf("unmask support", s.Support, nb*c*v, xb)
 	items := nb * (p.BlockEnd - p.BlockStart)
@@ -75,7 +53,7 @@ func (b *Backend) UnmaskStep(s core.UnmaskState, logits *core.Tensor, p core.Unm
 	}
 	pc := push(nb, seq, c, v, p.PromptLen, p.BlockStart, p.BlockEnd-p.BlockStart, p.Reveal, uint32(p.Step),
 		invT, greedy, topK, topP, int(p.Remasking), p.Seed, int(p.MaskID), s.Support != nil,
-		p.Remasking == core.LowConfidence && p.Confidence == core.Untempered)
+		p.Remasking == core.LowConfidence && p.Confidence == core.Untempered, p.RowOffset)
 
 	// A small vocabulary is one invocation's work, 64 items per workgroup and no barriers; a
 	// larger one gets a workgroup of 128 or 256 invocations per item (unmask.comp's LANES).

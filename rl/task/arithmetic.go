@@ -21,6 +21,7 @@ const arithmeticTestSize = 500
 type arithmetic struct{}
 
 func (arithmetic) Name() string          { return "arithmetic" }
+func (arithmetic) Chat() bool            { return false }
 func (arithmetic) PromptLen() int        { return 8 } // "999*999:"
 func (arithmetic) AnswerLen() int        { return 7 } // the longest is 6: 999*999 = 998001
 func (arithmetic) RewardNames() []string { return []string{partFormat, partCorrectness} }

@@ -122,9 +122,9 @@ func TestArithmeticJSONL(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []Problem{
-		{"37*12:", "444", ArithmeticData{"37*12", "444"}},
-		{"(1+2)*3:", "9", ArithmeticData{"(1+2)*3", "9"}},
-		{"6/3-5:", "-3", ArithmeticData{"6/3-5", "-3"}},
+		{Prompt: "37*12:", Answer: "444", Data: ArithmeticData{"37*12", "444"}},
+		{Prompt: "(1+2)*3:", Answer: "9", Data: ArithmeticData{"(1+2)*3", "9"}},
+		{Prompt: "6/3-5:", Answer: "-3", Data: ArithmeticData{"6/3-5", "-3"}},
 	}
 	if !reflect.DeepEqual(probs, want) {
 		t.Errorf("got %+v\nwant %+v", probs, want)

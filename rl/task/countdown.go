@@ -28,6 +28,7 @@ const (
 type countdown struct{}
 
 func (countdown) Name() string          { return "countdown" }
+func (countdown) Chat() bool            { return false }
 func (countdown) PromptLen() int        { return 13 } // "20 20 20=100:"
 func (countdown) AnswerLen() int        { return 12 }
 func (countdown) RewardNames() []string { return []string{partFormat, partCorrectness} }

@@ -207,9 +207,9 @@ func TestCountdownJSONL(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []Problem{
-		{"25 7 3=46:", "25+3*7", CountdownData{[]int{25, 7, 3}, 46}},
-		{"1 1 1=99:", "", CountdownData{[]int{1, 1, 1}, 99}},
-		{"0 5 5=0:", "0*5*5", CountdownData{[]int{0, 5, 5}, 0}},
+		{Prompt: "25 7 3=46:", Answer: "25+3*7", Data: CountdownData{[]int{25, 7, 3}, 46}},
+		{Prompt: "1 1 1=99:", Answer: "", Data: CountdownData{[]int{1, 1, 1}, 99}},
+		{Prompt: "0 5 5=0:", Answer: "0*5*5", Data: CountdownData{[]int{0, 5, 5}, 0}},
 	}
 	if !reflect.DeepEqual(probs, want) {
 		t.Errorf("got %+v\nwant %+v", probs, want)

@@ -29,6 +29,7 @@ const (
 type sudoku struct{}
 
 func (sudoku) Name() string          { return "sudoku" }
+func (sudoku) Chat() bool            { return false }
 func (sudoku) PromptLen() int        { return 17 }
 func (sudoku) AnswerLen() int        { return 16 }
 func (sudoku) RewardNames() []string { return []string{partFormat, partCorrectness} }

@@ -145,8 +145,8 @@ func TestSudokuJSONL(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []Problem{
-		{"1....3414..3.2.4:", "1432234141233214", SudokuData{"1....3414..3.2.4", "1432234141233214"}},
-		{"12..34....43..21:", "1234341221434321", SudokuData{"12..34....43..21", "1234341221434321"}},
+		{Prompt: "1....3414..3.2.4:", Answer: "1432234141233214", Data: SudokuData{"1....3414..3.2.4", "1432234141233214"}},
+		{Prompt: "12..34....43..21:", Answer: "1234341221434321", Data: SudokuData{"12..34....43..21", "1234341221434321"}},
 	}
 	if !reflect.DeepEqual(probs, want) {
 		t.Errorf("got %+v\nwant %+v", probs, want)

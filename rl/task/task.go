@@ -1,7 +1,8 @@
 // Package task defines the problems AGRPO trains on — Countdown, 4×4 Sudoku and multi-digit
-// arithmetic — each with a fixed test split, a train sampler that never returns a test
-// problem, a reference answer for SFT, a reward and a JSONL loader, plus the character-level
-// tokenizer they share.
+// arithmetic in a compact format for the shipped tiny models, and GSM8K, Countdown and Sudoku
+// as chats with the official AGRPO prompts for instruction models — each with a fixed test
+// split, a train sampler that never returns a test problem, a reference answer for SFT, a
+// reward and a JSONL loader, plus the character-level tokenizer the compact tasks share.
 //
 // # Tokens
 //
@@ -57,6 +58,37 @@
 // expression [ParseExpr] accepts with an integer value and a prompt that fits; without
 // "answer" it is computed.
 //
+// # Chat tasks
+//
+// gsm8k, countdown_chat and sudoku_chat are conversations for an instruction model (Chat):
+// Problem.System is the official AGRPO system prompt (probablyabot/agrpo, data.py), Prompt the
+// user turn, and the model's chat template and tokenizer make the tokens. Until a model can
+// bring its own tokenizer, CheckModel refuses them. Their rewards are the official reward
+// functions (rewards.py), each max 4, with the answer read from the first <answer>…</answer>
+// (tags in either case, white space trimmed); the repository's testdata/agrpo-rewards.json
+// holds those functions' outputs, run in Python, and the tests compare.
+//
+// gsm8k: JSONL in GSM8K's own format, {"question":"…","answer":"… #### 72"}; the text after
+// the one "####" is the gold answer. Prompt: the question. Reference answer: the solution
+// without its <<48/2=24>> calculator notes in <think> tags, then <answer>\boxed{72}</answer>.
+// Reward: thinking_format 0.5 for a <think>…</think> pair, answer_format 0.5 for an
+// <answer>…</answer> pair, correctness 3 when the final answer (the <answer> content, then the
+// \boxed{} content in it) equals the gold answer as an exact rational ([ParseNumber]: integers,
+// decimals, thousands separators, fractions, \frac, signs; the official code's math_verify
+// reads more forms, such as expressions). The splits are the project's own example problems
+// (rl/task/testdata/gsm8k-example.jsonl: 8 train, 4 test); bring GSM8K itself with -data.
+//
+// countdown_chat and sudoku_chat: the compact tasks' problems, splits and JSONL, asked as
+// "Target: 33\nNumbers: [3, 7, 12]" and "Puzzle: 3014002020004130" (0 for an empty cell);
+// reference answers "<answer>\n12+3*7 = 33\n</answer>" and "<answer>\n3214…\n</answer>".
+// Countdown's format (−0.5 to 1) reads "expression = target" in the answer; its correctness
+// needs exactly the given numbers and the expression's exact value (ParseExpr) to be the target.
+// Sudoku's format needs a 16-character answer; its correctness counts the empty cells right in
+// the final answer, zero-padded on the left to 16 (Python's zfill). The few-shot Sudoku system
+// prompt is long: prompts are bounded by 2048 tokens (512 for the others; the test
+// vocabulary of testdata/tokenizer needs up to 1,285 for Sudoku's), completions by 384, the
+// released config's max_completion_length. Encoder turns them into a model's tokens.
+//
 // # JSONL
 //
 // One JSON object per line; blank lines are skipped; unknown fields (names are
@@ -74,7 +106,10 @@ import (
 
 // Problem is one task instance.
 type Problem struct {
-	// Prompt is the question text, ending with the ':' separator, e.g. "3 7 12=33:".
+	// System is the system turn of a chat task's conversation (Task.Chat); empty otherwise.
+	System string
+	// Prompt is the question text: for the compact tasks the whole prompt, ending with the
+	// ':' separator, e.g. "3 7 12=33:"; for a chat task the user turn.
 	Prompt string
 	// Answer is the reference answer and SFT target, e.g. "12+3*7"; empty when a user
 	// problem has none.
@@ -115,8 +150,13 @@ func newReward(format, correctness float64, correct bool) Reward {
 
 // Task is one problem family. Implementations are safe for concurrent use.
 type Task interface {
-	// Name is the task's name for ByName: "countdown", "sudoku" or "arithmetic".
+	// Name is the task's name for ByName: "countdown", "sudoku", "arithmetic", "gsm8k",
+	// "countdown_chat" or "sudoku_chat".
 	Name() string
+	// Chat reports whether the task's prompts are conversations (a system turn and the user's
+	// question) for an instruction model, which its chat template and tokenizer turn into
+	// tokens; false for the compact formats of the 22-token character vocabulary.
+	Chat() bool
 	// PromptLen is the prompt length in tokens; prompts are left-padded with EOS to it.
 	PromptLen() int
 	// AnswerLen is the completion length in tokens; answers are right-padded with EOS to it.
@@ -134,7 +174,7 @@ type Task interface {
 	ParseJSONL(r io.Reader) ([]Problem, error)
 }
 
-var tasks = []Task{countdown{}, sudoku{}, arithmetic{}}
+var tasks = []Task{countdown{}, sudoku{}, arithmetic{}, gsm8k{}, countdownChat, sudokuChat}
 
 // ByName returns the task with that name.
 func ByName(name string) (Task, error) {
@@ -148,59 +188,30 @@ func ByName(name string) (Task, error) {
 	return nil, fmt.Errorf("unknown task %q (known: %s)", name, strings.Join(names, ", "))
 }
 
-// EncodePrompt tokenizes p's prompt left-padded with EOS to t.PromptLen(). keyMask is 1 on the
-// prompt's own tokens and 0 on the padding, so attention can skip the padding.
+// EncodePrompt tokenizes p's prompt with the character vocabulary (CharEncoder.Prompt):
+// left-padded with EOS to t.PromptLen(), keyMask 1 on the prompt's own tokens and 0 on the
+// padding.
 func EncodePrompt(t Task, p Problem) (ids, keyMask []int32, err error) {
-	if t == nil {
-		return nil, nil, fmt.Errorf("encode prompt %q: nil task", p.Prompt)
-	}
-	toks, err := encodeFit(p.Prompt, t.PromptLen())
-	if err != nil {
-		return nil, nil, fmt.Errorf("%s prompt: %w", t.Name(), err)
-	}
-	n, pad := t.PromptLen(), t.PromptLen()-len(toks)
-	ids, keyMask = make([]int32, n), make([]int32, n)
-	for i := range n {
-		if i < pad {
-			ids[i] = EOS
-		} else {
-			ids[i], keyMask[i] = toks[i-pad], 1
-		}
-	}
-	return ids, keyMask, nil
+	return CharEncoder.Prompt(t, p)
 }
 
-// EncodeAnswer tokenizes an answer right-padded with EOS to t.AnswerLen().
+// EncodeAnswer tokenizes an answer with the character vocabulary, right-padded with EOS to
+// t.AnswerLen() (CharEncoder.Answer).
 func EncodeAnswer(t Task, answer string) ([]int32, error) {
-	if t == nil {
-		return nil, fmt.Errorf("encode answer %q: nil task", answer)
-	}
-	toks, err := encodeFit(answer, t.AnswerLen())
-	if err != nil {
-		return nil, fmt.Errorf("%s answer: %w", t.Name(), err)
-	}
-	for len(toks) < t.AnswerLen() {
-		toks = append(toks, EOS)
-	}
-	return toks, nil
+	return CharEncoder.Answer(t, answer)
 }
 
-// encodeFit encodes s and checks that it takes at most n tokens.
-func encodeFit(s string, n int) ([]int32, error) {
-	toks, err := Encode(s)
-	if err != nil {
-		return nil, fmt.Errorf("%q: %w", s, err)
-	}
-	if len(toks) > n {
-		return nil, fmt.Errorf("%q is %d tokens, over the limit of %d", s, len(toks), n)
-	}
-	return toks, nil
-}
+// encodeFit encodes s with the character vocabulary and checks that it takes at most n tokens.
+func encodeFit(s string, n int) ([]int32, error) { return CharEncoder.fit(s, n) }
 
-// CheckModel reports why a model cannot run task t: a vocabulary or special tokens other than
-// the tasks' tokenizer, or a context too short for t's prompt and answer.
+// CheckModel reports why a model cannot run task t: a chat task (the engine has no way yet to
+// give a model its own tokenizer), a vocabulary or special tokens other than the character
+// tokenizer's, or a context too short for t's prompt and answer.
 func CheckModel(mc model.Config, t Task) error {
 	switch {
+	case t.Chat():
+		return fmt.Errorf("task %s writes chat prompts for an instruction model with its own tokenizer; "+
+			"models with the tasks' %d-token character vocabulary cannot run it", t.Name(), VocabSize)
 	case mc.VocabSize != VocabSize || mc.MaskID != Mask || mc.EOSID != EOS:
 		return fmt.Errorf("model vocabulary (size %d, mask %d, eos %d) is not the tasks' (size %d, mask %d, eos %d)",
 			mc.VocabSize, mc.MaskID, mc.EOSID, VocabSize, Mask, EOS)

@@ -9,14 +9,14 @@ import (
 )
 
 func TestByName(t *testing.T) {
-	for _, name := range []string{"countdown", "sudoku", "arithmetic"} {
+	for _, name := range []string{"countdown", "sudoku", "arithmetic", "gsm8k", "countdown_chat", "sudoku_chat"} {
 		task, err := ByName(name)
 		if err != nil || task.Name() != name {
 			t.Errorf("ByName(%q) = %v, %v", name, task, err)
 		}
 	}
 	_, err := ByName("chess")
-	if err == nil || !strings.Contains(err.Error(), `unknown task "chess" (known: countdown, sudoku, arithmetic)`) {
+	if err == nil || !strings.Contains(err.Error(), `unknown task "chess" (known: countdown, sudoku, arithmetic, gsm8k, countdown_chat, sudoku_chat)`) {
 		t.Errorf("ByName(chess) error %v", err)
 	}
 }
@@ -58,11 +58,14 @@ func TestEncodePrompt(t *testing.T) {
 	}
 }
 
-// TestSplitsEncode checks that every test problem and some train problems of every task fit
-// the model's prompt and answer lengths.
+// TestSplitsEncode checks that every test problem and some train problems of every compact
+// task fit the model's prompt and answer lengths.
 func TestSplitsEncode(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
 	for _, task := range tasks {
+		if task.Chat() {
+			continue // no tokenizer here to encode its prompts with (TestCheckModelChat)
+		}
 		probs := task.Test()
 		for range 300 {
 			probs = append(probs, task.SampleTrain(rng))
@@ -130,10 +133,12 @@ func checkLoaded(t *testing.T, task Task, data []byte) {
 }
 
 // FuzzReward scores arbitrary completions on a test problem of each task: the reward must stay
-// within [0, 4], report RewardNames' parts summing to Total, and be Correct only with the full
+// within [0, 4] ([-0.5, 4] for countdown_chat, whose official format reward takes 0.5 off for a
+// second '='), report RewardNames' parts summing to Total, and be Correct only with the full
 // correctness credit.
 func FuzzReward(f *testing.F) {
-	for _, s := range []string{"12+3*7", "1234341221434321", "-12", "", "((", "0000", "1/0"} {
+	for _, s := range []string{"12+3*7", "1234341221434321", "-12", "", "((", "0000", "1/0",
+		"<answer>1=2=3</answer>", "<think>x</think><answer>\\boxed{72}</answer>"} {
 		f.Add(s)
 	}
 	var probs []Problem
@@ -148,10 +153,17 @@ func FuzzReward(f *testing.F) {
 			for _, n := range names {
 				sum += r.Parts[n]
 			}
-			if len(r.Parts) != len(names) || sum != r.Total || r.Total < 0 || r.Total > 4 ||
+			if len(r.Parts) != len(names) || sum != r.Total || r.Total < minTotal(task) || r.Total > 4 ||
 				r.Correct != (r.Parts[partCorrectness] == correctnessWeight) {
 				t.Fatalf("%s %q: %+v", task.Name(), completion, r)
 			}
 		}
 	})
+}
+
+func minTotal(t Task) float64 {
+	if t.Name() == countdownChat.Name() {
+		return -0.5
+	}
+	return 0
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/dllmrl/agrpo/core/tokenizer"
 )
 
 // Alphabet is the tokenizer's character set; a character's token id is its index here.
@@ -71,4 +73,32 @@ func glyph(id int32) byte {
 		return '_'
 	}
 	return '?'
+}
+
+// Chars is the compact tasks' character vocabulary as a tokenizer.Tokenizer, the tokenizer of
+// the shipped tiny models: Encode and the display form of Decode above, and its special ids.
+type Chars struct{}
+
+var _ tokenizer.Tokenizer = Chars{}
+
+// Encode is the package's Encode.
+func (Chars) Encode(text string) ([]int32, error) { return Encode(text) }
+
+// Decode renders ids as the package's Decode does (EOS '$', Mask '_'); an id outside the
+// vocabulary is an error naming it and its position.
+func (Chars) Decode(ids []int32) (string, error) {
+	for i, id := range ids {
+		if id < 0 || id >= VocabSize {
+			return "", fmt.Errorf("decode: id %d at position %d is not in the vocabulary of %d", id, i, VocabSize)
+		}
+	}
+	return Decode(ids), nil
+}
+
+// VocabSize is the package's VocabSize.
+func (Chars) VocabSize() int { return VocabSize }
+
+// Specials: no BOS; EOS ends completions and pads; Mask.
+func (Chars) Specials() tokenizer.Specials {
+	return tokenizer.Specials{BOS: -1, EOS: EOS, Pad: EOS, Mask: Mask}
 }

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/dllmrl/agrpo/core/tokenizer"
 )
 
 // specVocab is the vocabulary as the design lists it: ids 0–19.
@@ -105,4 +107,26 @@ func FuzzEncode(f *testing.F) {
 			t.Fatalf("Encode(%q) = %v decodes to %q", s, ids, Decode(ids))
 		}
 	})
+}
+
+// TestChars checks the character vocabulary through the tokenizer interface.
+func TestChars(t *testing.T) {
+	var tok tokenizer.Tokenizer = Chars{}
+	ids, err := tok.Encode("3 7 12=33:")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, err := tok.Decode(append(ids, EOS, Mask)); err != nil || s != "3 7 12=33:$_" {
+		t.Errorf("Decode = %q, %v", s, err)
+	}
+	if _, err := tok.Decode([]int32{1, VocabSize}); err == nil || err.Error() != "decode: id 22 at position 1 is not in the vocabulary of 22" {
+		t.Errorf("Decode(22): %v", err)
+	}
+	if _, err := tok.Decode([]int32{-1}); err == nil {
+		t.Error("Decode(-1) succeeded")
+	}
+	want := tokenizer.Specials{BOS: -1, EOS: 20, Pad: 20, Mask: 21}
+	if tok.VocabSize() != 22 || tok.Specials() != want {
+		t.Errorf("VocabSize %d, Specials %+v", tok.VocabSize(), tok.Specials())
+	}
 }

@@ -6,7 +6,8 @@ File layout:
             (padded with spaces so that N is a multiple of 8)
   data      raw little-endian tensor bytes; data_offsets are relative to the end of the header.
 
-Supported dtypes: F32, F64, I32, I64, U8.
+Supported dtypes: F32, F64, I32, I64, U8, and BF16 (read widened to float32; written from a
+torch.bfloat16 tensor).
 """
 
 import json
@@ -39,6 +40,15 @@ def read(path):
     out = {}
     for name, info in header.items():
         dt = info["dtype"]
+        if dt == "BF16":
+            shape = [int(s) for s in info["shape"]]
+            b, e = (int(o) for o in info["data_offsets"])
+            count = int(np.prod(shape)) if shape else 1
+            if e - b != 2 * count or base + e > len(raw):
+                raise ValueError(f"{path}: tensor {name}: bad data_offsets {b},{e} for shape {shape} BF16")
+            bits = np.frombuffer(raw, dtype="<u2", count=count, offset=base + b).astype(np.uint32) << 16
+            out[name] = bits.view(np.float32).reshape(shape).copy()
+            continue
         if dt not in _DTYPES:
             raise ValueError(f"{path}: tensor {name}: unsupported dtype {dt}")
         dtype = _DTYPES[dt]
@@ -60,7 +70,16 @@ def write(path, tensors, metadata=None):
     blobs = []
     off = 0
     for name in sorted(tensors):
-        arr = np.asarray(tensors[name])
+        t = tensors[name]
+        if type(t).__module__ == "torch" and str(t.dtype) == "torch.bfloat16":
+            import torch  # only callers that write BF16 need torch
+
+            data = t.contiguous().view(torch.int16).numpy().astype("<i2").tobytes()
+            header[name] = {"dtype": "BF16", "shape": list(t.shape), "data_offsets": [off, off + len(data)]}
+            blobs.append(data)
+            off += len(data)
+            continue
+        arr = np.asarray(t)
         dtype = arr.dtype.newbyteorder("<") if arr.dtype.itemsize > 1 else arr.dtype
         if dtype not in _NAMES:
             raise ValueError(f"tensor {name}: unsupported dtype {arr.dtype}")

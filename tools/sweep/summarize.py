@@ -3,7 +3,7 @@
 
 Run folders are grouped by name without their "-sN" seed suffix. For each group it prints test
 accuracy at every evaluated step count at every periodic evaluation, the held-out accuracy
-(`heldout.json`, from `demo eval -data`, when present) and training diagnostics averaged over
+(`heldout.json`, from `demo eval -data`, when present and of the run's final model) and training diagnostics averaged over
 the last 100 steps: rollout accuracy, fraction of groups with zero reward variance, gradient
 norm.
 
@@ -42,7 +42,10 @@ def load(run):
     held = {}
     hp = os.path.join(run, "heldout.json")
     if os.path.exists(hp) and os.path.getsize(hp) > 0:
-        held = {e["steps"]: e["accuracy"] for e in json.load(open(hp))["results"]}
+        res = json.load(open(hp))
+        # A run that did not finish was evaluated from its last checkpoint: not the final model.
+        if res["checkpoint"].endswith("model.safetensors"):
+            held = {e["steps"]: e["accuracy"] for e in res["results"]}
     return evals, train, held
 
 

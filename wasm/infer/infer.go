@@ -128,13 +128,7 @@ func (r Request) Resolve() (task.Task, task.Problem, sampler.Config, error) {
 		return nil, task.Problem{}, sampler.Config{}, fmt.Errorf("temperature = %g, must be a finite number ≥ 0", r.Temperature)
 	}
 	cfg := sampler.Config{GenLength: t.AnswerLen(), BlockLength: r.Block, Steps: r.Steps,
-		Temperature: float32(r.Temperature), Remasking: rm, Seed: r.Seed}
-	if cfg.BlockLength == 0 {
-		cfg.BlockLength = t.AnswerLen()
-	}
-	if cfg.Steps == 0 {
-		cfg.Steps = t.AnswerLen()
-	}
+		Temperature: float32(r.Temperature), Remasking: rm, Seed: r.Seed}.Resolved()
 	if err := cfg.Validate(); err != nil {
 		return nil, task.Problem{}, sampler.Config{}, err
 	}

@@ -118,7 +118,7 @@ func BenchmarkThreshold(b *testing.B) {
 			}
 			b.Run(name, func(b *testing.B) {
 				for i := 0; i < b.N; i++ {
-					p := params{false, false, d, d, d, 1, a, d, bm, d, 0, c, d, nil}
+					p := params{m: d, n: d, k: d, alpha: 1, a: a, lda: d, b: bm, ldb: d, c: c, ldc: d}
 					if par {
 						runParallel(&p, 2, 1<<30)
 					} else {

@@ -27,8 +27,8 @@ import (
 // in L2/L3.
 const (
 	kcMax = 256
-	mcMax = 168 // multiple of every kernel's mr (12, 6, 4, 2)
-	ncMax = 4080
+	mcMax = 168  // multiple of every kernel's mr (12, 6, 4, 2)
+	ncMax = 4064 // multiple of every kernel's nr (32, 16, 4): the packers fill whole panels
 )
 
 // serialFlops is the problem size (2·m·n·k) below which Sgemm stays on the
@@ -49,15 +49,20 @@ const minTaskFlops = 1 << 21
 // worker pool, so a steady-state call does not allocate; small problems run
 // on the calling goroutine. Invalid arguments panic, as in BLAS.
 func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	p := params{transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, nil}
+	run(&params{transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc})
+}
+
+// run checks one product and computes it (dispatch).
+func run(p *params) {
 	if !p.check() {
 		return
 	}
-	run(&p)
+	dispatch(p)
 }
 
-// run computes a checked product on the calling goroutine or the worker pool.
-func run(p *params) {
+// dispatch computes a checked product, on the calling goroutine when it is small, else on the
+// pool.
+func dispatch(p *params) {
 	procs := runtime.GOMAXPROCS(0)
 	flops := 2 * float64(p.m) * float64(p.n) * float64(p.k)
 	if procs < 2 || flops < serialFlops {
@@ -72,11 +77,19 @@ func run(p *params) {
 // packing buffers come from a free list (one per concurrent caller at
 // peak), so a steady-state call does not allocate.
 func SgemmSerial(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	p := params{transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, nil}
+	p := params{transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc}
 	if !p.check() {
 		return
 	}
 	runSerial(&p)
+}
+
+// Sgemm16 is Sgemm with B held as 16-bit floats — bfloat16, or IEEE half when half is set —
+// which the packer widens exactly to float32 as it copies B's panels, so the product
+// accumulates in float32 as Sgemm's does and equals Sgemm on the widened B bit for bit. It lets
+// weights stay 16-bit in memory.
+func Sgemm16(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []uint16, half bool, ldb int, beta float32, c []float32, ldc int) {
+	run(&params{transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b16: b, half: half, ldb: ldb, beta: beta, c: c, ldc: ldc})
 }
 
 // params is one GEMM call's arguments, kept together so the driver and the
@@ -88,6 +101,8 @@ type params struct {
 	a              []float32
 	lda            int
 	b              []float32
+	b16            []uint16 // B as 16-bit floats (Sgemm16), when b is nil
+	half           bool     // b16 holds IEEE halves rather than bfloat16
 	ldb            int
 	beta           float32
 	c              []float32
@@ -116,13 +131,13 @@ func (p *params) check() bool {
 	if p.m == 0 || p.n == 0 {
 		return false
 	}
-	checkLen("c", p.m, p.n, p.c, p.ldc)
+	checkLen("c", p.m, p.n, len(p.c), p.ldc)
 	if p.k == 0 || p.alpha == 0 {
 		scaleC(p.m, p.n, p.beta, p.c, p.ldc)
 		return false
 	}
-	checkLen("a", ar, ac, p.a, p.lda)
-	checkLen("b", br, bc, p.b, p.ldb)
+	checkLen("a", ar, ac, len(p.a), p.lda)
+	checkLen("b", br, bc, max(len(p.b), len(p.b16)), p.ldb)
 	return true
 }
 
@@ -132,9 +147,9 @@ func checkLd(name string, cols, ld int) {
 	}
 }
 
-func checkLen(name string, rows, cols int, x []float32, ld int) {
-	if len(x) < (rows-1)*ld+cols {
-		panic(fmt.Sprintf("gemm: len(%s)=%d too short for %d×%d with stride %d", name, len(x), rows, cols, ld))
+func checkLen(name string, rows, cols, n, ld int) {
+	if n < (rows-1)*ld+cols {
+		panic(fmt.Sprintf("gemm: len(%s)=%d too short for %d×%d with stride %d", name, n, rows, cols, ld))
 	}
 }
 

@@ -170,6 +170,20 @@ func TestSgemmVariants(t *testing.T) {
 	})
 }
 
+// TestWideC covers a C wider than one nc block (ncMax), in every transpose and on every
+// kernel: the last block's columns end in a partial panel, which the packer zero-pads within
+// the workspace (with ncMax not a multiple of the 12×32 kernel's nr this overran it: a
+// 32,000-token vocabulary's head crashed on AVX-512).
+func TestWideC(t *testing.T) {
+	forKernels(t, func(t *testing.T, _ *microKernel) {
+		rng := rand.New(rand.NewPCG(4100, 1))
+		for v := 0; v < 4; v++ {
+			checkGemm(t, SgemmSerial, rng, v&1 != 0, v&2 != 0, 5, ncMax+37, 7, 1, 0)
+			checkGemm(t, sgemmBF16, rng, v&1 != 0, v&2 != 0, 5, ncMax+37, 7, 1, 0)
+		}
+	})
+}
+
 // TestSgemmModelShapes covers a tall transformer-style shape per variant on
 // the parallel path.
 func TestSgemmModelShapes(t *testing.T) {

@@ -1,5 +1,11 @@
 package gemm
 
+import (
+	"math"
+
+	"github.com/dllmrl/agrpo/core/half"
+)
+
 // Packed layouts (what the micro-kernels read):
 //
 //	A: mc rows cut into panels of mr rows; panel r holds, for each of the kc
@@ -27,6 +33,10 @@ func packA(dst []float32, p *params, ic, mc, pc, kc, mr int) {
 
 // packB packs op(B)[pc:pc+kc, jc:jc+nc] into dst in nr-column panels.
 func packB(dst []float32, p *params, pc, kc, jc, nc, nr int) {
+	if p.b16 != nil {
+		packB16(dst, p, pc, kc, jc, nc, nr)
+		return
+	}
 	if !p.transB {
 		// op(B)[k][j] = b[k·ldb + j]: each k-step is a contiguous run.
 		packContig(dst, p.b, pc*p.ldb+jc, p.ldb, kc, nc, nr)
@@ -107,6 +117,50 @@ func gatherRows(dst, src []float32, off, ld, kc, w, r0, r1, p0 int) {
 		s := src[off+r*ld+p0 : off+r*ld+kc]
 		for p, v := range s {
 			dst[(p0+p)*w+r] = v
+		}
+	}
+}
+
+// packB16 is packB for a 16-bit B, widening each value as it is placed. Each loop reads B's
+// stored rows contiguously; bfloat16, the common case, is widened inline (a shift).
+func packB16(dst []float32, p *params, pc, kc, jc, nc, nr int) {
+	for jr := 0; jr < nc; jr += nr {
+		panel := dst[jr*kc : jr*kc+nr*kc]
+		valid := min(nr, nc-jr)
+		if p.transB {
+			// op(B)[k][j] = b[j·ldb + k]: column j of the panel is a stored row.
+			for j := 0; j < valid; j++ {
+				row := p.b16[(jc+jr+j)*p.ldb+pc : (jc+jr+j)*p.ldb+pc+kc]
+				if p.half {
+					for q, h := range row {
+						panel[q*nr+j] = half.F16ToFloat32(h)
+					}
+				} else {
+					for q, h := range row {
+						panel[q*nr+j] = math.Float32frombits(uint32(h) << 16)
+					}
+				}
+			}
+		} else {
+			// op(B)[k][j] = b[k·ldb + j]: each k-step of the panel is a stored row's run.
+			for q := 0; q < kc; q++ {
+				row := p.b16[(pc+q)*p.ldb+jc+jr : (pc+q)*p.ldb+jc+jr+valid]
+				d := panel[q*nr : q*nr+valid]
+				if p.half {
+					for j, h := range row {
+						d[j] = half.F16ToFloat32(h)
+					}
+				} else {
+					for j, h := range row {
+						d[j] = math.Float32frombits(uint32(h) << 16)
+					}
+				}
+			}
+		}
+		if valid < nr {
+			for q := 0; q < kc; q++ {
+				clear(panel[q*nr+valid : q*nr+nr])
+			}
 		}
 	}
 }

@@ -65,12 +65,12 @@ func (pb *PackedB) block(pc, kc, jc int) []float32 {
 // from differs.
 func SgemmPackedB(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int,
 	pb *PackedB, valid bool, beta float32, c []float32, ldc int) bool {
-	p := params{transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, nil}
-	if !p.check() {
+	p := params{transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc}
+	if !packsB(m, n, k) {
+		run(&p)
 		return false
 	}
-	if !packsB(m, n, k) {
-		Sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	if !p.check() {
 		return false
 	}
 	kern := activeKernel()
@@ -78,6 +78,6 @@ func SgemmPackedB(transA, transB bool, m, n, k int, alpha float32, a []float32, 
 		pb.pack(kern, &p)
 	}
 	p.pb = pb
-	run(&p)
+	dispatch(&p)
 	return true
 }

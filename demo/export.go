@@ -1,0 +1,186 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/dllmrl/agrpo/core/cpu"
+	"github.com/dllmrl/agrpo/core/model"
+	"github.com/dllmrl/agrpo/core/safetensors"
+	"github.com/dllmrl/agrpo/rl"
+)
+
+// tokenizerFiles are the files of a Hugging Face folder that export carries over from a source
+// folder: the tokenizer and its configuration (with the chat template).
+var tokenizerFiles = []string{"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"}
+
+// runExport writes a checkpoint as a Hugging Face folder in LLaDA's layout.
+func runExport(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("export", "export -ckpt RUNDIR|FILE|NAME|DIR -out DIR [-dtype f32|bf16] [-shard-mb N]", stderr)
+	ckpt := fs.String("ckpt", "", "a run folder, a checkpoint file, a shipped model name or a Hugging Face folder")
+	out := fs.String("out", "", "the folder to write (config.json, safetensors, index, tokenizer files when the source has them)")
+	dtype := fs.String("dtype", "f32", "f32 | bf16 (rounded to nearest even)")
+	shardMB := fs.Int("shard-mb", 5000, "largest shard in MB (Hugging Face's default is 5 GB); 0: one file")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	var dt safetensors.DType
+	switch *dtype {
+	case "f32":
+		dt = safetensors.F32
+	case "bf16":
+		dt = safetensors.BF16
+	default:
+		fmt.Fprintf(stderr, "demo export: -dtype %q: want f32 or bf16\n", *dtype)
+		return errUsage
+	}
+	if *ckpt == "" || *out == "" || *shardMB < 0 {
+		fmt.Fprintln(stderr, "demo export: -ckpt and -out are required, -shard-mb must be ≥ 0")
+		return errUsage
+	}
+	if _, err := os.Stat(filepath.Join(*out, model.HFConfigName)); err == nil {
+		return refused(fmt.Errorf("%s already holds a model (%s); choose another -out", *out, model.HFConfigName))
+	}
+	src := resolveCheckpoint(*ckpt)
+	b := cpu.New()
+	ck, err := rl.LoadModel(src, b)
+	if err != nil {
+		return refused(err)
+	}
+	if err := model.SaveDir(*out, b, ck.Config, ck.Params, dt, int64(*shardMB)<<20); err != nil {
+		return err
+	}
+	copied, err := copyTokenizerFiles(src, *out)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %s: %s, %.2f M parameters in %s", *out, model.HFConfigName, float64(ck.Config.NumParams())/1e6, dt)
+	if len(copied) > 0 {
+		fmt.Fprintf(stdout, ", %s", strings.Join(copied, ", "))
+	}
+	fmt.Fprintln(stdout)
+	if len(copied) == 0 {
+		fmt.Fprintln(stderr, "note: no tokenizer files written: the source has none (the shipped models use rl/task's 22-character vocabulary)")
+	}
+	return nil
+}
+
+// resolveCheckpoint turns a run folder into its model (or, for an unfinished run, its
+// checkpoint); anything else, a Hugging Face folder (config.json) included, is returned as it
+// is for rl.LoadModel.
+func resolveCheckpoint(path string) string {
+	if _, err := os.Stat(filepath.Join(path, model.HFConfigName)); err == nil {
+		return path
+	}
+	for _, f := range []string{rl.ModelFile, rl.CheckpointFile} {
+		if st, err := os.Stat(filepath.Join(path, f)); err == nil && st.Mode().IsRegular() {
+			return filepath.Join(path, f)
+		}
+	}
+	return path
+}
+
+// copyTokenizerFiles copies the tokenizer files of a source folder into out and names them
+// (none when the source is a file or a shipped model).
+func copyTokenizerFiles(src, out string) ([]string, error) {
+	if st, err := os.Stat(src); err != nil || !st.IsDir() {
+		return nil, nil
+	}
+	var copied []string
+	for _, f := range tokenizerFiles {
+		raw, err := os.ReadFile(filepath.Join(src, f))
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return copied, err
+		}
+		if err := os.WriteFile(filepath.Join(out, f), raw, 0o644); err != nil {
+			return copied, err
+		}
+		copied = append(copied, f)
+	}
+	return copied, nil
+}
+
+// runInfo prints what a checkpoint is: architecture, parameters, dtypes and memory.
+func runInfo(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("info", "info -ckpt RUNDIR|FILE|NAME|DIR", stderr)
+	ckpt := fs.String("ckpt", "", "a run folder, a checkpoint file, a shipped model name or a Hugging Face folder")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *ckpt == "" {
+		fmt.Fprintln(stderr, "demo info: -ckpt is required")
+		return errUsage
+	}
+	src := resolveCheckpoint(*ckpt)
+	ck, err := rl.LoadModel(src, cpu.New())
+	if err != nil {
+		return refused(err)
+	}
+	c := ck.Config
+	fmt.Fprintf(stdout, "%s\n", src)
+	fmt.Fprintf(stdout, "  architecture  LLaDA-style masked-diffusion transformer: %d layers, d_model %d, %d heads on %d key/value heads (head dim %d), SwiGLU MLP %d, RoPE θ %g, RMSNorm ε %g\n",
+		c.Layers, c.DModel, c.Heads, c.KVHeadCount(), c.HeadDim(), c.MLPHidden, c.RopeTheta, c.NormEps)
+	fmt.Fprintf(stdout, "  vocabulary    %d tokens (mask %d, eos %d, pad %d), up to %d positions\n", c.VocabSize, c.MaskID, c.EOSID, c.PadID, c.MaxSeqLen)
+	fmt.Fprintf(stdout, "  parameters    %d (%.2f M)\n", c.NumParams(), float64(c.NumParams())/1e6)
+	if stored := storedDTypes(src); stored != "" {
+		fmt.Fprintf(stdout, "  stored as     %s\n", stored)
+	}
+	fmt.Fprintf(stdout, "  memory        weights %s at fp32, about %s in 16 bits\n",
+		bytesText(4*int64(c.NumParams())), bytesText(2*int64(c.NumParams())))
+	return nil
+}
+
+// storedDTypes summarises the dtypes of a checkpoint file's or folder's tensors ("" for a
+// shipped model: float32, embedded).
+func storedDTypes(src string) string {
+	var tensors map[string]safetensors.Tensor
+	if st, err := os.Stat(src); err != nil {
+		return ""
+	} else if st.IsDir() {
+		set, err := safetensors.OpenSet(src)
+		if err != nil {
+			return ""
+		}
+		defer set.Close()
+		tensors = set.Tensors
+	} else {
+		f, err := safetensors.OpenFile(src)
+		if err != nil {
+			return ""
+		}
+		defer f.Close()
+		tensors = f.Tensors
+	}
+	count, size := map[safetensors.DType]int{}, map[safetensors.DType]int64{}
+	for _, t := range tensors {
+		count[t.DType]++
+		size[t.DType] += int64(len(t.Data))
+	}
+	var parts []string
+	for _, dt := range slices.Sorted(maps.Keys(count)) {
+		parts = append(parts, fmt.Sprintf("%d tensors %s (%s)", count[dt], dt, bytesText(size[dt])))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// bytesText is n bytes in the largest binary unit that keeps a leading digit.
+func bytesText(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.2f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
