@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -36,11 +37,13 @@ func runSample(args []string, stdout, stderr io.Writer) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *prompt != "" && (*taskName != "" || *problemJSON != "") {
+	asked := false // -prompt given, even empty
+	fs.Visit(func(f *flag.Flag) { asked = asked || f.Name == "prompt" })
+	if asked && (*taskName != "" || *problemJSON != "") {
 		fmt.Fprintln(stderr, "demo sample: -prompt asks a free question; it does not take -task or -problem")
 		return errUsage
 	}
-	if *prompt == "" && (*asJSON || *length != 64) {
+	if !asked && (*asJSON || *length != 64) {
 		fmt.Fprintln(stderr, "demo sample: -json and -length go with -prompt")
 		return errUsage
 	}
@@ -50,7 +53,7 @@ func runSample(args []string, stdout, stderr io.Writer) error {
 	}
 	defer closeBackend()
 	cfg := sampler.Config{BlockLength: *block, Steps: *steps, Temperature: float32(*temp), Seed: uint32(*seed)}
-	if *prompt != "" {
+	if asked {
 		return samplePrompt(*ckpt, *prompt, *length, *remask, *asJSON, cfg, b, why, stdout, stderr)
 	}
 	t, m, enc, rm, err := taskAndModel("sample", *taskName, *ckpt, *remask, *anyTask, b, stderr)
