@@ -61,6 +61,9 @@ func LoadModel(nameOrPath string, b core.Backend) (*Loaded, error) {
 // EOS and pad ids be config.json's; for anything else (a checkpoint file, a shipped name, a
 // folder without tokenizer.json, "") the tasks' character vocabulary.
 func ModelEncoder(path string, mc model.Config) (task.Encoder, error) {
+	if st, err := os.Stat(path); path == "" || err != nil || !st.IsDir() {
+		return task.CharEncoder, nil
+	}
 	if _, err := os.Stat(filepath.Join(path, hf.TokenizerFile)); err != nil {
 		return task.CharEncoder, nil
 	}
