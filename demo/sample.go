@@ -37,13 +37,14 @@ func runSample(args []string, stdout, stderr io.Writer) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	asked := false // -prompt given, even empty
-	fs.Visit(func(f *flag.Flag) { asked = asked || f.Name == "prompt" })
+	given := map[string]bool{} // -prompt counts even when empty
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	asked := given["prompt"]
 	if asked && (*taskName != "" || *problemJSON != "") {
 		fmt.Fprintln(stderr, "demo sample: -prompt asks a free question; it does not take -task or -problem")
 		return errUsage
 	}
-	if !asked && (*asJSON || *length != 64) {
+	if !asked && (given["json"] || given["length"]) {
 		fmt.Fprintln(stderr, "demo sample: -json and -length go with -prompt")
 		return errUsage
 	}
