@@ -102,7 +102,7 @@ type sampleResult struct {
 	PromptText     string  `json:"prompt_text"` // the rendered chat prompt
 	PromptIDs      []int32 `json:"prompt_ids"`
 	CompletionIDs  []int32 `json:"completion_ids"`  // all -length of them, EOS padding included
-	CompletionText string  `json:"completion_text"` // the ids before the first EOS, decoded
+	CompletionText string  `json:"completion_text"` // the ids before the first EOS, decoded (task.Encoder.Completion)
 	Steps          int     `json:"steps"`
 	BlockLength    int     `json:"block_length"`
 	Remasking      string  `json:"remasking"`
