@@ -29,7 +29,7 @@ var gsm8kExample = filepath.Join("..", "rl", "task", "testdata", "gsm8k-example.
 // samplePromptJSON runs sample -prompt -json and decodes its last line.
 func samplePromptJSON(t *testing.T, args ...string) (sampleResult, string) {
 	t.Helper()
-	code, stdout, stderr := runDemo(append([]string{"sample", "-ckpt", bpeFolder, "-json"}, args...)...)
+	code, stdout, stderr := runDemo(append([]string{"sample", "-ckpt", bpeFolder, "-json"}, args...)...) // a later -ckpt wins
 	if code != 0 {
 		t.Fatalf("sample %v: exit %d: %s", args, code, stderr)
 	}
@@ -238,6 +238,15 @@ func TestTrainFromFolderTokenizer(t *testing.T) {
 	}
 	if code, _, stderr := runDemo("train", "-resume", filepath.Join(dir, "gsm")); code != 0 {
 		t.Errorf("resume: exit %d: %s", code, stderr)
+	}
+	// Exported, the run takes the starting folder's tokenizer files and answers with them.
+	exp := filepath.Join(dir, "export")
+	if code, stdout, stderr := runDemo("export", "-ckpt", filepath.Join(dir, "gsm"), "-out", exp); code != 0 || !strings.Contains(stdout, "tokenizer.json, tokenizer_config.json") {
+		t.Fatalf("export: exit %d: %s %s", code, stdout, stderr)
+	}
+	r, _ := samplePromptJSON(t, "-ckpt", exp, "-prompt", "What is 2+2?", "-length", "8", "-steps", "4")
+	if len(r.PromptIDs) == 0 || len(r.CompletionIDs) != 8 {
+		t.Errorf("sample of the export: %+v", r)
 	}
 }
 
