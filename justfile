@@ -34,10 +34,12 @@ fixtures:
     /usr/bin/python3 tools/reference/llada_hf.py --selftest
     /usr/bin/python3 tools/reference/llada_hf.py make testdata/hf/llada-tiny-bf16 --dtype bf16 --shards 2
     /usr/bin/python3 tools/reference/llada_hf.py make testdata/hf/llada-tiny-f32 --dtype f32 --shards 1
+    /usr/bin/python3 tools/reference/llada_hf.py make testdata/hf/llada-bpe-tiny --dtype bf16 --shards 2 --vocab-size 3877 --embedding-size 3880 --d-model 16 --n-layers 2 --n-heads 2 --n-kv-heads 1 --mlp 32 --max-seq 1024 --mask-id 3867 --eos-id 3860 --seed 5
     /usr/bin/python3 tools/reference/llada_hf.py parity testdata/hf/llada-tiny-bf16 testdata/hf/parity-bf16
     /usr/bin/python3 tools/reference/llada_hf.py parity testdata/hf/llada-tiny-f32 testdata/hf/parity-f32
     node tools/reference/mktokenizer.mjs testdata/tokenizer/llada-bpe
     node tools/reference/golden.mjs testdata/tokenizer/llada-bpe > testdata/tokenizer/golden.json
+    cp testdata/tokenizer/llada-bpe/tokenizer.json testdata/tokenizer/llada-bpe/tokenizer_config.json testdata/hf/llada-bpe-tiny/
     python3 tools/reference/agrpo_rewards.py > testdata/agrpo-rewards.json
 
 # Fuzz the untrusted-input parsers for a while each.

@@ -14,7 +14,7 @@ import (
 func runEval(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("eval", "eval -ckpt PATH|NAME -task NAME [-n N] [-steps 12,6,3] [-data FILE.jsonl] [-json]", stderr)
 	ckpt := fs.String("ckpt", "", "checkpoint path, Hugging Face model folder (LLaDA's layout) or shipped model name")
-	taskName := fs.String("task", "", "countdown | sudoku | arithmetic")
+	taskName := fs.String("task", "", "countdown | sudoku | arithmetic; with a model's own tokenizer also gsm8k | countdown_chat | sudoku_chat")
 	n := fs.Int("n", 0, "number of problems (0 = all of the test split or the data file)")
 	stepsFlag := fs.String("steps", "", "comma-separated sampling step counts (default: the answer length K, K/2, K/4)")
 	data := fs.String("data", "", "evaluate on your own problems (JSONL, see rl/task) instead of the test split")
@@ -35,7 +35,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer closeBackend()
-	t, m, rm, err := taskAndModel("eval", *taskName, *ckpt, *remask, *anyTask, b, stderr)
+	t, m, enc, rm, err := taskAndModel("eval", *taskName, *ckpt, *remask, *anyTask, b, stderr)
 	if err != nil {
 		return err
 	}
@@ -45,7 +45,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 		return errUsage
 	}
 	opts := rl.EvalOptions{Steps: steps, BlockLength: *block, Remasking: rm, Temperature: float32(*temp), BatchSize: *batch,
-		Seed: uint32(*seed), Samples: *samples}
+		Seed: uint32(*seed), Samples: *samples, Encoder: enc}
 	if *n < 0 || *batch <= 0 || *samples < 1 {
 		fmt.Fprintln(stderr, "demo eval: -n must be ≥ 0, -batch > 0 and -samples ≥ 1")
 		return errUsage

@@ -56,7 +56,7 @@ func runExport(args []string, stdout, stderr io.Writer) error {
 	if err := model.SaveDir(*out, b, ck.Config, ck.Params, dt, int64(*shardMB)<<20); err != nil {
 		return err
 	}
-	copied, err := copyTokenizerFiles(src, *out)
+	copied, err := copyTokenizerFiles(tokenizerSource(*ckpt, src), *out)
 	if err != nil {
 		return err
 	}
@@ -84,6 +84,20 @@ func resolveCheckpoint(path string) string {
 		}
 	}
 	return path
+}
+
+// tokenizerSource is the folder whose tokenizer files an export of ckpt (resolved to src)
+// carries over: src itself, or for a run folder the folder its model.init names, whose tokens
+// the run's model has (a path as the run was started with, as resuming reads it).
+func tokenizerSource(ckpt, src string) string {
+	if src != filepath.Join(ckpt, rl.ModelFile) && src != filepath.Join(ckpt, rl.CheckpointFile) {
+		return src
+	}
+	cfg, err := rl.LoadConfig(filepath.Join(ckpt, rl.ConfigFile))
+	if err != nil {
+		return src
+	}
+	return cfg.Model.Init
 }
 
 // copyTokenizerFiles copies the tokenizer files of a source folder into out and names them

@@ -47,18 +47,9 @@ func TestExportAndInfo(t *testing.T) {
 		t.Errorf("the run folder's export evaluates differently:\nfile   %s\nfolder %s", outs[0], got)
 	}
 
-	// A Hugging Face folder with tokenizer files, exported again in BF16.
-	src := filepath.Join(dir, "with-tokenizer")
-	if err := os.CopyFS(src, os.DirFS(filepath.Join("..", "testdata", "hf", "llada-tiny-bf16"))); err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range []string{"tokenizer.json", "tokenizer_config.json"} {
-		raw, err := os.ReadFile(filepath.Join("..", "testdata", "tokenizer", "llada-bpe", f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		os.WriteFile(filepath.Join(src, f), raw, 0o644)
-	}
+	// A Hugging Face folder with tokenizer files (whose vocabulary and special ids are its
+	// config.json's, as loading checks), exported again in BF16.
+	src := bpeFolder
 	again := filepath.Join(dir, "again")
 	code, stdout, stderr := runDemo("export", "-ckpt", src, "-out", again, "-dtype", "bf16")
 	if code != 0 || !strings.Contains(stdout, "tokenizer.json, tokenizer_config.json") {

@@ -12,31 +12,49 @@ import (
 
 // taskAndModel resolves the -task and -ckpt flags shared by eval and sample; every error is a
 // user mistake (exit 2): an unknown task or remasking rule, a checkpoint that is missing, damaged
-// or does not fit the task.
-func taskAndModel(cmd, taskName, ckpt, remasking string, anyTask bool, b core.Backend, stderr io.Writer) (task.Task, *model.Model, core.Remasking, error) {
+// or does not fit the task. It returns the model with the encoder of its tokens.
+func taskAndModel(cmd, taskName, ckpt, remasking string, anyTask bool, b core.Backend, stderr io.Writer) (task.Task, *model.Model, task.Encoder, core.Remasking, error) {
 	if ckpt == "" || taskName == "" {
 		fmt.Fprintf(stderr, "demo %s: -ckpt and -task are required\n", cmd)
-		return nil, nil, 0, errUsage
+		return nil, nil, task.Encoder{}, 0, errUsage
 	}
 	t, err := task.ByName(taskName)
 	if err != nil {
 		fmt.Fprintf(stderr, "demo %s: -task: %v\n", cmd, err)
-		return nil, nil, 0, errUsage
+		return nil, nil, task.Encoder{}, 0, errUsage
 	}
+	rm, err := parseRemasking(cmd, remasking, stderr)
+	if err != nil {
+		return nil, nil, task.Encoder{}, 0, err
+	}
+	ck, err := loadModel(ckpt, b, stderr)
+	if err != nil {
+		return nil, nil, task.Encoder{}, 0, err
+	}
+	if err := rl.CheckTask(ck, ckpt, t, anyTask); err != nil {
+		return nil, nil, task.Encoder{}, 0, refused(err)
+	}
+	return t, model.New(b, ck.Config, ck.Params), ck.Encoder, rm, nil
+}
+
+// parseRemasking reads a -remasking flag; a bad one is a usage error.
+func parseRemasking(cmd, remasking string, stderr io.Writer) (core.Remasking, error) {
 	rm, err := core.ParseRemasking(remasking)
 	if err != nil {
 		fmt.Fprintf(stderr, "demo %s: -remasking: %v\n", cmd, err)
-		return nil, nil, 0, errUsage
+		return 0, errUsage
 	}
+	return rm, nil
+}
+
+// loadModel loads -ckpt (refused when missing or damaged) and notes a file without a checksum.
+func loadModel(ckpt string, b core.Backend, stderr io.Writer) (*rl.Loaded, error) {
 	ck, err := rl.LoadModel(ckpt, b)
 	if err != nil {
-		return nil, nil, 0, refused(err)
+		return nil, refused(err)
 	}
-	if err := rl.CheckTask(ck, ckpt, t, anyTask); err != nil {
-		return nil, nil, 0, refused(err)
-	}
-	if note := rl.DataNote(ckpt, ck); note != "" {
+	if note := rl.DataNote(ckpt, ck.Checkpoint); note != "" {
 		fmt.Fprintln(stderr, note)
 	}
-	return t, model.New(b, ck.Config, ck.Params), rm, nil
+	return ck, nil
 }

@@ -106,7 +106,7 @@ func runStory(args []string, stdout, stderr io.Writer) error {
 		m    *model.Model
 	}{{"before", base}, {"after", tr.Model}} {
 		fmt.Fprintf(stdout, "\n%s:\n", which.name)
-		text, rw, err := showUnmasking(stdout, which.m, t, p, sc, isTerminal(stdout))
+		text, rw, err := showUnmasking(stdout, which.m, task.CharEncoder, t, p, sc, isTerminal(stdout))
 		if err != nil {
 			return err
 		}

@@ -26,6 +26,8 @@ type EvalOptions struct {
 	Samples int
 	// Progress, if set, is told after each batch how many (problem, step count) pairs are done.
 	Progress func(done, total int)
+	// Encoder makes the model's tokens; the zero value is the tasks' character vocabulary.
+	Encoder task.Encoder
 	// Job, if set, splits the problems over the ranks of a data-parallel job: each samples its
 	// share, keyed by the rows' places in the whole set, so the results are those of one process.
 	Job dist.Comm
@@ -79,10 +81,14 @@ func Evaluate(m *model.Model, t task.Task, problems []task.Problem, o EvalOption
 		return nil, nil, fmt.Errorf("evaluate: no problems")
 	}
 	per := max(o.Samples, 1)
+	enc := o.Encoder
+	if enc.Tok == nil {
+		enc = task.CharEncoder
+	}
 	rows := make([]task.Problem, 0, len(problems)*per)
 	prompts := make([]sampler.Prompt, 0, len(problems)*per)
 	for i, p := range problems {
-		ids, mask, err := task.EncodePrompt(t, p)
+		ids, mask, err := enc.Prompt(t, p)
 		if err != nil {
 			return nil, nil, fmt.Errorf("evaluate: problem %d: %w", i, err)
 		}
@@ -127,7 +133,7 @@ func Evaluate(m *model.Model, t task.Task, problems []task.Problem, o EvalOption
 				return nil, nil, fmt.Errorf("evaluate at %d steps, problems %d to %d: %w", steps, lo, hi-1, err)
 			}
 			for r := 0; r < tr.B; r++ {
-				text := task.Answer(tr.Completion(r))
+				text := enc.Completion(tr.Completion(r))
 				rw := t.Reward(rows[lo+r], text)
 				comps = append(comps, Completion{Text: text, Reward: rw, Problem: rows[lo+r]})
 				out := outcome[(lo+r)*width : (lo+r+1)*width]

@@ -154,7 +154,7 @@ func (t *Trainer) drawPrompts() ([]task.Problem, []sampler.Prompt, error) {
 	prompts := make([]sampler.Prompt, 0, r.Prompts*r.Group)
 	for i := range problems {
 		problems[i] = t.Task.SampleTrain(t.rng)
-		ids, mask, err := task.EncodePrompt(t.Task, problems[i])
+		ids, mask, err := t.Enc.Prompt(t.Task, problems[i])
 		if err != nil {
 			return nil, nil, err
 		}
@@ -182,9 +182,10 @@ func (t *Trainer) outcomes(problems []task.Problem, tr *sampler.Trajectories, lo
 	per := 3 + len(names) // reward, correct, answer length, reward parts
 	outcome := make([]float64, nb*per)
 	for row := 0; row < tr.B; row++ {
-		rw := t.Task.Reward(problems[(lo+row)/g], task.Answer(tr.Completion(row)))
+		text := t.Enc.Completion(tr.Completion(row))
+		rw := t.Task.Reward(problems[(lo+row)/g], text)
 		o := outcome[(lo+row)*per : (lo+row+1)*per]
-		o[0], o[2] = rw.Total, float64(len(task.Answer(tr.Completion(row))))
+		o[0], o[2] = rw.Total, float64(len(text))
 		if rw.Correct {
 			o[1] = 1
 		}

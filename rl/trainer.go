@@ -53,9 +53,12 @@ type Trainer struct {
 	Dir   string
 	Task  task.Task
 	Model *model.Model
-	Opt   *AdamW
-	Step  int       // completed optimizer steps
-	Out   io.Writer // messages: notes and evaluation summaries
+	// Enc makes the model's tokens: model.init's own tokenizer (a Hugging Face folder's), or the
+	// tasks' character vocabulary.
+	Enc  task.Encoder
+	Opt  *AdamW
+	Step int       // completed optimizer steps
+	Out  io.Writer // messages: notes and evaluation summaries
 	// OnStep, if set, is called after every completed step (live displays, tests).
 	OnStep func(StepInfo)
 
@@ -97,6 +100,7 @@ func NewJobRun(job dist.Comm, cfg Config, b core.Backend, out io.Writer) (*Train
 		return nil, fmt.Errorf("run folder %s already holds a run: resume it with -resume %s, or set another run.name", dir, dir)
 	}
 	var m *model.Model
+	enc := task.CharEncoder
 	if cfg.Model.Init != "" {
 		ck, err := LoadModel(cfg.Model.Init, b)
 		if err != nil {
@@ -105,19 +109,19 @@ func NewJobRun(job dist.Comm, cfg Config, b core.Backend, out io.Writer) (*Train
 		if err := CheckTask(ck, cfg.Model.Init, t, cfg.Model.AnyTask); err != nil {
 			return nil, fmt.Errorf("model.init: %w", err)
 		}
-		if note := DataNote(cfg.Model.Init, ck); note != "" {
+		if note := DataNote(cfg.Model.Init, ck.Checkpoint); note != "" {
 			fmt.Fprintln(out, note)
 		}
 		if err := checkMemory(cfg, ck.Config, t, b); err != nil {
 			return nil, err
 		}
-		m = model.New(b, ck.Config, ck.Params)
+		m, enc = model.New(b, ck.Config, ck.Params), ck.Encoder
 	} else {
 		mc := ModelConfigFor(cfg.Model, t)
 		if err := mc.Validate(); err != nil {
 			return nil, fmt.Errorf("model: %w", err)
 		}
-		if err := task.CheckModel(mc, t); err != nil { // a chat task needs a model's own tokenizer
+		if err := task.CheckModel(mc, enc, t); err != nil { // a chat task needs a model's own tokenizer
 			return nil, fmt.Errorf("model: %w", err)
 		}
 		if err := checkMemory(cfg, mc, t, b); err != nil {
@@ -127,7 +131,7 @@ func NewJobRun(job dist.Comm, cfg Config, b core.Backend, out io.Writer) (*Train
 		p.Init(b, mc, cfg.Run.Seed)
 		m = model.New(b, mc, p)
 	}
-	tr := &Trainer{Cfg: cfg, Dir: dir, Task: t, Model: m, Opt: NewAdamW(b, m.Cfg), Out: out, saved: -1, job: job}
+	tr := &Trainer{Cfg: cfg, Dir: dir, Task: t, Model: m, Enc: enc, Opt: NewAdamW(b, m.Cfg), Out: out, saved: -1, job: job}
 	tr.src = rand.NewPCG(cfg.Run.Seed, 0x5f7)
 	tr.rng = rand.New(tr.src)
 	if tr.rl, err = newRLState(cfg, m); err != nil {
@@ -222,7 +226,12 @@ func ResumeJob(job dist.Comm, dir string, b core.Backend, out io.Writer) (*Train
 	if err != nil {
 		return nil, fmt.Errorf("resume: checkpoint %s: bad step %q", path, ck.Metadata["step"])
 	}
-	tr := &Trainer{Cfg: cfg, Dir: dir, Task: t, Model: model.New(b, ck.Config, ck.Params), Opt: NewAdamW(b, ck.Config), Out: out, Step: step, saved: step, job: job}
+	// The run's model has the tokens of the model it started from.
+	enc, err := ModelEncoder(cfg.Model.Init, ck.Config)
+	if err != nil {
+		return nil, fmt.Errorf("resume: model.init: %w", err)
+	}
+	tr := &Trainer{Cfg: cfg, Dir: dir, Task: t, Model: model.New(b, ck.Config, ck.Params), Enc: enc, Opt: NewAdamW(b, ck.Config), Out: out, Step: step, saved: step, job: job}
 	optStep, err := strconv.Atoi(ck.Metadata["optim_step"])
 	if err != nil {
 		return nil, fmt.Errorf("resume: checkpoint %s: bad optim_step %q", path, ck.Metadata["optim_step"])
@@ -414,11 +423,11 @@ func (t *Trainer) sftStep() (stepResult, error) {
 	batch := make([]sft.Example, tc.BatchSize)
 	for i := range batch {
 		p := t.Task.SampleTrain(t.rng)
-		ids, mask, err := task.EncodePrompt(t.Task, p)
+		ids, mask, err := t.Enc.Prompt(t.Task, p)
 		if err != nil {
 			return stepResult{}, err
 		}
-		ans, err := task.EncodeAnswer(t.Task, p.Answer)
+		ans, err := t.Enc.Answer(t.Task, p.Answer)
 		if err != nil {
 			return stepResult{}, err
 		}
@@ -504,7 +513,8 @@ func (t *Trainer) evaluate() ([]EvalResult, error) {
 func (t *Trainer) evalOptions() EvalOptions {
 	ec := t.Cfg.Eval
 	rm, _ := core.ParseRemasking(ec.Remasking)
-	return EvalOptions{Steps: ec.Steps, BlockLength: ec.BlockLength, Remasking: rm, Temperature: float32(ec.Temperature), BatchSize: ec.BatchSize}
+	return EvalOptions{Steps: ec.Steps, BlockLength: ec.BlockLength, Remasking: rm, Temperature: float32(ec.Temperature), BatchSize: ec.BatchSize,
+		Encoder: t.Enc}
 }
 
 // SaveCheckpoint writes model, optimizer, step, random state and wall time atomically. It

@@ -283,11 +283,23 @@ func (s *Stream) Download(src Buffer, dst []byte) error {
 	}
 	s.hazard([]byteRange{rangeOf(src.Slice(0, n))}, nil)
 	s.copyRaw(sb, off, src.blk, src.Offset, n)
+	// Flush destroys the batch's one-off staging blocks: an oversized one holding this download
+	// leaves that list until its bytes are read.
+	oversized := len(s.oversized) > 0 && s.oversized[len(s.oversized)-1] == sb
+	if oversized {
+		s.oversized = s.oversized[:len(s.oversized)-1]
+	}
 	if err := s.Flush(); err != nil {
+		if oversized { // the failed batch may still use it: it goes with the batch, as before
+			s.oversized = append(s.oversized, sb)
+		}
 		return err
 	}
 	// Staging memory is reused only by later recordings, so it still holds the data here.
 	copy(dst, sb.bytes(off, n))
+	if oversized {
+		sb.destroy(s.c.dev)
+	}
 	return nil
 }
 

@@ -149,6 +149,37 @@ func TestStream(t *testing.T) {
 	}
 }
 
+// TestLargeDownload: a download larger than a staging block (a one-off staging block) reads
+// back what was uploaded (it used to read the block after Flush had destroyed it).
+func TestLargeDownload(t *testing.T) {
+	c := open(t, false)
+	const n = stagingBlock/4 + 4099
+	v := make([]float32, n)
+	for i := range v {
+		v[i] = float32(i)*0.5 - 3
+	}
+	buf, err := c.Alloc(4 * n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Free(buf)
+	s := c.Stream()
+	if err := s.Upload(buf, bytesOf(v)); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, 4*n)
+	for range 2 { // the second time after a batch has been recycled
+		if err := s.Download(buf, got); err != nil {
+			t.Fatal(err)
+		}
+		for i, x := range floats(got) {
+			if x != v[i] {
+				t.Fatalf("element %d of %d: %g, want %g", i, n, x, v[i])
+			}
+		}
+	}
+}
+
 // TestUnalignedBinding: a binding at an offset that is not a multiple of the device's storage
 // alignment runs through a scratch copy and is written back.
 func TestUnalignedBinding(t *testing.T) {

@@ -27,17 +27,42 @@ func (e Encoder) PromptText(t Task, p Problem) (string, error) {
 	if !t.Chat() {
 		return p.Prompt, nil
 	}
+	s, err := e.chat(p.System, p.Prompt)
+	if err != nil {
+		return "", fmt.Errorf("%s prompt: %w", t.Name(), err)
+	}
+	return s, nil
+}
+
+// ChatPrompt is a free question's prompt for an instruction model: the user turn rendered with
+// the chat template (no system turn), ending with the assistant's header, and its tokens.
+func (e Encoder) ChatPrompt(question string) (text string, ids []int32, err error) {
+	if e.Tok == nil {
+		return "", nil, errors.New("chat prompt: no tokenizer")
+	}
+	if text, err = e.chat("", question); err != nil {
+		return "", nil, fmt.Errorf("chat prompt: %w", err)
+	}
+	if ids, err = e.Tok.Encode(text); err != nil {
+		return "", nil, fmt.Errorf("chat prompt %q: %w", shorten(text), err)
+	}
+	return text, ids, nil
+}
+
+// chat renders a conversation of a system turn (omitted when empty) and a user turn, then the
+// header that opens the assistant's turn.
+func (e Encoder) chat(system, user string) (string, error) {
 	if e.Template == nil {
-		return "", fmt.Errorf("%s prompt: the task is a chat and the model has no chat template", t.Name())
+		return "", errors.New("the model has no chat template")
 	}
 	var msgs []tokenizer.Message
-	if p.System != "" {
-		msgs = append(msgs, tokenizer.Message{Role: "system", Content: p.System})
+	if system != "" {
+		msgs = append(msgs, tokenizer.Message{Role: "system", Content: system})
 	}
-	msgs = append(msgs, tokenizer.Message{Role: "user", Content: p.Prompt})
+	msgs = append(msgs, tokenizer.Message{Role: "user", Content: user})
 	s, err := e.Template.Render(msgs, true)
 	if err != nil {
-		return "", fmt.Errorf("%s prompt: chat template: %w", t.Name(), err)
+		return "", fmt.Errorf("chat template: %w", err)
 	}
 	return s, nil
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dllmrl/agrpo/core/model"
 	"github.com/dllmrl/agrpo/core/tokenizer"
 	"github.com/dllmrl/agrpo/core/tokenizer/hf"
 )
@@ -79,6 +80,11 @@ func TestChatPromptGolden(t *testing.T) {
 			slices.Contains(mask[:n], 1) || slices.Contains(mask[n:], 0) {
 			t.Errorf("Prompt(%+v) = %v, mask %v; want %d pads, then %v", p, ids, mask, n, c.IDs)
 		}
+		if len(m) == 1 { // a free question's prompt is the same conversation, unpadded
+			if _, ids, err := e.ChatPrompt(p.Prompt); err != nil || !slices.Equal(ids, c.IDs) {
+				t.Errorf("ChatPrompt(%q) = %v, %v; want %v", p.Prompt, ids, err, c.IDs)
+			}
+		}
 		checked++
 	}
 	if checked < 3 {
@@ -114,10 +120,32 @@ func TestChatEncoder(t *testing.T) {
 	}
 }
 
+// TestCheckModelTokenizer: a model with its own tokenizer and chat template runs the chat tasks
+// its context holds; without a template, or with too short a context, it is refused.
+func TestCheckModelTokenizer(t *testing.T) {
+	e := lladaEncoder(t)
+	mc := model.Config{VocabSize: 3880, MaskID: 3867, EOSID: 3860, MaxSeqLen: 1024}
+	if err := CheckModel(mc, e, gsm8k{}); err != nil {
+		t.Errorf("gsm8k: %v", err)
+	}
+	if err := CheckModel(mc, e, countdown{}); err != nil {
+		t.Errorf("countdown: %v", err)
+	}
+	if err := CheckModel(mc, Encoder{Tok: e.Tok}, gsm8k{}); err == nil || err.Error() != "task gsm8k writes chat prompts and the model's tokenizer has no chat template" {
+		t.Errorf("no template: %v", err)
+	}
+	if err := CheckModel(mc, e, sudokuChat); err == nil || !strings.Contains(err.Error(), "max_sequence_length 1024 is shorter than sudoku_chat's") {
+		t.Errorf("sudoku_chat at 1024: %v", err)
+	}
+	if err := CheckModel(mc, Encoder{}, countdown{}); err == nil || err.Error() != "task countdown: the model has no tokenizer" {
+		t.Errorf("no tokenizer: %v", err)
+	}
+}
+
 func TestEncoderErrors(t *testing.T) {
 	e := lladaEncoder(t)
 	p := gsm8k{}.Test()[0]
-	if _, _, err := (Encoder{Tok: e.Tok}).Prompt(gsm8k{}, p); err == nil || err.Error() != "gsm8k prompt: the task is a chat and the model has no chat template" {
+	if _, _, err := (Encoder{Tok: e.Tok}).Prompt(gsm8k{}, p); err == nil || err.Error() != "gsm8k prompt: the model has no chat template" {
 		t.Errorf("no template: %v", err)
 	}
 	if _, _, err := (Encoder{}).Prompt(gsm8k{}, p); err == nil || err.Error() != "gsm8k prompt: no tokenizer" {

@@ -224,7 +224,7 @@ func TestGSM8KSplits(t *testing.T) {
 
 func TestCheckModelChat(t *testing.T) {
 	mc := model.Config{VocabSize: VocabSize, MaskID: Mask, EOSID: EOS, MaxSeqLen: 4096}
-	err := CheckModel(mc, gsm8k{})
+	err := CheckModel(mc, CharEncoder, gsm8k{})
 	if err == nil || !strings.Contains(err.Error(), "task gsm8k writes chat prompts for an instruction model with its own tokenizer") {
 		t.Errorf("CheckModel(gsm8k) = %v", err)
 	}

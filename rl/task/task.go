@@ -62,9 +62,9 @@
 //
 // gsm8k, countdown_chat and sudoku_chat are conversations for an instruction model (Chat):
 // Problem.System is the official AGRPO system prompt (probablyabot/agrpo, data.py), Prompt the
-// user turn, and the model's chat template and tokenizer make the tokens. Until a model can
-// bring its own tokenizer, CheckModel refuses them. Their rewards are the official reward
-// functions (rewards.py), each max 4, with the answer read from the first <answer>…</answer>
+// user turn, and the model's chat template and tokenizer make the tokens (a Hugging Face
+// folder's own; CheckModel refuses them for the character vocabulary). Their rewards are the
+// official reward functions (rewards.py), each max 4, with the answer read from the first <answer>…</answer>
 // (tags in either case, white space trimmed); the repository's testdata/agrpo-rewards.json
 // holds those functions' outputs, run in Python, and the tests compare.
 //
@@ -204,17 +204,24 @@ func EncodeAnswer(t Task, answer string) ([]int32, error) {
 // encodeFit encodes s with the character vocabulary and checks that it takes at most n tokens.
 func encodeFit(s string, n int) ([]int32, error) { return CharEncoder.fit(s, n) }
 
-// CheckModel reports why a model cannot run task t: a chat task (the engine has no way yet to
-// give a model its own tokenizer), a vocabulary or special tokens other than the character
-// tokenizer's, or a context too short for t's prompt and answer.
-func CheckModel(mc model.Config, t Task) error {
+// CheckModel reports why a model whose tokens e makes cannot run task t. With the character
+// vocabulary (e.Tok is Chars): a chat task (it needs a model's own tokenizer), a vocabulary or
+// special tokens other than the character tokenizer's. With a model's own tokenizer (whose
+// agreement with the model its loader checks): a chat task and no chat template. With either, a
+// context too short for t's prompt and answer.
+func CheckModel(mc model.Config, e Encoder, t Task) error {
+	_, chars := e.Tok.(Chars)
 	switch {
-	case t.Chat():
+	case e.Tok == nil:
+		return fmt.Errorf("task %s: the model has no tokenizer", t.Name())
+	case chars && t.Chat():
 		return fmt.Errorf("task %s writes chat prompts for an instruction model with its own tokenizer; "+
 			"models with the tasks' %d-token character vocabulary cannot run it", t.Name(), VocabSize)
-	case mc.VocabSize != VocabSize || mc.MaskID != Mask || mc.EOSID != EOS:
+	case chars && (mc.VocabSize != VocabSize || mc.MaskID != Mask || mc.EOSID != EOS):
 		return fmt.Errorf("model vocabulary (size %d, mask %d, eos %d) is not the tasks' (size %d, mask %d, eos %d)",
 			mc.VocabSize, mc.MaskID, mc.EOSID, VocabSize, Mask, EOS)
+	case !chars && t.Chat() && e.Template == nil:
+		return fmt.Errorf("task %s writes chat prompts and the model's tokenizer has no chat template", t.Name())
 	case mc.MaxSeqLen < t.PromptLen()+t.AnswerLen():
 		return fmt.Errorf("model max_sequence_length %d is shorter than %s's %d prompt + answer tokens",
 			mc.MaxSeqLen, t.Name(), t.PromptLen()+t.AnswerLen())
