@@ -303,8 +303,11 @@ func timeAGRPOStep(b core.Backend) (step, rollout, update float64, err error) {
 	c := rl.DefaultConfig()
 	c.Run.Name, c.Run.OutDir = "bench", dir // run.device is not read: the run gets b
 	c.Task.Name, c.Model = "countdown", rl.ModelConfig{Init: "countdown-base"}
-	c.Train.Method, c.Train.Steps, c.Train.LR, c.Train.WarmupSteps, c.Train.CheckpointEvery = "agrpo", 3, 1e-6, 0, 0
-	c.Eval = rl.EvalConfig{N: 1, Steps: []int{12}, Remasking: "low_confidence", BatchSize: 1}
+	if c.Train.Method, err = rl.ParseMethod("agrpo"); err != nil {
+		return 0, 0, 0, err
+	}
+	c.Train.Steps, c.Train.LR, c.Train.WarmupSteps, c.Train.CheckpointEvery = 3, 1e-6, 0, 0
+	c.Eval = rl.EvalConfig{N: 1, Steps: []int{12}, Remasking: core.LowConfidence, BatchSize: 1}
 	tr, err := rl.NewRun(c, b, io.Discard)
 	if err != nil {
 		return 0, 0, 0, err

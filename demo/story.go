@@ -226,7 +226,7 @@ func storyConfig(t task.Task, budget int, seed uint64, out, device string) (rl.C
 		return rl.Config{}, fmt.Errorf("the story's recipe: %w", err)
 	}
 	c := rl.DefaultConfig()
-	if err := rl.DecodeTOML("configs/"+name, raw, &c); err != nil {
+	if err := rl.DecodeConfig("configs/"+name, raw, &c); err != nil {
 		return rl.Config{}, err
 	}
 	c.Run = rl.RunConfig{Name: fmt.Sprintf("demo-%s-%s", t.Name(), time.Now().Format("20060102-150405")), OutDir: out, Seed: seed, Device: device}

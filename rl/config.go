@@ -5,6 +5,7 @@ package rl
 
 import (
 	"bytes"
+	"encoding"
 	"errors"
 	"fmt"
 	"reflect"
@@ -13,6 +14,7 @@ import (
 	"github.com/pelletier/go-toml/v2"
 
 	"github.com/dllmrl/agrpo/core"
+	"github.com/dllmrl/agrpo/core/pg"
 )
 
 // Config is a training run, read from TOML. Every key is documented in configs/README.md.
@@ -54,21 +56,21 @@ type ModelConfig struct {
 
 // TrainConfig is the optimisation.
 type TrainConfig struct {
-	Method          string  `toml:"method"` // sft | agrpo | diffu-grpo
-	Steps           int     `toml:"steps"`  // optimizer steps (SFT) or rollout batches (RL)
-	BatchSize       int     `toml:"batch_size"`
-	LR              float64 `toml:"lr"`
-	WarmupSteps     int     `toml:"warmup_steps"`
-	Schedule        string  `toml:"schedule"`     // cosine | constant (after warmup)
-	MinLRRatio      float64 `toml:"min_lr_ratio"` // cosine floor as a fraction of lr
-	WeightDecay     float64 `toml:"weight_decay"`
-	Beta1           float64 `toml:"beta1"`
-	Beta2           float64 `toml:"beta2"`
-	AdamEps         float64 `toml:"adam_eps"`
-	GradClip        float64 `toml:"grad_clip"` // max global gradient norm; 0 = off
-	LogEvery        int     `toml:"log_every"`
-	EvalEvery       int     `toml:"eval_every"`       // 0 = only at the end
-	CheckpointEvery int     `toml:"checkpoint_every"` // 0 = only at the end
+	Method          Method   `toml:"method"`
+	Steps           int      `toml:"steps"` // optimizer steps (SFT) or rollout batches (RL)
+	BatchSize       int      `toml:"batch_size"`
+	LR              float64  `toml:"lr"`
+	WarmupSteps     int      `toml:"warmup_steps"`
+	Schedule        Schedule `toml:"schedule"`
+	MinLRRatio      float64  `toml:"min_lr_ratio"` // cosine floor as a fraction of lr
+	WeightDecay     float64  `toml:"weight_decay"`
+	Beta1           float64  `toml:"beta1"`
+	Beta2           float64  `toml:"beta2"`
+	AdamEps         float64  `toml:"adam_eps"`
+	GradClip        float64  `toml:"grad_clip"` // max global gradient norm; 0 = off
+	LogEvery        int      `toml:"log_every"`
+	EvalEvery       int      `toml:"eval_every"`       // 0 = only at the end
+	CheckpointEvery int      `toml:"checkpoint_every"` // 0 = only at the end
 }
 
 // RLConfig is the reinforcement-learning step: rollouts, rewards, advantages, estimator.
@@ -86,26 +88,26 @@ type RLConfig struct {
 
 // RolloutConfig is the sampler used for training rollouts.
 type RolloutConfig struct {
-	BlockLength int     `toml:"block_length"` // 0 = the whole answer
-	Steps       int     `toml:"steps"`        // 0 = one per answer token
-	MixedSteps  []int   `toml:"mixed_steps"`  // step counts cycled over RL steps (overrides steps when set)
-	Temperature float64 `toml:"temperature"`
-	TopK        int     `toml:"top_k"`
-	TopP        float64 `toml:"top_p"`
-	Remasking   string  `toml:"remasking"`  // random | low_confidence | entropy
-	Confidence  string  `toml:"confidence"` // what low_confidence ranks by: tempered (AGRPO's) | untempered (LLaDA's)
+	BlockLength int             `toml:"block_length"` // 0 = the whole answer
+	Steps       int             `toml:"steps"`        // 0 = one per answer token
+	MixedSteps  []int           `toml:"mixed_steps"`  // step counts cycled over RL steps (overrides steps when set)
+	Temperature float64         `toml:"temperature"`
+	TopK        int             `toml:"top_k"`
+	TopP        float64         `toml:"top_p"`
+	Remasking   core.Remasking  `toml:"remasking"`
+	Confidence  core.Confidence `toml:"confidence"` // what low_confidence ranks by: tempered (AGRPO's) or untempered (LLaDA's)
 }
 
 // AGRPOSection holds AGRPO's own settings (core/pg.AGRPOConfig documents each).
 type AGRPOSection struct {
-	MCSamples         int     `toml:"mc_samples"`
-	Importance        string  `toml:"importance_sampling"`
-	LowDiscrepancy    bool    `toml:"low_discrepancy"`
-	EpsLow            float64 `toml:"epsilon_low"`
-	EpsHigh           float64 `toml:"epsilon_high"`
-	Scaling           string  `toml:"scaling"`
-	OfficialStepCount bool    `toml:"official_step_count"`
-	Likelihood        string  `toml:"likelihood"` // exact (for the rollouts' remasking) | tokens
+	MCSamples         int           `toml:"mc_samples"`
+	Importance        pg.Importance `toml:"importance_sampling"`
+	LowDiscrepancy    bool          `toml:"low_discrepancy"`
+	EpsLow            float64       `toml:"epsilon_low"`
+	EpsHigh           float64       `toml:"epsilon_high"`
+	Scaling           pg.Scaling    `toml:"scaling"`
+	OfficialStepCount bool          `toml:"official_step_count"`
+	Likelihood        pg.Likelihood `toml:"likelihood"`
 }
 
 // DiffuGRPOSection holds diffu-GRPO's own settings.
@@ -116,12 +118,12 @@ type DiffuGRPOSection struct {
 
 // EvalConfig is the periodic and final evaluation on the test split.
 type EvalConfig struct {
-	N           int     `toml:"n"`            // test problems (0 = the whole split)
-	Steps       []int   `toml:"steps"`        // sampling step counts to evaluate at
-	BlockLength int     `toml:"block_length"` // 0 = the whole answer is one block
-	Remasking   string  `toml:"remasking"`    // low_confidence | random | entropy
-	Temperature float64 `toml:"temperature"`
-	BatchSize   int     `toml:"batch_size"`
+	N           int            `toml:"n"`            // test problems (0 = the whole split)
+	Steps       []int          `toml:"steps"`        // sampling step counts to evaluate at
+	BlockLength int            `toml:"block_length"` // 0 = the whole answer is one block
+	Remasking   core.Remasking `toml:"remasking"`
+	Temperature float64        `toml:"temperature"`
+	BatchSize   int            `toml:"batch_size"`
 }
 
 // DefaultConfig is what a config file overrides: the miniature's SFT recipe.
@@ -129,28 +131,29 @@ func DefaultConfig() Config {
 	return Config{
 		Run:   RunConfig{OutDir: "runs", Seed: 1, Device: "auto"},
 		Model: ModelConfig{DModel: 128, Layers: 4, Heads: 4, MLPHidden: 384, RopeTheta: 10000, NormEps: 1e-5},
-		Train: TrainConfig{Method: "sft", Steps: 600, BatchSize: 128, LR: 1e-3, WarmupSteps: 100, Schedule: "constant", MinLRRatio: 0.1,
+		Train: TrainConfig{Method: SFT, Steps: 600, BatchSize: 128, LR: 1e-3, WarmupSteps: 100, Schedule: Constant, MinLRRatio: 0.1,
 			WeightDecay: 0.01, Beta1: 0.9, Beta2: 0.99, AdamEps: 1e-8, GradClip: 1, LogEvery: 10, EvalEvery: 0, CheckpointEvery: 100},
 		RL: RLConfig{Prompts: 16, Group: 8, Iterations: 1, MaxRows: 512,
-			Rollout:   RolloutConfig{Temperature: 0.6, Remasking: "random", Confidence: "tempered"},
-			AGRPO:     AGRPOSection{MCSamples: 4, Importance: "uniform", LowDiscrepancy: true, EpsLow: 0.2, EpsHigh: 0.2, Scaling: "mean", Likelihood: "exact"},
+			Rollout:   RolloutConfig{Temperature: 0.6, Remasking: core.RandomOrder, Confidence: core.Tempered},
+			AGRPO:     AGRPOSection{MCSamples: 4, Importance: pg.Uniform, LowDiscrepancy: true, EpsLow: 0.2, EpsHigh: 0.2, Scaling: pg.MeanScaling, Likelihood: pg.ExactLikelihood},
 			DiffuGRPO: DiffuGRPOSection{PMaskPrompt: 0.15, Epsilon: 0.5}},
-		Eval: EvalConfig{N: 500, Remasking: "low_confidence", BatchSize: 250},
+		Eval: EvalConfig{N: 500, Remasking: core.LowConfidence, BatchSize: 250},
 	}
 }
 
 // LoadConfig reads a TOML file over the defaults. Unknown keys and type errors are reported with
-// the file, line and key.
+// the file, line and key; bad choices and ranges all together, by key.
 func LoadConfig(path string) (Config, error) {
 	raw, err := readCapped(path, maxConfigBytes)
 	if err != nil {
 		return Config{}, fmt.Errorf("config: %w", err)
 	}
 	cfg := DefaultConfig()
-	if err := DecodeTOML(path, raw, &cfg); err != nil {
+	choices, err := decodeConfig(path, raw, &cfg)
+	if err != nil {
 		return Config{}, err
 	}
-	if err := cfg.Validate(); err != nil {
+	if err := errors.Join(append(choices, cfg.Validate())...); err != nil {
 		return Config{}, fmt.Errorf("config %s: %w", path, err)
 	}
 	return cfg, nil
@@ -176,7 +179,11 @@ func DecodeTOML(name string, raw []byte, v any) error {
 	var de *toml.DecodeError
 	if errors.As(err, &de) {
 		row, col := de.Position()
-		return fmt.Errorf("config %s:%d:%d: %s", name, row, col, de.Error())
+		msg := strings.TrimPrefix(de.Error(), "toml: ")
+		if key := de.Key(); len(key) > 0 {
+			msg = strings.Join(key, ".") + ": " + msg // a bad choice names its key
+		}
+		return fmt.Errorf("config %s:%d:%d: %s", name, row, col, msg)
 	}
 	return fmt.Errorf("config %s: %w", name, err)
 }
@@ -199,12 +206,14 @@ func (c Config) Validate() error {
 		bad("task.name", "must be set")
 	}
 	t := c.Train
-	switch t.Method {
-	case "sft", "agrpo", "diffu-grpo":
-	default:
-		bad("train.method", "%q, want sft, agrpo or diffu-grpo", t.Method)
+	for key, c := range map[string]encoding.TextMarshaler{"train.method": t.Method, "train.schedule": t.Schedule,
+		"eval.remasking": c.Eval.Remasking, "rl.rollout.remasking": c.RL.Rollout.Remasking, "rl.rollout.confidence": c.RL.Rollout.Confidence,
+		"rl.agrpo.importance_sampling": c.RL.AGRPO.Importance, "rl.agrpo.scaling": c.RL.AGRPO.Scaling, "rl.agrpo.likelihood": c.RL.AGRPO.Likelihood} {
+		if err := checkChoice(c); err != nil {
+			bad(key, "%v", err)
+		}
 	}
-	if t.Method != "sft" {
+	if t.Method != SFT {
 		errs = append(errs, c.RL.validate(t.Method)...)
 	}
 	if t.Steps <= 0 {
@@ -218,9 +227,6 @@ func (c Config) Validate() error {
 	}
 	if t.WarmupSteps < 0 {
 		bad("train.warmup_steps", "%d, must be ≥ 0", t.WarmupSteps)
-	}
-	if t.Schedule != "cosine" && t.Schedule != "constant" {
-		bad("train.schedule", "%q, want cosine or constant", t.Schedule)
 	}
 	if t.MinLRRatio < 0 || t.MinLRRatio > 1 {
 		bad("train.min_lr_ratio", "%g, must be in [0, 1]", t.MinLRRatio)
@@ -237,9 +243,6 @@ func (c Config) Validate() error {
 	if t.EvalEvery < 0 || t.CheckpointEvery < 0 {
 		bad("train", "eval_every and checkpoint_every must be ≥ 0")
 	}
-	if _, err := core.ParseRemasking(c.Eval.Remasking); err != nil {
-		bad("eval.remasking", "%v", err)
-	}
 	if c.Eval.N < 0 || c.Eval.BatchSize <= 0 || c.Eval.Temperature < 0 || c.Eval.BlockLength < 0 {
 		bad("eval", "n, block_length, temperature must be ≥ 0 and batch_size > 0")
 	}
@@ -253,7 +256,7 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-func (r RLConfig) validate(method string) []error {
+func (r RLConfig) validate(method Method) []error {
 	var errs []error
 	bad := func(key string, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
@@ -280,13 +283,7 @@ func (r RLConfig) validate(method string) []error {
 			break
 		}
 	}
-	if _, err := core.ParseRemasking(ro.Remasking); err != nil {
-		bad("rl.rollout.remasking", "%v", err)
-	}
-	if _, err := core.ParseConfidence(ro.Confidence); err != nil {
-		bad("rl.rollout.confidence", "%v", err)
-	}
-	if method == "diffu-grpo" && (r.DiffuGRPO.PMaskPrompt < 0 || r.DiffuGRPO.PMaskPrompt > 1 || r.DiffuGRPO.Epsilon < 0) {
+	if method.name == "diffu-grpo" && (r.DiffuGRPO.PMaskPrompt < 0 || r.DiffuGRPO.PMaskPrompt > 1 || r.DiffuGRPO.Epsilon < 0) {
 		bad("rl.diffu_grpo", "p_mask_prompt must be in [0, 1] and epsilon ≥ 0")
 	}
 	return errs

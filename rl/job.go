@@ -11,8 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pelletier/go-toml/v2"
-
 	"github.com/dllmrl/agrpo/core/pg"
 )
 
@@ -34,7 +32,7 @@ func checkShares(cfg Config, ranks int) error {
 	if ranks <= 1 {
 		return nil
 	}
-	if cfg.Train.Method == "sft" {
+	if cfg.Train.Method == SFT {
 		if cfg.Train.BatchSize < ranks {
 			return fmt.Errorf("train.batch_size = %d is less than the job's %d ranks: each rank needs an example", cfg.Train.BatchSize, ranks)
 		}
@@ -51,7 +49,7 @@ func (t *Trainer) join() error {
 	if t.job.Size() <= 1 {
 		return nil
 	}
-	raw, err := toml.Marshal(t.Cfg)
+	raw, err := EncodeConfig(t.Cfg)
 	if err != nil {
 		return fmt.Errorf("encoding config: %w", err)
 	}

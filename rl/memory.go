@@ -23,14 +23,14 @@ func memoryNeed(cfg Config, mc model.Config, t task.Task) (bytes float64, settin
 	rows, setting := cfg.Eval.BatchSize, "eval.batch_size"
 	refRows := 0
 	switch cfg.Train.Method {
-	case "sft":
+	case SFT:
 		if cfg.Train.BatchSize > rows {
 			rows, setting = cfg.Train.BatchSize, "train.batch_size"
 		}
 	default:
 		rollouts := cfg.RL.Prompts * cfg.RL.Group
 		update := rollouts // diffu-GRPO: one pass per rollout
-		if cfg.Train.Method == "agrpo" {
+		if cfg.Train.Method == (Method{"agrpo"}) {
 			update = rollouts * cfg.RL.AGRPO.MCSamples // every sampled step is a row
 			if cfg.RL.MaxRows > 0 {
 				update = min(update, cfg.RL.MaxRows)

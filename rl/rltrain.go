@@ -5,8 +5,6 @@ import (
 	"math"
 	"time"
 
-	"github.com/dllmrl/agrpo/core"
-
 	"github.com/dllmrl/agrpo/core/model"
 	"github.com/dllmrl/agrpo/core/pg"
 	"github.com/dllmrl/agrpo/core/sampler"
@@ -28,15 +26,15 @@ func newRLState(cfg Config, m *model.Model) (*rlState, error) {
 	var est pg.Estimator
 	var err error
 	switch cfg.Train.Method {
-	case "sft":
+	case SFT:
 		return nil, nil
-	case "agrpo":
+	case Method{"agrpo"}:
 		a := r.AGRPO
 		est, err = pg.NewAGRPO(pg.AGRPOConfig{MCSamples: a.MCSamples, Importance: a.Importance, LowDiscrepancy: a.LowDiscrepancy,
 			EpsLow: a.EpsLow, EpsHigh: a.EpsHigh, Beta: r.Beta, Iterations: r.Iterations, Scaling: a.Scaling,
 			OfficialStepCount: a.OfficialStepCount, Temperature: float32(r.Rollout.Temperature), MaxRows: r.MaxRows,
 			Likelihood: a.Likelihood})
-	case "diffu-grpo":
+	case Method{"diffu-grpo"}:
 		d := r.DiffuGRPO
 		est, err = pg.NewDiffuGRPO(pg.DiffuGRPOConfig{PMaskPrompt: d.PMaskPrompt, Eps: d.Epsilon, Beta: r.Beta, Iterations: r.Iterations})
 	default:
@@ -60,8 +58,6 @@ func newRLState(cfg Config, m *model.Model) (*rlState, error) {
 // (or the one of rl.rollout.steps); RL step i uses entry i mod their number. Training on several
 // step counts is what keeps a gain when the model is sampled with fewer steps than K.
 func rolloutConfigs(ro RolloutConfig, t task.Task) []sampler.Config {
-	rm, _ := core.ParseRemasking(ro.Remasking)
-	conf, _ := core.ParseConfidence(ro.Confidence)
 	steps := ro.MixedSteps
 	if len(steps) == 0 {
 		steps = []int{ro.Steps}
@@ -69,7 +65,7 @@ func rolloutConfigs(ro RolloutConfig, t task.Task) []sampler.Config {
 	out := make([]sampler.Config, len(steps))
 	for i, s := range steps {
 		out[i] = sampler.Config{GenLength: t.AnswerLen(), BlockLength: ro.BlockLength, Steps: s,
-			Temperature: float32(ro.Temperature), TopK: ro.TopK, TopP: float32(ro.TopP), Remasking: rm, Confidence: conf}.Resolved()
+			Temperature: float32(ro.Temperature), TopK: ro.TopK, TopP: float32(ro.TopP), Remasking: ro.Remasking, Confidence: ro.Confidence}.Resolved()
 	}
 	return out
 }

@@ -1,0 +1,79 @@
+package rl
+
+import (
+	"encoding"
+	"fmt"
+
+	"github.com/dllmrl/agrpo/core"
+)
+
+// Method is a run's training method: masked-diffusion SFT or an RL estimator.
+type Method struct{ name string }
+
+// SFT is masked-diffusion supervised fine-tuning (core/sft); every other method is RL.
+var SFT = Method{"sft"}
+
+// methodNames are the methods a config may name.
+var methodNames = []string{"sft", "agrpo", "diffu-grpo"}
+
+// ParseMethod reads a method's name.
+func ParseMethod(name string) (Method, error) {
+	for _, n := range methodNames {
+		if n == name {
+			return Method{n}, nil
+		}
+	}
+	return Method{}, fmt.Errorf("unknown method %q (want %s)", name, core.Alternatives(methodNames))
+}
+
+// String is the method's name in configs.
+func (m Method) String() string { return m.name }
+
+// MarshalText writes the name; the zero Method, which no config names, is an error.
+func (m Method) MarshalText() ([]byte, error) {
+	if m.name == "" {
+		return nil, fmt.Errorf("no method (want %s)", core.Alternatives(methodNames))
+	}
+	return []byte(m.name), nil
+}
+
+// UnmarshalText reads a name.
+func (m *Method) UnmarshalText(text []byte) (err error) {
+	*m, err = ParseMethod(string(text))
+	return err
+}
+
+// Schedule is the learning rate after warmup.
+type Schedule uint8
+
+// The schedules.
+const (
+	// Constant keeps the peak learning rate.
+	Constant Schedule = iota
+	// Cosine decays it to min_lr_ratio·lr at the last step.
+	Cosine
+)
+
+var scheduleNames = []string{"constant", "cosine"}
+
+// String is the schedule's name in configs.
+func (s Schedule) String() string { return core.ChoiceString("schedule", scheduleNames, s) }
+
+// MarshalText writes the name.
+func (s Schedule) MarshalText() ([]byte, error) {
+	n, err := core.ChoiceName("schedule", scheduleNames, s)
+	return []byte(n), err
+}
+
+// UnmarshalText reads a name.
+func (s *Schedule) UnmarshalText(text []byte) (err error) {
+	*s, err = core.ParseChoice[Schedule]("schedule", scheduleNames, string(text))
+	return err
+}
+
+// checkChoice reports a choice holding a value no config can name (set by conversion, or the
+// zero Method).
+func checkChoice(c encoding.TextMarshaler) error {
+	_, err := c.MarshalText()
+	return err
+}
