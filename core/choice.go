@@ -1,6 +1,7 @@
 package core
 
 import (
+	"encoding"
 	"fmt"
 	"strings"
 )
@@ -43,4 +44,11 @@ func ChoiceString[T ~uint8](kind string, names []string, v T) string {
 		return n
 	}
 	return kind + "(?)"
+}
+
+// CheckChoice reports a choice holding a value that has no name (made by conversion, or a
+// zero value that names nothing): its MarshalText error.
+func CheckChoice(c encoding.TextMarshaler) error {
+	_, err := c.MarshalText()
+	return err
 }

@@ -1,30 +1,28 @@
 package rl
 
 import (
-	"encoding"
 	"fmt"
 
 	"github.com/dllmrl/agrpo/core"
+	"github.com/dllmrl/agrpo/core/pg"
 )
 
-// Method is a run's training method: masked-diffusion SFT or an RL estimator.
+// Method is a run's training method: masked-diffusion SFT or a registered RL estimator.
 type Method struct{ name string }
 
 // SFT is masked-diffusion supervised fine-tuning (core/sft); every other method is RL.
 var SFT = Method{"sft"}
 
-// methodNames are the methods a config may name.
-var methodNames = []string{"sft", "agrpo", "diffu-grpo"}
-
-// ParseMethod reads a method's name.
+// ParseMethod reads a method's name: sft or a registered estimator's (pg.Register).
 func ParseMethod(name string) (Method, error) {
-	for _, n := range methodNames {
-		if n == name {
-			return Method{n}, nil
-		}
+	if _, ok := pg.Defaults(name); ok || name == SFT.name {
+		return Method{name}, nil
 	}
-	return Method{}, fmt.Errorf("unknown method %q (want %s)", name, core.Alternatives(methodNames))
+	return Method{}, fmt.Errorf("unknown method %q (want %s)", name, core.Alternatives(methodNames()))
 }
+
+// methodNames are the methods a config may name.
+func methodNames() []string { return append([]string{SFT.name}, pg.Names()...) }
 
 // String is the method's name in configs.
 func (m Method) String() string { return m.name }
@@ -32,7 +30,7 @@ func (m Method) String() string { return m.name }
 // MarshalText writes the name; the zero Method, which no config names, is an error.
 func (m Method) MarshalText() ([]byte, error) {
 	if m.name == "" {
-		return nil, fmt.Errorf("no method (want %s)", core.Alternatives(methodNames))
+		return nil, fmt.Errorf("no method (want %s)", core.Alternatives(methodNames()))
 	}
 	return []byte(m.name), nil
 }
@@ -68,12 +66,5 @@ func (s Schedule) MarshalText() ([]byte, error) {
 // UnmarshalText reads a name.
 func (s *Schedule) UnmarshalText(text []byte) (err error) {
 	*s, err = core.ParseChoice[Schedule]("schedule", scheduleNames, string(text))
-	return err
-}
-
-// checkChoice reports a choice holding a value no config can name (set by conversion, or the
-// zero Method).
-func checkChoice(c encoding.TextMarshaler) error {
-	_, err := c.MarshalText()
 	return err
 }

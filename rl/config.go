@@ -75,15 +75,49 @@ type TrainConfig struct {
 
 // RLConfig is the reinforcement-learning step: rollouts, rewards, advantages, estimator.
 type RLConfig struct {
-	Prompts      int              `toml:"prompts_per_step"` // distinct prompts per step
-	Group        int              `toml:"group_size"`       // G rollouts per prompt
-	ScaleRewards bool             `toml:"scale_rewards"`    // divide advantages by the group's reward std
-	Beta         float64          `toml:"beta"`             // k3 KL weight to the initial model (0 = no reference)
-	Iterations   int              `toml:"num_iterations"`   // μ optimizer updates per rollout batch
-	MaxRows      int              `toml:"max_rows"`         // rows per forward/backward chunk of an update
-	Rollout      RolloutConfig    `toml:"rollout"`
-	AGRPO        AGRPOSection     `toml:"agrpo"`
-	DiffuGRPO    DiffuGRPOSection `toml:"diffu_grpo"`
+	Prompts      int           `toml:"prompts_per_step"` // distinct prompts per step
+	Group        int           `toml:"group_size"`       // G rollouts per prompt
+	ScaleRewards bool          `toml:"scale_rewards"`    // divide advantages by the group's reward std
+	Beta         float64       `toml:"beta"`             // k3 KL weight to the initial model (0 = no reference)
+	Iterations   int           `toml:"num_iterations"`   // μ optimizer updates per rollout batch
+	MaxRows      int           `toml:"max_rows"`         // rows per forward/backward chunk of an update
+	Rollout      RolloutConfig `toml:"rollout"`
+	// Estimators are every registered estimator's settings by its name, each its section
+	// [rl.<pg.Section(name)>] of a file (core/pg documents the keys); train.method picks the one
+	// used; a missing entry is the estimator's defaults. A copy of a Config shares this map:
+	// clone it (maps.Clone) before changing one copy's entries.
+	Estimators Estimators `toml:"-"`
+}
+
+// Estimators are estimators' settings by name (pg.Register).
+type Estimators map[string]pg.Settings
+
+// settings are the settings of the estimator name: e's, or its registered defaults.
+func (e Estimators) settings(name string) pg.Settings {
+	if s, ok := e[name]; ok {
+		return s
+	}
+	d, _ := pg.Defaults(name)
+	return d
+}
+
+// defaultEstimators are every registered estimator's defaults.
+func defaultEstimators() Estimators {
+	e := Estimators{}
+	for _, name := range pg.Names() {
+		e[name], _ = pg.Defaults(name)
+	}
+	return e
+}
+
+// shared are the settings every estimator takes from the [rl] section and the rollouts.
+func (r RLConfig) shared() pg.Shared {
+	return pg.Shared{Beta: r.Beta, Iterations: r.Iterations, Temperature: float32(r.Rollout.Temperature), MaxRows: r.MaxRows}
+}
+
+// estimator are the settings of method's estimator, the shared ones filled in.
+func (r RLConfig) estimator(method Method) pg.Settings {
+	return r.Estimators.settings(method.name).With(r.shared())
 }
 
 // RolloutConfig is the sampler used for training rollouts.
@@ -96,24 +130,6 @@ type RolloutConfig struct {
 	TopP        float64         `toml:"top_p"`
 	Remasking   core.Remasking  `toml:"remasking"`
 	Confidence  core.Confidence `toml:"confidence"` // what low_confidence ranks by: tempered (AGRPO's) or untempered (LLaDA's)
-}
-
-// AGRPOSection holds AGRPO's own settings (core/pg.AGRPOConfig documents each).
-type AGRPOSection struct {
-	MCSamples         int           `toml:"mc_samples"`
-	Importance        pg.Importance `toml:"importance_sampling"`
-	LowDiscrepancy    bool          `toml:"low_discrepancy"`
-	EpsLow            float64       `toml:"epsilon_low"`
-	EpsHigh           float64       `toml:"epsilon_high"`
-	Scaling           pg.Scaling    `toml:"scaling"`
-	OfficialStepCount bool          `toml:"official_step_count"`
-	Likelihood        pg.Likelihood `toml:"likelihood"`
-}
-
-// DiffuGRPOSection holds diffu-GRPO's own settings.
-type DiffuGRPOSection struct {
-	PMaskPrompt float64 `toml:"p_mask_prompt"`
-	Epsilon     float64 `toml:"epsilon"`
 }
 
 // EvalConfig is the periodic and final evaluation on the test split.
@@ -134,9 +150,8 @@ func DefaultConfig() Config {
 		Train: TrainConfig{Method: SFT, Steps: 600, BatchSize: 128, LR: 1e-3, WarmupSteps: 100, Schedule: Constant, MinLRRatio: 0.1,
 			WeightDecay: 0.01, Beta1: 0.9, Beta2: 0.99, AdamEps: 1e-8, GradClip: 1, LogEvery: 10, EvalEvery: 0, CheckpointEvery: 100},
 		RL: RLConfig{Prompts: 16, Group: 8, Iterations: 1, MaxRows: 512,
-			Rollout:   RolloutConfig{Temperature: 0.6, Remasking: core.RandomOrder, Confidence: core.Tempered},
-			AGRPO:     AGRPOSection{MCSamples: 4, Importance: pg.Uniform, LowDiscrepancy: true, EpsLow: 0.2, EpsHigh: 0.2, Scaling: pg.MeanScaling, Likelihood: pg.ExactLikelihood},
-			DiffuGRPO: DiffuGRPOSection{PMaskPrompt: 0.15, Epsilon: 0.5}},
+			Rollout:    RolloutConfig{Temperature: 0.6, Remasking: core.RandomOrder, Confidence: core.Tempered},
+			Estimators: defaultEstimators()},
 		Eval: EvalConfig{N: 500, Remasking: core.LowConfidence, BatchSize: 250},
 	}
 }
@@ -206,14 +221,16 @@ func (c Config) Validate() error {
 		bad("task.name", "must be set")
 	}
 	t := c.Train
-	for key, c := range map[string]encoding.TextMarshaler{"train.method": t.Method, "train.schedule": t.Schedule,
-		"eval.remasking": c.Eval.Remasking, "rl.rollout.remasking": c.RL.Rollout.Remasking, "rl.rollout.confidence": c.RL.Rollout.Confidence,
-		"rl.agrpo.importance_sampling": c.RL.AGRPO.Importance, "rl.agrpo.scaling": c.RL.AGRPO.Scaling, "rl.agrpo.likelihood": c.RL.AGRPO.Likelihood} {
-		if err := checkChoice(c); err != nil {
-			bad(key, "%v", err)
+	for _, ch := range []struct {
+		key   string
+		value encoding.TextMarshaler
+	}{{"train.method", t.Method}, {"train.schedule", t.Schedule}, {"rl.rollout.remasking", c.RL.Rollout.Remasking},
+		{"rl.rollout.confidence", c.RL.Rollout.Confidence}, {"eval.remasking", c.Eval.Remasking}} {
+		if err := core.CheckChoice(ch.value); err != nil {
+			bad(ch.key, "%v", err)
 		}
 	}
-	if t.Method != SFT {
+	if t.Method != SFT && core.CheckChoice(t.Method) == nil {
 		errs = append(errs, c.RL.validate(t.Method)...)
 	}
 	if t.Steps <= 0 {
@@ -252,7 +269,10 @@ func (c Config) Validate() error {
 			break
 		}
 	}
-	errs = append(errs, nonFinite("", reflect.ValueOf(c))...)
+	// The file's shape has every estimator's section; a choice it cannot write is reported above.
+	if file := reflect.New(configFileType()).Elem(); toFile(file, reflect.ValueOf(c)) == nil {
+		errs = append(errs, nonFinite("", file)...)
+	}
 	return errors.Join(errs...)
 }
 
@@ -283,8 +303,16 @@ func (r RLConfig) validate(method Method) []error {
 			break
 		}
 	}
-	if method.name == "diffu-grpo" && (r.DiffuGRPO.PMaskPrompt < 0 || r.DiffuGRPO.PMaskPrompt > 1 || r.DiffuGRPO.Epsilon < 0) {
-		bad("rl.diffu_grpo", "p_mask_prompt must be in [0, 1] and epsilon ≥ 0")
+	// Each of the estimator's problems on a line of its own, keyed by its section.
+	err := r.estimator(method).Validate()
+	list := []error{err}
+	if joined, ok := err.(interface{ Unwrap() []error }); ok {
+		list = joined.Unwrap()
+	}
+	for _, e := range list {
+		if e != nil {
+			errs = append(errs, fmt.Errorf("rl.%s: %w", pg.Section(method.name), e))
+		}
 	}
 	return errs
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -80,5 +81,62 @@ func TestConfigFileRoundTrip(t *testing.T) {
 		if err != nil || !bytes.Equal(again, raw) || back.Train.Method != c.Train.Method || back.RL.Rollout.Remasking != c.RL.Rollout.Remasking {
 			t.Errorf("%s: read back as\n%s\nwant\n%s", p, again, raw)
 		}
+	}
+}
+
+// TestREADMEKeys: configs/README.md's key table documents exactly the keys a config file has,
+// the [rl.<name>] section of every registered estimator included, so that an estimator's new
+// keys are documented where users look.
+func TestREADMEKeys(t *testing.T) {
+	raw, err := os.ReadFile("../configs/README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, table, _ := strings.Cut(string(raw), "## Keys")
+	documented := map[string]bool{}
+	for _, line := range strings.Split(table, "\n") {
+		cells := strings.Split(line, "|")
+		if len(cells) < 3 || !strings.Contains(cells[1], "`") {
+			continue
+		}
+		// `rl.agrpo.epsilon_low`, `epsilon_high`: the later keys are in the first one's section.
+		var section string
+		for i, k := range strings.Split(cells[1], ",") {
+			k = strings.Trim(strings.TrimSpace(k), "`")
+			if i == 0 {
+				section = k[:strings.LastIndex(k, ".")+1]
+			} else {
+				k = section + k
+			}
+			documented[k] = true
+		}
+	}
+	keys := map[string]bool{}
+	var walk func(prefix string, typ reflect.Type)
+	walk = func(prefix string, typ reflect.Type) {
+		for i := range typ.NumField() {
+			f := typ.Field(i)
+			if key := tomlKey(f); key != "-" {
+				if f.Type.Kind() == reflect.Struct {
+					walk(prefix+key+".", f.Type)
+				} else {
+					keys[prefix+key] = true
+				}
+			}
+		}
+	}
+	walk("", configFileType())
+	for k := range keys {
+		if !documented[k] {
+			t.Errorf("key %s is not in configs/README.md's table", k)
+		}
+	}
+	for k := range documented {
+		if !keys[k] {
+			t.Errorf("configs/README.md documents %s, which no config has", k)
+		}
+	}
+	if !keys["rl.agrpo.mc_samples"] || !keys["rl.diffu_grpo.epsilon"] {
+		t.Errorf("the estimators' sections are missing from %v", keys)
 	}
 }

@@ -4,15 +4,20 @@ import (
 	"encoding"
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
 	"strings"
 	"sync"
 
 	"github.com/pelletier/go-toml/v2"
+
+	"github.com/dllmrl/agrpo/core/pg"
 )
 
 // A config file is Config with every choice (a field type whose pointer is an
-// encoding.TextUnmarshaler: a method, a schedule, a remasking rule, …) written as its name. The
+// encoding.TextUnmarshaler: a method, a schedule, a remasking rule, …) written as its name, and
+// RLConfig.Estimators written as one section [rl.<pg.Section(name)>] per registered estimator,
+// its settings' type with their toml tags. The
 // file is decoded strictly into that shape, so that an unknown key is an error naming its line,
 // and then every choice is parsed by its own UnmarshalText, so that all the bad ones are
 // reported together with their keys (as Validate reports the ranges), not only the first.
@@ -20,6 +25,7 @@ import (
 var (
 	textUnmarshaler = reflect.TypeFor[encoding.TextUnmarshaler]()
 	stringType      = reflect.TypeFor[string]()
+	estimatorsType  = reflect.TypeFor[Estimators]()
 	// configFileType is Config's shape in a file.
 	configFileType = sync.OnceValue(func() reflect.Type { return fileType(reflect.TypeFor[Config]()) })
 )
@@ -38,9 +44,36 @@ func fileType(t reflect.Type) reflect.Type {
 	var fields []reflect.StructField
 	for i := range t.NumField() {
 		f := t.Field(i)
-		fields = append(fields, reflect.StructField{Name: f.Name, Type: fileType(f.Type), Tag: f.Tag})
+		if !f.IsExported() {
+			continue // a settings type's own state, kept by the copy fromFile reads into
+		}
+		if f.Type != estimatorsType {
+			fields = append(fields, reflect.StructField{Name: f.Name, Type: fileType(f.Type), Tag: f.Tag})
+			continue
+		}
+		for j, name := range pg.Names() {
+			d, _ := pg.Defaults(name)
+			fields = append(fields, reflect.StructField{Name: sectionField(j), Type: fileType(reflect.TypeOf(d)),
+				Tag: reflect.StructTag(`toml:"` + pg.Section(name) + `"`)})
+		}
 	}
 	return reflect.StructOf(fields)
+}
+
+// sectionField names the field of the j-th registered estimator's section in a file's shape.
+func sectionField(j int) string { return fmt.Sprintf("Estimator%d", j) }
+
+// settingsValue is an addressable copy of the settings of the estimator name in e (its defaults
+// when e has none), checked to be of its registered type.
+func settingsValue(e Estimators, name string) (reflect.Value, error) {
+	d, _ := pg.Defaults(name)
+	s := e.settings(name)
+	if reflect.TypeOf(s) != reflect.TypeOf(d) {
+		return reflect.Value{}, fmt.Errorf("settings of type %T, want %T", s, d)
+	}
+	v := reflect.New(reflect.TypeOf(d)).Elem()
+	v.Set(reflect.ValueOf(s))
+	return v, nil
 }
 
 // toFile writes src (a value of a type whose shape is dst's) into dst.
@@ -54,8 +87,24 @@ func toFile(dst, src reflect.Value) error {
 		dst.SetString(string(name))
 	case src.Kind() == reflect.Struct:
 		for i := range src.NumField() {
-			if err := toFile(dst.Field(i), src.Field(i)); err != nil {
-				return fmt.Errorf("%s: %w", tomlKey(src.Type().Field(i)), err)
+			f := src.Type().Field(i)
+			if !f.IsExported() {
+				continue
+			}
+			if f.Type != estimatorsType {
+				if err := toFile(dst.FieldByName(f.Name), src.Field(i)); err != nil {
+					return fmt.Errorf("%s: %w", tomlKey(f), err)
+				}
+				continue
+			}
+			for j, name := range pg.Names() {
+				v, err := settingsValue(src.Field(i).Interface().(Estimators), name)
+				if err == nil {
+					err = toFile(dst.FieldByName(sectionField(j)), v)
+				}
+				if err != nil {
+					return fmt.Errorf("%s: %w", pg.Section(name), err)
+				}
 			}
 		}
 	default:
@@ -70,23 +119,61 @@ func toFile(dst, src reflect.Value) error {
 func fromFile(dst, src reflect.Value, key string) []error {
 	switch {
 	case isChoice(dst.Type()):
-		if err := dst.Addr().Interface().(encoding.TextUnmarshaler).UnmarshalText([]byte(src.String())); err != nil {
+		v := reflect.New(dst.Type())
+		if err := v.Interface().(encoding.TextUnmarshaler).UnmarshalText([]byte(src.String())); err != nil {
 			return []error{fmt.Errorf("%s: %w", key, err)}
 		}
+		dst.Set(v.Elem())
 	case dst.Kind() == reflect.Struct:
 		var errs []error
 		for i := range dst.NumField() {
-			sub := tomlKey(dst.Type().Field(i))
-			if key != "" {
-				sub = key + "." + sub
+			f := dst.Type().Field(i)
+			if !f.IsExported() {
+				continue
 			}
-			errs = append(errs, fromFile(dst.Field(i), src.Field(i), sub)...)
+			if f.Type == estimatorsType {
+				errs = append(errs, estimatorsFromFile(dst.Field(i), src, key)...)
+				continue
+			}
+			errs = append(errs, fromFile(dst.Field(i), src.FieldByName(f.Name), subKey(key, tomlKey(f)))...)
 		}
 		return errs
 	default:
 		dst.Set(src)
 	}
 	return nil
+}
+
+// estimatorsFromFile reads every registered estimator's section of src (a file's shape of the
+// struct holding dst, keyed key) into dst, an Estimators. dst gets a map of its own, so that a
+// Config copied before decoding keeps its settings.
+func estimatorsFromFile(dst, src reflect.Value, key string) []error {
+	old := dst.Interface().(Estimators)
+	e := maps.Clone(old)
+	if e == nil {
+		e = Estimators{}
+	}
+	defer dst.Set(reflect.ValueOf(e))
+	var errs []error
+	for j, name := range pg.Names() {
+		sub := subKey(key, pg.Section(name))
+		v, err := settingsValue(old, name)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", sub, err))
+			continue
+		}
+		errs = append(errs, fromFile(v, src.FieldByName(sectionField(j)), sub)...)
+		e[name] = v.Interface().(pg.Settings)
+	}
+	return errs
+}
+
+// subKey is the dotted key of name under key.
+func subKey(key, name string) string {
+	if key == "" {
+		return name
+	}
+	return key + "." + name
 }
 
 // tomlKey is a field's key in a file.

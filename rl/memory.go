@@ -29,13 +29,7 @@ func memoryNeed(cfg Config, mc model.Config, t task.Task) (bytes float64, settin
 		}
 	default:
 		rollouts := cfg.RL.Prompts * cfg.RL.Group
-		update := rollouts // diffu-GRPO: one pass per rollout
-		if cfg.Train.Method == (Method{"agrpo"}) {
-			update = rollouts * cfg.RL.AGRPO.MCSamples // every sampled step is a row
-			if cfg.RL.MaxRows > 0 {
-				update = min(update, cfg.RL.MaxRows)
-			}
-		}
+		update := cfg.RL.estimator(cfg.Train.Method).UpdateRows(rollouts)
 		if rollouts > rows || update > rows {
 			rows, setting = max(rollouts, update), "rl.prompts_per_step × rl.group_size"
 		}

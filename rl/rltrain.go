@@ -19,27 +19,14 @@ type rlState struct {
 	ref *model.Model
 }
 
-// newRLState builds the estimator of cfg.Train.Method (nil for SFT). The reference model for
-// β > 0 is a frozen copy of the starting parameters.
+// newRLState builds the registered estimator of cfg.Train.Method (nil for SFT). The reference
+// model for β > 0 is a frozen copy of the starting parameters.
 func newRLState(cfg Config, m *model.Model) (*rlState, error) {
 	r := cfg.RL
-	var est pg.Estimator
-	var err error
-	switch cfg.Train.Method {
-	case SFT:
+	if cfg.Train.Method == SFT {
 		return nil, nil
-	case Method{"agrpo"}:
-		a := r.AGRPO
-		est, err = pg.NewAGRPO(pg.AGRPOConfig{MCSamples: a.MCSamples, Importance: a.Importance, LowDiscrepancy: a.LowDiscrepancy,
-			EpsLow: a.EpsLow, EpsHigh: a.EpsHigh, Beta: r.Beta, Iterations: r.Iterations, Scaling: a.Scaling,
-			OfficialStepCount: a.OfficialStepCount, Temperature: float32(r.Rollout.Temperature), MaxRows: r.MaxRows,
-			Likelihood: a.Likelihood})
-	case Method{"diffu-grpo"}:
-		d := r.DiffuGRPO
-		est, err = pg.NewDiffuGRPO(pg.DiffuGRPOConfig{PMaskPrompt: d.PMaskPrompt, Eps: d.Epsilon, Beta: r.Beta, Iterations: r.Iterations})
-	default:
-		return nil, fmt.Errorf("train.method %q", cfg.Train.Method)
 	}
+	est, err := r.estimator(cfg.Train.Method).New()
 	if err != nil {
 		return nil, fmt.Errorf("rl: %w", err)
 	}
@@ -131,10 +118,11 @@ func (t *Trainer) rlStep() (stepResult, error) {
 	mean, std := meanAndStd(out.rewards)
 	m := map[string]float64{
 		"reward": mean, "reward_std": std, "reward_group_std": meanStd, "frac_reward_zero_std": zeroStd,
-		"accuracy": out.correct / nb, "completions/mean_length": out.length / nb,
-		"kl": last.KL, "clip_ratio/low_mean": last.ClipLow, "clip_ratio/high_mean": last.ClipHigh,
-		"clip_ratio/region_mean": last.ClipRegion, "ratio_dev": last.RatioDev, "rollout_steps": float64(cfg.Steps),
+		"accuracy": out.correct / nb, "completions/mean_length": out.length / nb, "rollout_steps": float64(cfg.Steps),
 		"rollout_s": rolloutS, "update_s": time.Since(updateStart).Seconds(),
+	}
+	for _, s := range last.Means {
+		m[s.Name] = s.Value
 	}
 	for n, v := range out.parts {
 		m["rewards/"+n+"/mean"] = v

@@ -1,6 +1,7 @@
 package pg
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -10,23 +11,67 @@ import (
 	"github.com/dllmrl/agrpo/core/sampler"
 )
 
-// AGRPOConfig are AGRPO's settings (the official code's names in parentheses).
+// AGRPOConfig are AGRPO's settings (the official code's names in parentheses): its section
+// [rl.agrpo] of a run config and the Shared ones.
 type AGRPOConfig struct {
-	MCSamples      int        // m, steps sampled per trajectory (mc_samples)
-	Importance     Importance // the steps' distribution (importance_sampling)
-	LowDiscrepancy bool       // stratify the N·m uniforms (low_discrepancy)
-	EpsLow         float64    // PPO clip below (epsilon_low)
-	EpsHigh        float64    // PPO clip above (epsilon_high)
-	Beta           float64    // k3 KL weight to the reference model (beta)
-	Iterations     int        // μ (num_iterations)
-	Scaling        Scaling    // the weight of a trajectory's step-sum (scaling)
+	MCSamples      int        `toml:"mc_samples"`          // m, steps sampled per trajectory
+	Importance     Importance `toml:"importance_sampling"` // the steps' distribution
+	LowDiscrepancy bool       `toml:"low_discrepancy"`     // stratify the N·m uniforms
+	EpsLow         float64    `toml:"epsilon_low"`         // PPO clip below
+	EpsHigh        float64    `toml:"epsilon_high"`        // PPO clip above
+	Scaling        Scaling    `toml:"scaling"`             // the weight of a trajectory's step-sum
 	// OfficialStepCount counts a trajectory's steps as the official code does, up to its last
 	// step that revealed a non-EOS token. By default every sampled step counts (EOS tokens are
 	// sampled actions too), which the unbiasedness of SumScaling needs.
-	OfficialStepCount bool
-	Temperature       float32    // the rollouts' sampling temperature (> 0)
-	MaxRows           int        // rows per forward/backward chunk (0 = all at once)
-	Likelihood        Likelihood // the step likelihood scored (likelihood)
+	OfficialStepCount bool       `toml:"official_step_count"`
+	Likelihood        Likelihood `toml:"likelihood"` // the step likelihood scored
+
+	Beta        float64 `toml:"-"` // k3 KL weight to the reference model (beta)
+	Iterations  int     `toml:"-"` // μ (num_iterations)
+	Temperature float32 `toml:"-"` // the rollouts' sampling temperature (> 0)
+	MaxRows     int     `toml:"-"` // rows per forward/backward chunk (0 = all at once)
+}
+
+func init() {
+	Register("agrpo", AGRPOConfig{MCSamples: 4, Importance: Uniform, LowDiscrepancy: true, EpsLow: 0.2, EpsHigh: 0.2,
+		Scaling: MeanScaling, Likelihood: ExactLikelihood})
+}
+
+// With is c with the shared settings filled in.
+func (c AGRPOConfig) With(s Shared) Settings {
+	c.Beta, c.Iterations, c.Temperature, c.MaxRows = s.Beta, s.Iterations, s.Temperature, s.MaxRows
+	return c
+}
+
+// Validate reports every setting out of range by its key.
+func (c AGRPOConfig) Validate() error {
+	var errs []error
+	if c.MCSamples <= 0 {
+		errs = append(errs, fmt.Errorf("mc_samples = %d, must be positive", c.MCSamples))
+	}
+	if c.Iterations <= 0 {
+		errs = append(errs, fmt.Errorf("num_iterations = %d, must be positive", c.Iterations))
+	}
+	if !(c.Temperature > 0) {
+		errs = append(errs, fmt.Errorf("temperature %g: rollouts must be sampled at T > 0 for a policy gradient", c.Temperature))
+	}
+	for _, err := range []error{core.CheckChoice(c.Importance), core.CheckChoice(c.Scaling), core.CheckChoice(c.Likelihood), (ppo{c.EpsLow, c.EpsHigh, c.Beta}).validate()} {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// New is NewAGRPO(c).
+func (c AGRPOConfig) New() (Estimator, error) { return NewAGRPO(c) }
+
+// UpdateRows is one row per sampled step, MaxRows at a time.
+func (c AGRPOConfig) UpdateRows(rollouts int) int {
+	if rows := rollouts * c.MCSamples; c.MaxRows <= 0 || rows < c.MaxRows {
+		return rows
+	}
+	return c.MaxRows
 }
 
 // selectionTol is the band within which a confidence counts as tied with the lowest kept one
@@ -46,20 +91,7 @@ type AGRPO struct {
 
 // NewAGRPO checks the config.
 func NewAGRPO(c AGRPOConfig) (*AGRPO, error) {
-	switch {
-	case c.MCSamples <= 0:
-		return nil, fmt.Errorf("agrpo: mc_samples = %d, must be positive", c.MCSamples)
-	case c.Iterations <= 0:
-		return nil, fmt.Errorf("agrpo: num_iterations = %d, must be positive", c.Iterations)
-	case !(c.Temperature > 0):
-		return nil, fmt.Errorf("agrpo: temperature %g: rollouts must be sampled at T > 0 for a policy gradient", c.Temperature)
-	}
-	for _, err := range []error{text(c.Importance), text(c.Scaling), text(c.Likelihood)} {
-		if err != nil {
-			return nil, fmt.Errorf("agrpo: %w", err)
-		}
-	}
-	if err := (ppo{c.EpsLow, c.EpsHigh, c.Beta}).validate(); err != nil {
+	if err := c.Validate(); err != nil {
 		return nil, fmt.Errorf("agrpo: %w", err)
 	}
 	return &AGRPO{Cfg: c}, nil

@@ -1,10 +1,6 @@
 package pg
 
-import (
-	"encoding"
-
-	"github.com/dllmrl/agrpo/core"
-)
+import "github.com/dllmrl/agrpo/core"
 
 // Importance is how AGRPO draws the steps of a trajectory it scores (importance_sampling).
 type Importance uint8
@@ -95,11 +91,5 @@ func (l Likelihood) MarshalText() ([]byte, error) {
 // UnmarshalText reads a name.
 func (l *Likelihood) UnmarshalText(text []byte) (err error) {
 	*l, err = core.ParseChoice[Likelihood]("likelihood", likelihoodNames, string(text))
-	return err
-}
-
-// text reports a choice set to a value outside its names (possible only by conversion).
-func text(c encoding.TextMarshaler) error {
-	_, err := c.MarshalText()
 	return err
 }
