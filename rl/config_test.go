@@ -140,3 +140,34 @@ func TestREADMEKeys(t *testing.T) {
 		t.Errorf("the estimators' sections are missing from %v", keys)
 	}
 }
+
+// FuzzDecodeConfig: any text decodes to a config or an error, never a panic, and a config
+// that decodes writes a file that decodes to the same file again.
+func FuzzDecodeConfig(f *testing.F) {
+	paths, _ := filepath.Glob("../configs/*.toml")
+	for _, p := range paths {
+		raw, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(raw)
+	}
+	f.Add([]byte("[train]\nmethod = \"ppo\"\n[rl.agrpo]\nscaling = 3\n"))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		c := DefaultConfig()
+		if DecodeConfig("fuzz.toml", raw, &c) != nil {
+			return
+		}
+		enc, err := EncodeConfig(c)
+		if err != nil {
+			t.Fatalf("a decoded config does not encode: %v", err)
+		}
+		back := DefaultConfig()
+		if err := DecodeConfig("encoded.toml", enc, &back); err != nil {
+			t.Fatalf("the encoded config does not decode: %v\n%s", err, enc)
+		}
+		if again, err := EncodeConfig(back); err != nil || !bytes.Equal(again, enc) {
+			t.Fatalf("encoded twice differently (%v):\n%s\n---\n%s", err, enc, again)
+		}
+	})
+}
