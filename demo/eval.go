@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/dllmrl/agrpo/core"
 	"github.com/dllmrl/agrpo/rl"
 )
 
@@ -19,7 +20,8 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	stepsFlag := fs.String("steps", "", "comma-separated sampling step counts (default: the answer length K, K/2, K/4)")
 	data := fs.String("data", "", "evaluate on your own problems (JSONL, see rl/task) instead of the test split")
 	block := fs.Int("block", 0, "block length (0 = the whole answer is one block)")
-	remask := fs.String("remasking", "low_confidence", "low_confidence | random | entropy")
+	var rm core.Remasking
+	fs.TextVar(&rm, "remasking", core.LowConfidence, "low_confidence | random | entropy")
 	temp := fs.Float64("temperature", 0, "sampling temperature (0 = greedy)")
 	seed := fs.Uint("seed", 0, "random seed (for T > 0 or random remasking)")
 	batch := fs.Int("batch", 250, "completions per sampling batch")
@@ -35,7 +37,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer closeBackend()
-	t, m, rm, err := taskAndModel("eval", *taskName, *ckpt, *remask, *anyTask, b, stderr)
+	t, m, err := taskAndModel("eval", *taskName, *ckpt, *anyTask, b, stderr)
 	if err != nil {
 		return err
 	}

@@ -11,32 +11,27 @@ import (
 )
 
 // taskAndModel resolves the -task and -ckpt flags shared by eval and sample; every error is a
-// user mistake (exit 2): an unknown task or remasking rule, a checkpoint that is missing, damaged
-// or does not fit the task.
-func taskAndModel(cmd, taskName, ckpt, remasking string, anyTask bool, b core.Backend, stderr io.Writer) (task.Task, *model.Model, core.Remasking, error) {
+// user mistake (exit 2): an unknown task, a checkpoint that is missing, damaged or does not fit
+// the task.
+func taskAndModel(cmd, taskName, ckpt string, anyTask bool, b core.Backend, stderr io.Writer) (task.Task, *model.Model, error) {
 	if ckpt == "" || taskName == "" {
 		fmt.Fprintf(stderr, "demo %s: -ckpt and -task are required\n", cmd)
-		return nil, nil, 0, errUsage
+		return nil, nil, errUsage
 	}
 	t, err := task.ByName(taskName)
 	if err != nil {
 		fmt.Fprintf(stderr, "demo %s: -task: %v\n", cmd, err)
-		return nil, nil, 0, errUsage
-	}
-	rm, err := core.ParseRemasking(remasking)
-	if err != nil {
-		fmt.Fprintf(stderr, "demo %s: -remasking: %v\n", cmd, err)
-		return nil, nil, 0, errUsage
+		return nil, nil, errUsage
 	}
 	ck, err := rl.LoadModel(ckpt, b)
 	if err != nil {
-		return nil, nil, 0, refused(err)
+		return nil, nil, refused(err)
 	}
 	if err := rl.CheckTask(ck, ckpt, t, anyTask); err != nil {
-		return nil, nil, 0, refused(err)
+		return nil, nil, refused(err)
 	}
 	if note := rl.DataNote(ckpt, ck); note != "" {
 		fmt.Fprintln(stderr, note)
 	}
-	return t, model.New(b, ck.Config, ck.Params), rm, nil
+	return t, model.New(b, ck.Config, ck.Params), nil
 }

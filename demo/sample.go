@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/dllmrl/agrpo/core"
 	"github.com/dllmrl/agrpo/core/model"
 	"github.com/dllmrl/agrpo/core/sampler"
 	"github.com/dllmrl/agrpo/rl/task"
@@ -22,7 +23,8 @@ func runSample(args []string, stdout, stderr io.Writer) error {
 	problemJSON := fs.String("problem", "", `a problem as one JSONL line, e.g. {"numbers":[3,7,12],"target":33}`)
 	steps := fs.Int("steps", 0, "sampling steps (0 = one per answer token)")
 	block := fs.Int("block", 0, "block length (0 = the whole answer)")
-	remask := fs.String("remasking", "low_confidence", "low_confidence | random | entropy")
+	var rm core.Remasking
+	fs.TextVar(&rm, "remasking", core.LowConfidence, "low_confidence | random | entropy")
 	temp := fs.Float64("temperature", 0, "sampling temperature (0 = greedy)")
 	device := fs.String("device", "auto", deviceHelp)
 	anyTask := fs.Bool("any-task", false, "use a checkpoint trained for another task than -task")
@@ -34,7 +36,7 @@ func runSample(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer closeBackend()
-	t, m, rm, err := taskAndModel("sample", *taskName, *ckpt, *remask, *anyTask, b, stderr)
+	t, m, err := taskAndModel("sample", *taskName, *ckpt, *anyTask, b, stderr)
 	if err != nil {
 		return err
 	}
