@@ -14,6 +14,7 @@ import (
 	"github.com/dllmrl/agrpo/core"
 	"github.com/dllmrl/agrpo/core/cpu/gemm"
 	"github.com/dllmrl/agrpo/core/model"
+	"github.com/dllmrl/agrpo/core/pg"
 	"github.com/dllmrl/agrpo/core/sampler"
 	"github.com/dllmrl/agrpo/core/vulkan"
 	"github.com/dllmrl/agrpo/rl"
@@ -31,9 +32,16 @@ type benchResult struct {
 	ForwardTokPerS float64            `json:"forward_tokens_per_s"`
 	TrainTokPerS   float64            `json:"train_tokens_per_s"`
 	SampleTokPerS  float64            `json:"sample_tokens_per_s"`
-	AGRPOStepS     float64            `json:"agrpo_step_s"`
-	AGRPORolloutS  float64            `json:"agrpo_rollout_s"` // the step's rollouts (sampling the 128 completions)
-	AGRPOUpdateS   float64            `json:"agrpo_update_s"`  // the step's estimator passes and optimizer update
+	// One AGRPO step with random-order rollouts (the config default), where the exact
+	// likelihood is the tokens' product, and its two parts.
+	AGRPOStepS    float64 `json:"agrpo_step_s"`
+	AGRPORolloutS float64 `json:"agrpo_rollout_s"` // the step's rollouts (sampling the 128 completions)
+	AGRPOUpdateS  float64 `json:"agrpo_update_s"`  // the step's estimator passes and optimizer update
+	// The same with low-confidence rollouts (the shipped recipes' order), where the exact
+	// likelihood adds the selection factor of the positions left masked, and its backward.
+	AGRPOExactStepS    float64 `json:"agrpo_exact_step_s"`
+	AGRPOExactRolloutS float64 `json:"agrpo_exact_rollout_s"`
+	AGRPOExactUpdateS  float64 `json:"agrpo_exact_update_s"`
 	// Profile is the device time per op of one training pass and one rollout (Vulkan only).
 	Profile          map[string][]opTime `json:"profile,omitempty"`
 	ModelBatch       string              `json:"model_batch"`
@@ -131,7 +139,10 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		return rollout.err
 	}
 	progress("AGRPO steps")
-	if res.AGRPOStepS, res.AGRPORolloutS, res.AGRPOUpdateS, err = timeAGRPOStep(b); err != nil {
+	if res.AGRPOStepS, res.AGRPORolloutS, res.AGRPOUpdateS, err = timeAGRPOStep(b, core.RandomOrder); err != nil {
+		return err
+	}
+	if res.AGRPOExactStepS, res.AGRPOExactRolloutS, res.AGRPOExactUpdateS, err = timeAGRPOStep(b, core.LowConfidence); err != nil {
 		return err
 	}
 	if isVulkan {
@@ -157,8 +168,10 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "model %d params, batch %s: forward %.0f tokens/s, forward+backward %.0f tokens/s\n",
 		res.ModelParams, res.ModelBatch, res.ForwardTokPerS, res.TrainTokPerS)
 	fmt.Fprintf(stdout, "sampler: %.0f tokens/s (a Countdown-size rollout: 128 rows of 13 + 12 tokens, 12 steps)\n", res.SampleTokPerS)
-	fmt.Fprintf(stdout, "AGRPO step: %.2f s = rollouts %.2f s + update %.2f s (Countdown, 16 prompts × 8 rollouts, 4 MC steps each, from countdown-base)\n",
+	fmt.Fprintf(stdout, "AGRPO step: %.2f s = rollouts %.2f s + update %.2f s (Countdown, 16 prompts × 8 rollouts, 4 MC steps each, from countdown-base, random order)\n",
 		res.AGRPOStepS, res.AGRPORolloutS, res.AGRPOUpdateS)
+	fmt.Fprintf(stdout, "AGRPO step: %.2f s = rollouts %.2f s + update %.2f s (the same in low-confidence order, exact likelihood with its selection factor)\n",
+		res.AGRPOExactStepS, res.AGRPOExactRolloutS, res.AGRPOExactUpdateS)
 	for _, what := range []string{"train_pass", "rollout"} {
 		if len(res.Profile[what]) == 0 {
 			continue
@@ -290,11 +303,12 @@ func newRolloutBench(b core.Backend) *rolloutBench {
 	return rb
 }
 
-// timeAGRPOStep runs the shipped Countdown AGRPO recipe (16 prompts × 8 rollouts, 4 Monte
-// Carlo steps per trajectory) from countdown-base for three steps in a scratch folder and
-// returns the mean wall time of the last two (the first warms up pipelines and caches), with
-// its rollout and update parts as the trainer logs them.
-func timeAGRPOStep(b core.Backend) (step, rollout, update float64, err error) {
+// timeAGRPOStep runs AGRPO at the shipped Countdown recipe's size (16 prompts × 8 rollouts of
+// 12 steps, 4 Monte Carlo steps per trajectory, the exact likelihood) from countdown-base, with
+// rollouts unmasked in the given order, for three steps in a scratch folder and returns the
+// mean wall time of the last two (the first warms up pipelines and caches), with its rollout
+// and update parts as the trainer logs them.
+func timeAGRPOStep(b core.Backend, remasking core.Remasking) (step, rollout, update float64, err error) {
 	dir, err := os.MkdirTemp("", "agrpo-bench-")
 	if err != nil {
 		return 0, 0, 0, err
@@ -307,6 +321,13 @@ func timeAGRPOStep(b core.Backend) (step, rollout, update float64, err error) {
 		return 0, 0, 0, err
 	}
 	c.Train.Steps, c.Train.LR, c.Train.WarmupSteps, c.Train.CheckpointEvery = 3, 1e-6, 0, 0
+	agrpo, ok := c.RL.Estimators["agrpo"].(pg.AGRPOConfig)
+	if !ok {
+		return 0, 0, 0, fmt.Errorf("no AGRPO settings in the default config")
+	}
+	agrpo.Likelihood = pg.ExactLikelihood
+	c.RL.Estimators["agrpo"] = agrpo // c's map is its own: DefaultConfig makes a new one
+	c.RL.Rollout.Remasking = remasking
 	c.Eval = rl.EvalConfig{N: 1, Steps: []int{12}, Remasking: core.LowConfidence, BatchSize: 1}
 	tr, err := rl.NewRun(c, b, io.Discard)
 	if err != nil {

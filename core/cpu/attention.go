@@ -74,10 +74,7 @@ func (t *attentionBody) run(w, lo, hi int) {
 				for i := range nq {
 					row := s[i*nk : (i+1)*nk]
 					maskRow(row, mask[k0:k0+nk])
-					m := mx[i]
-					for _, x := range row {
-						m = max(m, x)
-					}
+					m := max(mx[i], vecmath.Max(row))
 					if math.IsInf(float64(m), -1) { // no real key yet: the row stays 0
 						clear(row)
 						continue

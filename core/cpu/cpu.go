@@ -42,6 +42,7 @@ func New() *Backend {
 // pointer to parallel, so no closure is allocated per call.
 type opBodies struct {
 	add       addBody
+	copy      copyBody
 	scale     scaleBody
 	rmsnorm   rmsNormBody
 	rmsnormBw rmsNormBwBody
@@ -72,7 +73,7 @@ func (b *Backend) Alloc(dtype core.DType, shape ...int) *core.Tensor {
 	n := core.NumElems(shape)
 	switch dtype {
 	case core.F32:
-		return core.NewTensor(dtype, make([]float32, n), shape...)
+		return core.NewTensor(dtype, &f32Buf{data: make([]float32, n)}, shape...)
 	case core.I32:
 		return core.NewTensor(dtype, make([]int32, n), shape...)
 	case core.BF16, core.F16:
@@ -123,7 +124,7 @@ func (b *Backend) Download(t *core.Tensor, dst []float32) {
 		}
 		return
 	}
-	src := f32(t)
+	src := f32r(t)
 	if len(src) != len(dst) {
 		panic(fmt.Sprintf("cpu: download of %v into %d values", t, len(dst)))
 	}
@@ -159,8 +160,17 @@ func (b *Backend) Copy(dst, src *core.Tensor) {
 		copy(i32(dst), i32(src))
 		return
 	}
-	copy(f32(dst), f32(src))
+	// Split over the workers: the model's residual copies are megabytes, and one core alone
+	// does not reach the memory bandwidth both have.
+	body := &b.ops.copy
+	body.o, body.x = f32(dst), f32r(src)
+	b.parallel(len(body.o), 1<<15, body)
+	*body = copyBody{}
 }
+
+type copyBody struct{ o, x []float32 }
+
+func (t *copyBody) run(_, lo, hi int) { copy(t.o[lo:hi], t.x[lo:hi]) }
 
 // Add writes out = a + b.
 func (b *Backend) Add(out, x, y *core.Tensor) {
@@ -200,13 +210,41 @@ func (t *scaleBody) run(_, lo, hi int) {
 	}
 }
 
-// f32 returns the tensor's elements as a slice of its backing store.
-func f32(t *core.Tensor) []float32 {
-	s, ok := t.Storage.([]float32)
+// f32Buf is the storage of an F32 tensor of this backend: its elements, a count of the
+// accesses that may have written them, and the packed copies of its matrices that MatMul keeps
+// while they are unchanged (see packedB).
+type f32Buf struct {
+	data []float32
+	// gen is bumped by f32, the one way to reach data for writing: every op's output, an
+	// upload, an optimizer step. A packed copy records the gen it was made at and is used only
+	// while gen still has that value, so no write can leave a stale copy in use. Only f32r,
+	// for operands an op only reads, leaves gen as it is.
+	gen   uint64
+	packs []*packedB
+}
+
+// buf returns an F32 tensor's storage.
+func buf(t *core.Tensor) *f32Buf {
+	s, ok := t.Storage.(*f32Buf)
 	if !ok {
 		panic(fmt.Sprintf("cpu: %v is not an F32 tensor of this backend", t))
 	}
-	return s[t.Offset : t.Offset+t.Len()]
+	return s
+}
+
+// f32 returns the tensor's elements as a slice of its backing store, for reading and writing:
+// it invalidates whatever was derived from the storage's contents.
+func f32(t *core.Tensor) []float32 {
+	s := buf(t)
+	s.gen++
+	return s.data[t.Offset : t.Offset+t.Len()]
+}
+
+// f32r is f32 for an operand the op only reads; writing through its slice would break the
+// invalidation of packed copies (TestPackedWeightsFollowWrites and TestReadOnlyAccesses).
+func f32r(t *core.Tensor) []float32 {
+	s := buf(t)
+	return s.data[t.Offset : t.Offset+t.Len()]
 }
 
 // i32 is f32 for I32 tensors.

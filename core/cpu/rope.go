@@ -4,6 +4,7 @@ import (
 	"math"
 
 	"github.com/dllmrl/agrpo/core"
+	"github.com/dllmrl/agrpo/core/cpu/vecmath"
 )
 
 type ropeKey struct {
@@ -11,8 +12,9 @@ type ropeKey struct {
 	theta        float32
 }
 
-// ropeTable returns cos and sin for every (position, frequency) pair, interleaved as
-// [pos][i]{cos, sin}, computed once per shape in float64 for accuracy and cached.
+// ropeTable returns cos and sin for every (position, frequency) pair, laid out as
+// [pos]{cos[0:half], sin[0:half]} so that a head's halves rotate as whole vectors, computed
+// once per shape in float64 for accuracy and cached.
 func (b *Backend) ropeTable(seq, headDim int, theta float32) []float32 {
 	key := ropeKey{seq, headDim, theta}
 	b.ropeMu.Lock()
@@ -25,8 +27,8 @@ func (b *Backend) ropeTable(seq, headDim int, theta float32) []float32 {
 	for p := 0; p < seq; p++ {
 		for i := 0; i < half; i++ {
 			ang := float64(p) * math.Pow(float64(theta), -2*float64(i)/float64(headDim))
-			t[(p*half+i)*2] = float32(math.Cos(ang))
-			t[(p*half+i)*2+1] = float32(math.Sin(ang))
+			t[p*2*half+i] = float32(math.Cos(ang))
+			t[p*2*half+half+i] = float32(math.Sin(ang))
 		}
 	}
 	b.rope[key] = t
@@ -65,15 +67,10 @@ func (t *ropeBody) run(_, lo, hi int) {
 	half := hd / 2
 	for r := lo; r < hi; r++ {
 		p := r % seq
-		cs := tab[p*half*2 : (p+1)*half*2]
+		cos, sin := tab[p*2*half:p*2*half+half], tab[p*2*half+half:(p+1)*2*half]
 		for h := 0; h < heads; h++ {
 			v := xs[r*dm+h*hd : r*dm+(h+1)*hd]
-			for i := 0; i < half; i++ {
-				c, s := cs[2*i], sign*cs[2*i+1]
-				a, bb := v[i], v[i+half]
-				v[i] = a*c - bb*s
-				v[i+half] = bb*c + a*s
-			}
+			vecmath.Rotate(v[:half], v[half:], cos, sin, sign)
 		}
 	}
 }

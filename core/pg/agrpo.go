@@ -275,7 +275,11 @@ func (a *AGRPO) inputs(t *sampler.Trajectories, draws []draw) stepInputs {
 			in.keyMask[i*s+t.P+j] = 1
 			in.targets[i*s+t.P+j] = t.Tokens[d.row*t.C+j]
 			if int(t.RevealStep[d.row*t.C+j]) == d.step {
-				copy(in.bias[(i*s+t.P+j)*v:], t.Support[(d.row*t.C+j)*v:(d.row*t.C+j+1)*v])
+				if t.Support != nil {
+					copy(in.bias[(i*s+t.P+j)*v:], t.Support[(d.row*t.C+j)*v:(d.row*t.C+j+1)*v])
+				} else {
+					in.bias[(i*s+t.P+j)*v+int(t.MaskID)] = inf // the support is every token but the mask
+				}
 			}
 		}
 		if in.selection {

@@ -94,7 +94,10 @@ type Trajectories struct {
 	RevealStep []int32   // [B·C]: the step that revealed each token
 	LogP       []float32 // [B·C]: log-probability under the distribution drawn from (0 for filled EOS)
 	Entropy    []float32 // [B·C]: that distribution's entropy (0 for filled EOS)
-	Support    []float32 // [B·C·V]: 0 inside the support drawn from, −Inf outside
+	// Support [B·C·V] is 0 inside the support each position drew from, −Inf outside; nil when
+	// top-k and top-p are off (greedy included), since the support is then every token but the
+	// mask: recording it would cost B·C·V floats, gigabytes at a real vocabulary.
+	Support []float32
 	// StepSupport [StepsRun·B·C·V] is Support as it stood after each step, which holds the
 	// support every position of the step's block drew from, revealed or left masked; nil when
 	// top-k and top-p are off, since the support is then every token but the mask.
@@ -189,14 +192,14 @@ func Generate(m *model.Model, prompts []Prompt, cfg Config, onStep StepFunc) (*T
 	}
 	st := core.UnmaskState{
 		Tokens: b.Alloc(core.I32, nb, seq), RevealStep: b.Alloc(core.I32, nb, c),
-		LogP: b.Alloc(core.F32, nb, c), Entropy: b.Alloc(core.F32, nb, c),
-		Support: b.Alloc(core.F32, nb, c, v), Active: b.Alloc(core.I32, nb),
+		LogP: b.Alloc(core.F32, nb, c), Entropy: b.Alloc(core.F32, nb, c), Active: b.Alloc(core.I32, nb),
 	}
 	keyMaskT := b.Alloc(core.I32, nb, seq)
-	// With a top-k/top-p cut the support of every step is kept on the device, for the exact
-	// likelihood of the positions a step left masked.
+	// Only a top-k/top-p cut makes a support worth recording, and then the support of every step
+	// is kept on the device too, for the exact likelihood of the positions a step left masked.
 	var history *core.Tensor
 	if cfg.cuts() {
+		st.Support = b.Alloc(core.F32, nb, c, v)
 		history = b.Alloc(core.F32, cfg.Steps, nb, c, v)
 	}
 	defer func() {
@@ -335,11 +338,14 @@ func (t *Trajectories) readBack(b core.Backend, st core.UnmaskState, history *co
 		copy(t.Tokens[r*c:(r+1)*c], tok[r*seq+p:(r+1)*seq])
 	}
 	t.RevealStep = make([]int32, nb*c)
-	t.LogP, t.Entropy, t.Support = make([]float32, nb*c), make([]float32, nb*c), make([]float32, nb*c*v)
+	t.LogP, t.Entropy = make([]float32, nb*c), make([]float32, nb*c)
 	b.DownloadInt(st.RevealStep, t.RevealStep)
 	b.Download(st.LogP, t.LogP)
 	b.Download(st.Entropy, t.Entropy)
-	b.Download(st.Support, t.Support)
+	if st.Support != nil {
+		t.Support = make([]float32, nb*c*v)
+		b.Download(st.Support, t.Support)
+	}
 	if history != nil {
 		t.StepSupport = make([]float32, t.StepsRun*nb*c*v)
 		b.Download(history.Rows(0, t.StepsRun), t.StepSupport)

@@ -93,7 +93,7 @@ func (b *Backend) Attention(out, lse, q, k, v, keyMask *core.Tensor, heads int) 
 	d4 := (hd + 3) / 4
 	rq, rk := b.attnTiles(attnForward, d4)
 	scale := float32(1 / math.Sqrt(float64(hd)))
-	b.dispatch(b.pipeline("attention", 6, 20, uint32(d4), uint32(rq), uint32(rk)), "attention",
+	b.dispatch(b.pipeline("attention", uint32(d4), uint32(rq), uint32(rk)), "attention",
 		attnGrid(seq, 8*rq, heads, nb), push(seq, heads, d.KVHeads, hd, scale),
 		vk.Write(b.buf(out)), vk.Write(b.buf(lse)), vk.Read(b.buf(q)), vk.Read(b.buf(k)), vk.Read(b.buf(v)),
 		vk.Read(b.buf(keyMask)))
@@ -122,10 +122,10 @@ func (b *Backend) AttentionBackward(dq, dk, dv, dOut, q, k, v, out, lse, keyMask
 	pc := push(seq, heads, d.KVHeads, hd, scale)
 
 	rq, rk := b.attnTiles(attnBackwardQ, d4)
-	b.dispatch(b.pipeline("attention_backward", 10, 20, 0, uint32(d4), uint32(rq), uint32(rk)), "attention backward dq",
+	b.dispatch(b.pipeline("attention_backward", 0, uint32(d4), uint32(rq), uint32(rk)), "attention backward dq",
 		attnGrid(seq, 8*rq, heads, nb), pc, append([]vk.Binding{vk.Write(dqb), vk.Read(dvb), vk.Write(db)}, ins...)...)
 
 	rq, rk = b.attnTiles(attnBackwardK, d4)
-	b.dispatch(b.pipeline("attention_backward", 10, 20, 1, uint32(d4), uint32(rq), uint32(rk)), "attention backward dk dv",
+	b.dispatch(b.pipeline("attention_backward", 1, uint32(d4), uint32(rq), uint32(rk)), "attention backward dk dv",
 		attnGrid(seq, 8*rk, d.KVHeads, nb), pc, append([]vk.Binding{vk.Write(dkb), vk.Write(dvb), vk.Read(db)}, ins...)...)
 }

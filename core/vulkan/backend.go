@@ -264,14 +264,19 @@ func (b *Backend) Sync() error {
 	return b.err
 }
 
-// pipeline returns a cached pipeline of a shader; a failure is kept and gives nil.
-func (b *Backend) pipeline(shader string, bindings, pushSize int, spec ...uint32) *vk.Pipeline {
+// pipeline returns a cached pipeline of a shader, laid out as shaderLayouts says, with the
+// given specialization constants (ids 0…); a failure is kept and gives nil.
+func (b *Backend) pipeline(shader string, spec ...uint32) *vk.Pipeline {
+	l, ok := shaderLayouts[shader]
+	if !ok || len(spec) > l.specs {
+		panic(fmt.Sprintf("vulkan: shader %q: %d specialization constants, its layout (known %v) has %d", shader, len(spec), ok, l.specs))
+	}
 	code, err := shaders.SPIRV(shader)
 	if err != nil {
 		b.fail(err)
 		return nil
 	}
-	p, err := b.ctx.Pipeline(shader, code, bindings, pushSize, spec...)
+	p, err := b.ctx.Pipeline(shader, code, l.bindings, l.push, spec...)
 	b.fail(err)
 	return p
 }
@@ -341,7 +346,7 @@ const (
 func (b *Backend) Add(out, a, c *core.Tensor) {
 	mustSameLen("add", out, a, c)
 	n := out.Len()
-	b.dispatch(b.pipeline("elementwise", 3, 8, opAdd), "add", groups1D(n), push(n, float32(0)),
+	b.dispatch(b.pipeline("elementwise", opAdd), "add", groups1D(n), push(n, float32(0)),
 		vk.Write(b.buf(out)), vk.Read(b.buf(a)), vk.Read(b.buf(c)))
 }
 
@@ -349,6 +354,6 @@ func (b *Backend) Add(out, a, c *core.Tensor) {
 func (b *Backend) Scale(t *core.Tensor, s float32) {
 	n := t.Len()
 	buf := b.buf(t)
-	b.dispatch(b.pipeline("elementwise", 3, 8, opScale), "scale", groups1D(n), push(n, s),
+	b.dispatch(b.pipeline("elementwise", opScale), "scale", groups1D(n), push(n, s),
 		vk.Write(buf), vk.Read(buf), vk.Read(buf))
 }

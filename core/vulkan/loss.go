@@ -39,8 +39,8 @@ func (b *Backend) CrossEntropy(loss, dLogits, logits, targets, weights *core.Ten
 		}
 		return []vk.Binding{first, vk.Write(rl), vk.Read(xb), vk.Read(tb), vk.Read(wb)}
 	}
-	b.dispatch(b.pipeline("crossentropy", 5, 12, forward), "cross-entropy", rowGroups(n), push(n, v, grad), bind(dl, grad)...)
-	b.dispatch(b.pipeline("crossentropy", 5, 12, backward), "cross-entropy sum", [3]uint32{1, 1, 1}, push(n, v, false), bind(b.buf(loss), true)...)
+	b.dispatch(b.pipeline("crossentropy", forward), "cross-entropy", rowGroups(n), push(n, v, grad), bind(dl, grad)...)
+	b.dispatch(b.pipeline("crossentropy", backward), "cross-entropy sum", [3]uint32{1, 1, 1}, push(n, v, false), bind(b.buf(loss), true)...)
 }
 
 // TokenLogProbs writes each row's log-probability of its token and, optionally, the entropy of
@@ -53,7 +53,7 @@ func (b *Backend) TokenLogProbs(logp, entropy, logits, tokens, bias *core.Tensor
 	if entropy != nil {
 		second = vk.Write(eb)
 	}
-	b.dispatch(b.pipeline("tokenlogprobs", 6, 20, forward), "token logprobs", rowGroups(n),
+	b.dispatch(b.pipeline("tokenlogprobs", forward), "token logprobs", rowGroups(n),
 		push(n, logits.Dim(-1), invTemp, bias != nil, entropy != nil),
 		vk.Write(b.buf(logp)), second, vk.Read(xb), vk.Read(xb), vk.Read(b.buf(tokens)), vk.Read(bb))
 }
@@ -65,7 +65,7 @@ func (b *Backend) TokenLogProbsBackward(dLogits, dLogp, dEntropy, logits, tokens
 	n, xb, bb := b.tokenLogProbsInputs(logits, tokens, bias)
 	mustLen("token logprobs backward dlogp", dLogp, n)
 	deb := b.optionalBuf("token logprobs backward dentropy", dEntropy, n, xb)
-	b.dispatch(b.pipeline("tokenlogprobs", 6, 20, backward), "token logprobs backward", rowGroups(n),
+	b.dispatch(b.pipeline("tokenlogprobs", backward), "token logprobs backward", rowGroups(n),
 		push(n, logits.Dim(-1), invTemp, bias != nil, dEntropy != nil),
 		vk.Write(b.buf(dLogits)), vk.Read(b.buf(dLogp)), vk.Read(deb), vk.Read(xb), vk.Read(b.buf(tokens)), vk.Read(bb))
 }
@@ -108,10 +108,10 @@ func (b *Backend) ClipGradNorm(norm *core.Tensor, grads []*core.Tensor, maxNorm 
 			continue
 		}
 		groups := [3]uint32{uint32(min((n+255)/256, clipSlots)), 1, 1}
-		b.dispatch(b.pipeline("clipnorm", 3, 12, 0), "clip norm partial", groups, push(n, i, float32(0)),
+		b.dispatch(b.pipeline("clipnorm", 0), "clip norm partial", groups, push(n, i, float32(0)),
 			vk.Read(b.buf(g)), vk.Write(pb), vk.Read(nb))
 	}
-	b.dispatch(b.pipeline("clipnorm", 3, 12, 1), "clip norm", [3]uint32{1, 1, 1}, push(len(grads)*clipSlots, 0, float32(0)),
+	b.dispatch(b.pipeline("clipnorm", 1), "clip norm", [3]uint32{1, 1, 1}, push(len(grads)*clipSlots, 0, float32(0)),
 		vk.Read(pb), vk.Read(pb), vk.Write(nb))
 	if maxNorm <= 0 {
 		return
@@ -121,7 +121,7 @@ func (b *Backend) ClipGradNorm(norm *core.Tensor, grads []*core.Tensor, maxNorm 
 		if n == 0 {
 			continue
 		}
-		b.dispatch(b.pipeline("clipnorm", 3, 12, 2), "clip scale", groups1D(n), push(n, 0, maxNorm),
+		b.dispatch(b.pipeline("clipnorm", 2), "clip scale", groups1D(n), push(n, 0, maxNorm),
 			vk.Write(b.buf(g)), vk.Read(pb), vk.Read(nb))
 	}
 }

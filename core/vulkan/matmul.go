@@ -69,7 +69,7 @@ func (b *Backend) MatMul(c, a, w *core.Tensor, transA, transB bool, alpha, beta 
 		}
 	}
 	groups := [3]uint32{uint32((d.N + tileN - 1) / tileN), uint32((d.M + tileM - 1) / tileM), uint32(d.Batch)}
-	b.dispatch(b.pipeline("matmul", 3, 48, spec...), "matmul", groups,
+	b.dispatch(b.pipeline("matmul", spec...), "matmul", groups,
 		push(d.M, d.N, d.K, d.LDA, d.LDB, d.StrideA, d.StrideB, d.M*d.N, alpha, beta, 1, d.K),
 		vk.Write(bc), vk.Read(ba), vk.Read(bw))
 }
@@ -106,10 +106,10 @@ func (b *Backend) matmulSplitK(d core.MatMulDims, spec []uint32, splits, chunk i
 	defer b.Free(part) // reused only once the recorded passes have run
 	pb := b.buf(part)
 	groups := [3]uint32{uint32((d.N + matmulTile - 1) / matmulTile), uint32((d.M + matmulTile - 1) / matmulTile), uint32(d.Batch * splits)}
-	b.dispatch(b.pipeline("matmul", 3, 48, spec...), "matmul split-k", groups,
+	b.dispatch(b.pipeline("matmul", spec...), "matmul split-k", groups,
 		push(d.M, d.N, d.K, d.LDA, d.LDB, d.StrideA, d.StrideB, mn, float32(1), float32(0), splits, chunk),
 		vk.Write(pb), vk.Read(ba), vk.Read(bw))
-	b.dispatch(b.pipeline("matmul_reduce", 2, 20), "matmul split-k sum", groups1D(d.Batch*mn),
+	b.dispatch(b.pipeline("matmul_reduce"), "matmul split-k sum", groups1D(d.Batch*mn),
 		push(d.Batch*mn, mn, splits, alpha, beta), vk.Write(bc), vk.Read(pb))
 }
 

@@ -29,7 +29,7 @@ func (b *Backend) Embedding(out, table, ids *core.Tensor) {
 	if out.Len() != n*d {
 		panic(fmt.Sprintf("vulkan: embedding %v rows of %v into %v", ids, table, out))
 	}
-	b.dispatch(b.pipeline("embedding", 3, 8, forward, b16(table)), "embedding", groups1D(n*d), push(n, d),
+	b.dispatch(b.pipeline("embedding", forward, b16(table)), "embedding", groups1D(n*d), push(n, d),
 		vk.Write(b.buf(out)), vk.Read(b.buf(table)), vk.Read(b.buf(ids)))
 }
 
@@ -41,7 +41,7 @@ func (b *Backend) EmbeddingBackward(dTable, dOut, ids *core.Tensor) {
 	if dOut.Len() != n*d {
 		panic(fmt.Sprintf("vulkan: embedding backward %v with ids %v into %v", dOut, ids, dTable))
 	}
-	b.dispatch(b.pipeline("embedding", 3, 8, backward), "embedding backward", groups1D(d), push(n, d),
+	b.dispatch(b.pipeline("embedding", backward), "embedding backward", groups1D(d), push(n, d),
 		vk.Write(b.buf(dTable)), vk.Read(b.buf(dOut)), vk.Read(b.buf(ids)))
 }
 
@@ -57,9 +57,9 @@ const rmsnormSerialD = 256
 // rmsnormRows is the pipeline and grid of a by-row rmsnorm pass over n rows of d.
 func (b *Backend) rmsnormRows(op uint32, n, d int) (*vk.Pipeline, [3]uint32) {
 	if d <= rmsnormSerialD && b.ctx.Info().Type == "cpu" {
-		return b.pipeline("rmsnorm", 6, 16, op, 1), groups1D(n)
+		return b.pipeline("rmsnorm", op, 1), groups1D(n)
 	}
-	return b.pipeline("rmsnorm", 6, 16, op, 0), rowGroups(n)
+	return b.pipeline("rmsnorm", op, 0), rowGroups(n)
 }
 
 // RMSNorm normalises each row by its root mean square and scales by w.
@@ -96,9 +96,9 @@ func (b *Backend) RMSNormBackward(dx, dw, dOut, x, w, rstd *core.Tensor) {
 	part := b.Alloc(core.F32, chunks, d)
 	defer b.Free(part) // reused only once the recorded passes have run
 	pb := b.buf(part)
-	b.dispatch(b.pipeline("rmsnorm", 6, 16, backwardWeights, 0), "rmsnorm backward dw", [3]uint32{uint32((d + 255) / 256), uint32(chunks), 1},
+	b.dispatch(b.pipeline("rmsnorm", backwardWeights, 0), "rmsnorm backward dw", [3]uint32{uint32((d + 255) / 256), uint32(chunks), 1},
 		push(n, d, float32(0), chunk), vk.Read(xb), vk.Read(rb), vk.Read(xb), vk.Read(wb), vk.Read(gb), vk.Write(pb))
-	b.dispatch(b.pipeline("matmul_reduce", 2, 20), "rmsnorm backward dw sum", groups1D(d),
+	b.dispatch(b.pipeline("matmul_reduce"), "rmsnorm backward dw sum", groups1D(d),
 		push(d, d, chunks, float32(1), float32(1)), vk.Write(b.buf(dw)), vk.Read(pb))
 }
 
@@ -148,7 +148,7 @@ func (b *Backend) rotate(x *core.Tensor, heads int, theta, sign float32) {
 	if sign < 0 {
 		label = "rope backward"
 	}
-	b.dispatch(b.pipeline("rope", 2, 24), label, groups1D(nb*seq*heads*half), push(nb*seq, seq, dm, heads, half, sign),
+	b.dispatch(b.pipeline("rope"), label, groups1D(nb*seq*heads*half), push(nb*seq, seq, dm, heads, half, sign),
 		vk.Write(b.buf(x)), vk.Read(b.buf(tab)))
 }
 
@@ -157,7 +157,7 @@ func (b *Backend) SwiGLU(out, gate, up *core.Tensor) {
 	mustSameLen("swiglu", out, gate, up)
 	n := out.Len()
 	ob := b.buf(out)
-	b.dispatch(b.pipeline("swiglu", 5, 4, forward), "swiglu", groups1D(n), push(n),
+	b.dispatch(b.pipeline("swiglu", forward), "swiglu", groups1D(n), push(n),
 		vk.Write(ob), vk.Read(b.buf(gate)), vk.Read(b.buf(gate)), vk.Read(b.buf(up)), vk.Read(b.buf(up)))
 }
 
@@ -165,7 +165,7 @@ func (b *Backend) SwiGLU(out, gate, up *core.Tensor) {
 func (b *Backend) SwiGLUBackward(dGate, dUp, dOut, gate, up *core.Tensor) {
 	mustSameLen("swiglu backward", dGate, dUp, dOut, gate, up)
 	n := dOut.Len()
-	b.dispatch(b.pipeline("swiglu", 5, 4, backward), "swiglu backward", groups1D(n), push(n),
+	b.dispatch(b.pipeline("swiglu", backward), "swiglu backward", groups1D(n), push(n),
 		vk.Write(b.buf(dGate)), vk.Write(b.buf(dUp)), vk.Read(b.buf(gate)), vk.Read(b.buf(up)), vk.Read(b.buf(dOut)))
 }
 
@@ -174,7 +174,7 @@ func (b *Backend) LogSoftmax(out, x *core.Tensor) {
 	n, v := rows(x)
 	mustSameLen("logsoftmax", out, x)
 	xb := b.buf(x)
-	b.dispatch(b.pipeline("logsoftmax", 3, 8, forward), "logsoftmax", rowGroups(n), push(n, v),
+	b.dispatch(b.pipeline("logsoftmax", forward), "logsoftmax", rowGroups(n), push(n, v),
 		vk.Write(b.buf(out)), vk.Read(xb), vk.Read(xb))
 }
 
@@ -182,7 +182,7 @@ func (b *Backend) LogSoftmax(out, x *core.Tensor) {
 func (b *Backend) LogSoftmaxBackward(dx, dOut, out *core.Tensor) {
 	n, v := rows(out)
 	mustSameLen("logsoftmax backward", dx, dOut, out)
-	b.dispatch(b.pipeline("logsoftmax", 3, 8, backward), "logsoftmax backward", rowGroups(n), push(n, v),
+	b.dispatch(b.pipeline("logsoftmax", backward), "logsoftmax backward", rowGroups(n), push(n, v),
 		vk.Write(b.buf(dx)), vk.Read(b.buf(dOut)), vk.Read(b.buf(out)))
 }
 
@@ -195,7 +195,7 @@ func (b *Backend) AdamW(param, grad, m, v *core.Tensor, step int, h core.AdamHyp
 	bc1 := 1 - math.Pow(float64(h.Beta1), float64(step))
 	bc2 := 1 - math.Pow(float64(h.Beta2), float64(step))
 	n := param.Len()
-	b.dispatch(b.pipeline("adamw", 4, 28), "adamw", groups1D(n),
+	b.dispatch(b.pipeline("adamw"), "adamw", groups1D(n),
 		push(n, h.Beta1, h.Beta2, h.Eps, float32(float64(h.LR)/bc1), float32(math.Sqrt(bc2)), 1-h.LR*h.WeightDecay),
 		vk.Write(b.buf(param)), vk.Read(b.buf(grad)), vk.Write(b.buf(m)), vk.Write(b.buf(v)))
 }

@@ -11,7 +11,7 @@ import (
 func (b *Backend) SelectionLogProbs(logF, logits, bias, kappa, rule *core.Tensor, p core.SelectionParams) {
 	n, xb, bb := b.selectionInputs(logits, bias, kappa, rule)
 	mustLen("selection logF", logF, n)
-	b.dispatch(b.pipeline("selection", 6, 24, forward), "selection", rowGroups(n), selectionPush(n, logits, bias, p),
+	b.dispatch(b.pipeline("selection", forward), "selection", rowGroups(n), selectionPush(n, logits, bias, p),
 		vk.Write(b.buf(logF)), vk.Read(xb), vk.Read(xb), vk.Read(bb), vk.Read(b.buf(kappa)), vk.Read(b.buf(rule)))
 }
 
@@ -21,7 +21,7 @@ func (b *Backend) SelectionLogProbsBackward(dLogits, dLogF, logits, bias, kappa,
 	mustSameLen("selection backward", dLogits, logits)
 	n, xb, bb := b.selectionInputs(logits, bias, kappa, rule)
 	mustLen("selection backward dlogF", dLogF, n)
-	b.dispatch(b.pipeline("selection", 6, 24, backward), "selection backward", rowGroups(n), selectionPush(n, logits, bias, p),
+	b.dispatch(b.pipeline("selection", backward), "selection backward", rowGroups(n), selectionPush(n, logits, bias, p),
 		vk.Write(b.buf(dLogits)), vk.Read(b.buf(dLogF)), vk.Read(xb), vk.Read(bb), vk.Read(b.buf(kappa)), vk.Read(b.buf(rule)))
 }
 

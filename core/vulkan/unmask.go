@@ -73,12 +73,12 @@ func (b *Backend) UnmaskStep(s core.UnmaskState, logits *core.Tensor, p core.Unm
 	if lanes == 1 {
 		groups = rowGroups((items + int(wg) - 1) / int(wg))
 	}
-	b.dispatch(b.pipeline("unmask", 8, len(pc), unmaskDraw, wg, lanes), "unmask draw", groups, pc,
+	b.dispatch(b.pipeline("unmask", unmaskDraw, wg, lanes), "unmask draw", groups, pc,
 		vk.Write(rb), vk.Read(xb), vk.Read(ab), vk.Read(tb), vk.Read(sb), vk.Read(lb), vk.Read(eb), vk.Read(sup))
 	supBind := vk.Read(sup)
 	if s.Support != nil {
 		supBind = vk.Write(sup)
 	}
-	b.dispatch(b.pipeline("unmask", 8, len(pc), unmaskReveal, wg, lanes), "unmask reveal", groups, pc,
+	b.dispatch(b.pipeline("unmask", unmaskReveal, wg, lanes), "unmask reveal", groups, pc,
 		vk.Read(rb), vk.Read(xb), vk.Read(ab), vk.Write(tb), vk.Write(sb), vk.Write(lb), vk.Write(eb), supBind)
 }

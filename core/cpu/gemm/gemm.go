@@ -52,11 +52,17 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 	run(&params{transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc})
 }
 
-// run computes one checked product, on the calling goroutine when it is small, else on the pool.
+// run checks one product and computes it (dispatch).
 func run(p *params) {
 	if !p.check() {
 		return
 	}
+	dispatch(p)
+}
+
+// dispatch computes a checked product, on the calling goroutine when it is small, else on the
+// pool.
+func dispatch(p *params) {
 	procs := runtime.GOMAXPROCS(0)
 	flops := 2 * float64(p.m) * float64(p.n) * float64(p.k)
 	if procs < 2 || flops < serialFlops {
@@ -101,6 +107,7 @@ type params struct {
 	beta           float32
 	c              []float32
 	ldc            int
+	pb             *PackedB // op(B) packed ahead (see SgemmPackedB), or nil: packed per block
 }
 
 // check validates the arguments (panicking like BLAS on misuse) and handles
@@ -190,11 +197,17 @@ func (ws *workspace) block(p *params, kern *microKernel, i0, i1, j0, j1, k0, k1 
 	// each mc-row stripe of C then stays in L2 across its k blocks instead
 	// of being streamed through memory once per k block.
 	bAll := roundUp(j1-j0, nr) * (k1 - k0)
+	bSpace := 1 // packing space for B is needed unless B came packed
+	if p.pb != nil {
+		bSpace = 0
+	}
 	if kBlocks > 1 && ncStep >= j1-j0 && bAll <= allBMax {
-		ws.reserve(mcStep*kcStep, bAll)
+		ws.reserve(mcStep*kcStep, bSpace*bAll)
 		nc := j1 - j0
-		for pc := k0; pc < k1; pc += kcStep {
-			packB(ws.b[(pc-k0)*ncStep:], p, pc, min(kcStep, k1-pc), j0, nc, nr)
+		if p.pb == nil {
+			for pc := k0; pc < k1; pc += kcStep {
+				packB(ws.b[(pc-k0)*ncStep:], p, pc, min(kcStep, k1-pc), j0, nc, nr)
+			}
 		}
 		for ic := i0; ic < i1; ic += mcStep {
 			mc := min(mcStep, i1-ic)
@@ -204,14 +217,20 @@ func (ws *workspace) block(p *params, kern *microKernel, i0, i1, j0, j1, k0, k1 
 				if pc > k0 {
 					b = 1
 				}
+				var bp []float32
+				if p.pb != nil {
+					bp = p.pb.block(pc, kc, j0)
+				} else {
+					bp = ws.b[(pc-k0)*ncStep:]
+				}
 				aIn, rsA, csA := ws.prepareA(p, kern, inPlace, ic, mc, pc, kc)
-				ws.macro(kern, mc, nc, kc, aIn, rsA, csA, ws.b[(pc-k0)*ncStep:], c[ic*ldc+j0:], ldc, p.alpha, b)
+				ws.macro(kern, mc, nc, kc, aIn, rsA, csA, bp, c[ic*ldc+j0:], ldc, p.alpha, b)
 			}
 		}
 		return
 	}
 
-	ws.reserve(mcStep*kcStep, ncStep*kcStep)
+	ws.reserve(mcStep*kcStep, bSpace*ncStep*kcStep)
 	for jc := j0; jc < j1; jc += ncStep {
 		nc := min(ncStep, j1-jc)
 		for pc := k0; pc < k1; pc += kcStep {
@@ -220,14 +239,24 @@ func (ws *workspace) block(p *params, kern *microKernel, i0, i1, j0, j1, k0, k1 
 			if pc > k0 {
 				b = 1 // later k blocks accumulate onto the first one
 			}
-			packB(ws.b, p, pc, kc, jc, nc, nr)
+			pb := ws.bBlock(ws.b, p, pc, kc, jc, nc, nr)
 			for ic := i0; ic < i1; ic += mcStep {
 				mc := min(mcStep, i1-ic)
 				aIn, rsA, csA := ws.prepareA(p, kern, inPlace, ic, mc, pc, kc)
-				ws.macro(kern, mc, nc, kc, aIn, rsA, csA, ws.b, c[ic*ldc+jc:], ldc, p.alpha, b)
+				ws.macro(kern, mc, nc, kc, aIn, rsA, csA, pb, c[ic*ldc+jc:], ldc, p.alpha, b)
 			}
 		}
 	}
+}
+
+// bBlock returns the packed kc×nc block of op(B) at (pc, jc): the caller's (p.pb) when B came
+// packed, else packed into dst.
+func (ws *workspace) bBlock(dst []float32, p *params, pc, kc, jc, nc, nr int) []float32 {
+	if p.pb != nil {
+		return p.pb.block(pc, kc, jc)
+	}
+	packB(dst, p, pc, kc, jc, nc, nr)
+	return dst
 }
 
 // allBMax bounds (in floats) the all-k packed op(B) of block's

@@ -87,9 +87,9 @@ func packGather(dst, src []float32, off, ld, kc, w, valid int) {
 	rows, p0 := packGatherFast(dst, src, off, ld, kc, w, valid)
 	gatherRows(dst, src, off, ld, kc, w, 0, rows, p0)
 	gatherRows(dst, src, off, ld, kc, w, rows, valid, 0)
-	for r := valid; r < w; r++ {
+	if valid < w {
 		for p := 0; p < kc; p++ {
-			dst[p*w+r] = 0
+			clear(dst[p*w+valid : p*w+w])
 		}
 	}
 }

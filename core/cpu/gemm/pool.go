@@ -227,6 +227,9 @@ func runParallel(p *params, procs int, flops float64) {
 	cl := calls.get()
 	cl.p, cl.kern = *p, kern
 	cl.ks = kSplit(p.m, p.n, p.k, procs)
+	if p.pb != nil {
+		cl.ks = 1 // a B packed ahead is blocked over the whole of k
+	}
 	if cl.ks > 1 {
 		cl.kStep = (p.k + cl.ks - 1) / cl.ks
 		cl.ks = (p.k + cl.kStep - 1) / cl.kStep

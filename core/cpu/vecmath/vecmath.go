@@ -1,6 +1,7 @@
 // Package vecmath holds vectorised float32 slice kernels for the CPU
-// backend's hot element-wise math: e^x for softmax rows and the SiLU-gated
-// MLP activation and its gradient. A scalar exp per element was ~30% of a
+// backend's hot element-wise math: e^x for softmax rows, the SiLU-gated
+// MLP activation and its gradient, and the short row loops of RMSNorm, RoPE
+// and attention (sum of squares, scaled products, maximum, rotation). A scalar exp per element was ~30% of a
 // training step; these kernels run 8 lanes at a time (AVX2+FMA assembly on
 // amd64) and fall back to portable Go elsewhere.
 //
@@ -86,4 +87,53 @@ func SiLUMulBackward(dGate, dUp, dOut, gate, up []float32) {
 		return
 	}
 	siluMulBackwardGo(dGate, dUp, dOut, gate, up)
+}
+
+// SumSquares returns Σ x[i]², accumulated in float32 lanes (several
+// independent partial sums, added at the end): RMSNorm's mean square. The
+// order of the additions differs between the paths, so the two agree to
+// rounding, not bit for bit.
+func SumSquares(x []float32) float32 {
+	if useAsm {
+		return sumSquaresAsm(x)
+	}
+	return sumSquaresGo(x)
+}
+
+// ScaleMul sets out[i] = x[i]·s·w[i], the product (x[i]·s)·w[i] rounded as
+// written: RMSNorm's output row. out may alias x.
+func ScaleMul(out, x, w []float32, s float32) {
+	if len(x) != len(out) || len(w) != len(out) {
+		panic("vecmath: ScaleMul: slice lengths differ")
+	}
+	if useAsm {
+		scaleMulAsm(out, x, w, s)
+		return
+	}
+	scaleMulGo(out, x, w, s)
+}
+
+// Max returns the largest element of x, −Inf for an empty x, and NaN when
+// any element is NaN (as the built-in max does).
+func Max(x []float32) float32 {
+	if useAsm {
+		return maxAsm(x)
+	}
+	return maxGo(x)
+}
+
+// Rotate turns every pair (x[i], y[i]) by the angle whose cosine and sine
+// are c[i] and sign·s[i] (sign = ±1; −1 is the inverse rotation):
+// x[i], y[i] = x·c − y·s′, y·c + x·s′, each product rounded before the sum.
+// It is RoPE's rotation of a head's two halves.
+func Rotate(x, y, c, s []float32, sign float32) {
+	n := len(x)
+	if len(y) != n || len(c) != n || len(s) != n {
+		panic("vecmath: Rotate: slice lengths differ")
+	}
+	if useAsm {
+		rotateAsm(x, y, c, s, sign)
+		return
+	}
+	rotateGo(x, y, c, s, sign)
 }

@@ -3,6 +3,7 @@
 package vecmath
 
 import (
+	"math"
 	"unsafe"
 
 	"golang.org/x/sys/cpu"
@@ -32,6 +33,20 @@ func siluMulBackwardAsm(dGate, dUp, dOut, gate, up []float32) {
 		unsafe.SliceData(gate), unsafe.SliceData(up), len(dOut))
 }
 
+func sumSquaresAsm(x []float32) float32 { return sumSquaresAVX2(unsafe.SliceData(x), len(x)) }
+
+func scaleMulAsm(out, x, w []float32, s float32) {
+	scaleMulAVX2(unsafe.SliceData(out), unsafe.SliceData(x), unsafe.SliceData(w), len(out), s)
+}
+
+func maxAsm(x []float32) float32 {
+	return maxAVX2(unsafe.SliceData(x), len(x), float32(math.Inf(-1)))
+}
+
+func rotateAsm(x, y, c, s []float32, sign float32) {
+	rotateAVX2(unsafe.SliceData(x), unsafe.SliceData(y), unsafe.SliceData(c), unsafe.SliceData(s), len(x), sign)
+}
+
 // Implemented in vecmath_amd64.s. Each handles any n ≥ 0: blocks of 16
 // and 8 lanes, then one masked block (VMASKMOVPS) for the last n%8.
 
@@ -46,3 +61,15 @@ func siluMulAVX2(out, gate, up *float32, n int)
 
 //go:noescape
 func siluMulBackwardAVX2(dGate, dUp, dOut, gate, up *float32, n int)
+
+//go:noescape
+func sumSquaresAVX2(x *float32, n int) float32
+
+//go:noescape
+func scaleMulAVX2(out, x, w *float32, n int, s float32)
+
+//go:noescape
+func maxAVX2(x *float32, n int, neg float32) float32
+
+//go:noescape
+func rotateAVX2(x, y, c, s *float32, n int, sign float32)

@@ -451,3 +451,230 @@ bwdtail:
 bwddone:
 	VZEROUPPER
 	RET
+
+// HSUM8(acc, t) leaves the sum of acc's 8 lanes in the low lane of acc.
+#define HSUM8(acc, xacc, xt) \
+	VEXTRACTF128 $1, acc, xt; \
+	VADDPS xt, xacc, xacc; \
+	VMOVHLPS xacc, xacc, xt; \
+	VADDPS xt, xacc, xacc; \
+	VMOVSHDUP xacc, xt; \
+	VADDSS xt, xacc, xacc
+
+// func sumSquaresAVX2(x *float32, n int) float32
+// Four independent lane accumulators (Y0–Y3), so the FMA latency is hidden.
+TEXT ·sumSquaresAVX2(SB), NOSPLIT, $0-20
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+
+ssq32:
+	CMPQ CX, $32
+	JL   ssq8
+	VMOVUPS (SI), Y4
+	VMOVUPS 32(SI), Y5
+	VMOVUPS 64(SI), Y6
+	VMOVUPS 96(SI), Y7
+	VFMADD231PS Y4, Y4, Y0
+	VFMADD231PS Y5, Y5, Y1
+	VFMADD231PS Y6, Y6, Y2
+	VFMADD231PS Y7, Y7, Y3
+	ADDQ $128, SI
+	SUBQ $32, CX
+	JMP  ssq32
+
+ssq8:
+	CMPQ CX, $8
+	JL   ssqtail
+	VMOVUPS (SI), Y4
+	VFMADD231PS Y4, Y4, Y0
+	ADDQ $32, SI
+	SUBQ $8, CX
+	JMP  ssq8
+
+ssqtail:
+	TESTQ CX, CX
+	JZ    ssqsum
+	TAILMASK(Y8)
+	VMASKMOVPS (SI), Y8, Y4 // masked-off lanes read as 0
+	VFMADD231PS Y4, Y4, Y1
+
+ssqsum:
+	VADDPS Y1, Y0, Y0
+	VADDPS Y3, Y2, Y2
+	VADDPS Y2, Y0, Y0
+	HSUM8(Y0, X0, X1)
+	VMOVSS X0, ret+16(FP)
+	VZEROUPPER
+	RET
+
+// func scaleMulAVX2(out, x, w *float32, n int, s float32)
+// out = (x·s)·w, rounded after each product as the Go loop is.
+TEXT ·scaleMulAVX2(SB), NOSPLIT, $0-36
+	MOVQ out+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ w+16(FP), DX
+	MOVQ n+24(FP), CX
+	VBROADCASTSS s+32(FP), Y15
+
+smul16:
+	CMPQ CX, $16
+	JL   smul8
+	VMULPS (SI), Y15, Y0
+	VMULPS 32(SI), Y15, Y1
+	VMULPS (DX), Y0, Y0
+	VMULPS 32(DX), Y1, Y1
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	ADDQ $64, SI
+	ADDQ $64, DX
+	ADDQ $64, DI
+	SUBQ $16, CX
+	JMP  smul16
+
+smul8:
+	CMPQ CX, $8
+	JL   smultail
+	VMULPS (SI), Y15, Y0
+	VMULPS (DX), Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DX
+	ADDQ $32, DI
+	SUBQ $8, CX
+
+smultail:
+	TESTQ CX, CX
+	JZ    smuldone
+	TAILMASK(Y8)
+	VMASKMOVPS (SI), Y8, Y0
+	VMASKMOVPS (DX), Y8, Y1
+	VMULPS Y15, Y0, Y0
+	VMULPS Y1, Y0, Y0
+	VMASKMOVPS Y0, Y8, (DI)
+
+smuldone:
+	VZEROUPPER
+	RET
+
+// func maxAVX2(x *float32, n int, neg float32) float32
+// The largest of x[0:n] and neg (−Inf from the caller); NaN if any x is NaN.
+// Y0–Y1 hold running maxima, Y2 the OR of the lanes' unordered (NaN) tests.
+TEXT ·maxAVX2(SB), NOSPLIT, $0-28
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	VBROADCASTSS neg+16(FP), Y0
+	VMOVAPS Y0, Y1
+	VMOVAPS Y0, Y9
+	VXORPS Y2, Y2, Y2
+
+max16:
+	CMPQ CX, $16
+	JL   max8
+	VMOVUPS (SI), Y4
+	VMOVUPS 32(SI), Y5
+	VMAXPS Y4, Y0, Y0
+	VMAXPS Y5, Y1, Y1
+	VCMPPS $3, Y4, Y4, Y6
+	VCMPPS $3, Y5, Y5, Y7
+	VORPS Y6, Y2, Y2
+	VORPS Y7, Y2, Y2
+	ADDQ $64, SI
+	SUBQ $16, CX
+	JMP  max16
+
+max8:
+	CMPQ CX, $8
+	JL   maxtail
+	VMOVUPS (SI), Y4
+	VMAXPS Y4, Y0, Y0
+	VCMPPS $3, Y4, Y4, Y6
+	VORPS Y6, Y2, Y2
+	ADDQ $32, SI
+	SUBQ $8, CX
+
+maxtail:
+	TESTQ CX, CX
+	JZ    maxreduce
+	TAILMASK(Y8)
+	VMASKMOVPS (SI), Y8, Y4
+	VBLENDVPS Y8, Y4, Y9, Y4 // masked-off lanes take neg
+	VMAXPS Y4, Y1, Y1
+	VCMPPS $3, Y4, Y4, Y6
+	VORPS Y6, Y2, Y2
+
+maxreduce:
+	VMAXPS Y1, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VMAXPS X1, X0, X0
+	VMOVHLPS X0, X0, X1
+	VMAXPS X1, X0, X0
+	VMOVSHDUP X0, X1
+	VMAXSS X1, X0, X0
+	VMOVMSKPS Y2, AX
+	TESTL AX, AX
+	JZ    maxdone
+	VPCMPEQD X0, X0, X0 // all ones: a NaN
+
+maxdone:
+	VMOVSS X0, ret+24(FP)
+	VZEROUPPER
+	RET
+
+// func rotateAVX2(x, y, c, s *float32, n int, sign float32)
+// With s' = sign·s: x, y = x·c − y·s', y·c + x·s', each product rounded
+// before the sum, as the Go loop is (no FMA).
+TEXT ·rotateAVX2(SB), NOSPLIT, $0-44
+	MOVQ x+0(FP), DI
+	MOVQ y+8(FP), SI
+	MOVQ c+16(FP), DX
+	MOVQ s+24(FP), R8
+	MOVQ n+32(FP), CX
+	VBROADCASTSS sign+40(FP), Y15
+
+rot8:
+	CMPQ CX, $8
+	JL   rottail
+	VMOVUPS (DI), Y0
+	VMOVUPS (SI), Y1
+	VMOVUPS (DX), Y2
+	VMULPS (R8), Y15, Y3
+	VMULPS Y2, Y0, Y4
+	VMULPS Y3, Y1, Y5
+	VSUBPS Y5, Y4, Y4
+	VMULPS Y2, Y1, Y6
+	VMULPS Y3, Y0, Y7
+	VADDPS Y7, Y6, Y6
+	VMOVUPS Y4, (DI)
+	VMOVUPS Y6, (SI)
+	ADDQ $32, DI
+	ADDQ $32, SI
+	ADDQ $32, DX
+	ADDQ $32, R8
+	SUBQ $8, CX
+	JMP  rot8
+
+rottail:
+	TESTQ CX, CX
+	JZ    rotdone
+	TAILMASK(Y8)
+	VMASKMOVPS (DI), Y8, Y0
+	VMASKMOVPS (SI), Y8, Y1
+	VMASKMOVPS (DX), Y8, Y2
+	VMASKMOVPS (R8), Y8, Y3
+	VMULPS Y3, Y15, Y3
+	VMULPS Y2, Y0, Y4
+	VMULPS Y3, Y1, Y5
+	VSUBPS Y5, Y4, Y4
+	VMULPS Y2, Y1, Y6
+	VMULPS Y3, Y0, Y7
+	VADDPS Y7, Y6, Y6
+	VMASKMOVPS Y4, Y8, (DI)
+	VMASKMOVPS Y6, Y8, (SI)
+
+rotdone:
+	VZEROUPPER
+	RET

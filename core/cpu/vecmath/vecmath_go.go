@@ -112,3 +112,42 @@ func siluMulBackwardGo(dGate, dUp, dOut, gate, up []float32) {
 		dGate, dUp, dOut, gate, up = dGate[m:], dUp[m:], dOut[m:], gate[m:], up[m:]
 	}
 }
+
+func sumSquaresGo(x []float32) float32 {
+	var s0, s1, s2, s3 float32
+	for ; len(x) >= 4; x = x[4:] {
+		s0 += x[0] * x[0]
+		s1 += x[1] * x[1]
+		s2 += x[2] * x[2]
+		s3 += x[3] * x[3]
+	}
+	for _, v := range x {
+		s0 += v * v
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+func scaleMulGo(out, x, w []float32, s float32) {
+	x, w = x[:len(out)], w[:len(out)]
+	for i, v := range x {
+		out[i] = v * s * w[i]
+	}
+}
+
+func maxGo(x []float32) float32 {
+	m := float32(math.Inf(-1))
+	for _, v := range x {
+		m = max(m, v)
+	}
+	return m
+}
+
+func rotateGo(x, y, c, s []float32, sign float32) {
+	n := len(x)
+	y, c, s = y[:n], c[:n], s[:n]
+	for i, a := range x {
+		ci, si, b := c[i], sign*s[i], y[i]
+		x[i] = a*ci - b*si
+		y[i] = b*ci + a*si
+	}
+}

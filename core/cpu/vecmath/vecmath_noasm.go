@@ -10,3 +10,7 @@ func expAsm(dst, src []float32)                               { panic("vecmath: 
 func expSubSumAsm(dst, src []float32, shift float32) float32  { panic("vecmath: no assembly") }
 func siluMulAsm(out, gate, up []float32)                      { panic("vecmath: no assembly") }
 func siluMulBackwardAsm(dGate, dUp, dOut, gate, up []float32) { panic("vecmath: no assembly") }
+func sumSquaresAsm(x []float32) float32                       { panic("vecmath: no assembly") }
+func scaleMulAsm(out, x, w []float32, s float32)              { panic("vecmath: no assembly") }
+func maxAsm(x []float32) float32                              { panic("vecmath: no assembly") }
+func rotateAsm(x, y, c, s []float32, sign float32)            { panic("vecmath: no assembly") }

@@ -328,11 +328,7 @@ func TestSiLUMul(t *testing.T) {
 				// In place over gate.
 				g2 := append([]float32(nil), gate...)
 				SiLUMul(g2, g2, up)
-				for i := range g2 {
-					if math.Float32bits(g2[i]) != math.Float32bits(out[i]) {
-						t.Fatalf("n=%d i=%d: aliased %g, separate %g", n, i, g2[i], out[i])
-					}
-				}
+				sameBits(t, n, g2, out)
 			}
 		}
 	})
