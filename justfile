@@ -46,6 +46,7 @@ fixtures:
 fuzz time="60s":
     for f in FuzzParse FuzzParseIndex; do go test -run XXX -fuzz "^$f\$" -fuzztime {{time}} ./core/safetensors/; done
     go test -run XXX -fuzz "^FuzzParseHFConfig$" -fuzztime {{time}} ./core/model/
+    go test -run XXX -fuzz "^FuzzDecodeConfig$" -fuzztime {{time}} ./rl/
     for f in FuzzParseExpr FuzzReward FuzzEncode FuzzParseNumber FuzzParseJSONLCountdown FuzzParseJSONLSudoku FuzzParseJSONLArithmetic FuzzParseJSONLGSM8K; do go test -run XXX -fuzz "^$f\$" -fuzztime {{time}} ./rl/task/; done
     for f in FuzzRoundTrip FuzzParse FuzzChatTemplate; do go test -run XXX -fuzz "^$f\$" -fuzztime {{time}} ./core/tokenizer/hf/; done
 

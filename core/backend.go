@@ -1,7 +1,5 @@
 package core
 
-import "fmt"
-
 // Backend runs tensor ops. The interface is shaped for a GPU: tensors stay where the backend keeps
 // them, host transfers are explicit, and ops may be recorded and run later — a GPU backend is free
 // to queue every call until Sync or a Download, so callers never read a tensor except through
@@ -158,27 +156,27 @@ const (
 	LowEntropy
 )
 
+// remaskingNames are the names of the rules in configs and flags, in the constants' order.
+var remaskingNames = []string{"low_confidence", "random", "entropy"}
+
 // String gives the name used in configs and flags.
-func (r Remasking) String() string {
-	switch r {
-	case LowConfidence:
-		return "low_confidence"
-	case RandomOrder:
-		return "random"
-	case LowEntropy:
-		return "entropy"
-	}
-	return "Remasking(?)"
-}
+func (r Remasking) String() string { return ChoiceString("remasking", remaskingNames, r) }
 
 // ParseRemasking reads a remasking rule's name, as String writes it.
 func ParseRemasking(name string) (Remasking, error) {
-	for _, r := range []Remasking{LowConfidence, RandomOrder, LowEntropy} {
-		if r.String() == name {
-			return r, nil
-		}
-	}
-	return 0, fmt.Errorf("unknown remasking %q (want low_confidence, random or entropy)", name)
+	return ParseChoice[Remasking]("remasking", remaskingNames, name)
+}
+
+// MarshalText writes the rule's name (configs are TOML).
+func (r Remasking) MarshalText() ([]byte, error) {
+	n, err := ChoiceName("remasking", remaskingNames, r)
+	return []byte(n), err
+}
+
+// UnmarshalText reads a rule's name.
+func (r *Remasking) UnmarshalText(text []byte) (err error) {
+	*r, err = ParseRemasking(string(text))
+	return err
 }
 
 // Confidence is how low-confidence remasking scores a drawn token.
@@ -194,25 +192,27 @@ const (
 	Untempered
 )
 
+// confidenceNames are the definitions' names in configs, in the constants' order.
+var confidenceNames = []string{"tempered", "untempered"}
+
 // String gives the name used in configs.
-func (c Confidence) String() string {
-	switch c {
-	case Tempered:
-		return "tempered"
-	case Untempered:
-		return "untempered"
-	}
-	return "Confidence(?)"
-}
+func (c Confidence) String() string { return ChoiceString("confidence", confidenceNames, c) }
 
 // ParseConfidence reads a confidence definition's name, as String writes it.
 func ParseConfidence(name string) (Confidence, error) {
-	for _, c := range []Confidence{Tempered, Untempered} {
-		if c.String() == name {
-			return c, nil
-		}
-	}
-	return 0, fmt.Errorf("unknown confidence %q (want tempered or untempered)", name)
+	return ParseChoice[Confidence]("confidence", confidenceNames, name)
+}
+
+// MarshalText writes the definition's name.
+func (c Confidence) MarshalText() ([]byte, error) {
+	n, err := ChoiceName("confidence", confidenceNames, c)
+	return []byte(n), err
+}
+
+// UnmarshalText reads a definition's name.
+func (c *Confidence) UnmarshalText(text []byte) (err error) {
+	*c, err = ParseConfidence(string(text))
+	return err
 }
 
 // SelectionParams configure SelectionLogProbs: the sampling distribution's 1/T, the

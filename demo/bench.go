@@ -14,6 +14,7 @@ import (
 	"github.com/dllmrl/agrpo/core"
 	"github.com/dllmrl/agrpo/core/cpu/gemm"
 	"github.com/dllmrl/agrpo/core/model"
+	"github.com/dllmrl/agrpo/core/pg"
 	"github.com/dllmrl/agrpo/core/sampler"
 	"github.com/dllmrl/agrpo/core/vulkan"
 	"github.com/dllmrl/agrpo/rl"
@@ -138,10 +139,10 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		return rollout.err
 	}
 	progress("AGRPO steps")
-	if res.AGRPOStepS, res.AGRPORolloutS, res.AGRPOUpdateS, err = timeAGRPOStep(b, "random"); err != nil {
+	if res.AGRPOStepS, res.AGRPORolloutS, res.AGRPOUpdateS, err = timeAGRPOStep(b, core.RandomOrder); err != nil {
 		return err
 	}
-	if res.AGRPOExactStepS, res.AGRPOExactRolloutS, res.AGRPOExactUpdateS, err = timeAGRPOStep(b, "low_confidence"); err != nil {
+	if res.AGRPOExactStepS, res.AGRPOExactRolloutS, res.AGRPOExactUpdateS, err = timeAGRPOStep(b, core.LowConfidence); err != nil {
 		return err
 	}
 	if isVulkan {
@@ -307,7 +308,7 @@ func newRolloutBench(b core.Backend) *rolloutBench {
 // rollouts unmasked in the given order, for three steps in a scratch folder and returns the
 // mean wall time of the last two (the first warms up pipelines and caches), with its rollout
 // and update parts as the trainer logs them.
-func timeAGRPOStep(b core.Backend, remasking string) (step, rollout, update float64, err error) {
+func timeAGRPOStep(b core.Backend, remasking core.Remasking) (step, rollout, update float64, err error) {
 	dir, err := os.MkdirTemp("", "agrpo-bench-")
 	if err != nil {
 		return 0, 0, 0, err
@@ -316,9 +317,18 @@ func timeAGRPOStep(b core.Backend, remasking string) (step, rollout, update floa
 	c := rl.DefaultConfig()
 	c.Run.Name, c.Run.OutDir = "bench", dir // run.device is not read: the run gets b
 	c.Task.Name, c.Model = "countdown", rl.ModelConfig{Init: "countdown-base"}
-	c.Train.Method, c.Train.Steps, c.Train.LR, c.Train.WarmupSteps, c.Train.CheckpointEvery = "agrpo", 3, 1e-6, 0, 0
-	c.RL.Rollout.Remasking, c.RL.AGRPO.Likelihood = remasking, "exact"
-	c.Eval = rl.EvalConfig{N: 1, Steps: []int{12}, Remasking: "low_confidence", BatchSize: 1}
+	if c.Train.Method, err = rl.ParseMethod("agrpo"); err != nil {
+		return 0, 0, 0, err
+	}
+	c.Train.Steps, c.Train.LR, c.Train.WarmupSteps, c.Train.CheckpointEvery = 3, 1e-6, 0, 0
+	agrpo, ok := c.RL.Estimators["agrpo"].(pg.AGRPOConfig)
+	if !ok {
+		return 0, 0, 0, fmt.Errorf("no AGRPO settings in the default config")
+	}
+	agrpo.Likelihood = pg.ExactLikelihood
+	c.RL.Estimators["agrpo"] = agrpo // c's map is its own: DefaultConfig makes a new one
+	c.RL.Rollout.Remasking = remasking
+	c.Eval = rl.EvalConfig{N: 1, Steps: []int{12}, Remasking: core.LowConfidence, BatchSize: 1}
 	tr, err := rl.NewRun(c, b, io.Discard)
 	if err != nil {
 		return 0, 0, 0, err

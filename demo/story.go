@@ -15,6 +15,7 @@ import (
 	"github.com/dllmrl/agrpo/core/cpu"
 	"github.com/dllmrl/agrpo/core/cpu/gemm"
 	"github.com/dllmrl/agrpo/core/model"
+	"github.com/dllmrl/agrpo/core/pg"
 	"github.com/dllmrl/agrpo/core/sampler"
 	"github.com/dllmrl/agrpo/rl"
 	"github.com/dllmrl/agrpo/rl/task"
@@ -82,9 +83,13 @@ func runStory(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
+	agrpo, ok := cfg.RL.Estimators["agrpo"].(pg.AGRPOConfig)
+	if !ok {
+		return fmt.Errorf("configs/%s-agrpo.toml: no AGRPO settings", t.Name())
+	}
 	say("\n2. AGRPO fine-tuning with configs/%s-agrpo.toml: %d steps × %d prompts × %d rollouts (T=%.1f, %s unmasking order, %s sampling steps, %d Monte Carlo steps per rollout, lr %g)\n",
 		t.Name(), o.budget, cfg.RL.Prompts, cfg.RL.Group, cfg.RL.Rollout.Temperature, cfg.RL.Rollout.Remasking,
-		rolloutSteps(cfg.RL.Rollout), cfg.RL.AGRPO.MCSamples, cfg.Train.LR)
+		rolloutSteps(cfg.RL.Rollout), agrpo.MCSamples, cfg.Train.LR)
 	if err := storyTrain(tr, o.budget, stderr); err != nil {
 		return err
 	}
@@ -226,7 +231,7 @@ func storyConfig(t task.Task, budget int, seed uint64, out, device string) (rl.C
 		return rl.Config{}, fmt.Errorf("the story's recipe: %w", err)
 	}
 	c := rl.DefaultConfig()
-	if err := rl.DecodeTOML("configs/"+name, raw, &c); err != nil {
+	if err := rl.DecodeConfig("configs/"+name, raw, &c); err != nil {
 		return rl.Config{}, err
 	}
 	c.Run = rl.RunConfig{Name: fmt.Sprintf("demo-%s-%s", t.Name(), time.Now().Format("20060102-150405")), OutDir: out, Seed: seed, Device: device}

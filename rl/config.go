@@ -5,6 +5,7 @@ package rl
 
 import (
 	"bytes"
+	"encoding"
 	"errors"
 	"fmt"
 	"reflect"
@@ -13,6 +14,7 @@ import (
 	"github.com/pelletier/go-toml/v2"
 
 	"github.com/dllmrl/agrpo/core"
+	"github.com/dllmrl/agrpo/core/pg"
 )
 
 // Config is a training run, read from TOML. Every key is documented in configs/README.md.
@@ -54,74 +56,90 @@ type ModelConfig struct {
 
 // TrainConfig is the optimisation.
 type TrainConfig struct {
-	Method          string  `toml:"method"` // sft | agrpo | diffu-grpo
-	Steps           int     `toml:"steps"`  // optimizer steps (SFT) or rollout batches (RL)
-	BatchSize       int     `toml:"batch_size"`
-	LR              float64 `toml:"lr"`
-	WarmupSteps     int     `toml:"warmup_steps"`
-	Schedule        string  `toml:"schedule"`     // cosine | constant (after warmup)
-	MinLRRatio      float64 `toml:"min_lr_ratio"` // cosine floor as a fraction of lr
-	WeightDecay     float64 `toml:"weight_decay"`
-	Beta1           float64 `toml:"beta1"`
-	Beta2           float64 `toml:"beta2"`
-	AdamEps         float64 `toml:"adam_eps"`
-	GradClip        float64 `toml:"grad_clip"` // max global gradient norm; 0 = off
-	LogEvery        int     `toml:"log_every"`
-	EvalEvery       int     `toml:"eval_every"`       // 0 = only at the end
-	CheckpointEvery int     `toml:"checkpoint_every"` // 0 = only at the end
+	Method          Method   `toml:"method"`
+	Steps           int      `toml:"steps"` // optimizer steps (SFT) or rollout batches (RL)
+	BatchSize       int      `toml:"batch_size"`
+	LR              float64  `toml:"lr"`
+	WarmupSteps     int      `toml:"warmup_steps"`
+	Schedule        Schedule `toml:"schedule"`
+	MinLRRatio      float64  `toml:"min_lr_ratio"` // cosine floor as a fraction of lr
+	WeightDecay     float64  `toml:"weight_decay"`
+	Beta1           float64  `toml:"beta1"`
+	Beta2           float64  `toml:"beta2"`
+	AdamEps         float64  `toml:"adam_eps"`
+	GradClip        float64  `toml:"grad_clip"` // max global gradient norm; 0 = off
+	LogEvery        int      `toml:"log_every"`
+	EvalEvery       int      `toml:"eval_every"`       // 0 = only at the end
+	CheckpointEvery int      `toml:"checkpoint_every"` // 0 = only at the end
 }
 
 // RLConfig is the reinforcement-learning step: rollouts, rewards, advantages, estimator.
 type RLConfig struct {
-	Prompts      int              `toml:"prompts_per_step"` // distinct prompts per step
-	Group        int              `toml:"group_size"`       // G rollouts per prompt
-	ScaleRewards bool             `toml:"scale_rewards"`    // divide advantages by the group's reward std
-	Beta         float64          `toml:"beta"`             // k3 KL weight to the initial model (0 = no reference)
-	Iterations   int              `toml:"num_iterations"`   // μ optimizer updates per rollout batch
-	MaxRows      int              `toml:"max_rows"`         // rows per forward/backward chunk of an update
-	Rollout      RolloutConfig    `toml:"rollout"`
-	AGRPO        AGRPOSection     `toml:"agrpo"`
-	DiffuGRPO    DiffuGRPOSection `toml:"diffu_grpo"`
+	Prompts      int           `toml:"prompts_per_step"` // distinct prompts per step
+	Group        int           `toml:"group_size"`       // G rollouts per prompt
+	ScaleRewards bool          `toml:"scale_rewards"`    // divide advantages by the group's reward std
+	Beta         float64       `toml:"beta"`             // k3 KL weight to the initial model (0 = no reference)
+	Iterations   int           `toml:"num_iterations"`   // μ optimizer updates per rollout batch
+	MaxRows      int           `toml:"max_rows"`         // rows per forward/backward chunk of an update
+	Rollout      RolloutConfig `toml:"rollout"`
+	// Estimators are every registered estimator's settings by its name, each its section
+	// [rl.<pg.Section(name)>] of a file (core/pg documents the keys); train.method picks the one
+	// used; a missing entry is the estimator's defaults. A copy of a Config shares this map:
+	// clone it (maps.Clone) before changing one copy's entries.
+	Estimators Estimators `toml:"-"`
+}
+
+// Estimators are estimators' settings by name (pg.Register).
+type Estimators map[string]pg.Settings
+
+// settings are the settings of the estimator name: e's, or its registered defaults.
+func (e Estimators) settings(name string) pg.Settings {
+	if s, ok := e[name]; ok {
+		return s
+	}
+	d, _ := pg.Defaults(name)
+	return d
+}
+
+// defaultEstimators are every registered estimator's defaults.
+func defaultEstimators() Estimators {
+	e := Estimators{}
+	for _, name := range pg.Names() {
+		e[name], _ = pg.Defaults(name)
+	}
+	return e
+}
+
+// shared are the settings every estimator takes from the [rl] section and the rollouts.
+func (r RLConfig) shared() pg.Shared {
+	return pg.Shared{Beta: r.Beta, Iterations: r.Iterations, Temperature: float32(r.Rollout.Temperature), MaxRows: r.MaxRows}
+}
+
+// estimator are the settings of method's estimator, the shared ones filled in.
+func (r RLConfig) estimator(method Method) pg.Settings {
+	return r.Estimators.settings(method.name).With(r.shared())
 }
 
 // RolloutConfig is the sampler used for training rollouts.
 type RolloutConfig struct {
-	BlockLength int     `toml:"block_length"` // 0 = the whole answer
-	Steps       int     `toml:"steps"`        // 0 = one per answer token
-	MixedSteps  []int   `toml:"mixed_steps"`  // step counts cycled over RL steps (overrides steps when set)
-	Temperature float64 `toml:"temperature"`
-	TopK        int     `toml:"top_k"`
-	TopP        float64 `toml:"top_p"`
-	Remasking   string  `toml:"remasking"`  // random | low_confidence | entropy
-	Confidence  string  `toml:"confidence"` // what low_confidence ranks by: tempered (AGRPO's) | untempered (LLaDA's)
-}
-
-// AGRPOSection holds AGRPO's own settings (core/pg.AGRPOConfig documents each).
-type AGRPOSection struct {
-	MCSamples         int     `toml:"mc_samples"`
-	Importance        string  `toml:"importance_sampling"`
-	LowDiscrepancy    bool    `toml:"low_discrepancy"`
-	EpsLow            float64 `toml:"epsilon_low"`
-	EpsHigh           float64 `toml:"epsilon_high"`
-	Scaling           string  `toml:"scaling"`
-	OfficialStepCount bool    `toml:"official_step_count"`
-	Likelihood        string  `toml:"likelihood"` // exact (for the rollouts' remasking) | tokens
-}
-
-// DiffuGRPOSection holds diffu-GRPO's own settings.
-type DiffuGRPOSection struct {
-	PMaskPrompt float64 `toml:"p_mask_prompt"`
-	Epsilon     float64 `toml:"epsilon"`
+	BlockLength int             `toml:"block_length"` // 0 = the whole answer
+	Steps       int             `toml:"steps"`        // 0 = one per answer token
+	MixedSteps  []int           `toml:"mixed_steps"`  // step counts cycled over RL steps (overrides steps when set)
+	Temperature float64         `toml:"temperature"`
+	TopK        int             `toml:"top_k"`
+	TopP        float64         `toml:"top_p"`
+	Remasking   core.Remasking  `toml:"remasking"`
+	Confidence  core.Confidence `toml:"confidence"` // what low_confidence ranks by: tempered (AGRPO's) or untempered (LLaDA's)
 }
 
 // EvalConfig is the periodic and final evaluation on the test split.
 type EvalConfig struct {
-	N           int     `toml:"n"`            // test problems (0 = the whole split)
-	Steps       []int   `toml:"steps"`        // sampling step counts to evaluate at
-	BlockLength int     `toml:"block_length"` // 0 = the whole answer is one block
-	Remasking   string  `toml:"remasking"`    // low_confidence | random | entropy
-	Temperature float64 `toml:"temperature"`
-	BatchSize   int     `toml:"batch_size"`
+	N           int            `toml:"n"`            // test problems (0 = the whole split)
+	Steps       []int          `toml:"steps"`        // sampling step counts to evaluate at
+	BlockLength int            `toml:"block_length"` // 0 = the whole answer is one block
+	Remasking   core.Remasking `toml:"remasking"`
+	Temperature float64        `toml:"temperature"`
+	BatchSize   int            `toml:"batch_size"`
 }
 
 // DefaultConfig is what a config file overrides: the miniature's SFT recipe.
@@ -129,28 +147,28 @@ func DefaultConfig() Config {
 	return Config{
 		Run:   RunConfig{OutDir: "runs", Seed: 1, Device: "auto"},
 		Model: ModelConfig{DModel: 128, Layers: 4, Heads: 4, MLPHidden: 384, RopeTheta: 10000, NormEps: 1e-5},
-		Train: TrainConfig{Method: "sft", Steps: 600, BatchSize: 128, LR: 1e-3, WarmupSteps: 100, Schedule: "constant", MinLRRatio: 0.1,
+		Train: TrainConfig{Method: SFT, Steps: 600, BatchSize: 128, LR: 1e-3, WarmupSteps: 100, Schedule: Constant, MinLRRatio: 0.1,
 			WeightDecay: 0.01, Beta1: 0.9, Beta2: 0.99, AdamEps: 1e-8, GradClip: 1, LogEvery: 10, EvalEvery: 0, CheckpointEvery: 100},
 		RL: RLConfig{Prompts: 16, Group: 8, Iterations: 1, MaxRows: 512,
-			Rollout:   RolloutConfig{Temperature: 0.6, Remasking: "random", Confidence: "tempered"},
-			AGRPO:     AGRPOSection{MCSamples: 4, Importance: "uniform", LowDiscrepancy: true, EpsLow: 0.2, EpsHigh: 0.2, Scaling: "mean", Likelihood: "exact"},
-			DiffuGRPO: DiffuGRPOSection{PMaskPrompt: 0.15, Epsilon: 0.5}},
-		Eval: EvalConfig{N: 500, Remasking: "low_confidence", BatchSize: 250},
+			Rollout:    RolloutConfig{Temperature: 0.6, Remasking: core.RandomOrder, Confidence: core.Tempered},
+			Estimators: defaultEstimators()},
+		Eval: EvalConfig{N: 500, Remasking: core.LowConfidence, BatchSize: 250},
 	}
 }
 
 // LoadConfig reads a TOML file over the defaults. Unknown keys and type errors are reported with
-// the file, line and key.
+// the file, line and key; bad choices and ranges all together, by key.
 func LoadConfig(path string) (Config, error) {
 	raw, err := readCapped(path, maxConfigBytes)
 	if err != nil {
 		return Config{}, fmt.Errorf("config: %w", err)
 	}
 	cfg := DefaultConfig()
-	if err := DecodeTOML(path, raw, &cfg); err != nil {
+	choices, err := decodeConfig(path, raw, &cfg)
+	if err != nil {
 		return Config{}, err
 	}
-	if err := cfg.Validate(); err != nil {
+	if err := errors.Join(append(choices, cfg.Validate())...); err != nil {
 		return Config{}, fmt.Errorf("config %s: %w", path, err)
 	}
 	return cfg, nil
@@ -176,7 +194,11 @@ func DecodeTOML(name string, raw []byte, v any) error {
 	var de *toml.DecodeError
 	if errors.As(err, &de) {
 		row, col := de.Position()
-		return fmt.Errorf("config %s:%d:%d: %s", name, row, col, de.Error())
+		msg := strings.TrimPrefix(de.Error(), "toml: ")
+		if key := de.Key(); len(key) > 0 {
+			msg = strings.Join(key, ".") + ": " + msg // a bad choice names its key
+		}
+		return fmt.Errorf("config %s:%d:%d: %s", name, row, col, msg)
 	}
 	return fmt.Errorf("config %s: %w", name, err)
 }
@@ -199,12 +221,16 @@ func (c Config) Validate() error {
 		bad("task.name", "must be set")
 	}
 	t := c.Train
-	switch t.Method {
-	case "sft", "agrpo", "diffu-grpo":
-	default:
-		bad("train.method", "%q, want sft, agrpo or diffu-grpo", t.Method)
+	for _, ch := range []struct {
+		key   string
+		value encoding.TextMarshaler
+	}{{"train.method", t.Method}, {"train.schedule", t.Schedule}, {"rl.rollout.remasking", c.RL.Rollout.Remasking},
+		{"rl.rollout.confidence", c.RL.Rollout.Confidence}, {"eval.remasking", c.Eval.Remasking}} {
+		if err := core.CheckChoice(ch.value); err != nil {
+			bad(ch.key, "%v", err)
+		}
 	}
-	if t.Method != "sft" {
+	if t.Method != SFT && core.CheckChoice(t.Method) == nil {
 		errs = append(errs, c.RL.validate(t.Method)...)
 	}
 	if t.Steps <= 0 {
@@ -218,9 +244,6 @@ func (c Config) Validate() error {
 	}
 	if t.WarmupSteps < 0 {
 		bad("train.warmup_steps", "%d, must be ≥ 0", t.WarmupSteps)
-	}
-	if t.Schedule != "cosine" && t.Schedule != "constant" {
-		bad("train.schedule", "%q, want cosine or constant", t.Schedule)
 	}
 	if t.MinLRRatio < 0 || t.MinLRRatio > 1 {
 		bad("train.min_lr_ratio", "%g, must be in [0, 1]", t.MinLRRatio)
@@ -237,9 +260,6 @@ func (c Config) Validate() error {
 	if t.EvalEvery < 0 || t.CheckpointEvery < 0 {
 		bad("train", "eval_every and checkpoint_every must be ≥ 0")
 	}
-	if _, err := core.ParseRemasking(c.Eval.Remasking); err != nil {
-		bad("eval.remasking", "%v", err)
-	}
 	if c.Eval.N < 0 || c.Eval.BatchSize <= 0 || c.Eval.Temperature < 0 || c.Eval.BlockLength < 0 {
 		bad("eval", "n, block_length, temperature must be ≥ 0 and batch_size > 0")
 	}
@@ -249,11 +269,14 @@ func (c Config) Validate() error {
 			break
 		}
 	}
-	errs = append(errs, nonFinite("", reflect.ValueOf(c))...)
+	// The file's shape has every estimator's section; a choice it cannot write is reported above.
+	if file := reflect.New(configFileType()).Elem(); toFile(file, reflect.ValueOf(c)) == nil {
+		errs = append(errs, nonFinite("", file)...)
+	}
 	return errors.Join(errs...)
 }
 
-func (r RLConfig) validate(method string) []error {
+func (r RLConfig) validate(method Method) []error {
 	var errs []error
 	bad := func(key string, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
@@ -280,14 +303,16 @@ func (r RLConfig) validate(method string) []error {
 			break
 		}
 	}
-	if _, err := core.ParseRemasking(ro.Remasking); err != nil {
-		bad("rl.rollout.remasking", "%v", err)
+	// Each of the estimator's problems on a line of its own, keyed by its section.
+	err := r.estimator(method).Validate()
+	list := []error{err}
+	if joined, ok := err.(interface{ Unwrap() []error }); ok {
+		list = joined.Unwrap()
 	}
-	if _, err := core.ParseConfidence(ro.Confidence); err != nil {
-		bad("rl.rollout.confidence", "%v", err)
-	}
-	if method == "diffu-grpo" && (r.DiffuGRPO.PMaskPrompt < 0 || r.DiffuGRPO.PMaskPrompt > 1 || r.DiffuGRPO.Epsilon < 0) {
-		bad("rl.diffu_grpo", "p_mask_prompt must be in [0, 1] and epsilon ≥ 0")
+	for _, e := range list {
+		if e != nil {
+			errs = append(errs, fmt.Errorf("rl.%s: %w", pg.Section(method.name), e))
+		}
 	}
 	return errs
 }

@@ -11,8 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pelletier/go-toml/v2"
-
 	"github.com/dllmrl/agrpo/core/pg"
 )
 
@@ -34,7 +32,7 @@ func checkShares(cfg Config, ranks int) error {
 	if ranks <= 1 {
 		return nil
 	}
-	if cfg.Train.Method == "sft" {
+	if cfg.Train.Method == SFT {
 		if cfg.Train.BatchSize < ranks {
 			return fmt.Errorf("train.batch_size = %d is less than the job's %d ranks: each rank needs an example", cfg.Train.BatchSize, ranks)
 		}
@@ -51,7 +49,7 @@ func (t *Trainer) join() error {
 	if t.job.Size() <= 1 {
 		return nil
 	}
-	raw, err := toml.Marshal(t.Cfg)
+	raw, err := EncodeConfig(t.Cfg)
 	if err != nil {
 		return fmt.Errorf("encoding config: %w", err)
 	}
@@ -191,13 +189,19 @@ func (t *Trainer) sumStats(s pg.Stats) (pg.Stats, error) {
 		return s, nil
 	}
 	n := float64(s.Tokens)
-	v := []float64{s.Loss, n, s.KL * n, s.ClipLow * n, s.ClipHigh * n, s.ClipRegion * n, s.RatioDev * n}
+	v := []float64{s.Loss, n}
+	for _, m := range s.Means {
+		v = append(v, m.Value*n)
+	}
 	if err := t.job.SumFloat64(v); err != nil {
 		return s, err
 	}
-	out := pg.Stats{Loss: v[0], Tokens: int(v[1])}
-	if v[1] > 0 {
-		out.KL, out.ClipLow, out.ClipHigh, out.ClipRegion, out.RatioDev = v[2]/v[1], v[3]/v[1], v[4]/v[1], v[5]/v[1], v[6]/v[1]
+	out := pg.Stats{Loss: v[0], Tokens: int(v[1]), Means: make([]pg.Metric, len(s.Means))}
+	for i, m := range s.Means {
+		out.Means[i].Name = m.Name
+		if v[1] > 0 {
+			out.Means[i].Value = v[2+i] / v[1]
+		}
 	}
 	return out, nil
 }

@@ -30,7 +30,7 @@ import (
 // the ranks' shares of its 8 problems.
 func jobConfig(method, dir string, steps int) Config {
 	c := smallConfig(dir)
-	c.Train.Method, c.Train.Steps, c.Train.LogEvery, c.Train.CheckpointEvery, c.Train.EvalEvery = method, steps, 1, 2, 3
+	c.Train.Method, c.Train.Steps, c.Train.LogEvery, c.Train.CheckpointEvery, c.Train.EvalEvery = methodNamed(method), steps, 1, 2, 3
 	c.RL.Prompts, c.RL.Group, c.RL.Iterations = 5, 4, 2
 	c.Eval.BatchSize = 5
 	if method == "agrpo" {

@@ -23,19 +23,13 @@ func memoryNeed(cfg Config, mc model.Config, t task.Task) (bytes float64, settin
 	rows, setting := cfg.Eval.BatchSize, "eval.batch_size"
 	refRows := 0
 	switch cfg.Train.Method {
-	case "sft":
+	case SFT:
 		if cfg.Train.BatchSize > rows {
 			rows, setting = cfg.Train.BatchSize, "train.batch_size"
 		}
 	default:
 		rollouts := cfg.RL.Prompts * cfg.RL.Group
-		update := rollouts // diffu-GRPO: one pass per rollout
-		if cfg.Train.Method == "agrpo" {
-			update = rollouts * cfg.RL.AGRPO.MCSamples // every sampled step is a row
-			if cfg.RL.MaxRows > 0 {
-				update = min(update, cfg.RL.MaxRows)
-			}
-		}
+		update := cfg.RL.estimator(cfg.Train.Method).UpdateRows(rollouts)
 		if rollouts > rows || update > rows {
 			rows, setting = max(rollouts, update), "rl.prompts_per_step × rl.group_size"
 		}

@@ -75,7 +75,7 @@ func LearningRate(t TrainConfig, step int) float64 {
 	if t.WarmupSteps > 0 && step <= t.WarmupSteps {
 		return t.LR * float64(step) / float64(t.WarmupSteps)
 	}
-	if t.Schedule != "cosine" || t.Steps <= t.WarmupSteps {
+	if t.Schedule != Cosine || t.Steps <= t.WarmupSteps {
 		return t.LR
 	}
 	progress := float64(step-t.WarmupSteps) / float64(t.Steps-t.WarmupSteps)

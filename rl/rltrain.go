@@ -5,8 +5,6 @@ import (
 	"math"
 	"time"
 
-	"github.com/dllmrl/agrpo/core"
-
 	"github.com/dllmrl/agrpo/core/model"
 	"github.com/dllmrl/agrpo/core/pg"
 	"github.com/dllmrl/agrpo/core/sampler"
@@ -21,27 +19,14 @@ type rlState struct {
 	ref *model.Model
 }
 
-// newRLState builds the estimator of cfg.Train.Method (nil for SFT). The reference model for
-// β > 0 is a frozen copy of the starting parameters.
+// newRLState builds the registered estimator of cfg.Train.Method (nil for SFT). The reference
+// model for β > 0 is a frozen copy of the starting parameters.
 func newRLState(cfg Config, m *model.Model) (*rlState, error) {
 	r := cfg.RL
-	var est pg.Estimator
-	var err error
-	switch cfg.Train.Method {
-	case "sft":
+	if cfg.Train.Method == SFT {
 		return nil, nil
-	case "agrpo":
-		a := r.AGRPO
-		est, err = pg.NewAGRPO(pg.AGRPOConfig{MCSamples: a.MCSamples, Importance: a.Importance, LowDiscrepancy: a.LowDiscrepancy,
-			EpsLow: a.EpsLow, EpsHigh: a.EpsHigh, Beta: r.Beta, Iterations: r.Iterations, Scaling: a.Scaling,
-			OfficialStepCount: a.OfficialStepCount, Temperature: float32(r.Rollout.Temperature), MaxRows: r.MaxRows,
-			Likelihood: a.Likelihood})
-	case "diffu-grpo":
-		d := r.DiffuGRPO
-		est, err = pg.NewDiffuGRPO(pg.DiffuGRPOConfig{PMaskPrompt: d.PMaskPrompt, Eps: d.Epsilon, Beta: r.Beta, Iterations: r.Iterations})
-	default:
-		return nil, fmt.Errorf("train.method %q", cfg.Train.Method)
 	}
+	est, err := r.estimator(cfg.Train.Method).New()
 	if err != nil {
 		return nil, fmt.Errorf("rl: %w", err)
 	}
@@ -60,8 +45,6 @@ func newRLState(cfg Config, m *model.Model) (*rlState, error) {
 // (or the one of rl.rollout.steps); RL step i uses entry i mod their number. Training on several
 // step counts is what keeps a gain when the model is sampled with fewer steps than K.
 func rolloutConfigs(ro RolloutConfig, t task.Task) []sampler.Config {
-	rm, _ := core.ParseRemasking(ro.Remasking)
-	conf, _ := core.ParseConfidence(ro.Confidence)
 	steps := ro.MixedSteps
 	if len(steps) == 0 {
 		steps = []int{ro.Steps}
@@ -69,7 +52,7 @@ func rolloutConfigs(ro RolloutConfig, t task.Task) []sampler.Config {
 	out := make([]sampler.Config, len(steps))
 	for i, s := range steps {
 		out[i] = sampler.Config{GenLength: t.AnswerLen(), BlockLength: ro.BlockLength, Steps: s,
-			Temperature: float32(ro.Temperature), TopK: ro.TopK, TopP: float32(ro.TopP), Remasking: rm, Confidence: conf}.Resolved()
+			Temperature: float32(ro.Temperature), TopK: ro.TopK, TopP: float32(ro.TopP), Remasking: ro.Remasking, Confidence: ro.Confidence}.Resolved()
 	}
 	return out
 }
@@ -135,10 +118,11 @@ func (t *Trainer) rlStep() (stepResult, error) {
 	mean, std := meanAndStd(out.rewards)
 	m := map[string]float64{
 		"reward": mean, "reward_std": std, "reward_group_std": meanStd, "frac_reward_zero_std": zeroStd,
-		"accuracy": out.correct / nb, "completions/mean_length": out.length / nb,
-		"kl": last.KL, "clip_ratio/low_mean": last.ClipLow, "clip_ratio/high_mean": last.ClipHigh,
-		"clip_ratio/region_mean": last.ClipRegion, "ratio_dev": last.RatioDev, "rollout_steps": float64(cfg.Steps),
+		"accuracy": out.correct / nb, "completions/mean_length": out.length / nb, "rollout_steps": float64(cfg.Steps),
 		"rollout_s": rolloutS, "update_s": time.Since(updateStart).Seconds(),
+	}
+	for _, s := range last.Means {
+		m[s.Name] = s.Value
 	}
 	for n, v := range out.parts {
 		m["rewards/"+n+"/mean"] = v

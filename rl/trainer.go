@@ -14,8 +14,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/pelletier/go-toml/v2"
-
 	"github.com/dllmrl/agrpo/core"
 	"github.com/dllmrl/agrpo/core/atomicfile"
 	"github.com/dllmrl/agrpo/core/model"
@@ -154,7 +152,7 @@ func NewJobRun(job dist.Comm, cfg Config, b core.Backend, out io.Writer) (*Train
 	if tr.metrics, err = OpenMetrics(filepath.Join(dir, MetricsFile), 0, false); err != nil {
 		return nil, err
 	}
-	raw, err := toml.Marshal(cfg)
+	raw, err := EncodeConfig(cfg)
 	if err == nil {
 		err = atomicfile.Write(filepath.Join(dir, ConfigFile), func(w io.Writer) error { _, err := w.Write(raw); return err })
 	}
@@ -249,7 +247,7 @@ func ResumeJob(job dist.Comm, dir string, b core.Backend, out io.Writer) (*Train
 	}
 	tr.rng = rand.New(tr.src)
 	tr.wall, _ = strconv.ParseFloat(ck.Metadata["wall_s"], 64)
-	if cfg.Train.Method != "sft" && cfg.RL.Beta > 0 {
+	if cfg.Train.Method != SFT && cfg.RL.Beta > 0 {
 		// The KL reference is the run's starting point, reloaded from model.init.
 		if cfg.Model.Init == "" {
 			return nil, fmt.Errorf("resume %s: rl.beta > 0 needs model.init as the reference", dir)
@@ -512,8 +510,7 @@ func (t *Trainer) evaluate() ([]EvalResult, error) {
 // evalOptions are the config's evaluation settings.
 func (t *Trainer) evalOptions() EvalOptions {
 	ec := t.Cfg.Eval
-	rm, _ := core.ParseRemasking(ec.Remasking)
-	return EvalOptions{Steps: ec.Steps, BlockLength: ec.BlockLength, Remasking: rm, Temperature: float32(ec.Temperature), BatchSize: ec.BatchSize,
+	return EvalOptions{Steps: ec.Steps, BlockLength: ec.BlockLength, Remasking: ec.Remasking, Temperature: float32(ec.Temperature), BatchSize: ec.BatchSize,
 		Encoder: t.Enc}
 }
 

@@ -20,6 +20,19 @@ import (
 	"github.com/dllmrl/agrpo/core/safetensors"
 )
 
+// methodNamed is the method of a known name; no name is no method (a resumed job's ranks read
+// theirs from the run folder).
+func methodNamed(name string) Method {
+	if name == "" {
+		return Method{}
+	}
+	m, err := ParseMethod(name)
+	if err != nil {
+		panic(err)
+	}
+	return m
+}
+
 // smallConfig is a run small enough for tests: a 2-layer d=32 model on arithmetic.
 func smallConfig(dir string) Config {
 	c := DefaultConfig()
@@ -27,8 +40,8 @@ func smallConfig(dir string) Config {
 	c.Task.Name = "arithmetic"
 	c.Model = ModelConfig{DModel: 32, Layers: 2, Heads: 2, MLPHidden: 64, RopeTheta: 10000, NormEps: 1e-5}
 	c.Train.Steps, c.Train.BatchSize, c.Train.WarmupSteps = 12, 16, 3
-	c.Train.Schedule, c.Train.LogEvery, c.Train.CheckpointEvery = "cosine", 2, 5
-	c.Eval = EvalConfig{N: 8, Steps: []int{7}, Remasking: "low_confidence", BatchSize: 8}
+	c.Train.Schedule, c.Train.LogEvery, c.Train.CheckpointEvery = Cosine, 2, 5
+	c.Eval = EvalConfig{N: 8, Steps: []int{7}, Remasking: core.LowConfidence, BatchSize: 8}
 	return c
 }
 
@@ -43,7 +56,7 @@ func TestResumeIsExact(t *testing.T) {
 func testResume(t *testing.T, method string) {
 	cfg := func(dir string) Config {
 		c := smallConfig(dir)
-		c.Train.Method = method
+		c.Train.Method = methodNamed(method)
 		c.RL.Prompts, c.RL.Group, c.RL.Iterations = 3, 4, 2
 		if method == "agrpo" {
 			c.RL.Rollout.MixedSteps = []int{7, 3} // the cycle must resume where it stopped
@@ -113,7 +126,7 @@ func TestNaNStopsKeepingCheckpoint(t *testing.T) {
 	}{{"sft", 6, 7, "loss NaN"}, {"agrpo", 6, 7, "logits are not finite"}, {"sft", 10, 10, "parameters are not finite"}} {
 		t.Run(fmt.Sprintf("%s poisoned at %d", c.method, c.poison), func(t *testing.T) {
 			cfg := smallConfig(t.TempDir())
-			cfg.Train.Method = c.method
+			cfg.Train.Method = methodNamed(c.method)
 			cfg.RL.Prompts, cfg.RL.Group = 2, 4
 			checkDiverges(t, cfg, cpu.New(), c.stopsAt, 5, func(tr *Trainer, st StepInfo) {
 				if st.Step == c.poison {
@@ -132,7 +145,7 @@ func TestNaNStopsKeepingCheckpoint(t *testing.T) {
 // the sampler's message instead of panicking, and the checkpoint kept holds finite weights.
 func TestDivergingRunStops(t *testing.T) {
 	c := smallConfig(t.TempDir())
-	c.Train.Method, c.Train.LR, c.Train.Schedule, c.Train.WarmupSteps, c.Train.CheckpointEvery = "agrpo", 1e6, "constant", 0, 1
+	c.Train.Method, c.Train.LR, c.Train.Schedule, c.Train.WarmupSteps, c.Train.CheckpointEvery = methodNamed("agrpo"), 1e6, Constant, 0, 1
 	c.RL.Prompts, c.RL.Group = 2, 4
 	checkDiverges(t, c, cpu.New(), -1, -1, nil, "logits are not finite")
 }
@@ -193,7 +206,7 @@ func checkDiverges(t *testing.T, c Config, b core.Backend, stop, saved int, onSt
 func TestMixedSteps(t *testing.T) {
 	dir := t.TempDir()
 	c := smallConfig(dir)
-	c.Train.Method, c.Train.Steps, c.Train.LogEvery, c.Eval.Steps = "agrpo", 5, 1, nil
+	c.Train.Method, c.Train.Steps, c.Train.LogEvery, c.Eval.Steps = methodNamed("agrpo"), 5, 1, nil
 	c.RL.Prompts, c.RL.Group = 2, 2
 	c.RL.Rollout.MixedSteps = []int{7, 2}
 	tr, err := NewRun(c, cpu.New(), &bytes.Buffer{})
@@ -237,7 +250,7 @@ func TestSFTLearns(t *testing.T) {
 }
 
 func TestLearningRate(t *testing.T) {
-	tc := TrainConfig{LR: 1, WarmupSteps: 10, Steps: 110, Schedule: "cosine", MinLRRatio: 0.1}
+	tc := TrainConfig{LR: 1, WarmupSteps: 10, Steps: 110, Schedule: Cosine, MinLRRatio: 0.1}
 	for _, c := range []struct {
 		step int
 		want float64
@@ -246,7 +259,7 @@ func TestLearningRate(t *testing.T) {
 			t.Errorf("cosine step %d: lr %g, want %g", c.step, got, c.want)
 		}
 	}
-	tc.Schedule = "constant"
+	tc.Schedule = Constant
 	if got := LearningRate(tc, 100); got != 1 {
 		t.Errorf("constant: lr %g", got)
 	}
@@ -370,7 +383,7 @@ func logged(t *testing.T, dir, key string) []float64 {
 func TestMetricsHygiene(t *testing.T) {
 	dir := t.TempDir()
 	c := smallConfig(dir)
-	c.Train.Method, c.Train.Steps, c.Train.EvalEvery, c.Train.CheckpointEvery = "agrpo", 4, 2, 0
+	c.Train.Method, c.Train.Steps, c.Train.EvalEvery, c.Train.CheckpointEvery = methodNamed("agrpo"), 4, 2, 0
 	c.RL.Prompts, c.RL.Group = 2, 2
 	run := filepath.Join(dir, "t")
 	os.MkdirAll(run, 0o755)
@@ -420,7 +433,7 @@ func TestMemoryRefused(t *testing.T) {
 		t.Skip("no /proc/meminfo: the memory check is off on this system")
 	}
 	for want, edit := range map[string]func(*Config){
-		"lower rl.prompts_per_step × rl.group_size": func(c *Config) { c.Train.Method, c.RL.Group = "agrpo", 1e9 },
+		"lower rl.prompts_per_step × rl.group_size": func(c *Config) { c.Train.Method, c.RL.Group = methodNamed("agrpo"), 1e9 },
 		"lower the model's size":                    func(c *Config) { c.Model.DModel, c.Model.MLPHidden = 1<<20, 1<<20 },
 		"lower train.batch_size":                    func(c *Config) { c.Train.BatchSize = 1 << 30 },
 	} {

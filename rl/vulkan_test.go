@@ -37,7 +37,7 @@ func TestVulkanRunMatchesCPU(t *testing.T) {
 			cfg := func(dir string) Config {
 				c := smallConfig(dir)
 				c.Task.Name, c.Model = "countdown", ModelConfig{Init: "countdown-base"}
-				c.Train.Method, c.Train.LR = method, 1e-4
+				c.Train.Method, c.Train.LR = methodNamed(method), 1e-4
 				c.Train.Steps, c.Train.WarmupSteps, c.Train.LogEvery, c.Train.CheckpointEvery = 3, 0, 1, 100
 				if method != "sft" {
 					c.Train.Steps = 1
@@ -187,7 +187,7 @@ func TestVulkanNonFinite(t *testing.T) {
 	}
 
 	c := smallConfig(t.TempDir())
-	c.Train.Method = "agrpo"
+	c.Train.Method = methodNamed("agrpo")
 	c.RL.Prompts, c.RL.Group = 2, 4
 	checkDiverges(t, c, b, 7, 5, func(tr *Trainer, st StepInfo) {
 		if st.Step == 6 {

@@ -1,6 +1,7 @@
 package pg
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -10,32 +11,67 @@ import (
 	"github.com/dllmrl/agrpo/core/sampler"
 )
 
-// AGRPOConfig are AGRPO's settings (the official code's names in parentheses).
+// AGRPOConfig are AGRPO's settings (the official code's names in parentheses): its section
+// [rl.agrpo] of a run config and the Shared ones.
 type AGRPOConfig struct {
-	MCSamples      int     // m, steps sampled per trajectory (mc_samples)
-	Importance     string  // "uniform" or "entropy": draw steps in proportion to their entropy, reweighted (importance_sampling)
-	LowDiscrepancy bool    // stratify the N·m uniforms (low_discrepancy)
-	EpsLow         float64 // PPO clip below (epsilon_low)
-	EpsHigh        float64 // PPO clip above (epsilon_high)
-	Beta           float64 // k3 KL weight to the reference model (beta)
-	Iterations     int     // μ (num_iterations)
-	// Scaling "mean" weights a trajectory's step-sum by 1/K_b, as the official code does (like
-	// GRPO's 1/|o|); "sum" drops that factor, making the estimate unbiased for ∇J itself.
-	Scaling string
+	MCSamples      int        `toml:"mc_samples"`          // m, steps sampled per trajectory
+	Importance     Importance `toml:"importance_sampling"` // the steps' distribution
+	LowDiscrepancy bool       `toml:"low_discrepancy"`     // stratify the N·m uniforms
+	EpsLow         float64    `toml:"epsilon_low"`         // PPO clip below
+	EpsHigh        float64    `toml:"epsilon_high"`        // PPO clip above
+	Scaling        Scaling    `toml:"scaling"`             // the weight of a trajectory's step-sum
 	// OfficialStepCount counts a trajectory's steps as the official code does, up to its last
 	// step that revealed a non-EOS token. By default every sampled step counts (EOS tokens are
-	// sampled actions too), which the unbiasedness of "sum" needs.
-	OfficialStepCount bool
-	Temperature       float32 // the rollouts' sampling temperature (> 0)
-	MaxRows           int     // rows per forward/backward chunk (0 = all at once)
-	// Likelihood is the step likelihood scored (docs/exact-likelihood.md). "exact" (also "")
-	// is exact for the rollouts' remasking: under low_confidence the revealed tokens'
-	// probability times the selection factor Π F of the block's positions left masked, with
-	// the PPO ratio (and the KL term, and the Stats' token counts) taken per step; under random
-	// and entropy remasking the token product, which is then already exact. "tokens" scores
-	// the revealed tokens alone, per token, as the official code does: biased under
-	// low_confidence.
-	Likelihood string
+	// sampled actions too), which the unbiasedness of SumScaling needs.
+	OfficialStepCount bool       `toml:"official_step_count"`
+	Likelihood        Likelihood `toml:"likelihood"` // the step likelihood scored
+
+	Beta        float64 `toml:"-"` // k3 KL weight to the reference model (beta)
+	Iterations  int     `toml:"-"` // μ (num_iterations)
+	Temperature float32 `toml:"-"` // the rollouts' sampling temperature (> 0)
+	MaxRows     int     `toml:"-"` // rows per forward/backward chunk (0 = all at once)
+}
+
+func init() {
+	Register("agrpo", AGRPOConfig{MCSamples: 4, Importance: Uniform, LowDiscrepancy: true, EpsLow: 0.2, EpsHigh: 0.2,
+		Scaling: MeanScaling, Likelihood: ExactLikelihood})
+}
+
+// With is c with the shared settings filled in.
+func (c AGRPOConfig) With(s Shared) Settings {
+	c.Beta, c.Iterations, c.Temperature, c.MaxRows = s.Beta, s.Iterations, s.Temperature, s.MaxRows
+	return c
+}
+
+// Validate reports every setting out of range by its key.
+func (c AGRPOConfig) Validate() error {
+	var errs []error
+	if c.MCSamples <= 0 {
+		errs = append(errs, fmt.Errorf("mc_samples = %d, must be positive", c.MCSamples))
+	}
+	if c.Iterations <= 0 {
+		errs = append(errs, fmt.Errorf("num_iterations = %d, must be positive", c.Iterations))
+	}
+	if !(c.Temperature > 0) {
+		errs = append(errs, fmt.Errorf("temperature %g: rollouts must be sampled at T > 0 for a policy gradient", c.Temperature))
+	}
+	for _, err := range []error{core.CheckChoice(c.Importance), core.CheckChoice(c.Scaling), core.CheckChoice(c.Likelihood), (ppo{c.EpsLow, c.EpsHigh, c.Beta}).validate()} {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// New is NewAGRPO(c).
+func (c AGRPOConfig) New() (Estimator, error) { return NewAGRPO(c) }
+
+// UpdateRows is one row per sampled step, MaxRows at a time.
+func (c AGRPOConfig) UpdateRows(rollouts int) int {
+	if rows := rollouts * c.MCSamples; c.MaxRows <= 0 || rows < c.MaxRows {
+		return rows
+	}
+	return c.MaxRows
 }
 
 // selectionTol is the band within which a confidence counts as tied with the lowest kept one
@@ -55,21 +91,7 @@ type AGRPO struct {
 
 // NewAGRPO checks the config.
 func NewAGRPO(c AGRPOConfig) (*AGRPO, error) {
-	switch {
-	case c.MCSamples <= 0:
-		return nil, fmt.Errorf("agrpo: mc_samples = %d, must be positive", c.MCSamples)
-	case c.Importance != "uniform" && c.Importance != "entropy":
-		return nil, fmt.Errorf("agrpo: importance_sampling %q, want uniform or entropy", c.Importance)
-	case c.Scaling != "mean" && c.Scaling != "sum":
-		return nil, fmt.Errorf("agrpo: scaling %q, want mean or sum", c.Scaling)
-	case c.Iterations <= 0:
-		return nil, fmt.Errorf("agrpo: num_iterations = %d, must be positive", c.Iterations)
-	case !(c.Temperature > 0):
-		return nil, fmt.Errorf("agrpo: temperature %g: rollouts must be sampled at T > 0 for a policy gradient", c.Temperature)
-	case c.Likelihood != "" && c.Likelihood != "exact" && c.Likelihood != "tokens":
-		return nil, fmt.Errorf("agrpo: likelihood %q, want exact or tokens", c.Likelihood)
-	}
-	if err := (ppo{c.EpsLow, c.EpsHigh, c.Beta}).validate(); err != nil {
+	if err := c.Validate(); err != nil {
 		return nil, fmt.Errorf("agrpo: %w", err)
 	}
 	return &AGRPO{Cfg: c}, nil
@@ -82,9 +104,9 @@ func (a *AGRPO) Name() string { return "agrpo" }
 func (a *AGRPO) Iterations() int { return a.Cfg.Iterations }
 
 // selects reports whether the exact likelihood of t's steps has a selection factor: the
-// rollouts ranked positions by the sampled tokens' confidence, and "tokens" was not asked for.
+// rollouts ranked positions by the sampled tokens' confidence, and the exact likelihood was asked for.
 func (a *AGRPO) selects(t *sampler.Trajectories) bool {
-	return a.Cfg.Likelihood != "tokens" && t.Config.Remasking == core.LowConfidence
+	return a.Cfg.Likelihood == ExactLikelihood && t.Config.Remasking == core.LowConfidence
 }
 
 // Prepare records π_old's selection factor of every step when μ > 1; otherwise π_old is the
@@ -138,7 +160,7 @@ func (a *AGRPO) steps(r *Rollouts, row int) int {
 // draw is one sampled step of one trajectory and its importance weight.
 type draw struct {
 	row, step int
-	weight    float64 // w·(1/(m·N)), times K_b under "sum"
+	weight    float64 // w·(1/(m·N)), times K_b under SumScaling
 }
 
 // Draws picks the m steps of every trajectory: k = ⌊u·K_b⌋ for uniform sampling, or the
@@ -167,7 +189,7 @@ func (a *AGRPO) Draws(r *Rollouts, rng *rand.Rand) []draw {
 		if k <= 0 {
 			continue
 		}
-		if a.Cfg.Importance == "entropy" {
+		if a.Cfg.Importance == EntropyWeighted {
 			q = q[:0]
 			for s := 0; s < k; s++ {
 				q = append(q, 1e-8)
@@ -188,7 +210,7 @@ func (a *AGRPO) Draws(r *Rollouts, rng *rand.Rand) []draw {
 		for l := 0; l < m; l++ {
 			ul := u[(offset+row)*m+l]
 			d := draw{row: row, weight: 1 / float64(m*rows)}
-			if a.Cfg.Importance == "entropy" {
+			if a.Cfg.Importance == EntropyWeighted {
 				cum, s := 0.0, 0
 				for s = 0; s < k-1; s++ {
 					cum += q[s]
@@ -201,7 +223,7 @@ func (a *AGRPO) Draws(r *Rollouts, rng *rand.Rand) []draw {
 			} else {
 				d.step = min(int(ul*float64(k)), k-1)
 			}
-			if a.Cfg.Scaling == "sum" {
+			if a.Cfg.Scaling == SumScaling {
 				d.weight *= float64(k)
 			}
 			draws = append(draws, d)

@@ -34,8 +34,8 @@ func TestRatioIsOneOnPolicy(t *testing.T) {
 		}
 		// μ = 2 at its first update: π_old's selection factor comes from Prepare, in other chunks.
 		for _, mu := range []int{1, 2} {
-			est, err := NewAGRPO(AGRPOConfig{MCSamples: 3, Importance: "entropy", LowDiscrepancy: true, EpsLow: 0.2, EpsHigh: 0.2,
-				Iterations: mu, Scaling: "mean", Temperature: c.Temperature, MaxRows: 10 + mu})
+			est, err := NewAGRPO(AGRPOConfig{MCSamples: 3, Importance: EntropyWeighted, LowDiscrepancy: true, EpsLow: 0.2, EpsHigh: 0.2,
+				Iterations: mu, Scaling: MeanScaling, Temperature: c.Temperature, MaxRows: 10 + mu})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -48,8 +48,8 @@ func TestRatioIsOneOnPolicy(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if st.Tokens == 0 || st.RatioDev > 1e-5 || st.ClipRegion != 0 {
-				t.Errorf("%+v, μ = %d: %d tokens, mean |ρ−1| = %.2g, clipped %.3f; want ρ = 1", c, mu, st.Tokens, st.RatioDev, st.ClipRegion)
+			if dev, clipped := metric(t, st, "ratio_dev"), metric(t, st, "clip_ratio/region_mean"); st.Tokens == 0 || dev > 1e-5 || clipped != 0 {
+				t.Errorf("%+v, μ = %d: %d tokens, mean |ρ−1| = %.2g, clipped %.3f; want ρ = 1", c, mu, st.Tokens, dev, clipped)
 			}
 		}
 	}
@@ -86,8 +86,8 @@ func TestNonFiniteLikelihoodIsAnError(t *testing.T) {
 			tr.Tokens[r*tr.C+j] = int32(worst)
 		}
 	}
-	est, err := NewAGRPO(AGRPOConfig{MCSamples: 3, Importance: "uniform", EpsLow: 0.2, EpsHigh: 0.2, Iterations: 1,
-		Scaling: "sum", Temperature: 0.5})
+	est, err := NewAGRPO(AGRPOConfig{MCSamples: 3, Importance: Uniform, EpsLow: 0.2, EpsHigh: 0.2, Iterations: 1,
+		Scaling: SumScaling, Temperature: 0.5})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,8 +116,8 @@ func TestDrawWeights(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := &Rollouts{Traj: tr, Adv: []float64{1, -1}}
-	for _, scaling := range []string{"mean", "sum"} {
-		est, _ := NewAGRPO(AGRPOConfig{MCSamples: 4, Importance: "entropy", LowDiscrepancy: true, Iterations: 1, Scaling: scaling, Temperature: 1})
+	for _, scaling := range []Scaling{MeanScaling, SumScaling} {
+		est, _ := NewAGRPO(AGRPOConfig{MCSamples: 4, Importance: EntropyWeighted, LowDiscrepancy: true, Iterations: 1, Scaling: scaling, Temperature: 1})
 		// Average the weight of each step over many draws: E[w·1(step = s)] = (1/K)·scale.
 		rng := rand.New(rand.NewPCG(3, 3))
 		const rounds = 4000
@@ -130,7 +130,7 @@ func TestDrawWeights(t *testing.T) {
 			}
 		}
 		want := 1.0 / 3 / float64(4*2) * 4 // per step: (1/K)·(1/(m·N)) per draw, m draws per round
-		if scaling == "sum" {
+		if scaling == SumScaling {
 			want *= 3
 		}
 		for s, v := range sum {
@@ -139,4 +139,16 @@ func TestDrawWeights(t *testing.T) {
 			}
 		}
 	}
+}
+
+// metric is the statistic of that name in st.
+func metric(t *testing.T, st Stats, name string) float64 {
+	t.Helper()
+	for _, m := range st.Means {
+		if m.Name == name {
+			return m.Value
+		}
+	}
+	t.Fatalf("no metric %q in %+v", name, st)
+	return 0
 }

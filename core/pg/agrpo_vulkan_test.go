@@ -42,9 +42,9 @@ func TestExactLikelihoodMatchesCPU(t *testing.T) {
 		for i := range adv {
 			adv[i] = toyReward(tr.Completion(i)) - 0.4
 		}
-		grad := func(m *model.Model, likelihood string) []float64 {
-			est, err := NewAGRPO(AGRPOConfig{MCSamples: 2, Importance: "uniform", LowDiscrepancy: true, EpsLow: 0.2, EpsHigh: 0.2,
-				Iterations: 1, Scaling: "sum", Temperature: c.Temperature, Likelihood: likelihood})
+		grad := func(m *model.Model, likelihood Likelihood) []float64 {
+			est, err := NewAGRPO(AGRPOConfig{MCSamples: 2, Importance: Uniform, LowDiscrepancy: true, EpsLow: 0.2, EpsHigh: 0.2,
+				Iterations: 1, Scaling: SumScaling, Temperature: c.Temperature, Likelihood: likelihood})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -54,8 +54,8 @@ func TestExactLikelihoodMatchesCPU(t *testing.T) {
 			}
 			return flatGrad(m, 1)
 		}
-		ec, ev := grad(mc, "exact"), grad(mv, "exact")
-		tc, tv := grad(mc, "tokens"), grad(mv, "tokens")
+		ec, ev := grad(mc, ExactLikelihood), grad(mv, ExactLikelihood)
+		tc, tv := grad(mc, TokensLikelihood), grad(mv, TokensLikelihood)
 		selC, selV := make([]float64, len(ec)), make([]float64, len(ec))
 		var nSel, nExact float64
 		for i := range ec {

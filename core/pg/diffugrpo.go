@@ -1,6 +1,7 @@
 package pg
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -8,13 +9,44 @@ import (
 	"github.com/dllmrl/agrpo/core/model"
 )
 
-// DiffuGRPOConfig are d1's settings (its names in parentheses).
+// DiffuGRPOConfig are d1's settings (its names in parentheses): its section [rl.diffu_grpo] of
+// a run config and the Shared ones.
 type DiffuGRPOConfig struct {
-	PMaskPrompt float64 // probability of masking each prompt token (p_mask_prompt, 0.15)
-	Eps         float64 // PPO clip ε, both sides (epsilon)
-	Beta        float64 // k3 KL weight to the reference model (beta)
-	Iterations  int     // μ (num_iterations)
+	PMaskPrompt float64 `toml:"p_mask_prompt"` // probability of masking each prompt token (0.15)
+	Eps         float64 `toml:"epsilon"`       // PPO clip ε, both sides
+
+	Beta       float64 `toml:"-"` // k3 KL weight to the reference model (beta)
+	Iterations int     `toml:"-"` // μ (num_iterations)
 }
+
+func init() { Register("diffu-grpo", DiffuGRPOConfig{PMaskPrompt: 0.15, Eps: 0.5}) }
+
+// With is c with the shared settings it uses filled in.
+func (c DiffuGRPOConfig) With(s Shared) Settings {
+	c.Beta, c.Iterations = s.Beta, s.Iterations
+	return c
+}
+
+// Validate reports every setting out of range by its key.
+func (c DiffuGRPOConfig) Validate() error {
+	var errs []error
+	if c.PMaskPrompt < 0 || c.PMaskPrompt > 1 {
+		errs = append(errs, fmt.Errorf("p_mask_prompt = %g, must be in [0, 1]", c.PMaskPrompt))
+	}
+	if c.Iterations <= 0 {
+		errs = append(errs, fmt.Errorf("num_iterations = %d, must be positive", c.Iterations))
+	}
+	if err := (ppo{c.Eps, c.Eps, c.Beta}).validate(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// New is NewDiffuGRPO(c).
+func (c DiffuGRPOConfig) New() (Estimator, error) { return NewDiffuGRPO(c) }
+
+// UpdateRows is one row per rollout.
+func (c DiffuGRPOConfig) UpdateRows(rollouts int) int { return rollouts }
 
 // DiffuGRPO is d1's one-step estimator: the log-probability of a completion token is read from
 // a single forward pass with the whole completion masked and each prompt token masked with
@@ -33,13 +65,7 @@ type DiffuGRPO struct {
 
 // NewDiffuGRPO checks the config.
 func NewDiffuGRPO(c DiffuGRPOConfig) (*DiffuGRPO, error) {
-	if c.PMaskPrompt < 0 || c.PMaskPrompt > 1 {
-		return nil, fmt.Errorf("diffu-grpo: p_mask_prompt = %g, must be in [0, 1]", c.PMaskPrompt)
-	}
-	if c.Iterations <= 0 {
-		return nil, fmt.Errorf("diffu-grpo: num_iterations = %d, must be positive", c.Iterations)
-	}
-	if err := (ppo{c.Eps, c.Eps, c.Beta}).validate(); err != nil {
+	if err := c.Validate(); err != nil {
 		return nil, fmt.Errorf("diffu-grpo: %w", err)
 	}
 	return &DiffuGRPO{Cfg: c}, nil

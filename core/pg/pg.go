@@ -1,8 +1,9 @@
 // Package pg holds the policy-gradient estimators for masked-diffusion models: AGRPO, which
 // treats every unmasking step as an action with an exact likelihood and Monte Carlo samples a
 // few steps per trajectory, and the diffu-GRPO (d1) baseline, which scores a whole completion
-// from one fully-masked forward pass. Both sit behind one Estimator interface, so a trainer can
-// switch estimators (and more can be added) without changing.
+// from one fully-masked forward pass. Both sit behind one Estimator interface and register
+// their names, settings and constructors (Register), so that a trainer builds, configures and
+// logs any registered estimator without naming it, and adding one changes no trainer.
 package pg
 
 import (
@@ -53,20 +54,24 @@ func (r *Rollouts) sum(x []float64) error {
 	return nil
 }
 
-// Stats summarise one inner update. Token counts are over the tokens the loss trained on.
+// Stats report one inner update: the loss whose gradient was accumulated and the estimator's
+// own statistics as named metrics (the names a run logs them by).
 type Stats struct {
-	Loss       float64 // the surrogate loss whose gradient was accumulated
-	Tokens     int     // tokens in the loss
-	KL         float64 // mean k3 estimate of KL(π_θ ‖ π_ref) over those tokens (0 without a reference)
-	ClipLow    float64 // fraction of tokens clipped below (ρ < 1 − ε_low with A < 0)
-	ClipHigh   float64 // fraction clipped above (ρ > 1 + ε_high with A > 0)
-	ClipRegion float64 // fraction clipped either way
-	RatioDev   float64 // mean |ρ − 1|: 0 up to float error at the first on-policy update
+	Loss   float64 // the surrogate loss whose gradient was accumulated
+	Tokens int     // tokens (or steps) in the loss: the weight of Means when parts of a batch combine
+	// Means are per-token means over the loss's tokens, in an order fixed by the estimator.
+	Means []Metric
+}
+
+// Metric is one named statistic.
+type Metric struct {
+	Name  string
+	Value float64
 }
 
 // Estimator turns rollouts into parameter gradients.
 type Estimator interface {
-	// Name is "agrpo" or "diffu-grpo".
+	// Name is the name it is registered by.
 	Name() string
 	// Iterations is μ, the number of optimizer updates per batch of rollouts.
 	Iterations() int
@@ -115,15 +120,16 @@ func (c ppo) validate() error {
 	return nil
 }
 
-// tally accumulates Stats over tokens.
+// tally accumulates the clipped surrogate's statistics over tokens.
 type tally struct {
-	Stats
+	loss                       float64
+	tokens                     int
 	kl, low, high, region, dev float64
 }
 
 func (t *tally) add(loss, kl float64, low, high bool, rhoDev float64) {
-	t.Loss += loss
-	t.Tokens++
+	t.loss += loss
+	t.tokens++
 	t.kl += kl
 	t.dev += rhoDev
 	if low {
@@ -137,10 +143,19 @@ func (t *tally) add(loss, kl float64, low, high bool, rhoDev float64) {
 	}
 }
 
+// done is the update's Stats under TRL's names: the mean k3 estimate of KL(π_θ ‖ π_ref) (0
+// without a reference), the fractions of tokens clipped below (ρ < 1 − ε_low with A < 0), above
+// (ρ > 1 + ε_high with A > 0) and either way, and the mean |ρ − 1| (0 up to float error at the
+// first on-policy update).
 func (t *tally) done() Stats {
-	s := t.Stats
-	if n := float64(t.Tokens); n > 0 {
-		s.KL, s.ClipLow, s.ClipHigh, s.ClipRegion, s.RatioDev = t.kl/n, t.low/n, t.high/n, t.region/n, t.dev/n
+	sums := []Metric{{"kl", t.kl}, {"clip_ratio/low_mean", t.low}, {"clip_ratio/high_mean", t.high},
+		{"clip_ratio/region_mean", t.region}, {"ratio_dev", t.dev}}
+	means := make([]Metric, len(sums))
+	for i, m := range sums {
+		means[i].Name = m.Name
+		if t.tokens > 0 {
+			means[i].Value = m.Value / float64(t.tokens)
+		}
 	}
-	return s
+	return Stats{Loss: t.loss, Tokens: t.tokens, Means: means}
 }

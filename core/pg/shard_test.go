@@ -66,8 +66,8 @@ func TestShards(t *testing.T) {
 		adv[i] = math.Sin(float64(i))
 	}
 	agrpo := func() Estimator {
-		e, err := NewAGRPO(AGRPOConfig{MCSamples: 2, Importance: "entropy", LowDiscrepancy: true, EpsLow: 0.2, EpsHigh: 0.28,
-			Iterations: 2, Scaling: "mean", Temperature: 0.9})
+		e, err := NewAGRPO(AGRPOConfig{MCSamples: 2, Importance: EntropyWeighted, LowDiscrepancy: true, EpsLow: 0.2, EpsHigh: 0.28,
+			Iterations: 2, Scaling: MeanScaling, Temperature: 0.9})
 		if err != nil {
 			t.Fatal(err)
 		}

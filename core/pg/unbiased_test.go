@@ -461,13 +461,13 @@ func TestAGRPOUnbiased(t *testing.T) {
 		t.Skip("the unbiasedness test draws 20k trajectories per estimator")
 	}
 	m := toyModel(t)
-	base := AGRPOConfig{MCSamples: 1, Importance: "uniform", LowDiscrepancy: true, EpsLow: 0.2, EpsHigh: 0.2,
-		Iterations: 1, Scaling: "sum", Temperature: 1}
+	base := AGRPOConfig{MCSamples: 1, Importance: Uniform, LowDiscrepancy: true, EpsLow: 0.2, EpsHigh: 0.2,
+		Iterations: 1, Scaling: SumScaling, Temperature: 1}
 	const batches, rows = 200, 100
 	m2 := base
 	m2.MCSamples = 2
 	ent := base
-	ent.Importance = "entropy"
+	ent.Importance = EntropyWeighted
 	ent.MCSamples = 2
 	untempered := toyPolicy{rm: core.LowConfidence, conf: core.Untempered, temp: 0.8}
 	topK := toyPolicy{rm: core.LowConfidence, temp: 1.3, topK: 2}
@@ -684,8 +684,8 @@ func TestBiasedEstimatorsDetected(t *testing.T) {
 		t.Errorf("diffu-GRPO was not detected as biased (max|z| %.1f, rel. error %.3f)", maxZ, rel)
 	}
 
-	base := AGRPOConfig{MCSamples: 1, Importance: "uniform", LowDiscrepancy: true, EpsLow: 0.2, EpsHigh: 0.2,
-		Iterations: 1, Scaling: "sum", Temperature: 1}
+	base := AGRPOConfig{MCSamples: 1, Importance: Uniform, LowDiscrepancy: true, EpsLow: 0.2, EpsHigh: 0.2,
+		Iterations: 1, Scaling: SumScaling, Temperature: 1}
 	dirs := append([][]float64{exact}, randomDirections(4, len(exact))...)
 	t.Log("positive control, random remasking:")
 	if z := projectedZ(t, m, agrpoEstimate(t, m, base, randomPolicy, 1, rows), batches, dirs, jOf(randomPolicy)); z > 4.5 {
@@ -698,7 +698,7 @@ func TestBiasedEstimatorsDetected(t *testing.T) {
 		t.Errorf("AGRPO's exact likelihood under low_confidence: max |z| %.1f along fixed directions", z)
 	}
 	tokens := base
-	tokens.Likelihood = "tokens"
+	tokens.Likelihood = TokensLikelihood
 	t.Log("low-confidence remasking, token-only score:")
 	if z := projectedZ(t, m, agrpoEstimate(t, m, tokens, lowConfPol, 1, rows), batches, dirs, jOf(lowConfPol)); z < 6 {
 		t.Errorf("AGRPO's token-only score under low_confidence was not detected as biased (max |z| %.1f)", z)
