@@ -1,8 +1,6 @@
 package cpu
 
 import (
-	"math"
-
 	"github.com/dllmrl/agrpo/core"
 	"github.com/dllmrl/agrpo/core/cpu/vecmath"
 )
@@ -26,9 +24,7 @@ func (b *Backend) ropeTable(seq, headDim int, theta float32) []float32 {
 	t := make([]float32, seq*half*2)
 	for p := 0; p < seq; p++ {
 		for i := 0; i < half; i++ {
-			ang := float64(p) * math.Pow(float64(theta), -2*float64(i)/float64(headDim))
-			t[p*2*half+i] = float32(math.Cos(ang))
-			t[p*2*half+half+i] = float32(math.Sin(ang))
+			t[p*2*half+i], t[p*2*half+half+i] = core.RoPECosSin(p, i, headDim, theta)
 		}
 	}
 	b.rope[key] = t

@@ -118,9 +118,7 @@ func (b *Backend) ropeTable(seq, headDim int, theta float32) *core.Tensor {
 	v := make([]float32, seq*half*2)
 	for p := 0; p < seq; p++ {
 		for i := 0; i < half; i++ {
-			ang := float64(p) * math.Pow(float64(theta), -2*float64(i)/float64(headDim))
-			v[(p*half+i)*2] = float32(math.Cos(ang))
-			v[(p*half+i)*2+1] = float32(math.Sin(ang))
+			v[(p*half+i)*2], v[(p*half+i)*2+1] = core.RoPECosSin(p, i, headDim, theta)
 		}
 	}
 	t := b.Alloc(core.F32, len(v))
