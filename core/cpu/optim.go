@@ -1,7 +1,6 @@
 package cpu
 
 import (
-	"fmt"
 	"math"
 
 	"github.com/dllmrl/agrpo/core"
@@ -10,14 +9,10 @@ import (
 // AdamW applies one PyTorch-style AdamW step in place.
 func (b *Backend) AdamW(param, grad, m, v *core.Tensor, step int, h core.AdamHyper) {
 	mustSameLen("adamw", param, grad, m, v)
-	if step < 1 {
-		panic(fmt.Sprintf("cpu: adamw step %d, want ≥ 1", step))
+	stepSize, sqrtBC2, decay, err := h.StepScalars(step)
+	if err != nil {
+		panic("cpu: " + err.Error())
 	}
-	bc1 := 1 - math.Pow(float64(h.Beta1), float64(step))
-	bc2 := 1 - math.Pow(float64(h.Beta2), float64(step))
-	stepSize := float32(float64(h.LR) / bc1)
-	sqrtBC2 := float32(math.Sqrt(bc2))
-	decay := 1 - h.LR*h.WeightDecay
 	body := &b.ops.adamw
 	*body = adamwBody{p: f32(param), g: f32(grad), ms: f32(m), vs: f32(v), h: h, stepSize: stepSize, sqrtBC2: sqrtBC2, decay: decay}
 	b.parallel(len(body.p), 1<<13, body)

@@ -4,7 +4,6 @@ package vulkan
 
 import (
 	"fmt"
-	"math"
 
 	"github.com/dllmrl/agrpo/core"
 	"github.com/dllmrl/agrpo/vk"
@@ -187,13 +186,12 @@ func (b *Backend) LogSoftmaxBackward(dx, dOut, out *core.Tensor) {
 // AdamW applies one PyTorch-style AdamW step in place.
 func (b *Backend) AdamW(param, grad, m, v *core.Tensor, step int, h core.AdamHyper) {
 	mustSameLen("adamw", param, grad, m, v)
-	if step < 1 {
-		panic(fmt.Sprintf("vulkan: adamw step %d, want ≥ 1", step))
+	stepSize, sqrtBC2, decay, err := h.StepScalars(step)
+	if err != nil {
+		panic("vulkan: " + err.Error())
 	}
-	bc1 := 1 - math.Pow(float64(h.Beta1), float64(step))
-	bc2 := 1 - math.Pow(float64(h.Beta2), float64(step))
 	n := param.Len()
 	b.dispatch(b.pipeline("adamw"), "adamw", groups1D(n),
-		push(n, h.Beta1, h.Beta2, h.Eps, float32(float64(h.LR)/bc1), float32(math.Sqrt(bc2)), 1-h.LR*h.WeightDecay),
+		push(n, h.Beta1, h.Beta2, h.Eps, stepSize, sqrtBC2, decay),
 		vk.Write(b.buf(param)), vk.Read(b.buf(grad)), vk.Write(b.buf(m)), vk.Write(b.buf(v)))
 }
