@@ -98,7 +98,7 @@ func ModelEncoder(path string, mc model.Config) (task.Encoder, error) {
 // it (task.CheckModel), or one trained for another task, as its metadata says, unless anyTask
 // allows that (on purpose: to fine-tune or compare across tasks).
 func CheckTask(ck *Loaded, name string, t task.Task, anyTask bool) error {
-	if err := task.CheckModel(ck.Config, ck.Encoder, t); err != nil {
+	if err := task.CheckModel(TaskLimits(ck.Config), ck.Encoder, t); err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
 	if trained := ck.Metadata["task"]; trained != "" && trained != t.Name() && !anyTask {
@@ -115,4 +115,9 @@ func DataNote(path string, ck *model.Checkpoint) string {
 		return ""
 	}
 	return fmt.Sprintf("note: %s carries no checksum of its tensor data (an older file, or another tool's): its header, tensor names, shapes and sizes were checked, its values were not", path)
+}
+
+// TaskLimits is what package task checks of a model with configuration c.
+func TaskLimits(c model.Config) task.ModelLimits {
+	return task.ModelLimits{VocabSize: c.VocabSize, MaskID: c.MaskID, EOSID: c.EOSID, MaxSeqLen: c.MaxSeqLen}
 }

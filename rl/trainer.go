@@ -119,7 +119,7 @@ func NewJobRun(job dist.Comm, cfg Config, b core.Backend, out io.Writer) (*Train
 		if err := mc.Validate(); err != nil {
 			return nil, fmt.Errorf("model: %w", err)
 		}
-		if err := task.CheckModel(mc, enc, t); err != nil { // a chat task needs a model's own tokenizer
+		if err := task.CheckModel(TaskLimits(mc), enc, t); err != nil { // a chat task needs a model's own tokenizer
 			return nil, fmt.Errorf("model: %w", err)
 		}
 		if err := checkMemory(cfg, mc, t, b); err != nil {

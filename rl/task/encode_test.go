@@ -9,7 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/dllmrl/agrpo/core/model"
 	"github.com/dllmrl/agrpo/core/tokenizer"
 	"github.com/dllmrl/agrpo/core/tokenizer/hf"
 )
@@ -124,7 +123,7 @@ func TestChatEncoder(t *testing.T) {
 // its context holds; without a template, or with too short a context, it is refused.
 func TestCheckModelTokenizer(t *testing.T) {
 	e := lladaEncoder(t)
-	mc := model.Config{VocabSize: 3880, MaskID: 3867, EOSID: 3860, MaxSeqLen: 1024}
+	mc := ModelLimits{VocabSize: 3880, MaskID: 3867, EOSID: 3860, MaxSeqLen: 1024}
 	if err := CheckModel(mc, e, gsm8k{}); err != nil {
 		t.Errorf("gsm8k: %v", err)
 	}

@@ -11,8 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-
-	"github.com/dllmrl/agrpo/core/model"
 )
 
 func TestParseNumber(t *testing.T) {
@@ -223,7 +221,7 @@ func TestGSM8KSplits(t *testing.T) {
 }
 
 func TestCheckModelChat(t *testing.T) {
-	mc := model.Config{VocabSize: VocabSize, MaskID: Mask, EOSID: EOS, MaxSeqLen: 4096}
+	mc := ModelLimits{VocabSize: VocabSize, MaskID: Mask, EOSID: EOS, MaxSeqLen: 4096}
 	err := CheckModel(mc, CharEncoder, gsm8k{})
 	if err == nil || !strings.Contains(err.Error(), "task gsm8k writes chat prompts for an instruction model with its own tokenizer") {
 		t.Errorf("CheckModel(gsm8k) = %v", err)

@@ -98,7 +98,6 @@ package task
 
 import (
 	"fmt"
-	"github.com/dllmrl/agrpo/core/model"
 	"io"
 	"math/rand/v2"
 	"strings"
@@ -204,12 +203,19 @@ func EncodeAnswer(t Task, answer string) ([]int32, error) {
 // encodeFit encodes s with the character vocabulary and checks that it takes at most n tokens.
 func encodeFit(s string, n int) ([]int32, error) { return CharEncoder.fit(s, n) }
 
+// ModelLimits is what a task checks of a model: its vocabulary's size and special ids, and its
+// context length (the fields of core/model's Config of the same names; this package does not
+// depend on the model).
+type ModelLimits struct {
+	VocabSize, MaskID, EOSID, MaxSeqLen int
+}
+
 // CheckModel reports why a model whose tokens e makes cannot run task t. With the character
 // vocabulary (e.Tok is Chars): a chat task (it needs a model's own tokenizer), a vocabulary or
 // special tokens other than the character tokenizer's. With a model's own tokenizer (whose
 // agreement with the model its loader checks): a chat task and no chat template. With either, a
 // context too short for t's prompt and answer.
-func CheckModel(mc model.Config, e Encoder, t Task) error {
+func CheckModel(mc ModelLimits, e Encoder, t Task) error {
 	_, chars := e.Tok.(Chars)
 	switch {
 	case e.Tok == nil:

@@ -199,7 +199,9 @@ func Generate(m *Model, r Request, onStep func(Step)) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := task.CheckModel(m.m.Cfg, task.CharEncoder, t); err != nil {
+	c := m.m.Cfg
+	if err := task.CheckModel(task.ModelLimits{VocabSize: c.VocabSize, MaskID: c.MaskID, EOSID: c.EOSID, MaxSeqLen: c.MaxSeqLen},
+		task.CharEncoder, t); err != nil {
 		return nil, fmt.Errorf("model %s: %w", m.Name, err)
 	}
 	ids, mask, err := task.EncodePrompt(t, p)
