@@ -5,6 +5,7 @@ package core
 
 import (
 	"fmt"
+	"reflect"
 	"strings"
 )
 
@@ -133,4 +134,27 @@ func SameShape(a, b []int) bool {
 		}
 	}
 	return true
+}
+
+// SameView reports whether t and u are the same view: of one storage, at one offset, with one
+// dtype and shape (a cache of something derived from a view can check it is still valid).
+func (t *Tensor) SameView(u *Tensor) bool {
+	return t.dtype == u.dtype && t.Offset == u.Offset && SameShape(t.shape, u.shape) && sameStorage(t.Storage, u.Storage)
+}
+
+// sameStorage reports whether two storages are the same buffer: slices by their first element
+// and length, anything else by ==.
+func sameStorage(x, y any) bool {
+	switch xs := x.(type) {
+	case []float32:
+		ys, ok := y.([]float32)
+		return ok && len(xs) == len(ys) && (len(xs) == 0 || &xs[0] == &ys[0])
+	case []int32:
+		ys, ok := y.([]int32)
+		return ok && len(xs) == len(ys) && (len(xs) == 0 || &xs[0] == &ys[0])
+	}
+	if x == nil || y == nil || !reflect.TypeOf(x).Comparable() || reflect.TypeOf(x) != reflect.TypeOf(y) {
+		return false
+	}
+	return x == y
 }

@@ -2,7 +2,6 @@ package model
 
 import (
 	"fmt"
-	"reflect"
 
 	"github.com/dllmrl/agrpo/core"
 )
@@ -26,9 +25,8 @@ type Model struct {
 
 // flatView is a cached [N, last dim] view of src, valid while src keeps its storage and offset.
 type flatView struct {
-	storage any
-	offset  int
-	flat    *core.Tensor
+	src  core.Tensor // the tensor's handle when the view was made
+	flat *core.Tensor
 }
 
 // New wraps parameters for cfg on backend b.
@@ -136,32 +134,15 @@ func (m *Model) flat(t *core.Tensor) *core.Tensor {
 	if t.Rank() == 2 {
 		return t
 	}
-	if f, ok := m.flats[t]; ok && f.offset == t.Offset && sameStorage(f.storage, t.Storage) &&
-		f.flat.Len() == t.Len() && f.flat.Dim(1) == t.Dim(-1) {
+	if f, ok := m.flats[t]; ok && f.src.SameView(t) {
 		return f.flat
 	}
 	if m.flats == nil || len(m.flats) >= 256 {
 		m.flats = make(map[*core.Tensor]flatView)
 	}
 	f := t.Reshape(t.Len()/t.Dim(-1), t.Dim(-1))
-	m.flats[t] = flatView{storage: t.Storage, offset: t.Offset, flat: f}
+	m.flats[t] = flatView{src: *t, flat: f}
 	return f
-}
-
-// sameStorage reports whether two tensor storages are the same buffer.
-func sameStorage(x, y any) bool {
-	switch xs := x.(type) {
-	case []float32:
-		ys, ok := y.([]float32)
-		return ok && len(xs) == len(ys) && (len(xs) == 0 || &xs[0] == &ys[0])
-	case []int32:
-		ys, ok := y.([]int32)
-		return ok && len(xs) == len(ys) && (len(xs) == 0 || &xs[0] == &ys[0])
-	}
-	if x == nil || y == nil || !reflect.TypeOf(x).Comparable() || reflect.TypeOf(x) != reflect.TypeOf(y) {
-		return false
-	}
-	return x == y
 }
 
 func (m *Model) freeActs() {
