@@ -13,12 +13,13 @@ import (
 	"github.com/dllmrl/agrpo/core/cpu"
 	"github.com/dllmrl/agrpo/core/model"
 	"github.com/dllmrl/agrpo/core/safetensors"
+	"github.com/dllmrl/agrpo/core/tokenizer/hf"
 	"github.com/dllmrl/agrpo/rl"
 )
 
 // tokenizerFiles are the files of a Hugging Face folder that export carries over from a source
 // folder: the tokenizer and its configuration (with the chat template).
-var tokenizerFiles = []string{"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"}
+var tokenizerFiles = []string{hf.TokenizerFile, hf.ConfigFile, "special_tokens_map.json"}
 
 // runExport writes a checkpoint as a Hugging Face folder in LLaDA's layout.
 func runExport(args []string, stdout, stderr io.Writer) error {
@@ -135,45 +136,65 @@ func runInfo(args []string, stdout, stderr io.Writer) error {
 		return errUsage
 	}
 	src := resolveCheckpoint(*ckpt)
-	ck, err := rl.LoadModel(src, cpu.New())
+	c, tensors, done, err := describe(src)
 	if err != nil {
 		return refused(err)
 	}
-	c := ck.Config
+	defer done()
 	fmt.Fprintf(stdout, "%s\n", src)
 	fmt.Fprintf(stdout, "  architecture  LLaDA-style masked-diffusion transformer: %d layers, d_model %d, %d heads on %d key/value heads (head dim %d), SwiGLU MLP %d, RoPE θ %g, RMSNorm ε %g\n",
 		c.Layers, c.DModel, c.Heads, c.KVHeadCount(), c.HeadDim(), c.MLPHidden, c.RopeTheta, c.NormEps)
 	fmt.Fprintf(stdout, "  vocabulary    %d tokens (mask %d, eos %d, pad %d), up to %d positions\n", c.VocabSize, c.MaskID, c.EOSID, c.PadID, c.MaxSeqLen)
 	fmt.Fprintf(stdout, "  parameters    %d (%.2f M)\n", c.NumParams(), float64(c.NumParams())/1e6)
-	if stored := storedDTypes(src); stored != "" {
-		fmt.Fprintf(stdout, "  stored as     %s\n", stored)
+	if tensors != nil {
+		fmt.Fprintf(stdout, "  stored as     %s\n", dtypeSummary(tensors))
 	}
 	fmt.Fprintf(stdout, "  memory        weights %s at fp32, about %s in 16 bits\n",
 		bytesText(4*int64(c.NumParams())), bytesText(2*int64(c.NumParams())))
 	return nil
 }
 
-// storedDTypes summarises the dtypes of a checkpoint file's or folder's tensors ("" for a
-// shipped model: float32, embedded).
-func storedDTypes(src string) string {
-	var tensors map[string]safetensors.Tensor
-	if st, err := os.Stat(src); err != nil {
-		return ""
-	} else if st.IsDir() {
+// describe reads what info prints without loading the weights (a real model would take its
+// whole size in float32): the config and the tensors' headers, memory-mapped, of a Hugging Face
+// folder or a checkpoint file; a shipped model (small, embedded) is loaded, and has no tensors
+// to list. done releases the mapped files.
+func describe(src string) (c model.Config, tensors map[string]safetensors.Tensor, done func(), err error) {
+	done = func() {}
+	st, err := os.Stat(src)
+	switch {
+	case err != nil:
+		ck, err := rl.LoadModel(src, cpu.New())
+		if err != nil {
+			return c, nil, done, err
+		}
+		return ck.Config, nil, done, nil
+	case st.IsDir():
+		raw, err := os.ReadFile(filepath.Join(src, model.HFConfigName))
+		if err == nil {
+			c, err = model.ParseHFConfig(raw)
+		}
+		if err != nil {
+			return c, nil, done, fmt.Errorf("%s: %w", src, err)
+		}
 		set, err := safetensors.OpenSet(src)
 		if err != nil {
-			return ""
+			return c, nil, done, err
 		}
-		defer set.Close()
-		tensors = set.Tensors
-	} else {
-		f, err := safetensors.OpenFile(src)
-		if err != nil {
-			return ""
-		}
-		defer f.Close()
-		tensors = f.Tensors
+		return c, set.Tensors, func() { set.Close() }, nil
 	}
+	f, err := safetensors.OpenFile(src)
+	if err != nil {
+		return c, nil, done, fmt.Errorf("checkpoint %s: %w", src, err)
+	}
+	if c, err = model.ConfigOf(src, f); err != nil {
+		f.Close()
+		return c, nil, done, err
+	}
+	return c, f.Tensors, func() { f.Close() }, nil
+}
+
+// dtypeSummary counts tensors and bytes per stored dtype.
+func dtypeSummary(tensors map[string]safetensors.Tensor) string {
 	count, size := map[safetensors.DType]int{}, map[safetensors.DType]int64{}
 	for _, t := range tensors {
 		count[t.DType]++
