@@ -9,9 +9,15 @@ import (
 	"strings"
 
 	"github.com/dllmrl/agrpo/rl"
+	"github.com/dllmrl/agrpo/rl/dist"
 )
 
+// runEval runs `demo eval`; under mpirun the ranks split the problems and rank 0 prints.
 func runEval(args []string, stdout, stderr io.Writer) error {
+	return asJob(eval, args, stdout, stderr)
+}
+
+func eval(job dist.Comm, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("eval", "eval -ckpt PATH|NAME -task NAME [-n N] [-steps 12,6,3] [-data FILE.jsonl] [-json]", stderr)
 	ckpt := fs.String("ckpt", "", "checkpoint path, Hugging Face model folder (LLaDA's layout) or shipped model name")
 	taskName := fs.String("task", "", "countdown | sudoku | arithmetic; with a model's own tokenizer also gsm8k | countdown_chat | sudoku_chat")
@@ -30,7 +36,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	b, why, closeBackend, err := openBackend(*device, stderr)
+	b, why, closeBackend, err := openRankBackend(job, *device, stderr)
 	if err != nil {
 		return err
 	}
@@ -46,6 +52,10 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	}
 	opts := rl.EvalOptions{Steps: steps, BlockLength: *block, Remasking: rm, Temperature: float32(*temp), BatchSize: *batch,
 		Seed: uint32(*seed), Samples: *samples, Encoder: enc}
+	if job.Size() > 1 {
+		opts.Job = job
+		why += fmt.Sprintf(" (rank 0 of %d; problems split over the ranks)", job.Size())
+	}
 	if *n < 0 || *batch <= 0 || *samples < 1 {
 		fmt.Fprintln(stderr, "demo eval: -n must be ≥ 0, -batch > 0 and -samples ≥ 1")
 		return errUsage

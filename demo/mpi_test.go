@@ -1,14 +1,23 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/dllmrl/agrpo/core/cpu"
+	"github.com/dllmrl/agrpo/rl"
 	"github.com/dllmrl/agrpo/rl/dist/disttest"
 )
 
@@ -62,4 +71,111 @@ func exitCode(err error) int {
 		return e.ExitCode()
 	}
 	return -1
+}
+
+// TestEvalMPI: `mpirun -np N demo eval` splits the problems over the ranks and prints, from
+// rank 0 alone, the results of one process (sampled at T > 0 in batches that the shares cut
+// through, so each row must keep its random stream).
+func TestEvalMPI(t *testing.T) {
+	disttest.Mpirun(t)
+	args := "eval -ckpt sudoku-base -task sudoku -n 23 -steps 16,4 -temperature 0.6 -seed 5 -batch 10 -device cpu -json"
+	code, one, stderr := runDemo(strings.Fields(args)...)
+	if code != 0 {
+		t.Fatalf("demo %s: exit %d: %s", args, code, stderr)
+	}
+	want := decodeEval(t, one)
+	for _, n := range []int{2, 3} {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		cmd := disttest.Command(ctx, t, n, "", "demo", "DEMO_ARGS="+args, "GOMAXPROCS=1")
+		var out, errb bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		err := cmd.Run()
+		cancel()
+		if err != nil {
+			t.Fatalf("mpirun -np %d demo eval: %v\n%s%s", n, err, out.String(), errb.String())
+		}
+		if lines := strings.Count(out.String(), "\n"); lines != 1 {
+			t.Errorf("mpirun -np %d demo eval printed %d lines, want rank 0's one:\n%s", n, lines, out.String())
+		}
+		got := decodeEval(t, out.String())
+		if n == 2 {
+			// Rank 0's progress counts its own share: 12 of the 23 problems at 2 step counts.
+			cmd := disttest.Command(context.Background(), t, n, "", "demo", "DEMO_ARGS="+strings.TrimSuffix(args, " -json"), "GOMAXPROCS=1")
+			text, err := cmd.CombinedOutput()
+			if err != nil || !strings.Contains(string(text), " 24/24") || strings.Contains(string(text), "/46") {
+				t.Errorf("mpirun -np 2 demo eval does not split the problems (rank 0 should do 24 of 46 samples): %v\n%s", err, text)
+			}
+		}
+		if len(got) != len(want) {
+			t.Fatalf("np %d: %d results, want %d", n, len(got), len(want))
+		}
+		for i := range want {
+			w, g := want[i], got[i]
+			if g.Steps != w.Steps || g.N != w.N || math.Abs(g.Accuracy-w.Accuracy) > 1e-12 || math.Abs(g.CellAccuracy-w.CellAccuracy) > 1e-12 ||
+				math.Abs(g.MeanReward-w.MeanReward) > 1e-9*math.Abs(w.MeanReward) {
+				t.Errorf("np %d at %d steps: %+v, one process %+v", n, w.Steps, g, w)
+			}
+		}
+	}
+}
+
+// decodeEval reads the results of `demo eval -json`.
+func decodeEval(t *testing.T, out string) []rl.EvalResult {
+	t.Helper()
+	var r struct{ Results []rl.EvalResult }
+	if err := json.Unmarshal([]byte(out), &r); err != nil || len(r.Results) == 0 {
+		t.Fatalf("demo eval -json: %v\n%s", err, out)
+	}
+	return r.Results
+}
+
+// TestTrainMPIInterrupt: Ctrl-C on mpirun (SIGINT), started with a kill grace longer than a
+// step (odls_base_sigkill_timeout), and SIGUSR1 on mpirun without it, each save the checkpoint
+// on rank 0 at the step every rank stopped after, and the job resumes from it.
+func TestTrainMPIInterrupt(t *testing.T) {
+	disttest.Mpirun(t)
+	for _, c := range []struct {
+		sig os.Signal
+		env []string
+	}{
+		{os.Interrupt, []string{"OMPI_MCA_odls_base_sigkill_timeout=10"}},
+		{syscall.SIGUSR1, nil},
+	} {
+		dir := t.TempDir()
+		cfg := filepath.Join(dir, "slow.toml")
+		os.WriteFile(cfg, []byte("[run]\nname = \"slow\"\nout_dir = \""+dir+"\"\ndevice = \"cpu\"\n[task]\nname = \"arithmetic\"\n"+
+			"[train]\nsteps = 100000\nbatch_size = 256\nlog_every = 1\n"), 0o644)
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		cmd := disttest.Command(ctx, t, 2, "", "demo", append([]string{"DEMO_ARGS=train -config " + cfg, "GOMAXPROCS=1"}, c.env...)...)
+		stderr, err := cmd.StderrPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		var log strings.Builder
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			line := sc.Text()
+			log.WriteString(line + "\n")
+			if strings.HasPrefix(line, "step 1/") {
+				cmd.Process.Signal(c.sig)
+			}
+		}
+		cmd.Wait()
+		cancel()
+		var step int
+		out := log.String()
+		if _, err := fmt.Sscanf(out[max(0, strings.Index(out, "interrupted at step")):], "interrupted at step %d", &step); err != nil || step < 1 {
+			t.Fatalf("%v on mpirun did not report a checkpoint: %v\n%s", c.sig, err, out)
+		}
+		tr, err := rl.Resume(filepath.Join(dir, "slow"), cpu.New(), io.Discard)
+		if err != nil {
+			t.Fatalf("resume after %v: %v", c.sig, err)
+		}
+		if tr.Step != step {
+			t.Errorf("%v: the checkpoint is at step %d, the job said it stopped at %d", c.sig, tr.Step, step)
+		}
+	}
 }

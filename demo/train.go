@@ -18,12 +18,18 @@ import (
 	"github.com/schollz/progressbar/v3"
 )
 
-// runTrain runs `demo train`. Started by mpirun (`mpirun -np N demo train …`), it is one rank
-// of a data-parallel job: rank 0 writes the run folder and prints, and a rank that fails ends
-// the whole job (MPI_Abort) with its rank and cause, so that no rank waits for it.
+// runTrain runs `demo train`, as one rank of a data-parallel job when mpirun started it: rank 0
+// writes the run folder and prints.
 func runTrain(args []string, stdout, stderr io.Writer) error {
+	return asJob(train, args, stdout, stderr)
+}
+
+// asJob runs a command that can be one rank of a data-parallel job (`mpirun -np N demo …`):
+// outside mpirun it runs alone; inside, it joins the job, only rank 0 prints, and a rank that
+// fails ends the whole job (MPI_Abort) with its rank and cause, so that no rank waits for it.
+func asJob(run func(job dist.Comm, args []string, stdout, stderr io.Writer) error, args []string, stdout, stderr io.Writer) error {
 	if !dist.Launched() {
-		return train(dist.Single{}, args, stdout, stderr)
+		return run(dist.Single{}, args, stdout, stderr)
 	}
 	job, err := dist.Open()
 	if err != nil {
@@ -32,7 +38,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	if job.Rank() != 0 {
 		stdout, stderr = io.Discard, io.Discard
 	}
-	err = train(job, args, stdout, stderr)
+	err = run(job, args, stdout, stderr)
 	if err != nil && !errors.Is(err, rl.ErrInterrupted) {
 		code := exitFailed
 		if u := (usageError{}); errors.Is(err, errUsage) || errors.As(err, &u) {
@@ -92,11 +98,16 @@ func train(job dist.Comm, args []string, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprintf(stderr, "resuming %s at step %d of %d\ndevice: %s%s\n", tr.Dir, tr.Step, tr.Cfg.Train.Steps, why, ranks)
 	}
-	// mpirun answers Ctrl-C by killing the ranks a second later, too soon for a step to end, but
-	// passes SIGUSR1 on: `kill -USR1 <mpirun's pid>` checkpoints the job and stops it.
+	// mpirun answers Ctrl-C with SIGTERM to the ranks and kills them after its grace (1 s unless
+	// raised), but passes SIGUSR1 on: `kill -USR1 <mpirun's pid>` checkpoints the job and stops it.
 	var also []os.Signal
 	if job.Size() > 1 {
 		also = append(also, syscall.SIGUSR1)
+		if g := dist.KillGrace(); g < minKillGrace {
+			fmt.Fprintf(stderr, "note: mpirun kills the ranks %v after a Ctrl-C, likely before a step ends and saves; "+
+				"start it with --mca odls_base_sigkill_timeout %d to make Ctrl-C checkpoint, or stop with kill -USR1 <mpirun's pid>\n",
+				g, int(minKillGrace.Seconds()))
+		}
 	}
 	ctx, stop := interruptible(stderr, also...)
 	defer stop()
@@ -146,6 +157,10 @@ func trainDisplay(w io.Writer, steps, from int) (onStep func(rl.StepInfo), finis
 		}
 	}, func() {}
 }
+
+// minKillGrace is the grace after Ctrl-C under mpirun below which `demo train` warns that
+// Ctrl-C will not checkpoint: a few steps of a large model.
+const minKillGrace = 30 * time.Second
 
 // interruptible is a context cancelled by the first Ctrl-C (or SIGTERM, or one of also), which
 // then lets the run save its checkpoint; a second one ends the process at once, as the signal's

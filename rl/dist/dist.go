@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"time"
 )
 
 // Comm is a job of Size ranks. Every method except Rank, Size and Abort is a collective: all
@@ -93,4 +94,16 @@ func Share(n, rank, size int) (lo, hi int) {
 // one-process job it prints the message and exits.
 func Fail(c Comm, code int, err error) {
 	c.Abort(code, fmt.Sprintf("rank %d of %d failed: %v", c.Rank(), c.Size(), err))
+}
+
+// KillGrace is how long Open MPI's mpirun lets the ranks run after it forwards Ctrl-C to them
+// as SIGTERM, before it kills them (its MCA parameter odls_base_sigkill_timeout, default 1 s,
+// which mpirun hands to the ranks in their environment). A rank needs a step's time to reach
+// a checkpoint, so a Ctrl-C that should save must have a grace longer than a step.
+func KillGrace() time.Duration {
+	s, err := strconv.Atoi(os.Getenv("OMPI_MCA_odls_base_sigkill_timeout"))
+	if err != nil || s < 0 {
+		return time.Second
+	}
+	return time.Duration(s) * time.Second
 }
