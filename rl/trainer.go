@@ -74,15 +74,16 @@ type Trainer struct {
 }
 
 // NewRun creates the run folder cfg.Run.OutDir/cfg.Run.Name, writes the config into it and
-// builds the model: fresh for cfg.Model, or loaded from cfg.Model.Init. Everything is checked
-// before the folder is created, so a refused config leaves nothing behind.
-func NewRun(cfg Config, b core.Backend, out io.Writer) (*Trainer, error) {
-	return NewJobRun(dist.Single{}, cfg, b, out)
+// builds the model: fresh for cfg.Model, or loaded from cfg.Model.Init, a path or a name in
+// named (LoadModel). Everything is checked before the folder is created, so a refused config
+// leaves nothing behind.
+func NewRun(cfg Config, named Catalog, b core.Backend, out io.Writer) (*Trainer, error) {
+	return NewJobRun(dist.Single{}, cfg, named, b, out)
 }
 
 // NewJobRun is NewRun on every rank of a data-parallel job: rank 0 creates the run folder, and
 // the ranks check that they hold the same config and model and take rank 0's parameters.
-func NewJobRun(job dist.Comm, cfg Config, b core.Backend, out io.Writer) (*Trainer, error) {
+func NewJobRun(job dist.Comm, cfg Config, named Catalog, b core.Backend, out io.Writer) (*Trainer, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -100,7 +101,7 @@ func NewJobRun(job dist.Comm, cfg Config, b core.Backend, out io.Writer) (*Train
 	var m *model.Model
 	enc := task.CharEncoder
 	if cfg.Model.Init != "" {
-		ck, err := LoadModel(cfg.Model.Init, b)
+		ck, err := LoadModel(cfg.Model.Init, named, b)
 		if err != nil {
 			return nil, fmt.Errorf("model.init: %w", err)
 		}
@@ -132,7 +133,7 @@ func NewJobRun(job dist.Comm, cfg Config, b core.Backend, out io.Writer) (*Train
 	tr := &Trainer{Cfg: cfg, Dir: dir, Task: t, Model: m, Enc: enc, Opt: NewAdamW(b, m.Cfg), Out: out, saved: -1, job: job}
 	tr.src = rand.NewPCG(cfg.Run.Seed, 0x5f7)
 	tr.rng = rand.New(tr.src)
-	if tr.rl, err = newRLState(cfg, m); err != nil {
+	if tr.rl, err = newRLState(cfg, named, m); err != nil {
 		return nil, err
 	}
 	if err := tr.checkSampling(); err != nil {
@@ -185,14 +186,15 @@ func ModelConfigFor(mc ModelConfig, t task.Task) model.Config {
 		NormEps: mc.NormEps, MaskID: task.Mask, EOSID: task.EOS, PadID: task.EOS}
 }
 
-// Resume reopens a run folder at its checkpoint.
-func Resume(dir string, b core.Backend, out io.Writer) (*Trainer, error) {
-	return ResumeJob(dist.Single{}, dir, b, out)
+// Resume reopens a run folder at its checkpoint. named resolves its model.init when that is a
+// name, for the KL reference of rl.beta > 0.
+func Resume(dir string, named Catalog, b core.Backend, out io.Writer) (*Trainer, error) {
+	return ResumeJob(dist.Single{}, dir, named, b, out)
 }
 
 // ResumeJob is Resume on every rank of a data-parallel job, which may have another number of
 // ranks than the job that wrote the checkpoint: the checkpoint holds no per-rank state.
-func ResumeJob(job dist.Comm, dir string, b core.Backend, out io.Writer) (*Trainer, error) {
+func ResumeJob(job dist.Comm, dir string, named Catalog, b core.Backend, out io.Writer) (*Trainer, error) {
 	cfg, err := LoadConfig(filepath.Join(dir, ConfigFile))
 	if err != nil {
 		return nil, fmt.Errorf("resume %s: %w", dir, err)
@@ -253,7 +255,7 @@ func ResumeJob(job dist.Comm, dir string, b core.Backend, out io.Writer) (*Train
 			return nil, fmt.Errorf("resume %s: rl.beta > 0 needs model.init as the reference", dir)
 		}
 	}
-	if tr.rl, err = newRLState(cfg, tr.Model); err != nil {
+	if tr.rl, err = newRLState(cfg, named, tr.Model); err != nil {
 		return nil, fmt.Errorf("resume %s: %w", dir, err)
 	}
 	if err := tr.join(); err != nil {
