@@ -44,11 +44,11 @@ func (d DType) String() string {
 type Tensor struct {
 	shape []int
 	dtype DType
-	// Storage is backend-private: only the backend that allocated the tensor interprets it.
-	// Views made by Reshape share it.
-	Storage any
-	// Offset is the element offset of this handle into Storage (non-zero for row-range views).
-	Offset int
+	// storage is the backend's: only the backend that allocated the tensor interprets it.
+	// Views made by Reshape and Rows share it.
+	storage any
+	// offset is the element offset of this handle into storage (non-zero for row-range views).
+	offset int
 }
 
 // NewTensor makes a handle; backends call it from Alloc. Shape entries must be positive.
@@ -58,8 +58,21 @@ func NewTensor(dtype DType, storage any, shape ...int) *Tensor {
 			panic(fmt.Sprintf("core: invalid tensor shape %v", shape))
 		}
 	}
-	return &Tensor{shape: append([]int(nil), shape...), dtype: dtype, Storage: storage}
+	return &Tensor{shape: append([]int(nil), shape...), dtype: dtype, storage: storage}
 }
+
+// Storage is what the backend that allocated t gave NewTensor, shared by every view of it. It is
+// for that backend alone: to anyone else it means nothing, and the data is read through
+// Download.
+func (t *Tensor) Storage() any { return t.storage }
+
+// Offset is the element offset of this view into its Storage, for the backend alone (non-zero
+// for row-range views).
+func (t *Tensor) Offset() int { return t.offset }
+
+// DropStorage forgets the storage, so that a freed handle cannot reach memory its backend
+// reuses; for the backend's Free alone.
+func (t *Tensor) DropStorage() { t.storage = nil }
 
 // Shape returns the dimensions; callers must not modify the slice.
 func (t *Tensor) Shape() []int { return t.shape }
@@ -87,8 +100,8 @@ func (t *Tensor) Reshape(shape ...int) *Tensor {
 	if NumElems(shape) != t.Len() {
 		panic(fmt.Sprintf("core: cannot reshape %v to %v", t.shape, shape))
 	}
-	v := NewTensor(t.dtype, t.Storage, shape...)
-	v.Offset = t.Offset
+	v := NewTensor(t.dtype, t.storage, shape...)
+	v.offset = t.offset
 	return v
 }
 
@@ -100,8 +113,8 @@ func (t *Tensor) Rows(lo, hi int) *Tensor {
 	}
 	inner := t.Len() / t.shape[0]
 	shape := append([]int{hi - lo}, t.shape[1:]...)
-	v := NewTensor(t.dtype, t.Storage, shape...)
-	v.Offset = t.Offset + lo*inner
+	v := NewTensor(t.dtype, t.storage, shape...)
+	v.offset = t.offset + lo*inner
 	return v
 }
 
@@ -139,7 +152,7 @@ func SameShape(a, b []int) bool {
 // SameView reports whether t and u are the same view: of one storage, at one offset, with one
 // dtype and shape (a cache of something derived from a view can check it is still valid).
 func (t *Tensor) SameView(u *Tensor) bool {
-	return t.dtype == u.dtype && t.Offset == u.Offset && SameShape(t.shape, u.shape) && sameStorage(t.Storage, u.Storage)
+	return t.dtype == u.dtype && t.offset == u.offset && SameShape(t.shape, u.shape) && sameStorage(t.storage, u.storage)
 }
 
 // sameStorage reports whether two storages are the same buffer: slices by their first element

@@ -24,3 +24,25 @@ func TestSameView(t *testing.T) {
 		}
 	}
 }
+
+// TestViewBacking: views share their tensor's storage at the offset of their first element, and
+// a dropped storage is gone from that handle only.
+func TestViewBacking(t *testing.T) {
+	data := make([]float32, 12)
+	a := NewTensor(F32, data, 3, 4)
+	rows := a.Rows(1, 3)
+	inner := rows.Rows(1, 2).Reshape(2, 2)
+	for _, tc := range []struct {
+		name   string
+		v      *Tensor
+		offset int
+	}{{"the tensor", a, 0}, {"rows [1,3)", rows, 4}, {"row 1 of rows [1,3), reshaped", inner, 8}} {
+		if s, ok := tc.v.Storage().([]float32); !ok || &s[0] != &data[0] || tc.v.Offset() != tc.offset {
+			t.Errorf("%s: storage %p offset %d, want %p offset %d", tc.name, tc.v.Storage(), tc.v.Offset(), data, tc.offset)
+		}
+	}
+	rows.DropStorage()
+	if rows.Storage() != nil || a.Storage() == nil {
+		t.Errorf("after dropping the view's storage: view %v, tensor %v; want nil and the tensor's", rows.Storage(), a.Storage())
+	}
+}

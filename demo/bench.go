@@ -18,6 +18,7 @@ import (
 	"github.com/dllmrl/agrpo/core/sampler"
 	"github.com/dllmrl/agrpo/core/vulkan"
 	"github.com/dllmrl/agrpo/rl"
+	"github.com/dllmrl/agrpo/rl/models"
 )
 
 // benchResult is what `demo bench -json` prints, one object.
@@ -329,7 +330,7 @@ func timeAGRPOStep(b core.Backend, remasking core.Remasking) (step, rollout, upd
 	c.RL.Estimators["agrpo"] = agrpo // c's map is its own: DefaultConfig makes a new one
 	c.RL.Rollout.Remasking = remasking
 	c.Eval = rl.EvalConfig{N: 1, Steps: []int{12}, Remasking: core.LowConfidence, BatchSize: 1}
-	tr, err := rl.NewRun(c, b, io.Discard)
+	tr, err := rl.NewRun(c, models.Shipped, b, io.Discard)
 	if err != nil {
 		return 0, 0, 0, err
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/dllmrl/agrpo/core/safetensors"
 	"github.com/dllmrl/agrpo/core/tokenizer/hf"
 	"github.com/dllmrl/agrpo/rl"
+	"github.com/dllmrl/agrpo/rl/models"
 )
 
 // tokenizerFiles are the files of a Hugging Face folder that export carries over from a source
@@ -50,7 +51,7 @@ func runExport(args []string, stdout, stderr io.Writer) error {
 	}
 	src := resolveCheckpoint(*ckpt)
 	b := cpu.New()
-	ck, err := rl.LoadModel(src, b)
+	ck, err := rl.LoadModel(src, models.Shipped, b)
 	if err != nil {
 		return refused(err)
 	}
@@ -163,7 +164,7 @@ func describe(src string) (c model.Config, tensors map[string]safetensors.Tensor
 	st, err := os.Stat(src)
 	switch {
 	case err != nil:
-		ck, err := rl.LoadModel(src, cpu.New())
+		ck, err := rl.LoadModel(src, models.Shipped, cpu.New())
 		if err != nil {
 			return c, nil, done, err
 		}

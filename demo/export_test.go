@@ -36,7 +36,7 @@ func TestExportAndInfo(t *testing.T) {
 
 	// A run folder exports its model.safetensors.
 	run := filepath.Join(dir, "run")
-	raw, _ := models.Bytes("countdown-base")
+	raw, _ := models.Shipped.Bytes("countdown-base")
 	os.MkdirAll(run, 0o755)
 	os.WriteFile(filepath.Join(run, rl.ModelFile), raw, 0o644)
 	fromRun := filepath.Join(dir, "from-run")
@@ -62,7 +62,7 @@ func TestExportAndInfo(t *testing.T) {
 		}
 	}
 
-	ck, err := rl.LoadModel(again, cpu.New())
+	ck, err := rl.LoadModel(again, models.Shipped, cpu.New())
 	if err != nil {
 		t.Fatal(err)
 	}

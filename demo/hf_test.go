@@ -17,6 +17,7 @@ import (
 	"github.com/dllmrl/agrpo/core/tokenizer/hf"
 	"github.com/dllmrl/agrpo/core/vulkan"
 	"github.com/dllmrl/agrpo/rl"
+	"github.com/dllmrl/agrpo/rl/models"
 	"github.com/dllmrl/agrpo/rl/task"
 )
 
@@ -169,7 +170,7 @@ func TestEvalFolderTokenizer(t *testing.T) {
 		}
 	}
 	// The completions behind those numbers are the direct ones, text for text.
-	loaded, err := rl.LoadModel(bpeFolder, b)
+	loaded, err := rl.LoadModel(bpeFolder, models.Shipped, b)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"github.com/dllmrl/agrpo/core"
 	"github.com/dllmrl/agrpo/core/model"
 	"github.com/dllmrl/agrpo/rl"
+	"github.com/dllmrl/agrpo/rl/models"
 	"github.com/dllmrl/agrpo/rl/task"
 )
 
@@ -49,7 +50,7 @@ func parseRemasking(cmd, remasking string, stderr io.Writer) (core.Remasking, er
 
 // loadModel loads -ckpt (refused when missing or damaged) and notes a file without a checksum.
 func loadModel(ckpt string, b core.Backend, stderr io.Writer) (*rl.Loaded, error) {
-	ck, err := rl.LoadModel(ckpt, b)
+	ck, err := rl.LoadModel(ckpt, models.Shipped, b)
 	if err != nil {
 		return nil, refused(err)
 	}

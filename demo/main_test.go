@@ -17,6 +17,7 @@ import (
 	"github.com/dllmrl/agrpo/core/safetensors"
 	"github.com/dllmrl/agrpo/core/vulkan"
 	"github.com/dllmrl/agrpo/rl"
+	"github.com/dllmrl/agrpo/rl/models"
 )
 
 func runDemo(args ...string) (code int, stdout, stderr string) {
@@ -125,7 +126,7 @@ func TestEvalShippedModel(t *testing.T) {
 func TestHFFolder(t *testing.T) {
 	dir := t.TempDir()
 	b := cpu.New()
-	ck, err := rl.LoadModel("countdown-base", b)
+	ck, err := rl.LoadModel("countdown-base", models.Shipped, b)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -183,12 +183,12 @@ func newSite(wasm, wasmExec []byte) (site, error) {
 		Models []modelInfo `json:"models"`
 	}
 	index.Models = []modelInfo{} // an empty list, not null, when nothing is shipped
-	for _, name := range models.Names() {
+	for _, name := range models.Shipped.Names() {
 		taskName, method, _ := strings.Cut(name, "-")
 		if _, err := task.ByName(taskName); err != nil {
 			continue
 		}
-		raw, _ := models.Bytes(name) // a listed name always has its file
+		raw, _ := models.Shipped.Bytes(name) // a listed name always has its file
 		url := "/models/" + name + ".safetensors"
 		s[url] = newAsset("application/octet-stream", raw, true)
 		index.Models = append(index.Models, modelInfo{Name: name, Task: taskName, Method: method, URL: url, Bytes: len(raw)})

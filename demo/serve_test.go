@@ -105,12 +105,12 @@ func TestSiteModels(t *testing.T) {
 	if err := json.Unmarshal(body(t, get(s, "GET", "/models/index.json", "")), &index); err != nil {
 		t.Fatal(err)
 	}
-	if len(index.Models) != len(models.Names()) {
-		t.Fatalf("index lists %d models, %d are shipped", len(index.Models), len(models.Names()))
+	if len(index.Models) != len(models.Shipped.Names()) {
+		t.Fatalf("index lists %d models, %d are shipped", len(index.Models), len(models.Shipped.Names()))
 	}
 	for i, m := range index.Models {
-		raw, _ := models.Bytes(models.Names()[i])
-		if m.Name != models.Names()[i] || m.Name != m.Task+"-"+m.Method || m.Bytes != len(raw) {
+		raw, _ := models.Shipped.Bytes(models.Shipped.Names()[i])
+		if m.Name != models.Shipped.Names()[i] || m.Name != m.Task+"-"+m.Method || m.Bytes != len(raw) {
 			t.Errorf("index entry %+v", m)
 		}
 		resp := get(s, "GET", m.URL, "gzip")

@@ -18,6 +18,7 @@ import (
 	"github.com/dllmrl/agrpo/core/pg"
 	"github.com/dllmrl/agrpo/core/sampler"
 	"github.com/dllmrl/agrpo/rl"
+	"github.com/dllmrl/agrpo/rl/models"
 	"github.com/dllmrl/agrpo/rl/task"
 )
 
@@ -61,7 +62,7 @@ func runStory(args []string, stdout, stderr io.Writer) error {
 	}
 	say("device: %s\n", why)
 	baseName := t.Name() + "-base"
-	ck, err := rl.LoadModel(baseName, b)
+	ck, err := rl.LoadModel(baseName, models.Shipped, b)
 	if err != nil {
 		return err
 	}
@@ -71,7 +72,7 @@ func runStory(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	tr, err := rl.NewRun(cfg, b, io.Discard)
+	tr, err := rl.NewRun(cfg, models.Shipped, b, io.Discard)
 	if err != nil {
 		return refused(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/dllmrl/agrpo/core/vulkan"
 	"github.com/dllmrl/agrpo/rl"
 	"github.com/dllmrl/agrpo/rl/dist"
+	"github.com/dllmrl/agrpo/rl/models"
 	"github.com/schollz/progressbar/v3"
 )
 
@@ -88,12 +89,12 @@ func train(job dist.Comm, args []string, stdout, stderr io.Writer) error {
 	}
 	var tr *rl.Trainer
 	if *config != "" {
-		if tr, err = rl.NewJobRun(job, cfg, b, stderr); err != nil {
+		if tr, err = rl.NewJobRun(job, cfg, models.Shipped, b, stderr); err != nil {
 			return refused(err)
 		}
 		fmt.Fprintf(stderr, "run %s: %s on %s, %d steps\ndevice: %s%s\n", tr.Dir, cfg.Task.Name, modelSummary(tr), cfg.Train.Steps, why, ranks)
 	} else {
-		if tr, err = rl.ResumeJob(job, *resume, b, stderr); err != nil {
+		if tr, err = rl.ResumeJob(job, *resume, models.Shipped, b, stderr); err != nil {
 			return refused(err)
 		}
 		fmt.Fprintf(stderr, "resuming %s at step %d of %d\ndevice: %s%s\n", tr.Dir, tr.Step, tr.Cfg.Train.Steps, why, ranks)

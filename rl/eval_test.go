@@ -6,6 +6,7 @@ import (
 	"github.com/dllmrl/agrpo/core"
 	"github.com/dllmrl/agrpo/core/cpu"
 	"github.com/dllmrl/agrpo/core/model"
+	"github.com/dllmrl/agrpo/rl/models"
 	"github.com/dllmrl/agrpo/rl/task"
 )
 
@@ -14,7 +15,7 @@ import (
 // completions; greedy samples of one problem are all the same completion.
 func TestEvaluateSamples(t *testing.T) {
 	b := cpu.New()
-	ck, err := LoadModel("sudoku-base", b)
+	ck, err := LoadModel("sudoku-base", models.Shipped, b)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -60,9 +60,9 @@ func TestJobRank(t *testing.T) {
 	}
 	var tr *Trainer
 	if resume := os.Getenv("AGRPO_JOB_RESUME"); resume != "" {
-		tr, err = ResumeJob(job, resume, b, io.Discard)
+		tr, err = ResumeJob(job, resume, nil, b, io.Discard)
 	} else {
-		tr, err = NewJobRun(job, cfg, b, io.Discard)
+		tr, err = NewJobRun(job, cfg, nil, b, io.Discard)
 	}
 	if poison, _ := strconv.Atoi(os.Getenv("AGRPO_JOB_POISON")); err == nil && odd && poison > 0 {
 		// This rank's weights turn NaN after step poison, as a faulty device's might.
@@ -95,7 +95,7 @@ func oneProcess(t *testing.T, method string, steps int, b core.Backend) string {
 	if b == nil {
 		b = cpu.New()
 	}
-	tr, err := NewRun(jobConfig(method, dir, steps), b, io.Discard)
+	tr, err := NewRun(jobConfig(method, dir, steps), nil, b, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -309,7 +309,7 @@ func TestJobRankKilled(t *testing.T) {
 			t.Fatalf("checkpoint kept at step %s", saved)
 		}
 		if resumeOn == 1 {
-			tr, err := Resume(run, cpu.New(), io.Discard)
+			tr, err := Resume(run, nil, cpu.New(), io.Discard)
 			if err != nil {
 				t.Fatal(err)
 			}

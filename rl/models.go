@@ -9,7 +9,6 @@ import (
 	"github.com/dllmrl/agrpo/core"
 	"github.com/dllmrl/agrpo/core/model"
 	"github.com/dllmrl/agrpo/core/tokenizer/hf"
-	"github.com/dllmrl/agrpo/rl/models"
 	"github.com/dllmrl/agrpo/rl/task"
 )
 
@@ -22,10 +21,21 @@ type Loaded struct {
 	Encoder task.Encoder
 }
 
+// Catalog finds models by name: for LoadModel and the trainer's model.init, a name that is no
+// path. The command passes the shipped models (rl/models.Shipped); rl itself embeds none, so
+// that importing it does not put their megabytes into every binary. A nil Catalog knows no
+// names.
+type Catalog interface {
+	// Bytes is the checkpoint file of the model called name, false when there is none.
+	Bytes(name string) ([]byte, bool)
+	// Names lists the models it holds, for the error that names an unknown one.
+	Names() []string
+}
+
 // LoadModel loads a checkpoint by path — a file of this project, or a Hugging Face model folder
 // in LLaDA's layout (model.LoadDir) with its tokenizer (ModelEncoder) — or, when no such file
-// exists, by shipped model name.
-func LoadModel(nameOrPath string, b core.Backend) (*Loaded, error) {
+// exists, by name from named.
+func LoadModel(nameOrPath string, named Catalog, b core.Backend) (*Loaded, error) {
 	if st, err := os.Stat(nameOrPath); err == nil {
 		if !st.IsDir() {
 			ck, err := model.Load(nameOrPath, b)
@@ -44,7 +54,10 @@ func LoadModel(nameOrPath string, b core.Backend) (*Loaded, error) {
 		}
 		return &Loaded{Checkpoint: ck, Encoder: enc}, nil
 	}
-	if raw, ok := models.Bytes(nameOrPath); ok {
+	if named == nil {
+		return nil, fmt.Errorf("no checkpoint file %q (and no model names are known here)", nameOrPath)
+	}
+	if raw, ok := named.Bytes(nameOrPath); ok {
 		ck, err := model.Decode(nameOrPath, raw, b)
 		if err != nil {
 			return nil, err
@@ -52,7 +65,7 @@ func LoadModel(nameOrPath string, b core.Backend) (*Loaded, error) {
 		return &Loaded{Checkpoint: ck, Encoder: task.CharEncoder}, nil
 	}
 	return nil, fmt.Errorf("no checkpoint file %q and no shipped model of that name (shipped: %s)",
-		nameOrPath, strings.Join(models.Names(), ", "))
+		nameOrPath, strings.Join(named.Names(), ", "))
 }
 
 // ModelEncoder is the encoder of the model that path holds, whose architecture is mc: for a

@@ -1,12 +1,16 @@
 package rl
 
 import (
+	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/dllmrl/agrpo/core/cpu"
 	"github.com/dllmrl/agrpo/core/model"
+	"github.com/dllmrl/agrpo/rl/models"
 	"github.com/dllmrl/agrpo/rl/task"
 )
 
@@ -15,7 +19,7 @@ import (
 // refused naming both files and the ids that disagree.
 func TestModelEncoder(t *testing.T) {
 	hfDir := filepath.Join("..", "testdata", "hf")
-	ck, err := LoadModel(filepath.Join(hfDir, "llada-bpe-tiny"), cpu.New())
+	ck, err := LoadModel(filepath.Join(hfDir, "llada-bpe-tiny"), nil, cpu.New())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,6 +51,55 @@ func TestModelEncoder(t *testing.T) {
 		_, err := ModelEncoder(filepath.Join(hfDir, "llada-bpe-tiny"), mc)
 		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "llada-bpe-tiny: ") {
 			t.Errorf("got %v, want %q", err, c.want)
+		}
+	}
+}
+
+// TestModelsOnlyInTheCommand: of the module's packages only the command (demo) imports the
+// embedded models, directly or not, so a program importing rl, core or wasm carries none of
+// their megabytes. It asks `go list` for the import graph (tests' imports aside), for this
+// platform and for the browser's (js/wasm).
+func TestModelsOnlyInTheCommand(t *testing.T) {
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatalf("the go command is needed to list imports: %v", err)
+	}
+	const module, embedded = "github.com/dllmrl/agrpo", "github.com/dllmrl/agrpo/rl/models"
+	for _, env := range [][]string{{}, {"GOOS=js", "GOARCH=wasm"}} {
+		cmd := exec.Command(goTool, "list", "-e", "-f", "{{.ImportPath}}{{range .Deps}} {{.}}{{end}}", module+"/...")
+		cmd.Env = append(os.Environ(), env...)
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("go list %v: %v", env, err)
+		}
+		var importers []string
+		for line := range strings.Lines(string(out)) {
+			f := strings.Fields(line)
+			if slices.Contains(f[1:], embedded) {
+				importers = append(importers, f[0])
+			}
+		}
+		if want := []string{module + "/demo"}; !slices.Equal(importers, want) {
+			t.Errorf("go list %v: %s is imported by %v, want %v alone", env, embedded, importers, want)
+		}
+	}
+}
+
+// TestLoadModelNames: a name is looked up in the catalog given, and without one only paths load.
+func TestLoadModelNames(t *testing.T) {
+	if _, err := LoadModel("countdown-base", models.Shipped, cpu.New()); err != nil {
+		t.Fatalf("a shipped name with the shipped catalog: %v", err)
+	}
+	for _, tc := range []struct {
+		name  string
+		named Catalog
+		want  string
+	}{
+		{"countdown-base", nil, `no checkpoint file "countdown-base" (and no model names are known here)`},
+		{"no-such-model", models.Shipped, `no checkpoint file "no-such-model" and no shipped model of that name (shipped: arithmetic-base, countdown-agrpo,`},
+	} {
+		if _, err := LoadModel(tc.name, tc.named, cpu.New()); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("LoadModel(%q) = %v, want %q", tc.name, err, tc.want)
 		}
 	}
 }

@@ -20,8 +20,9 @@ type rlState struct {
 }
 
 // newRLState builds the registered estimator of cfg.Train.Method (nil for SFT). The reference
-// model for β > 0 is a frozen copy of the starting parameters.
-func newRLState(cfg Config, m *model.Model) (*rlState, error) {
+// model for β > 0 is a frozen copy of the starting parameters, loaded again from model.init (a
+// path, or a name in named).
+func newRLState(cfg Config, named Catalog, m *model.Model) (*rlState, error) {
 	r := cfg.RL
 	if cfg.Train.Method == SFT {
 		return nil, nil
@@ -32,7 +33,7 @@ func newRLState(cfg Config, m *model.Model) (*rlState, error) {
 	}
 	st := &rlState{est: est}
 	if r.Beta > 0 {
-		ck, err := LoadModel(cfg.Model.Init, m.B)
+		ck, err := LoadModel(cfg.Model.Init, named, m.B)
 		if err != nil {
 			return nil, fmt.Errorf("rl.beta > 0: loading the reference model from model.init: %w", err)
 		}

@@ -74,15 +74,16 @@ type Trainer struct {
 }
 
 // NewRun creates the run folder cfg.Run.OutDir/cfg.Run.Name, writes the config into it and
-// builds the model: fresh for cfg.Model, or loaded from cfg.Model.Init. Everything is checked
-// before the folder is created, so a refused config leaves nothing behind.
-func NewRun(cfg Config, b core.Backend, out io.Writer) (*Trainer, error) {
-	return NewJobRun(dist.Single{}, cfg, b, out)
+// builds the model: fresh for cfg.Model, or loaded from cfg.Model.Init, a path or a name in
+// named (LoadModel). Everything is checked before the folder is created, so a refused config
+// leaves nothing behind.
+func NewRun(cfg Config, named Catalog, b core.Backend, out io.Writer) (*Trainer, error) {
+	return NewJobRun(dist.Single{}, cfg, named, b, out)
 }
 
 // NewJobRun is NewRun on every rank of a data-parallel job: rank 0 creates the run folder, and
 // the ranks check that they hold the same config and model and take rank 0's parameters.
-func NewJobRun(job dist.Comm, cfg Config, b core.Backend, out io.Writer) (*Trainer, error) {
+func NewJobRun(job dist.Comm, cfg Config, named Catalog, b core.Backend, out io.Writer) (*Trainer, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -100,7 +101,7 @@ func NewJobRun(job dist.Comm, cfg Config, b core.Backend, out io.Writer) (*Train
 	var m *model.Model
 	enc := task.CharEncoder
 	if cfg.Model.Init != "" {
-		ck, err := LoadModel(cfg.Model.Init, b)
+		ck, err := LoadModel(cfg.Model.Init, named, b)
 		if err != nil {
 			return nil, fmt.Errorf("model.init: %w", err)
 		}
@@ -132,7 +133,7 @@ func NewJobRun(job dist.Comm, cfg Config, b core.Backend, out io.Writer) (*Train
 	tr := &Trainer{Cfg: cfg, Dir: dir, Task: t, Model: m, Enc: enc, Opt: NewAdamW(b, m.Cfg), Out: out, saved: -1, job: job}
 	tr.src = rand.NewPCG(cfg.Run.Seed, 0x5f7)
 	tr.rng = rand.New(tr.src)
-	if tr.rl, err = newRLState(cfg, m); err != nil {
+	if tr.rl, err = newRLState(cfg, named, m); err != nil {
 		return nil, err
 	}
 	if err := tr.checkSampling(); err != nil {
@@ -185,14 +186,15 @@ func ModelConfigFor(mc ModelConfig, t task.Task) model.Config {
 		NormEps: mc.NormEps, MaskID: task.Mask, EOSID: task.EOS, PadID: task.EOS}
 }
 
-// Resume reopens a run folder at its checkpoint.
-func Resume(dir string, b core.Backend, out io.Writer) (*Trainer, error) {
-	return ResumeJob(dist.Single{}, dir, b, out)
+// Resume reopens a run folder at its checkpoint. named resolves its model.init when that is a
+// name, for the KL reference of rl.beta > 0.
+func Resume(dir string, named Catalog, b core.Backend, out io.Writer) (*Trainer, error) {
+	return ResumeJob(dist.Single{}, dir, named, b, out)
 }
 
 // ResumeJob is Resume on every rank of a data-parallel job, which may have another number of
 // ranks than the job that wrote the checkpoint: the checkpoint holds no per-rank state.
-func ResumeJob(job dist.Comm, dir string, b core.Backend, out io.Writer) (*Trainer, error) {
+func ResumeJob(job dist.Comm, dir string, named Catalog, b core.Backend, out io.Writer) (*Trainer, error) {
 	cfg, err := LoadConfig(filepath.Join(dir, ConfigFile))
 	if err != nil {
 		return nil, fmt.Errorf("resume %s: %w", dir, err)
@@ -253,7 +255,7 @@ func ResumeJob(job dist.Comm, dir string, b core.Backend, out io.Writer) (*Train
 			return nil, fmt.Errorf("resume %s: rl.beta > 0 needs model.init as the reference", dir)
 		}
 	}
-	if tr.rl, err = newRLState(cfg, tr.Model); err != nil {
+	if tr.rl, err = newRLState(cfg, named, tr.Model); err != nil {
 		return nil, fmt.Errorf("resume %s: %w", dir, err)
 	}
 	if err := tr.join(); err != nil {
@@ -297,15 +299,14 @@ func (t *Trainer) Run(ctx context.Context) error {
 	if t.lead() {
 		defer t.metrics.Close()
 	}
-	tc := t.Cfg.Train
 	start := time.Now()
-	if t.rl != nil && t.Step == 0 && tc.EvalEvery > 0 {
+	if t.rl != nil && t.Step == 0 && t.Cfg.Train.EvalEvery > 0 {
 		// The starting point of an RL run, so its curves and table begin at the base model.
 		if _, err := t.evaluate(); err != nil {
 			return t.stop(t.Step, err)
 		}
 	}
-	for t.Step < tc.Steps {
+	for t.Step < t.Cfg.Train.Steps {
 		stop, err := t.anyRank(ctx.Err() != nil)
 		if err != nil {
 			return err
@@ -316,52 +317,85 @@ func (t *Trainer) Run(ctx context.Context) error {
 			}
 			return ErrInterrupted
 		}
-		stepStart := time.Now()
-		t.reduceS = 0
-		var st stepResult
-		if t.rl != nil {
-			st, err = t.rlStep()
-		} else {
-			st, err = t.sftStep()
+		if err := t.trainStep(start); err != nil {
+			return err
 		}
-		if err != nil {
-			return t.stop(t.Step+1, err)
-		}
-		if math.IsNaN(st.Loss) || math.IsInf(st.Loss, 0) || math.IsNaN(st.GradNorm) || math.IsInf(st.GradNorm, 0) {
-			return t.diverged(t.Step+1, fmt.Errorf("loss %v, gradient norm %v", st.Loss, st.GradNorm))
-		}
-		t.Step++
-		logged := t.lead() && (t.Step%tc.LogEvery == 0 || t.Step == tc.Steps)
-		if logged {
-			elapsed := time.Since(start).Seconds()
-			rec := map[string]any{"step": t.Step, "loss": st.Loss, "grad_norm": st.GradNorm, "learning_rate": st.LR,
-				"tokens_per_s": float64(st.Tokens) / time.Since(stepStart).Seconds(), "wall_s": t.wall + elapsed}
-			for k, v := range st.Metrics {
-				rec[k] = v
-			}
-			if t.job.Size() > 1 {
-				rec["ranks"], rec["allreduce_s"] = t.job.Size(), t.reduceS
-			}
-			if err := t.metrics.Write(rec); err != nil {
-				return err
-			}
-		}
-		if t.OnStep != nil {
-			t.OnStep(StepInfo{Step: t.Step, Steps: tc.Steps, Loss: st.Loss, GradNorm: st.GradNorm, LR: st.LR, Tokens: st.Tokens,
-				Seconds: time.Since(stepStart).Seconds(), Metrics: st.Metrics, Summary: st.Summary, Logged: logged})
-		}
-		if tc.EvalEvery > 0 && t.Step%tc.EvalEvery == 0 && t.Step < tc.Steps {
-			if _, err := t.evaluate(); err != nil {
-				return t.stop(t.Step, err)
-			}
-		}
-		if tc.CheckpointEvery > 0 && t.Step%tc.CheckpointEvery == 0 && t.Step < tc.Steps {
-			if err := t.SaveCheckpoint(start); err != nil {
-				return err
-			}
+		if err := t.scheduled(start); err != nil {
+			return err
 		}
 	}
-	if err := t.SaveCheckpoint(start); err != nil {
+	return t.finish(start)
+}
+
+// trainStep takes one optimizer step of the method and reports it: to metrics.jsonl on the steps
+// train.log_every picks, and to OnStep. runStart is when Run began.
+func (t *Trainer) trainStep(runStart time.Time) error {
+	stepStart := time.Now()
+	t.reduceS = 0
+	var st stepResult
+	var err error
+	if t.rl != nil {
+		st, err = t.rlStep()
+	} else {
+		st, err = t.sftStep()
+	}
+	if err != nil {
+		return t.stop(t.Step+1, err)
+	}
+	if math.IsNaN(st.Loss) || math.IsInf(st.Loss, 0) || math.IsNaN(st.GradNorm) || math.IsInf(st.GradNorm, 0) {
+		return t.diverged(t.Step+1, fmt.Errorf("loss %v, gradient norm %v", st.Loss, st.GradNorm))
+	}
+	t.Step++
+	tc := t.Cfg.Train
+	logged := t.lead() && (t.Step%tc.LogEvery == 0 || t.Step == tc.Steps)
+	if logged {
+		if err := t.logStep(st, runStart, stepStart); err != nil {
+			return err
+		}
+	}
+	if t.OnStep != nil {
+		t.OnStep(StepInfo{Step: t.Step, Steps: tc.Steps, Loss: st.Loss, GradNorm: st.GradNorm, LR: st.LR, Tokens: st.Tokens,
+			Seconds: time.Since(stepStart).Seconds(), Metrics: st.Metrics, Summary: st.Summary, Logged: logged})
+	}
+	return nil
+}
+
+// logStep writes the line of metrics.jsonl of the step just taken, which began at stepStart.
+func (t *Trainer) logStep(st stepResult, runStart, stepStart time.Time) error {
+	elapsed := time.Since(runStart).Seconds()
+	rec := map[string]any{"step": t.Step, "loss": st.Loss, "grad_norm": st.GradNorm, "learning_rate": st.LR,
+		"tokens_per_s": float64(st.Tokens) / time.Since(stepStart).Seconds(), "wall_s": t.wall + elapsed}
+	for k, v := range st.Metrics {
+		rec[k] = v
+	}
+	if t.job.Size() > 1 {
+		rec["ranks"], rec["allreduce_s"] = t.job.Size(), t.reduceS
+	}
+	return t.metrics.Write(rec)
+}
+
+// scheduled evaluates and checkpoints after a step when train.eval_every and
+// train.checkpoint_every ask for it; the last step's are finish's.
+func (t *Trainer) scheduled(runStart time.Time) error {
+	tc := t.Cfg.Train
+	if t.Step >= tc.Steps {
+		return nil
+	}
+	if tc.EvalEvery > 0 && t.Step%tc.EvalEvery == 0 {
+		if _, err := t.evaluate(); err != nil {
+			return t.stop(t.Step, err)
+		}
+	}
+	if tc.CheckpointEvery > 0 && t.Step%tc.CheckpointEvery == 0 {
+		return t.SaveCheckpoint(runStart)
+	}
+	return nil
+}
+
+// finish ends a completed run: the last checkpoint, then on rank 0 the model file, the final
+// evaluation (every rank evaluates its share) and eval.json.
+func (t *Trainer) finish(runStart time.Time) error {
+	if err := t.SaveCheckpoint(runStart); err != nil {
 		return err
 	}
 	if !t.lead() {

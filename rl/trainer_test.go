@@ -18,6 +18,7 @@ import (
 	"github.com/dllmrl/agrpo/core"
 	"github.com/dllmrl/agrpo/core/cpu"
 	"github.com/dllmrl/agrpo/core/safetensors"
+	"github.com/dllmrl/agrpo/rl/models"
 )
 
 // methodNamed is the method of a known name; no name is no method (a resumed job's ranks read
@@ -65,7 +66,7 @@ func testResume(t *testing.T, method string) {
 	}
 	straightDir, splitDir := t.TempDir(), t.TempDir()
 	var log bytes.Buffer
-	straight, err := NewRun(cfg(straightDir), cpu.New(), &log)
+	straight, err := NewRun(cfg(straightDir), nil, cpu.New(), &log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +74,7 @@ func testResume(t *testing.T, method string) {
 		t.Fatal(err)
 	}
 
-	first, err := NewRun(cfg(splitDir), cpu.New(), &log)
+	first, err := NewRun(cfg(splitDir), nil, cpu.New(), &log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,10 +87,10 @@ func testResume(t *testing.T, method string) {
 	if err := first.Run(ctx); !errors.Is(err, ErrInterrupted) {
 		t.Fatalf("interrupted run returned %v", err)
 	}
-	if _, err := NewRun(cfg(splitDir), cpu.New(), &log); err == nil || !strings.Contains(err.Error(), "-resume") {
+	if _, err := NewRun(cfg(splitDir), nil, cpu.New(), &log); err == nil || !strings.Contains(err.Error(), "-resume") {
 		t.Fatalf("starting over an existing run: %v", err)
 	}
-	second, err := Resume(filepath.Join(splitDir, "t"), cpu.New(), &log)
+	second, err := Resume(filepath.Join(splitDir, "t"), nil, cpu.New(), &log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +156,7 @@ func TestDivergingRunStops(t *testing.T) {
 // whose parameters are all finite.
 func checkDiverges(t *testing.T, c Config, b core.Backend, stop, saved int, onStep func(*Trainer, StepInfo), want ...string) {
 	t.Helper()
-	tr, err := NewRun(c, b, io.Discard)
+	tr, err := NewRun(c, nil, b, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,7 +210,7 @@ func TestMixedSteps(t *testing.T) {
 	c.Train.Method, c.Train.Steps, c.Train.LogEvery, c.Eval.Steps = methodNamed("agrpo"), 5, 1, nil
 	c.RL.Prompts, c.RL.Group = 2, 2
 	c.RL.Rollout.MixedSteps = []int{7, 2}
-	tr, err := NewRun(c, cpu.New(), &bytes.Buffer{})
+	tr, err := NewRun(c, nil, cpu.New(), &bytes.Buffer{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,7 +223,7 @@ func TestMixedSteps(t *testing.T) {
 	}
 
 	c.Run.Name, c.RL.Rollout.MixedSteps = "bad", []int{7, 8}
-	if _, err := NewRun(c, cpu.New(), &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "rl.rollout") {
+	if _, err := NewRun(c, nil, cpu.New(), &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "rl.rollout") {
 		t.Fatalf("mixed_steps with 8 steps for 7 tokens: %v", err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "bad")); !os.IsNotExist(err) {
@@ -235,7 +236,7 @@ func TestSFTLearns(t *testing.T) {
 	c := smallConfig(t.TempDir())
 	c.Train.Steps, c.Train.LR, c.Train.CheckpointEvery, c.Eval.Steps = 60, 3e-3, 0, nil
 	var losses []float64
-	tr, err := NewRun(c, cpu.New(), &bytes.Buffer{})
+	tr, err := NewRun(c, nil, cpu.New(), &bytes.Buffer{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -297,7 +298,7 @@ func TestConfigErrors(t *testing.T) {
 func TestInitForAnotherTask(t *testing.T) {
 	c := smallConfig(t.TempDir())
 	c.Task.Name, c.Model.Init = "countdown", "sudoku-base"
-	_, err := NewRun(c, cpu.New(), io.Discard)
+	_, err := NewRun(c, models.Shipped, cpu.New(), io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "sudoku-base was trained for sudoku, not countdown") || !strings.Contains(err.Error(), "any_task") {
 		t.Fatalf("NewRun returned %v", err)
 	}
@@ -305,7 +306,7 @@ func TestInitForAnotherTask(t *testing.T) {
 		t.Errorf("a refused run left its folder behind (%v)", err)
 	}
 	c.Model.AnyTask = true
-	if _, err := NewRun(c, cpu.New(), io.Discard); err != nil {
+	if _, err := NewRun(c, models.Shipped, cpu.New(), io.Discard); err != nil {
 		t.Fatalf("with model.any_task: %v", err)
 	}
 }
@@ -391,14 +392,14 @@ func TestMetricsHygiene(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(run, MetricsFile), []byte(stale+stale), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	tr, err := NewRun(c, cpu.New(), &bytes.Buffer{})
+	tr, err := NewRun(c, nil, cpu.New(), &bytes.Buffer{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := tr.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	again, err := Resume(run, cpu.New(), &bytes.Buffer{})
+	again, err := Resume(run, nil, cpu.New(), &bytes.Buffer{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -440,7 +441,7 @@ func TestMemoryRefused(t *testing.T) {
 		dir := t.TempDir()
 		c := smallConfig(dir)
 		edit(&c)
-		if _, err := NewRun(c, cpu.New(), &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), want) {
+		if _, err := NewRun(c, nil, cpu.New(), &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: NewRun returned %v", want, err)
 		}
 		if entries, _ := os.ReadDir(dir); len(entries) != 0 {
@@ -454,7 +455,7 @@ func TestMemoryRefused(t *testing.T) {
 func TestChatTaskRefused(t *testing.T) {
 	c := smallConfig(t.TempDir())
 	c.Task.Name = "gsm8k"
-	_, err := NewRun(c, cpu.New(), io.Discard)
+	_, err := NewRun(c, nil, cpu.New(), io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "model: task gsm8k writes chat prompts") {
 		t.Fatalf("NewRun returned %v", err)
 	}
@@ -469,7 +470,7 @@ func TestRunFolderInUse(t *testing.T) {
 	dir := t.TempDir()
 	c := smallConfig(dir)
 	c.Train.Steps, c.Train.WarmupSteps = 1, 0
-	first, err := NewRun(c, cpu.New(), io.Discard)
+	first, err := NewRun(c, nil, cpu.New(), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -480,7 +481,7 @@ func TestRunFolderInUse(t *testing.T) {
 	}
 	c2 := c
 	c2.Train.LR *= 2
-	if _, err := NewRun(c2, cpu.New(), io.Discard); err == nil || !strings.Contains(err.Error(), "in use by another trainer") ||
+	if _, err := NewRun(c2, nil, cpu.New(), io.Discard); err == nil || !strings.Contains(err.Error(), "in use by another trainer") ||
 		!strings.Contains(err.Error(), strconv.Itoa(os.Getpid())) {
 		t.Fatalf("second trainer on a held folder: err = %v", err)
 	}
@@ -491,7 +492,7 @@ func TestRunFolderInUse(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Run released the folder: resuming it now works (and finds the run finished).
-	if _, err := Resume(runDir, cpu.New(), io.Discard); err != nil {
+	if _, err := Resume(runDir, nil, cpu.New(), io.Discard); err != nil {
 		t.Fatalf("resume after the first trainer finished: %v", err)
 	}
 }
@@ -503,14 +504,14 @@ func TestGroupedQueryModel(t *testing.T) {
 	c := smallConfig(dir)
 	c.Model.Heads, c.Model.KVHeads = 4, 2
 	c.Train.Steps, c.Train.CheckpointEvery = 2, 0
-	r, err := NewRun(c, cpu.New(), io.Discard)
+	r, err := NewRun(c, nil, cpu.New(), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := r.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	ck, err := LoadModel(filepath.Join(dir, "t", "model.safetensors"), cpu.New())
+	ck, err := LoadModel(filepath.Join(dir, "t", "model.safetensors"), nil, cpu.New())
 	if err != nil {
 		t.Fatal(err)
 	}

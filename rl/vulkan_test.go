@@ -108,7 +108,7 @@ func TestVulkanSamplingMatchesCPU(t *testing.T) {
 		cfg := sampler.Config{GenLength: tk.AnswerLen(), BlockLength: tk.AnswerLen(), Steps: tk.AnswerLen() / 2,
 			Temperature: 0.7, TopK: 8, Remasking: rm, Seed: 17}
 		sample := func(b core.Backend) *sampler.Trajectories {
-			ck, err := LoadModel("arithmetic-base", b)
+			ck, err := LoadModel("arithmetic-base", models.Shipped, b)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -167,7 +167,7 @@ func TestVulkanNonFinite(t *testing.T) {
 			}
 		}
 	}
-	ck, err := LoadModel("arithmetic-base", b)
+	ck, err := LoadModel("arithmetic-base", models.Shipped, b)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +201,7 @@ func TestVulkanNonFinite(t *testing.T) {
 
 func runTo(t *testing.T, c Config, b core.Backend) {
 	t.Helper()
-	tr, err := NewRun(c, b, io.Discard)
+	tr, err := NewRun(c, models.Shipped, b, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,7 +212,7 @@ func runTo(t *testing.T, c Config, b core.Backend) {
 
 func readShipped(t *testing.T, name string) *safetensors.File {
 	t.Helper()
-	raw, ok := models.Bytes(name)
+	raw, ok := models.Shipped.Bytes(name)
 	if !ok {
 		t.Fatalf("no shipped model %s", name)
 	}

@@ -83,7 +83,7 @@ func (b *Backend) Alloc(dtype core.DType, shape ...int) *core.Tensor {
 }
 
 // Free drops the reference; the garbage collector reclaims the memory.
-func (b *Backend) Free(t *core.Tensor) { t.Storage = nil }
+func (b *Backend) Free(t *core.Tensor) { t.DropStorage() }
 
 // Upload copies src into t.
 func (b *Backend) Upload(t *core.Tensor, src []float32) {
@@ -225,7 +225,7 @@ type f32Buf struct {
 
 // buf returns an F32 tensor's storage.
 func buf(t *core.Tensor) *f32Buf {
-	s, ok := t.Storage.(*f32Buf)
+	s, ok := t.Storage().(*f32Buf)
 	if !ok {
 		panic(fmt.Sprintf("cpu: %v is not an F32 tensor of this backend", t))
 	}
@@ -237,20 +237,20 @@ func buf(t *core.Tensor) *f32Buf {
 func f32(t *core.Tensor) []float32 {
 	s := buf(t)
 	s.gen++
-	return s.data[t.Offset : t.Offset+t.Len()]
+	return s.data[t.Offset() : t.Offset()+t.Len()]
 }
 
 // f32r is f32 for an operand the op only reads; writing through its slice would break the
 // invalidation of packed copies (TestPackedWeightsFollowWrites and TestReadOnlyAccesses).
 func f32r(t *core.Tensor) []float32 {
 	s := buf(t)
-	return s.data[t.Offset : t.Offset+t.Len()]
+	return s.data[t.Offset() : t.Offset()+t.Len()]
 }
 
 // i32 is f32 for I32 tensors.
 // u16 returns a BF16 or F16 tensor's bits and the function that widens them.
 func u16(t *core.Tensor) ([]uint16, func(uint16) float32) {
-	s, ok := t.Storage.([]uint16)
+	s, ok := t.Storage().([]uint16)
 	if !ok {
 		panic(fmt.Sprintf("cpu: %v is not a 16-bit tensor of this backend", t))
 	}
@@ -258,15 +258,15 @@ func u16(t *core.Tensor) ([]uint16, func(uint16) float32) {
 	if t.DType() == core.F16 {
 		widen = half.F16ToFloat32
 	}
-	return s[t.Offset : t.Offset+t.Len()], widen
+	return s[t.Offset() : t.Offset()+t.Len()], widen
 }
 
 func i32(t *core.Tensor) []int32 {
-	s, ok := t.Storage.([]int32)
+	s, ok := t.Storage().([]int32)
 	if !ok {
 		panic(fmt.Sprintf("cpu: %v is not an I32 tensor of this backend", t))
 	}
-	return s[t.Offset : t.Offset+t.Len()]
+	return s[t.Offset() : t.Offset()+t.Len()]
 }
 
 func mustSameLen(op string, ts ...*core.Tensor) {

@@ -28,7 +28,7 @@ func (b *Backend) MatMul(c, a, w *core.Tensor, transA, transB bool, alpha, beta 
 			gemm.Sgemm(transA, transB, d.M, d.N, d.K, alpha, as, d.LDA, bs, d.LDB, beta, cs, d.N)
 			return
 		}
-		pk := wb.packed(w.Offset, transB, d.K, d.N, d.LDB)
+		pk := wb.packed(w.Offset(), transB, d.K, d.N, d.LDB)
 		valid := pk.filled && pk.gen == wb.gen
 		pk.filled = gemm.SgemmPackedB(transA, transB, d.M, d.N, d.K, alpha, as, d.LDA, bs, d.LDB, &pk.pb, valid, beta, cs, d.N)
 		pk.gen = wb.gen

@@ -123,11 +123,11 @@ func (b *Backend) Free(t *core.Tensor) {
 		st.freed = true
 		b.ctx.Free(st.buf)
 	}
-	t.Storage = nil
+	t.DropStorage()
 }
 
 func (b *Backend) storage(t *core.Tensor) *storage {
-	st, ok := t.Storage.(*storage)
+	st, ok := t.Storage().(*storage)
 	if !ok || st.freed {
 		panic(fmt.Sprintf("vulkan: %v is not a live tensor of this backend", t))
 	}
@@ -151,12 +151,12 @@ func elemSize(dtype core.DType) int {
 func (b *Backend) buf(t *core.Tensor) vk.Buffer {
 	size := elemSize(t.DType())
 	if size == 2 {
-		if t.Offset%2 != 0 {
-			panic(fmt.Sprintf("vulkan: %v starts at an odd element offset %d", t, t.Offset))
+		if t.Offset()%2 != 0 {
+			panic(fmt.Sprintf("vulkan: %v starts at an odd element offset %d", t, t.Offset()))
 		}
-		return b.storage(t).buf.Slice(uint64(t.Offset)*2, (uint64(t.Len())*2+3)&^3)
+		return b.storage(t).buf.Slice(uint64(t.Offset())*2, (uint64(t.Len())*2+3)&^3)
 	}
-	return b.storage(t).buf.Slice(uint64(t.Offset)*4, uint64(t.Len())*4)
+	return b.storage(t).buf.Slice(uint64(t.Offset())*4, uint64(t.Len())*4)
 }
 
 func mustType(op string, t *core.Tensor, dtype core.DType) {

@@ -9,12 +9,12 @@ import (
 
 // TestShippedModelsLoad: every embedded file is a valid checkpoint of this project.
 func TestShippedModelsLoad(t *testing.T) {
-	names := Names()
+	names := Shipped.Names()
 	if len(names) == 0 {
 		t.Fatal("no shipped models")
 	}
 	for _, n := range names {
-		raw, ok := Bytes(n)
+		raw, ok := Shipped.Bytes(n)
 		if !ok {
 			t.Fatalf("%s listed but not readable", n)
 		}
@@ -22,7 +22,7 @@ func TestShippedModelsLoad(t *testing.T) {
 			t.Errorf("%s: %v", n, err)
 		}
 	}
-	if _, ok := Bytes("no-such-model"); ok {
+	if _, ok := Shipped.Bytes("no-such-model"); ok {
 		t.Error("an unknown name was found")
 	}
 }

@@ -108,7 +108,7 @@ func TestRegisteredEstimatorRuns(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg.Run.OutDir = dir
-	tr, err := rl.NewRun(cfg, cpu.New(), io.Discard)
+	tr, err := rl.NewRun(cfg, nil, cpu.New(), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,9 +4,10 @@
 // bytes, turns a request into a task problem and sampler settings, generates while recording
 // every step's state, and scores the answer.
 //
-// It imports the engine (core, core/cpu, core/model, core/sampler) and rl/task but not rl or
-// rl/models: those pull in the embedded checkpoints and the plotting code, which would make
-// the page's WebAssembly many megabytes larger. The page fetches checkpoints separately.
+// It imports the engine (core, core/cpu, core/model, core/sampler) and rl/task but not
+// rl/models, which embeds the checkpoints (the page fetches them separately), nor rl, whose
+// trainer, TOML config and Hugging Face tokenizer inference does not need and would make the
+// page's WebAssembly larger.
 package infer
 
 import (

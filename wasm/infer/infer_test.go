@@ -56,7 +56,7 @@ func TestDescribeDefaults(t *testing.T) {
 }
 
 func TestLoadDamaged(t *testing.T) {
-	raw, _ := models.Bytes("sudoku-base")
+	raw, _ := models.Shipped.Bytes("sudoku-base")
 	for _, b := range [][]byte{nil, []byte("not a checkpoint"), raw[:len(raw)/2]} {
 		if _, err := Load("bad", b); err == nil || !strings.Contains(err.Error(), "bad") {
 			t.Errorf("%d bytes: error %v, want one naming the checkpoint", len(b), err)
@@ -68,7 +68,7 @@ func TestLoadDamaged(t *testing.T) {
 // masks, each step reveals the tokens the trajectory says it revealed, and the last state is
 // the EOS fill, which is marked and whose tokens count as filled, not sampled.
 func TestGenerateStates(t *testing.T) {
-	raw, _ := models.Bytes("countdown-base")
+	raw, _ := models.Shipped.Bytes("countdown-base")
 	m, err := Load("countdown-base", raw)
 	if err != nil {
 		t.Fatal(err)

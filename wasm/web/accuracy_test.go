@@ -71,14 +71,14 @@ func evalSteps(k int) []int {
 // the whole test split, greedy, low-confidence remasking, one block, batches of 250.
 func evaluateShipped(t *testing.T) []modelAccuracy {
 	var out []modelAccuracy
-	for _, name := range models.Names() {
+	for _, name := range models.Shipped.Names() {
 		taskName, method, _ := strings.Cut(name, "-")
 		tk, err := task.ByName(taskName)
 		if err != nil {
 			t.Fatal(err)
 		}
 		b := cpu.New()
-		ck, err := rl.LoadModel(name, b)
+		ck, err := rl.LoadModel(name, models.Shipped, b)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -102,12 +102,12 @@ func evaluateShipped(t *testing.T) []modelAccuracy {
 func findShowcase(t *testing.T, taskName string) uint64 {
 	var base *infer.Model
 	var tuned []*infer.Model
-	for _, name := range models.Names() {
+	for _, name := range models.Shipped.Names() {
 		tn, method, _ := strings.Cut(name, "-")
 		if tn != taskName {
 			continue
 		}
-		raw, _ := models.Bytes(name)
+		raw, _ := models.Shipped.Bytes(name)
 		m, err := infer.Load(name, raw)
 		if err != nil {
 			t.Fatal(err)
@@ -207,8 +207,8 @@ func TestAccuracy(t *testing.T) {
 	for _, m := range got.Models {
 		names = append(names, m.Name)
 	}
-	if !slices.Equal(names, models.Names()) {
-		t.Errorf("accuracy.json lists %v, the shipped models are %v (-update-accuracy)", names, models.Names())
+	if !slices.Equal(names, models.Shipped.Names()) {
+		t.Errorf("accuracy.json lists %v, the shipped models are %v (-update-accuracy)", names, models.Shipped.Names())
 	}
 	docs := docsAccuracies(t)
 	for _, m := range got.Models {

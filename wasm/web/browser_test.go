@@ -71,7 +71,7 @@ func (c browserCase) request() infer.Request {
 
 // expect fills in the native result of the case.
 func (c *browserCase) expect(t *testing.T) {
-	raw, ok := models.Bytes(c.Model)
+	raw, ok := models.Shipped.Bytes(c.Model)
 	if !ok {
 		t.Fatalf("no shipped model %s", c.Model)
 	}
@@ -311,7 +311,7 @@ func firstScreen(t *testing.T) map[string]any {
 		for _, s := range m.Solved {
 			p.Accuracy = append(p.Accuracy, fmt.Sprintf("%.1f %%", 100*float64(s.Solved)/float64(acc.N)), fmt.Sprintf("at %d steps", s.Steps))
 		}
-		raw, _ := models.Bytes(m.Name) // accuracy.json lists the shipped models (TestAccuracy)
+		raw, _ := models.Shipped.Bytes(m.Name) // accuracy.json lists the shipped models (TestAccuracy)
 		im, err := infer.Load(m.Name, raw)
 		if err != nil {
 			t.Fatal(err)

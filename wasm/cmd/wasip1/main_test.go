@@ -155,7 +155,7 @@ func native(t *testing.T, c testCase) (task.Task, task.Problem, *sampler.Traject
 		test := tk.Test()
 		p = test[rand.New(rand.NewPCG(c.problemSeed, 0)).IntN(len(test))]
 	}
-	raw, _ := models.Bytes(c.ckpt)
+	raw, _ := models.Shipped.Bytes(c.ckpt)
 	b := cpu.New()
 	ck, err := model.Decode(c.ckpt, raw, b)
 	if err != nil {
@@ -188,7 +188,7 @@ func TestWASIMatchesNative(t *testing.T) {
 	for _, c := range cases {
 		t.Run(fmt.Sprintf("%s/T=%g/%v/seed=%d", c.task, c.temperature, c.remasking, c.seed), func(t *testing.T) {
 			tk, p, want := native(t, c)
-			raw, _ := models.Bytes(c.ckpt)
+			raw, _ := models.Shipped.Bytes(c.ckpt)
 			out, err := r.run(raw, c.args()...)
 			if err != nil {
 				t.Fatal(err)
@@ -256,7 +256,7 @@ func checkStates(t *testing.T, res infer.Result, reveal []int32) {
 // TestWASIErrors checks that a bad request ends the command with its reason, not a crash.
 func TestWASIErrors(t *testing.T) {
 	r := newRunner(t)
-	raw, _ := models.Bytes("sudoku-base")
+	raw, _ := models.Shipped.Bytes("sudoku-base")
 	for _, c := range []struct {
 		stdin []byte
 		args  []string
