@@ -170,7 +170,7 @@ func TestTrainMPIInterrupt(t *testing.T) {
 		if _, err := fmt.Sscanf(out[max(0, strings.Index(out, "interrupted at step")):], "interrupted at step %d", &step); err != nil || step < 1 {
 			t.Fatalf("%v on mpirun did not report a checkpoint: %v\n%s", c.sig, err, out)
 		}
-		tr, err := rl.Resume(filepath.Join(dir, "slow"), cpu.New(), io.Discard)
+		tr, err := rl.Resume(filepath.Join(dir, "slow"), nil, cpu.New(), io.Discard)
 		if err != nil {
 			t.Fatalf("resume after %v: %v", c.sig, err)
 		}
