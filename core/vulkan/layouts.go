@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"unsafe"
 )
 
 // This file describes every shader of package shaders once, for the Go side: its storage
@@ -60,10 +61,12 @@ type shaderDesc struct {
 type shader[P, S any] struct{ shaderDesc }
 
 // describe builds the description of shader name with push type P and spec type S. A flag
-// that names no uint32 field of P, or ops on a shader whose spec has no Op, is a programming
-// error and panics at package init.
+// that names no uint32 field of P, ops on a shader whose spec has no Op, or a field of P or S
+// that is not a 32-bit scalar is a programming error and panics at package init.
 func describe[P, S any](name string, bindings ...binding) *shader[P, S] {
 	s := &shader[P, S]{shaderDesc{name: name, bindings: bindings, push: reflect.TypeFor[P](), spec: reflect.TypeFor[S](), opAt: -1}}
+	mustWords(name, s.push)
+	mustWords(name, s.spec)
 	if f, ok := s.spec.FieldByName("Op"); ok {
 		s.opAt = f.Index[0]
 	}
@@ -85,24 +88,41 @@ func describe[P, S any](name string, bindings ...binding) *shader[P, S] {
 	return s
 }
 
-// encode lays out a push-constant or specialization struct as the shader reads it: its 32-bit
-// fields in order, little-endian, 4 bytes apart (std430 places 32-bit scalars so).
+// words views a push-constant or spec struct as its 32-bit fields in order. describe has
+// checked that every field of a described P and S is a 32-bit scalar, so the struct has no
+// padding and each word is one field's bits (a float32 as math.Float32bits gives them), on any
+// byte order. encoding/binary's reflection per field made a dispatch's host work about 4×
+// slower (BenchmarkDispatchHost).
+func words[T any](v *T) []uint32 {
+	return unsafe.Slice((*uint32)(unsafe.Pointer(v)), unsafe.Sizeof(*v)/4)
+}
+
+// encode lays out a push-constant struct as the shader reads it: its 32-bit fields in order,
+// little-endian, 4 bytes apart (std430 places 32-bit scalars so).
 func encode[T any](v T) []byte {
-	out, err := binary.Append(nil, binary.LittleEndian, v)
-	if err != nil {
-		panic(fmt.Sprintf("vulkan: encoding %T: %v", v, err))
+	w := words(&v)
+	out := make([]byte, 0, 4*len(w))
+	for _, x := range w {
+		out = binary.LittleEndian.AppendUint32(out, x)
 	}
 	return out
 }
 
-// specWords is an encoded spec struct as the specialization data's words.
-func specWords[S any](v S) []uint32 {
-	raw := encode(v)
-	words := make([]uint32, len(raw)/4)
-	for i := range words {
-		words[i] = binary.LittleEndian.Uint32(raw[4*i:])
+// specWords is a spec struct as the specialization data's words (ids 0, 1, … in order).
+func specWords[S any](v S) []uint32 { return slices.Clone(words(&v)) }
+
+// mustWords panics unless every field of struct type t is a 32-bit scalar, which words needs.
+func mustWords(shader string, t reflect.Type) {
+	if t.Kind() != reflect.Struct {
+		panic(fmt.Sprintf("vulkan: shader %s: %v is not a struct", shader, t))
 	}
-	return words
+	for i := range t.NumField() {
+		switch f := t.Field(i); f.Type.Kind() {
+		case reflect.Uint32, reflect.Int32, reflect.Float32:
+		default:
+			panic(fmt.Sprintf("vulkan: shader %s: field %s of %v is %v, not a 32-bit scalar", shader, f.Name, t, f.Type))
+		}
+	}
 }
 
 // bindUse is how a dispatch binds one buffer: written or read, and whether it is the
@@ -129,7 +149,7 @@ func (d *shaderDesc) checkBinds(push []byte, spec []uint32, uses []bindUse) erro
 		}
 		if u.unused {
 			if at := d.flagAt[i]; at < 0 || binary.LittleEndian.Uint32(push[at:]) != 0 {
-				return fmt.Errorf("shader %s: binding %d (%s) is the unused stand-in, but the shader reads it (%s)", d.name, i, b.name, b.role)
+				return fmt.Errorf("shader %s: binding %d (%s) is the unused stand-in, but the shader touches it (%s)", d.name, i, b.name, b.role)
 			}
 			continue
 		}

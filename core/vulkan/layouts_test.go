@@ -183,6 +183,27 @@ func TestEncode(t *testing.T) {
 	if len(specWords(noSpec{})) != 0 || len(encode(noSpec{})) != 0 {
 		t.Error("an empty spec encodes to something")
 	}
+	// encode reads a struct as 32-bit words, so describe refuses any other field.
+	for what, f := range map[string]func(){
+		"uint64 push field": func() { describe[struct{ A uint64 }, noSpec]("x") },
+		"two uint16 fields": func() {
+			describe[struct {
+				A    uint32
+				B, C uint16
+			}, noSpec]("x")
+		},
+		"bool spec field":      func() { describe[adamwPush, struct{ Op bool }]("x") },
+		"non-struct push type": func() { describe[uint32, noSpec]("x") },
+	} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("describe accepted a %s", what)
+				}
+			}()
+			f()
+		}()
+	}
 }
 
 // glslLayout is what a shader's source declares for the host.
@@ -389,4 +410,18 @@ func checkDesc(d *shaderDesc, src string) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// BenchmarkDispatchHost is the host work a described dispatch adds before recording: encoding
+// the push and spec structs and checking the bindings, for unmask.comp (the largest block).
+func BenchmarkDispatchHost(b *testing.B) {
+	pc := unmaskPush{Rows: 64, Seq: 96, C: 32, V: 22, BlockLen: 8, Reveal: 1, InvTemp: 1, TopP: 0.9}
+	spec := unmaskSpec{Op: unmaskReveal, WG: 64, Lanes: 1}
+	uses := make([]bindUse, 8)
+	uses[7].unused = true
+	for b.Loop() {
+		if err := unmaskShader.checkBinds(encode(pc), specWords(spec), uses); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
