@@ -98,8 +98,8 @@ func TestShaderLayoutsCatchMutations(t *testing.T) {
 		}
 	}
 
-	// The same from the Go side: a push struct with fields reordered or retyped, a spec struct
-	// with a field missing.
+	// The same from the Go side: a push struct with fields reordered or retyped, a binding
+	// missing, a spec struct without one of the source's ids.
 	src := srcs["logsoftmax"]
 	logsoftmax := byName["logsoftmax"].bindings
 	goCases := []struct {
@@ -112,7 +112,6 @@ func TestShaderLayoutsCatchMutations(t *testing.T) {
 			Rows uint32
 			V    float32
 		}, opSpec]("logsoftmax", logsoftmax...).shaderDesc, "float32"},
-
 		{"Go binding missing", &describe[logsoftmaxPush, opSpec]("logsoftmax", logsoftmax[:2]...).shaderDesc, "the description 2"},
 	}
 	for _, c := range goCases {
