@@ -185,6 +185,10 @@ const (
 	unmaskReveal
 )
 
+// Per shader, in file-name order: its push struct (the .comp's push_constant block, field for
+// field), its spec struct unless noSpec or opSpec fits, and its description (bindings in order,
+// each with its array's name in the .comp).
+
 type adamwPush struct {
 	N                                           uint32
 	Beta1, Beta2, Eps, StepSize, SqrtBC2, Decay float32
