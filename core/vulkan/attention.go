@@ -80,6 +80,12 @@ func attnGrid(seq, tile, heads, nb int) [3]uint32 {
 	return [3]uint32{uint32((seq + tile - 1) / tile), uint32(heads), uint32(nb)}
 }
 
+// attnPush is the push constants both attention shaders take; scale is 1/√Dh.
+func attnPush(d core.AttentionDims, heads int) attentionPush {
+	return attentionPush{Seq: uint32(d.Seq), Heads: uint32(heads), KVHeads: uint32(d.KVHeads), HD: uint32(d.HeadDim),
+		Scale: float32(1 / math.Sqrt(float64(d.HeadDim)))}
+}
+
 // Attention runs attention.comp: one workgroup per (query tile, head, batch row) walks the key
 // tiles with an online softmax, so scores and probabilities never reach global memory, and writes
 // out and lse. A query with no real key gets out 0 and lse −Inf, as on the CPU backend.
@@ -92,9 +98,8 @@ func (b *Backend) Attention(out, lse, q, k, v, keyMask *core.Tensor, heads int) 
 	}
 	d4 := (hd + 3) / 4
 	rq, rk := b.attnTiles(attnForward, d4)
-	scale := float32(1 / math.Sqrt(float64(hd)))
-	b.dispatch(b.pipeline("attention", uint32(d4), uint32(rq), uint32(rk)), "attention",
-		attnGrid(seq, 8*rq, heads, nb), push(seq, heads, d.KVHeads, hd, scale),
+	attentionShader.dispatch(b, attentionSpec{D4: uint32(d4), RQ: uint32(rq), RK: uint32(rk)}, "attention",
+		attnGrid(seq, 8*rq, heads, nb), attnPush(d, heads),
 		vk.Write(b.buf(out)), vk.Write(b.buf(lse)), vk.Read(b.buf(q)), vk.Read(b.buf(k)), vk.Read(b.buf(v)),
 		vk.Read(b.buf(keyMask)))
 }
@@ -113,19 +118,18 @@ func (b *Backend) AttentionBackward(dq, dk, dv, dOut, q, k, v, out, lse, keyMask
 		return
 	}
 	d4 := (hd + 3) / 4
-	scale := float32(1 / math.Sqrt(float64(hd)))
 	dBuf := b.Alloc(core.F32, nb, heads, seq)
 	defer b.Free(dBuf) // reused only once the recorded passes have run
 	dqb, dkb, dvb, db := b.buf(dq), b.buf(dk), b.buf(dv), b.buf(dBuf)
 	ins := []vk.Binding{vk.Read(b.buf(dOut)), vk.Read(b.buf(q)), vk.Read(b.buf(k)), vk.Read(b.buf(v)),
 		vk.Read(b.buf(out)), vk.Read(b.buf(lse)), vk.Read(b.buf(keyMask))}
-	pc := push(seq, heads, d.KVHeads, hd, scale)
+	pc := attnPush(d, heads)
 
 	rq, rk := b.attnTiles(attnBackwardQ, d4)
-	b.dispatch(b.pipeline("attention_backward", 0, uint32(d4), uint32(rq), uint32(rk)), "attention backward dq",
-		attnGrid(seq, 8*rq, heads, nb), pc, append([]vk.Binding{vk.Write(dqb), vk.Read(dvb), vk.Write(db)}, ins...)...)
+	attentionBackwardShader.dispatch(b, attentionBackwardSpec{Op: 0, D4: uint32(d4), RQ: uint32(rq), RK: uint32(rk)}, "attention backward dq",
+		attnGrid(seq, 8*rq, heads, nb), pc, append([]vk.Binding{vk.Write(dqb), b.unused(), vk.Write(db)}, ins...)...)
 
 	rq, rk = b.attnTiles(attnBackwardK, d4)
-	b.dispatch(b.pipeline("attention_backward", 1, uint32(d4), uint32(rq), uint32(rk)), "attention backward dk dv",
+	attentionBackwardShader.dispatch(b, attentionBackwardSpec{Op: 1, D4: uint32(d4), RQ: uint32(rq), RK: uint32(rk)}, "attention backward dk dv",
 		attnGrid(seq, 8*rk, d.KVHeads, nb), pc, append([]vk.Binding{vk.Write(dkb), vk.Write(dvb), vk.Read(db)}, ins...)...)
 }

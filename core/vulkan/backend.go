@@ -24,6 +24,8 @@ type Backend struct {
 	// Download panics with it (its signature has no error to return).
 	err  error
 	rope map[ropeKey]*core.Tensor
+	// placeholder is what unused() binds.
+	placeholder vk.Buffer
 }
 
 // storage is a tensor's device memory; views (Reshape, Rows) share it.
@@ -41,7 +43,12 @@ func New(opts Options) (*Backend, error) {
 		}
 		return nil, err
 	}
-	return &Backend{ctx: ctx, s: ctx.Stream(), rope: map[ropeKey]*core.Tensor{}}, nil
+	placeholder, err := ctx.Alloc(16)
+	if err != nil {
+		ctx.Close()
+		return nil, fmt.Errorf("vulkan: allocating the unused-binding stand-in: %w", err)
+	}
+	return &Backend{ctx: ctx, s: ctx.Stream(), rope: map[ropeKey]*core.Tensor{}, placeholder: placeholder}, nil
 }
 
 // Devices lists the Vulkan devices, one line each (index, name, type, vendor, driver, memory,
@@ -264,53 +271,51 @@ func (b *Backend) Sync() error {
 	return b.err
 }
 
-// pipeline returns a cached pipeline of a shader, laid out as shaderLayouts says, with the
-// given specialization constants (ids 0…); a failure is kept and gives nil.
-func (b *Backend) pipeline(shader string, spec ...uint32) *vk.Pipeline {
-	l, ok := shaderLayouts[shader]
-	if !ok || len(spec) > l.specs {
-		panic(fmt.Sprintf("vulkan: shader %q: %d specialization constants, its layout (known %v) has %d", shader, len(spec), ok, l.specs))
+// dispatch records one dispatch of shader s, specialised by spec, with push constants pc and
+// the buffers binds in binding order. Bindings that do not fit s's description (layouts.go)
+// panic, as other misuse does; after an earlier failure nothing is recorded.
+func (s *shader[P, S]) dispatch(b *Backend, spec S, label string, groups [3]uint32, pc P, binds ...vk.Binding) {
+	push := encode(pc)
+	words := specWords(spec)
+	uses := make([]bindUse, len(binds))
+	for i, bd := range binds {
+		uses[i] = bindUse{write: bd.Write, unused: bd.Buf == b.placeholder}
 	}
-	code, err := shaders.SPIRV(shader)
+	if err := s.checkBinds(push, words, uses); err != nil {
+		panic(fmt.Sprintf("vulkan: %s: %v", label, err))
+	}
+	if b.err != nil {
+		return
+	}
+	code, err := shaders.SPIRV(s.name)
 	if err != nil {
 		b.fail(err)
-		return nil
+		return
 	}
-	p, err := b.ctx.Pipeline(shader, code, l.bindings, l.push, spec...)
-	b.fail(err)
-	return p
-}
-
-// dispatch records one dispatch unless an earlier failure stopped the backend.
-func (b *Backend) dispatch(p *vk.Pipeline, label string, groups [3]uint32, push []byte, binds ...vk.Binding) {
-	if b.err != nil || p == nil {
+	p, err := b.ctx.Pipeline(s.name, code, len(s.bindings), len(push), words...)
+	if err != nil {
+		b.fail(err)
 		return
 	}
 	b.fail(b.s.Dispatch(p, label, groups, push, binds...))
 }
 
-// push packs push constants: each value as a 32-bit little-endian word.
-func push(vals ...any) []byte {
-	out := make([]byte, 0, 4*len(vals))
-	for _, v := range vals {
-		var w uint32
-		switch x := v.(type) {
-		case int:
-			w = uint32(x)
-		case uint32:
-			w = x
-		case float32:
-			w = math.Float32bits(x)
-		case bool:
-			if x {
-				w = 1
-			}
-		default:
-			panic(fmt.Sprintf("vulkan: push constant of type %T", v))
-		}
-		out = binary.LittleEndian.AppendUint32(out, w)
+// unused binds the backend's stand-in buffer where a shader's variant or absent optional
+// operand leaves a binding untouched: Vulkan still wants a buffer there. It is never written,
+// so it adds no barriers.
+func (b *Backend) unused() vk.Binding { return vk.Read(b.placeholder) }
+
+// optional binds t (written if write), after checking that it has n elements, or the unused
+// stand-in when t is nil; the shader is told which by a flag in its push constants.
+func (b *Backend) optional(op string, t *core.Tensor, n int, write bool) vk.Binding {
+	if t == nil {
+		return b.unused()
 	}
-	return out
+	mustLen(op, t, n)
+	if write {
+		return vk.Write(b.buf(t))
+	}
+	return vk.Read(b.buf(t))
 }
 
 // groups1D is the workgroup count for n items in groups of 256, capped for grid-stride loops.
@@ -336,17 +341,11 @@ func (b *Backend) Copy(dst, src *core.Tensor) {
 	}
 }
 
-// elementwise op codes (specialization constant OP of elementwise.comp).
-const (
-	opAdd uint32 = iota
-	opScale
-)
-
 // Add writes out = a + c.
 func (b *Backend) Add(out, a, c *core.Tensor) {
 	mustSameLen("add", out, a, c)
 	n := out.Len()
-	b.dispatch(b.pipeline("elementwise", opAdd), "add", groups1D(n), push(n, float32(0)),
+	elementwiseShader.dispatch(b, opSpec{opAdd}, "add", groups1D(n), elementwisePush{N: uint32(n)},
 		vk.Write(b.buf(out)), vk.Read(b.buf(a)), vk.Read(b.buf(c)))
 }
 
@@ -354,6 +353,6 @@ func (b *Backend) Add(out, a, c *core.Tensor) {
 func (b *Backend) Scale(t *core.Tensor, s float32) {
 	n := t.Len()
 	buf := b.buf(t)
-	b.dispatch(b.pipeline("elementwise", opScale), "scale", groups1D(n), push(n, s),
-		vk.Write(buf), vk.Read(buf), vk.Read(buf))
+	elementwiseShader.dispatch(b, opSpec{opScale}, "scale", groups1D(n), elementwisePush{N: uint32(n), S: s},
+		vk.Write(buf), vk.Read(buf), b.unused())
 }

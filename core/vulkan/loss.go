@@ -23,71 +23,48 @@ func (b *Backend) CrossEntropy(loss, dLogits, logits, targets, weights *core.Ten
 	mustLen("cross-entropy targets", targets, n)
 	mustLen("cross-entropy weights", weights, n)
 	mustLen("cross-entropy loss", loss, 1)
-	xb := b.buf(logits)
-	dl, grad := xb, false
-	if dLogits != nil {
-		mustSameLen("cross-entropy dlogits", dLogits, logits)
-		dl, grad = b.buf(dLogits), true
-	}
+	dl := b.optional("cross-entropy dlogits", dLogits, logits.Len(), true)
 	rowLoss := b.Alloc(core.F32, max(n, 1))
 	defer b.Free(rowLoss)
-	rl, tb, wb := b.buf(rowLoss), b.buf(targets), b.buf(weights)
-	bind := func(o vk.Buffer, w bool) []vk.Binding {
-		first := vk.Read(o)
-		if w {
-			first = vk.Write(o)
-		}
-		return []vk.Binding{first, vk.Write(rl), vk.Read(xb), vk.Read(tb), vk.Read(wb)}
-	}
-	b.dispatch(b.pipeline("crossentropy", forward), "cross-entropy", rowGroups(n), push(n, v, grad), bind(dl, grad)...)
-	b.dispatch(b.pipeline("crossentropy", backward), "cross-entropy sum", [3]uint32{1, 1, 1}, push(n, v, false), bind(b.buf(loss), true)...)
+	rl := b.buf(rowLoss)
+	crossentropyShader.dispatch(b, opSpec{forward}, "cross-entropy", rowGroups(n),
+		crossentropyPush{Rows: uint32(n), V: uint32(v), Grad: flag(dLogits != nil)},
+		dl, vk.Write(rl), vk.Read(b.buf(logits)), vk.Read(b.buf(targets)), vk.Read(b.buf(weights)))
+	crossentropyShader.dispatch(b, opSpec{backward}, "cross-entropy sum", [3]uint32{1, 1, 1},
+		crossentropyPush{Rows: uint32(n), V: uint32(v)},
+		vk.Write(b.buf(loss)), vk.Read(rl), b.unused(), b.unused(), b.unused())
 }
 
 // TokenLogProbs writes each row's log-probability of its token and, optionally, the entropy of
 // p = softmax(logits·invTemp + bias), one workgroup per row.
 func (b *Backend) TokenLogProbs(logp, entropy, logits, tokens, bias *core.Tensor, invTemp float32) {
-	n, xb, bb := b.tokenLogProbsInputs(logits, tokens, bias)
+	n, bb := b.tokenLogProbsInputs(logits, tokens, bias)
 	mustLen("token logprobs", logp, n)
-	eb := b.optionalBuf("token logprobs entropy", entropy, n, xb)
-	second := vk.Read(eb)
-	if entropy != nil {
-		second = vk.Write(eb)
-	}
-	b.dispatch(b.pipeline("tokenlogprobs", forward), "token logprobs", rowGroups(n),
-		push(n, logits.Dim(-1), invTemp, bias != nil, entropy != nil),
-		vk.Write(b.buf(logp)), second, vk.Read(xb), vk.Read(xb), vk.Read(b.buf(tokens)), vk.Read(bb))
+	tokenlogprobsShader.dispatch(b, opSpec{forward}, "token logprobs", rowGroups(n),
+		tokenlogprobsPush{Rows: uint32(n), V: uint32(logits.Dim(-1)), InvTemp: invTemp, HasBias: flag(bias != nil), HasEnt: flag(entropy != nil)},
+		vk.Write(b.buf(logp)), b.optional("token logprobs entropy", entropy, n, true), b.unused(),
+		vk.Read(b.buf(logits)), vk.Read(b.buf(tokens)), bb)
 }
 
 // TokenLogProbsBackward writes dLogits from dLogp and an optional dEntropy, one workgroup per
 // row.
 func (b *Backend) TokenLogProbsBackward(dLogits, dLogp, dEntropy, logits, tokens, bias *core.Tensor, invTemp float32) {
 	mustSameLen("token logprobs backward", dLogits, logits)
-	n, xb, bb := b.tokenLogProbsInputs(logits, tokens, bias)
+	n, bb := b.tokenLogProbsInputs(logits, tokens, bias)
 	mustLen("token logprobs backward dlogp", dLogp, n)
-	deb := b.optionalBuf("token logprobs backward dentropy", dEntropy, n, xb)
-	b.dispatch(b.pipeline("tokenlogprobs", backward), "token logprobs backward", rowGroups(n),
-		push(n, logits.Dim(-1), invTemp, bias != nil, dEntropy != nil),
-		vk.Write(b.buf(dLogits)), vk.Read(b.buf(dLogp)), vk.Read(deb), vk.Read(xb), vk.Read(b.buf(tokens)), vk.Read(bb))
+	tokenlogprobsShader.dispatch(b, opSpec{backward}, "token logprobs backward", rowGroups(n),
+		tokenlogprobsPush{Rows: uint32(n), V: uint32(logits.Dim(-1)), InvTemp: invTemp, HasBias: flag(bias != nil), HasEnt: flag(dEntropy != nil)},
+		vk.Write(b.buf(dLogits)), vk.Read(b.buf(dLogp)), b.optional("token logprobs backward dentropy", dEntropy, n, false),
+		vk.Read(b.buf(logits)), vk.Read(b.buf(tokens)), bb)
 }
 
 // tokenLogProbsInputs checks the inputs both token log-prob ops share and returns the row
-// count, the logits' buffer and the bias buffer (the logits' own, unread, when there is no bias).
-func (b *Backend) tokenLogProbsInputs(logits, tokens, bias *core.Tensor) (int, vk.Buffer, vk.Buffer) {
+// count and the bias's binding (optional).
+func (b *Backend) tokenLogProbsInputs(logits, tokens, bias *core.Tensor) (int, vk.Binding) {
 	n, v := rows(logits)
 	mustType("token logprobs tokens", tokens, core.I32)
 	mustLen("token logprobs tokens", tokens, n)
-	xb := b.buf(logits)
-	return n, xb, b.optionalBuf("token logprobs bias", bias, n*v, xb)
-}
-
-// optionalBuf is t's buffer after a length check, or stand, a buffer bound in its place that the
-// shader is told not to touch, when t is nil.
-func (b *Backend) optionalBuf(op string, t *core.Tensor, n int, stand vk.Buffer) vk.Buffer {
-	if t == nil {
-		return stand
-	}
-	mustLen(op, t, n)
-	return b.buf(t)
+	return n, b.optional("token logprobs bias", bias, n*v, false)
 }
 
 // clipnorm.comp's partial sums per gradient (its SLOTS).
@@ -108,11 +85,11 @@ func (b *Backend) ClipGradNorm(norm *core.Tensor, grads []*core.Tensor, maxNorm 
 			continue
 		}
 		groups := [3]uint32{uint32(min((n+255)/256, clipSlots)), 1, 1}
-		b.dispatch(b.pipeline("clipnorm", 0), "clip norm partial", groups, push(n, i, float32(0)),
-			vk.Read(b.buf(g)), vk.Write(pb), vk.Read(nb))
+		clipnormShader.dispatch(b, opSpec{0}, "clip norm partial", groups, clipnormPush{N: uint32(n), Slot: uint32(i)},
+			vk.Read(b.buf(g)), vk.Write(pb), b.unused())
 	}
-	b.dispatch(b.pipeline("clipnorm", 1), "clip norm", [3]uint32{1, 1, 1}, push(len(grads)*clipSlots, 0, float32(0)),
-		vk.Read(pb), vk.Read(pb), vk.Write(nb))
+	clipnormShader.dispatch(b, opSpec{1}, "clip norm", [3]uint32{1, 1, 1}, clipnormPush{N: uint32(len(grads) * clipSlots)},
+		b.unused(), vk.Read(pb), vk.Write(nb))
 	if maxNorm <= 0 {
 		return
 	}
@@ -121,7 +98,7 @@ func (b *Backend) ClipGradNorm(norm *core.Tensor, grads []*core.Tensor, maxNorm 
 		if n == 0 {
 			continue
 		}
-		b.dispatch(b.pipeline("clipnorm", 2), "clip scale", groups1D(n), push(n, 0, maxNorm),
-			vk.Write(b.buf(g)), vk.Read(pb), vk.Read(nb))
+		clipnormShader.dispatch(b, opSpec{2}, "clip scale", groups1D(n), clipnormPush{N: uint32(n), MaxNorm: maxNorm},
+			vk.Write(b.buf(g)), b.unused(), vk.Read(nb))
 	}
 }

@@ -41,14 +41,13 @@ func (b *Backend) MatMul(c, a, w *core.Tensor, transA, transB bool, alpha, beta 
 	// so it runs only where a workgroup of 8 is one subgroup: CPU devices (lavapipe) that report
 	// 8-wide subgroups. Everything else gets the tiled kernel, which assumes nothing about
 	// subgroups.
-	// spec: matmul.comp's constant_ids 0-7: workgroup size, TRANS_A, TRANS_B, VEC4, LANES, RA, NB,
-	// B16. A 16-bit weight (B16) is read element by element, so it takes the odd shapes' tiles.
+	// A 16-bit weight (B16) is read element by element, so it takes the odd shapes' tiles.
 	bits := b16(w)
 	if bits != 0 && d.Batch != 1 {
 		panic(fmt.Sprintf("vulkan: matmul with a 16-bit operand %v: only a 2-D weight may be 16-bit", w))
 	}
 	info := b.ctx.Info()
-	var spec []uint32
+	var spec matmulSpec
 	var tileM, tileN int
 	if info.Type == "cpu" && info.SubgroupSize == 8 && !matmulForceTiled {
 		ra, nb := matmulLanesRAOdd, matmulLanesNBOdd
@@ -56,12 +55,13 @@ func (b *Backend) MatMul(c, a, w *core.Tensor, transA, transB bool, alpha, beta 
 			ra, nb = matmulLanesRA, matmulLanesNB
 		}
 		tileM, tileN = 8*ra, 32*nb
-		spec = []uint32{8, flag(transA), flag(transB), flag(aligned), 1, uint32(ra), uint32(nb), bits}
+		spec = matmulSpec{LocalSizeX: 8, TransA: flag(transA), TransB: flag(transB), Vec4: flag(aligned), Lanes: 1,
+			RA: uint32(ra), NB: uint32(nb), B16: bits}
 	} else {
 		// The tiled kernel ignores VEC4 and the tile sizes: keep them fixed, one pipeline per
 		// transpose pair.
 		tileM, tileN = matmulTile, matmulTile
-		spec = []uint32{256, flag(transA), flag(transB), 0, 0, matmulLanesRA, matmulLanesNB, bits}
+		spec = matmulSpec{LocalSizeX: 256, TransA: flag(transA), TransB: flag(transB), RA: matmulLanesRA, NB: matmulLanesNB, B16: bits}
 		tiles := ((d.M + tileM - 1) / tileM) * ((d.N + tileN - 1) / tileN) * d.Batch
 		if splits, chunk := splitK(tiles, d.K); splits > 1 {
 			b.matmulSplitK(d, spec, splits, chunk, bc, ba, bw, alpha, beta)
@@ -69,9 +69,9 @@ func (b *Backend) MatMul(c, a, w *core.Tensor, transA, transB bool, alpha, beta 
 		}
 	}
 	groups := [3]uint32{uint32((d.N + tileN - 1) / tileN), uint32((d.M + tileM - 1) / tileM), uint32(d.Batch)}
-	b.dispatch(b.pipeline("matmul", spec...), "matmul", groups,
-		push(d.M, d.N, d.K, d.LDA, d.LDB, d.StrideA, d.StrideB, d.M*d.N, alpha, beta, 1, d.K),
-		vk.Write(bc), vk.Read(ba), vk.Read(bw))
+	pc := matmulPushOf(d)
+	pc.StrideC, pc.Alpha, pc.Beta, pc.Splits, pc.Chunk = uint32(d.M*d.N), alpha, beta, 1, uint32(d.K)
+	matmulShader.dispatch(b, spec, "matmul", groups, pc, vk.Write(bc), vk.Read(ba), vk.Read(bw))
 }
 
 // matmulForceTiled makes every device take the tiled (GPU) kernel, so that tests run it on
@@ -100,17 +100,25 @@ func splitK(tiles, k int) (splits, chunk int) {
 
 // matmulSplitK runs the tiled kernel over K chunks into a scratch of partial products, then
 // matmul_reduce.comp: c = alpha·Σ partials + beta·c.
-func (b *Backend) matmulSplitK(d core.MatMulDims, spec []uint32, splits, chunk int, bc, ba, bw vk.Buffer, alpha, beta float32) {
+func (b *Backend) matmulSplitK(d core.MatMulDims, spec matmulSpec, splits, chunk int, bc, ba, bw vk.Buffer, alpha, beta float32) {
 	mn := d.M * d.N
 	part := b.Alloc(core.F32, d.Batch*splits*mn)
 	defer b.Free(part) // reused only once the recorded passes have run
 	pb := b.buf(part)
 	groups := [3]uint32{uint32((d.N + matmulTile - 1) / matmulTile), uint32((d.M + matmulTile - 1) / matmulTile), uint32(d.Batch * splits)}
-	b.dispatch(b.pipeline("matmul", spec...), "matmul split-k", groups,
-		push(d.M, d.N, d.K, d.LDA, d.LDB, d.StrideA, d.StrideB, mn, float32(1), float32(0), splits, chunk),
-		vk.Write(pb), vk.Read(ba), vk.Read(bw))
-	b.dispatch(b.pipeline("matmul_reduce"), "matmul split-k sum", groups1D(d.Batch*mn),
-		push(d.Batch*mn, mn, splits, alpha, beta), vk.Write(bc), vk.Read(pb))
+	pc := matmulPushOf(d)
+	pc.StrideC, pc.Alpha, pc.Beta, pc.Splits, pc.Chunk = uint32(mn), 1, 0, uint32(splits), uint32(chunk)
+	matmulShader.dispatch(b, spec, "matmul split-k", groups, pc, vk.Write(pb), vk.Read(ba), vk.Read(bw))
+	matmulReduceShader.dispatch(b, noSpec{}, "matmul split-k sum", groups1D(d.Batch*mn),
+		matmulReducePush{N: uint32(d.Batch * mn), MN: uint32(mn), Splits: uint32(splits), Alpha: alpha, Beta: beta},
+		vk.Write(bc), vk.Read(pb))
+}
+
+// matmulPushOf is the push constants of a product's shape and operand layout; the caller sets
+// C's stride, the scalars and the split.
+func matmulPushOf(d core.MatMulDims) matmulPush {
+	return matmulPush{M: uint32(d.M), N: uint32(d.N), K: uint32(d.K), LDA: uint32(d.LDA), LDB: uint32(d.LDB),
+		StrideA: uint32(d.StrideA), StrideB: uint32(d.StrideB)}
 }
 
 // b16 is the B16 specialization constant of matmul.comp and embedding.comp for operand t:

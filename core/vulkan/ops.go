@@ -9,13 +9,6 @@ import (
 	"github.com/dllmrl/agrpo/vk"
 )
 
-// Forward and backward variants of a shader (its specialization constant OP).
-const (
-	forward uint32 = iota
-	backward
-	backwardWeights // rmsnorm.comp's dw pass
-)
-
 func rows(t *core.Tensor) (int, int) {
 	d := t.Dim(-1)
 	return t.Len() / d, d
@@ -28,8 +21,8 @@ func (b *Backend) Embedding(out, table, ids *core.Tensor) {
 	if out.Len() != n*d {
 		panic(fmt.Sprintf("vulkan: embedding %v rows of %v into %v", ids, table, out))
 	}
-	b.dispatch(b.pipeline("embedding", forward, b16(table)), "embedding", groups1D(n*d), push(n, d),
-		vk.Write(b.buf(out)), vk.Read(b.buf(table)), vk.Read(b.buf(ids)))
+	embeddingShader.dispatch(b, embeddingSpec{Op: forward, B16: b16(table)}, "embedding", groups1D(n*d),
+		embeddingPush{N: uint32(n), D: uint32(d)}, vk.Write(b.buf(out)), vk.Read(b.buf(table)), vk.Read(b.buf(ids)))
 }
 
 // EmbeddingBackward scatter-adds gradient rows into dTable, deterministically (one invocation
@@ -40,8 +33,8 @@ func (b *Backend) EmbeddingBackward(dTable, dOut, ids *core.Tensor) {
 	if dOut.Len() != n*d {
 		panic(fmt.Sprintf("vulkan: embedding backward %v with ids %v into %v", dOut, ids, dTable))
 	}
-	b.dispatch(b.pipeline("embedding", backward), "embedding backward", groups1D(d), push(n, d),
-		vk.Write(b.buf(dTable)), vk.Read(b.buf(dOut)), vk.Read(b.buf(ids)))
+	embeddingShader.dispatch(b, embeddingSpec{Op: backward}, "embedding backward", groups1D(d),
+		embeddingPush{N: uint32(n), D: uint32(d)}, vk.Write(b.buf(dTable)), vk.Read(b.buf(dOut)), vk.Read(b.buf(ids)))
 }
 
 // rowGroups is the workgroup count for one workgroup per row (capped; shaders loop).
@@ -53,12 +46,12 @@ func rowGroups(n int) [3]uint32 { return [3]uint32{uint32(min(max(n, 1), 65535))
 // slower (NVIDIA H200, a rollout's 108 RMSNorms: 0.9 ms → 7.4 ms).
 const rmsnormSerialD = 256
 
-// rmsnormRows is the pipeline and grid of a by-row rmsnorm pass over n rows of d.
-func (b *Backend) rmsnormRows(op uint32, n, d int) (*vk.Pipeline, [3]uint32) {
+// rmsnormRows is the specialisation and grid of a by-row rmsnorm pass over n rows of d.
+func (b *Backend) rmsnormRows(op uint32, n, d int) (rmsnormSpec, [3]uint32) {
 	if d <= rmsnormSerialD && b.ctx.Info().Type == "cpu" {
-		return b.pipeline("rmsnorm", op, 1), groups1D(n)
+		return rmsnormSpec{Op: op, Serial: 1}, groups1D(n)
 	}
-	return b.pipeline("rmsnorm", op, 0), rowGroups(n)
+	return rmsnormSpec{Op: op}, rowGroups(n)
 }
 
 // RMSNorm normalises each row by its root mean square and scales by w.
@@ -68,10 +61,9 @@ func (b *Backend) RMSNorm(out, rstd, x, w *core.Tensor, eps float32) {
 	if w.Len() != d || rstd.Len() != n {
 		panic(fmt.Sprintf("vulkan: rmsnorm of %v with weight %v and rstd %v", x, w, rstd))
 	}
-	xb := b.buf(x)
-	pl, groups := b.rmsnormRows(forward, n, d)
-	b.dispatch(pl, "rmsnorm", groups, push(n, d, eps, 0),
-		vk.Write(b.buf(out)), vk.Write(b.buf(rstd)), vk.Read(xb), vk.Read(b.buf(w)), vk.Read(xb), vk.Read(xb))
+	spec, groups := b.rmsnormRows(forward, n, d)
+	rmsnormShader.dispatch(b, spec, "rmsnorm", groups, rmsnormPush{Rows: uint32(n), D: uint32(d), Eps: eps},
+		vk.Write(b.buf(out)), vk.Write(b.buf(rstd)), vk.Read(b.buf(x)), vk.Read(b.buf(w)), b.unused(), b.unused())
 }
 
 // rmsnormDWChunk is the fewest rows a chunk of RMSNorm's dw pass sums; there are at most
@@ -87,18 +79,19 @@ func (b *Backend) RMSNormBackward(dx, dw, dOut, x, w, rstd *core.Tensor) {
 		panic(fmt.Sprintf("vulkan: rmsnorm backward of %v with weight %v, dw %v, rstd %v", x, w, dw, rstd))
 	}
 	xb, wb, gb, rb := b.buf(x), b.buf(w), b.buf(dOut), b.buf(rstd)
-	pl, groups := b.rmsnormRows(backward, n, d)
-	b.dispatch(pl, "rmsnorm backward", groups, push(n, d, float32(0), 0),
-		vk.Write(b.buf(dx)), vk.Read(rb), vk.Read(xb), vk.Read(wb), vk.Read(gb), vk.Read(xb))
+	spec, groups := b.rmsnormRows(backward, n, d)
+	rmsnormShader.dispatch(b, spec, "rmsnorm backward", groups, rmsnormPush{Rows: uint32(n), D: uint32(d)},
+		vk.Write(b.buf(dx)), vk.Read(rb), vk.Read(xb), vk.Read(wb), vk.Read(gb), b.unused())
 	chunk := max(rmsnormDWChunk, (n+rmsnormDWChunks-1)/rmsnormDWChunks)
 	chunks := max(1, (n+chunk-1)/chunk)
 	part := b.Alloc(core.F32, chunks, d)
 	defer b.Free(part) // reused only once the recorded passes have run
 	pb := b.buf(part)
-	b.dispatch(b.pipeline("rmsnorm", backwardWeights, 0), "rmsnorm backward dw", [3]uint32{uint32((d + 255) / 256), uint32(chunks), 1},
-		push(n, d, float32(0), chunk), vk.Read(xb), vk.Read(rb), vk.Read(xb), vk.Read(wb), vk.Read(gb), vk.Write(pb))
-	b.dispatch(b.pipeline("matmul_reduce"), "rmsnorm backward dw sum", groups1D(d),
-		push(d, d, chunks, float32(1), float32(1)), vk.Write(b.buf(dw)), vk.Read(pb))
+	rmsnormShader.dispatch(b, rmsnormSpec{Op: backwardWeights}, "rmsnorm backward dw", [3]uint32{uint32((d + 255) / 256), uint32(chunks), 1},
+		rmsnormPush{Rows: uint32(n), D: uint32(d), Chunk: uint32(chunk)},
+		b.unused(), vk.Read(rb), vk.Read(xb), b.unused(), vk.Read(gb), vk.Write(pb))
+	matmulReduceShader.dispatch(b, noSpec{}, "rmsnorm backward dw sum", groups1D(d),
+		matmulReducePush{N: uint32(d), MN: uint32(d), Splits: uint32(chunks), Alpha: 1, Beta: 1}, vk.Write(b.buf(dw)), vk.Read(pb))
 }
 
 type ropeKey struct {
@@ -145,7 +138,8 @@ func (b *Backend) rotate(x *core.Tensor, heads int, theta, sign float32) {
 	if sign < 0 {
 		label = "rope backward"
 	}
-	b.dispatch(b.pipeline("rope"), label, groups1D(nb*seq*heads*half), push(nb*seq, seq, dm, heads, half, sign),
+	ropeShader.dispatch(b, noSpec{}, label, groups1D(nb*seq*heads*half),
+		ropePush{Rows: uint32(nb * seq), Seq: uint32(seq), DM: uint32(dm), Heads: uint32(heads), Half: uint32(half), Sign: sign},
 		vk.Write(b.buf(x)), vk.Read(b.buf(tab)))
 }
 
@@ -153,16 +147,15 @@ func (b *Backend) rotate(x *core.Tensor, heads int, theta, sign float32) {
 func (b *Backend) SwiGLU(out, gate, up *core.Tensor) {
 	mustSameLen("swiglu", out, gate, up)
 	n := out.Len()
-	ob := b.buf(out)
-	b.dispatch(b.pipeline("swiglu", forward), "swiglu", groups1D(n), push(n),
-		vk.Write(ob), vk.Read(b.buf(gate)), vk.Read(b.buf(gate)), vk.Read(b.buf(up)), vk.Read(b.buf(up)))
+	swigluShader.dispatch(b, opSpec{forward}, "swiglu", groups1D(n), swigluPush{N: uint32(n)},
+		vk.Write(b.buf(out)), b.unused(), vk.Read(b.buf(gate)), vk.Read(b.buf(up)), b.unused())
 }
 
 // SwiGLUBackward writes dGate and dUp.
 func (b *Backend) SwiGLUBackward(dGate, dUp, dOut, gate, up *core.Tensor) {
 	mustSameLen("swiglu backward", dGate, dUp, dOut, gate, up)
 	n := dOut.Len()
-	b.dispatch(b.pipeline("swiglu", backward), "swiglu backward", groups1D(n), push(n),
+	swigluShader.dispatch(b, opSpec{backward}, "swiglu backward", groups1D(n), swigluPush{N: uint32(n)},
 		vk.Write(b.buf(dGate)), vk.Write(b.buf(dUp)), vk.Read(b.buf(gate)), vk.Read(b.buf(up)), vk.Read(b.buf(dOut)))
 }
 
@@ -170,16 +163,15 @@ func (b *Backend) SwiGLUBackward(dGate, dUp, dOut, gate, up *core.Tensor) {
 func (b *Backend) LogSoftmax(out, x *core.Tensor) {
 	n, v := rows(x)
 	mustSameLen("logsoftmax", out, x)
-	xb := b.buf(x)
-	b.dispatch(b.pipeline("logsoftmax", forward), "logsoftmax", rowGroups(n), push(n, v),
-		vk.Write(b.buf(out)), vk.Read(xb), vk.Read(xb))
+	logsoftmaxShader.dispatch(b, opSpec{forward}, "logsoftmax", rowGroups(n), logsoftmaxPush{Rows: uint32(n), V: uint32(v)},
+		vk.Write(b.buf(out)), vk.Read(b.buf(x)), b.unused())
 }
 
 // LogSoftmaxBackward writes dx = dOut − softmax·Σ dOut from the forward's output.
 func (b *Backend) LogSoftmaxBackward(dx, dOut, out *core.Tensor) {
 	n, v := rows(out)
 	mustSameLen("logsoftmax backward", dx, dOut, out)
-	b.dispatch(b.pipeline("logsoftmax", backward), "logsoftmax backward", rowGroups(n), push(n, v),
+	logsoftmaxShader.dispatch(b, opSpec{backward}, "logsoftmax backward", rowGroups(n), logsoftmaxPush{Rows: uint32(n), V: uint32(v)},
 		vk.Write(b.buf(dx)), vk.Read(b.buf(dOut)), vk.Read(b.buf(out)))
 }
 
@@ -191,7 +183,7 @@ func (b *Backend) AdamW(param, grad, m, v *core.Tensor, step int, h core.AdamHyp
 		panic("vulkan: " + err.Error())
 	}
 	n := param.Len()
-	b.dispatch(b.pipeline("adamw"), "adamw", groups1D(n),
-		push(n, h.Beta1, h.Beta2, h.Eps, stepSize, sqrtBC2, decay),
+	adamwShader.dispatch(b, noSpec{}, "adamw", groups1D(n),
+		adamwPush{N: uint32(n), Beta1: h.Beta1, Beta2: h.Beta2, Eps: h.Eps, StepSize: stepSize, SqrtBC2: sqrtBC2, Decay: decay},
 		vk.Write(b.buf(param)), vk.Read(b.buf(grad)), vk.Write(b.buf(m)), vk.Write(b.buf(v)))
 }

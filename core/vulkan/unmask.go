@@ -7,10 +7,8 @@ import (
 	"github.com/dllmrl/agrpo/vk"
 )
 
-// unmask.comp's OP 0 and OP 1, and the words of its per-item record (struct Rec).
 const (
-	unmaskDraw uint32 = iota
-	unmaskReveal
+	// unmaskRecord is the words of unmask.comp's per-item record (struct Rec).
 	unmaskRecord = 8
 	// unmaskSerialV is the largest vocabulary drawn by one invocation per position: up to it, a
 	// workgroup's reductions (barriers) cost more than they share out.
@@ -30,8 +28,6 @@ func (b *Backend) UnmaskStep(s core.UnmaskState, logits *core.Tensor, p core.Unm
 	}
 	nb, seq := s.Tokens.Dim(0), s.Tokens.Dim(1)
 	c, v := seq-p.PromptLen, logits.Dim(2)
-	xb := b.buf(logits)
-	sup := b.optionalBuf("unmask support", s.Support, nb*c*v, xb)
 	items := nb * (p.BlockEnd - p.BlockStart)
 	if items == 0 {
 		return
@@ -51,9 +47,11 @@ func (b *Backend) UnmaskStep(s core.UnmaskState, logits *core.Tensor, p core.Unm
 	if p.TopP > 0 && p.TopP < 1 {
 		topP = p.TopP
 	}
-	pc := push(nb, seq, c, v, p.PromptLen, p.BlockStart, p.BlockEnd-p.BlockStart, p.Reveal, uint32(p.Step),
-		invT, greedy, topK, topP, int(p.Remasking), p.Seed, int(p.MaskID), s.Support != nil,
-		p.Remasking == core.LowConfidence && p.Confidence == core.Untempered, p.RowOffset)
+	pc := unmaskPush{Rows: uint32(nb), Seq: uint32(seq), C: uint32(c), V: uint32(v), PromptLen: uint32(p.PromptLen),
+		BlockStart: uint32(p.BlockStart), BlockLen: uint32(p.BlockEnd - p.BlockStart), Reveal: uint32(p.Reveal), Step: uint32(p.Step),
+		InvTemp: invT, Greedy: flag(greedy), TopK: uint32(topK), TopP: topP, Remasking: uint32(p.Remasking), Seed: p.Seed,
+		MaskID: uint32(p.MaskID), HasSupport: flag(s.Support != nil),
+		Untempered: flag(p.Remasking == core.LowConfidence && p.Confidence == core.Untempered), RowOffset: uint32(p.RowOffset)}
 
 	// A small vocabulary is one invocation's work, 64 items per workgroup and no barriers; a
 	// larger one gets a workgroup of 128 or 256 invocations per item (unmask.comp's LANES).
@@ -68,17 +66,14 @@ func (b *Backend) UnmaskStep(s core.UnmaskState, logits *core.Tensor, p core.Unm
 	rec := b.Alloc(core.F32, items*unmaskRecord)
 	defer b.Free(rec)
 	rb := b.buf(rec)
-	tb, sb, lb, eb, ab := b.buf(s.Tokens), b.buf(s.RevealStep), b.buf(s.LogP), b.buf(s.Entropy), b.buf(s.Active)
+	xb, tb, sb, lb, eb, ab := b.buf(logits), b.buf(s.Tokens), b.buf(s.RevealStep), b.buf(s.LogP), b.buf(s.Entropy), b.buf(s.Active)
 	groups := rowGroups(items)
 	if lanes == 1 {
 		groups = rowGroups((items + int(wg) - 1) / int(wg))
 	}
-	b.dispatch(b.pipeline("unmask", unmaskDraw, wg, lanes), "unmask draw", groups, pc,
-		vk.Write(rb), vk.Read(xb), vk.Read(ab), vk.Read(tb), vk.Read(sb), vk.Read(lb), vk.Read(eb), vk.Read(sup))
-	supBind := vk.Read(sup)
-	if s.Support != nil {
-		supBind = vk.Write(sup)
-	}
-	b.dispatch(b.pipeline("unmask", unmaskReveal, wg, lanes), "unmask reveal", groups, pc,
-		vk.Read(rb), vk.Read(xb), vk.Read(ab), vk.Write(tb), vk.Write(sb), vk.Write(lb), vk.Write(eb), supBind)
+	unmaskShader.dispatch(b, unmaskSpec{Op: unmaskDraw, WG: wg, Lanes: lanes}, "unmask draw", groups, pc,
+		vk.Write(rb), vk.Read(xb), vk.Read(ab), vk.Read(tb), vk.Read(sb), vk.Read(lb), vk.Read(eb), b.unused())
+	unmaskShader.dispatch(b, unmaskSpec{Op: unmaskReveal, WG: wg, Lanes: lanes}, "unmask reveal", groups, pc,
+		vk.Read(rb), vk.Read(xb), vk.Read(ab), vk.Write(tb), vk.Write(sb), vk.Write(lb), vk.Write(eb),
+		b.optional("unmask support", s.Support, nb*c*v, true))
 }
