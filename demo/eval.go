@@ -18,7 +18,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 }
 
 func eval(job dist.Comm, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("eval", "eval -ckpt PATH|NAME -task NAME [-n N] [-steps 12,6,3] [-data FILE.jsonl] [-json]", stderr)
+	fs := newFlags("eval", "eval -ckpt PATH|NAME -task NAME [-n N] [-steps 12,6,3] [-data FILE.jsonl] [-dtype auto|f32] [-json]", stderr)
 	ckpt := fs.String("ckpt", "", "checkpoint path, Hugging Face model folder (LLaDA's layout) or shipped model name")
 	taskName := fs.String("task", "", "countdown | sudoku | arithmetic; with a model's own tokenizer also gsm8k | countdown_chat | sudoku_chat")
 	n := fs.Int("n", 0, "number of problems (0 = all of the test split or the data file)")
@@ -33,6 +33,7 @@ func eval(job dist.Comm, args []string, stdout, stderr io.Writer) error {
 	asJSON := fs.Bool("json", false, "print the results as JSON on stdout")
 	device := fs.String("device", "auto", deviceHelp)
 	anyTask := fs.Bool("any-task", false, "use a checkpoint trained for another task than -task")
+	weights := weightsFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -41,7 +42,7 @@ func eval(job dist.Comm, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer closeBackend()
-	t, m, enc, rm, err := taskAndModel("eval", *taskName, *ckpt, *remask, *anyTask, b, stderr)
+	t, m, enc, rm, err := taskAndModel("eval", *taskName, *ckpt, *remask, *anyTask, *weights, b, stderr)
 	if err != nil {
 		return err
 	}
@@ -82,7 +83,8 @@ func eval(job dist.Comm, args []string, stdout, stderr io.Writer) error {
 		problems = problems[:*n]
 	}
 	if !*asJSON {
-		fmt.Fprintf(stderr, "evaluating %s on %d %s problems (%s) at %v steps, %s, T=%g\ndevice: %s\n", *ckpt, len(problems), t.Name(), source, steps, rm, *temp, why)
+		fmt.Fprintf(stderr, "evaluating %s on %d %s problems (%s) at %v steps, %s, T=%g\ndevice: %s\nweights: %s\n",
+			*ckpt, len(problems), t.Name(), source, steps, rm, *temp, why, held(m))
 	}
 	opts.Progress = func(done, total int) {
 		if !*asJSON {
@@ -95,7 +97,7 @@ func eval(job dist.Comm, args []string, stdout, stderr io.Writer) error {
 	}
 	if *asJSON {
 		return json.NewEncoder(stdout).Encode(map[string]any{"checkpoint": *ckpt, "task": t.Name(), "source": source, "device": b.Name(),
-			"n": len(problems), "remasking": rm.String(), "temperature": *temp, "results": res})
+			"n": len(problems), "remasking": rm.String(), "temperature": *temp, "weights": held(m), "results": res})
 	}
 	fmt.Fprintln(stderr)
 	cellGraded := res[0].CellAccuracy > 0

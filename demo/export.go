@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/dllmrl/agrpo/core"
 	"github.com/dllmrl/agrpo/core/cpu"
 	"github.com/dllmrl/agrpo/core/model"
 	"github.com/dllmrl/agrpo/core/safetensors"
@@ -51,7 +52,9 @@ func runExport(args []string, stdout, stderr io.Writer) error {
 	}
 	src := resolveCheckpoint(*ckpt)
 	b := cpu.New()
-	ck, err := rl.LoadModel(src, models.Shipped, b)
+	// 16-bit weights stay 16-bit until written: SaveDir widens them exactly, so the folder is
+	// the same as from widened weights, at half the memory.
+	ck, err := rl.LoadModelAs(src, models.Shipped, b, rl.AsStored)
 	if err != nil {
 		return refused(err)
 	}
@@ -150,8 +153,18 @@ func runInfo(args []string, stdout, stderr io.Writer) error {
 	if tensors != nil {
 		fmt.Fprintf(stdout, "  stored as     %s\n", dtypeSummary(tensors))
 	}
-	fmt.Fprintf(stdout, "  memory        weights %s at fp32, about %s in 16 bits\n",
-		bytesText(4*int64(c.NumParams())), bytesText(2*int64(c.NumParams())))
+	wide := 4 * int64(c.NumParams())
+	if st, err := os.Stat(src); err != nil || !st.IsDir() {
+		fmt.Fprintf(stdout, "  memory        weights %s in float32, as every command holds them (a checkpoint of this project is float32)\n", bytesText(wide))
+		return nil
+	}
+	// A folder loaded as eval, sample and export load it (rl.AsStored).
+	h := heldWeights{Tensors: map[string]int{}}
+	for _, s := range c.Shapes() {
+		h.add(model.HeldDType(tensors[s.Name].DType, s.Shape), core.NumElems(s.Shape))
+	}
+	fmt.Fprintf(stdout, "  memory        weights %s as eval, sample and export hold them; %s in float32 as train (and -dtype f32) holds them\n",
+		h, bytesText(wide))
 	return nil
 }
 

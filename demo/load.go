@@ -1,8 +1,12 @@
 package main
 
 import (
+	"flag"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
+	"strings"
 
 	"github.com/dllmrl/agrpo/core"
 	"github.com/dllmrl/agrpo/core/model"
@@ -14,7 +18,7 @@ import (
 // taskAndModel resolves the -task and -ckpt flags shared by eval and sample; every error is a
 // user mistake (exit 2): an unknown task or remasking rule, a checkpoint that is missing, damaged
 // or does not fit the task. It returns the model with the encoder of its tokens.
-func taskAndModel(cmd, taskName, ckpt, remasking string, anyTask bool, b core.Backend, stderr io.Writer) (task.Task, *model.Model, task.Encoder, core.Remasking, error) {
+func taskAndModel(cmd, taskName, ckpt, remasking string, anyTask bool, w rl.Weights, b core.Backend, stderr io.Writer) (task.Task, *model.Model, task.Encoder, core.Remasking, error) {
 	if ckpt == "" || taskName == "" {
 		fmt.Fprintf(stderr, "demo %s: -ckpt and -task are required\n", cmd)
 		return nil, nil, task.Encoder{}, 0, errUsage
@@ -28,7 +32,7 @@ func taskAndModel(cmd, taskName, ckpt, remasking string, anyTask bool, b core.Ba
 	if err != nil {
 		return nil, nil, task.Encoder{}, 0, err
 	}
-	ck, err := loadModel(ckpt, b, stderr)
+	ck, err := loadModel(ckpt, w, b, stderr)
 	if err != nil {
 		return nil, nil, task.Encoder{}, 0, err
 	}
@@ -48,9 +52,10 @@ func parseRemasking(cmd, remasking string, stderr io.Writer) (core.Remasking, er
 	return rm, nil
 }
 
-// loadModel loads -ckpt (refused when missing or damaged) and notes a file without a checksum.
-func loadModel(ckpt string, b core.Backend, stderr io.Writer) (*rl.Loaded, error) {
-	ck, err := rl.LoadModel(ckpt, models.Shipped, b)
+// loadModel loads -ckpt with its weights held as w (refused when missing or damaged) and notes
+// a file without a checksum.
+func loadModel(ckpt string, w rl.Weights, b core.Backend, stderr io.Writer) (*rl.Loaded, error) {
+	ck, err := rl.LoadModelAs(ckpt, models.Shipped, b, w)
 	if err != nil {
 		return nil, refused(err)
 	}
@@ -58,4 +63,46 @@ func loadModel(ckpt string, b core.Backend, stderr io.Writer) (*rl.Loaded, error
 		fmt.Fprintln(stderr, note)
 	}
 	return ck, nil
+}
+
+// weightsFlag adds -dtype, what a command that does not train holds the weights in.
+func weightsFlag(fs *flag.FlagSet) *rl.Weights {
+	w := rl.AsStored
+	fs.TextVar(&w, "dtype", w, "weights in memory: auto keeps the 2-D weights that a model folder stores in BF16 or F16 16-bit "+
+		"(half their memory, the same results); f32 widens every weight to float32")
+	return &w
+}
+
+// heldWeights is what a loaded model holds its weights in, as eval and sample report it.
+type heldWeights struct {
+	Tensors map[string]int `json:"tensors"` // tensors per dtype (F32, BF16, F16)
+	Bytes   int64          `json:"bytes"`   // their data
+}
+
+// held reads the dtypes of m's parameter tensors, as the backend holds them.
+func held(m *model.Model) heldWeights {
+	h := heldWeights{Tensors: map[string]int{}}
+	for _, n := range m.P.List(m.Cfg) {
+		h.add(n.Tensor.DType(), n.Tensor.Len())
+	}
+	return h
+}
+
+// add counts a tensor of n elements of dtype dt.
+func (h *heldWeights) add(dt core.DType, n int) {
+	size := int64(4)
+	if dt == core.BF16 || dt == core.F16 {
+		size = 2
+	}
+	h.Tensors[dt.String()]++
+	h.Bytes += size * int64(n)
+}
+
+// String is the line eval and sample print: "251.8 KiB (16 tensors BF16, 5 tensors F32)".
+func (h heldWeights) String() string {
+	var parts []string
+	for _, dt := range slices.Sorted(maps.Keys(h.Tensors)) {
+		parts = append(parts, fmt.Sprintf("%d tensors %s", h.Tensors[dt], dt))
+	}
+	return fmt.Sprintf("%s (%s)", bytesText(h.Bytes), strings.Join(parts, ", "))
 }

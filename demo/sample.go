@@ -15,12 +15,13 @@ import (
 	"github.com/dllmrl/agrpo/core"
 	"github.com/dllmrl/agrpo/core/model"
 	"github.com/dllmrl/agrpo/core/sampler"
+	"github.com/dllmrl/agrpo/rl"
 	"github.com/dllmrl/agrpo/rl/task"
 )
 
 func runSample(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("sample", "sample -ckpt PATH|NAME -task NAME [-seed S] [-problem JSON]\n"+
-		"       go run ./demo sample -ckpt DIR -prompt TEXT [-length N] [-json]", stderr)
+		"       go run ./demo sample -ckpt DIR -prompt TEXT [-length N] [-dtype auto|f32] [-json]", stderr)
 	ckpt := fs.String("ckpt", "", "checkpoint path, Hugging Face model folder (LLaDA's layout) or shipped model name")
 	taskName := fs.String("task", "", "countdown | sudoku | arithmetic; with a model's own tokenizer also gsm8k | countdown_chat | sudoku_chat")
 	seed := fs.Uint("seed", 0, "picks the test problem and seeds the sampler")
@@ -34,6 +35,7 @@ func runSample(args []string, stdout, stderr io.Writer) error {
 	temp := fs.Float64("temperature", 0, "sampling temperature (0 = greedy)")
 	device := fs.String("device", "auto", deviceHelp)
 	anyTask := fs.Bool("any-task", false, "use a checkpoint trained for another task than -task")
+	weights := weightsFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -55,9 +57,9 @@ func runSample(args []string, stdout, stderr io.Writer) error {
 	defer closeBackend()
 	cfg := sampler.Config{BlockLength: *block, Steps: *steps, Temperature: float32(*temp), Seed: uint32(*seed)}
 	if asked {
-		return samplePrompt(*ckpt, *prompt, *length, *remask, *asJSON, cfg, b, why, stdout, stderr)
+		return samplePrompt(*ckpt, *prompt, *length, *remask, *asJSON, *weights, cfg, b, why, stdout, stderr)
 	}
-	t, m, enc, rm, err := taskAndModel("sample", *taskName, *ckpt, *remask, *anyTask, b, stderr)
+	t, m, enc, rm, err := taskAndModel("sample", *taskName, *ckpt, *remask, *anyTask, *weights, b, stderr)
 	if err != nil {
 		return err
 	}
@@ -79,7 +81,7 @@ func runSample(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "demo sample: -steps, -block, -temperature: %v\n", err)
 		return errUsage
 	}
-	fmt.Fprintf(stderr, "device: %s\n", why)
+	fmt.Fprintf(stderr, "device: %s\nweights: %s\n", why, held(m))
 	text, rw, err := showUnmasking(stdout, m, enc, t, p, cfg, isTerminal(stdout))
 	if err != nil {
 		return err
@@ -98,21 +100,22 @@ func runSample(args []string, stdout, stderr io.Writer) error {
 
 // sampleResult is sample -prompt -json's last line.
 type sampleResult struct {
-	Prompt         string  `json:"prompt"`
-	PromptText     string  `json:"prompt_text"` // the rendered chat prompt
-	PromptIDs      []int32 `json:"prompt_ids"`
-	CompletionIDs  []int32 `json:"completion_ids"`  // all -length of them, EOS padding included
-	CompletionText string  `json:"completion_text"` // the ids before the first EOS, decoded (task.Encoder.Completion)
-	Steps          int     `json:"steps"`
-	BlockLength    int     `json:"block_length"`
-	Remasking      string  `json:"remasking"`
-	Temperature    float32 `json:"temperature"`
-	Seed           uint32  `json:"seed"`
+	Prompt         string      `json:"prompt"`
+	PromptText     string      `json:"prompt_text"` // the rendered chat prompt
+	PromptIDs      []int32     `json:"prompt_ids"`
+	CompletionIDs  []int32     `json:"completion_ids"`  // all -length of them, EOS padding included
+	CompletionText string      `json:"completion_text"` // the ids before the first EOS, decoded (task.Encoder.Completion)
+	Steps          int         `json:"steps"`
+	BlockLength    int         `json:"block_length"`
+	Remasking      string      `json:"remasking"`
+	Temperature    float32     `json:"temperature"`
+	Seed           uint32      `json:"seed"`
+	Weights        heldWeights `json:"weights"` // what the model held its weights in
 }
 
 // samplePrompt is sample -prompt: the question as the user turn of the model's chat template,
 // a completion of length tokens unmasked step by step, and the answer.
-func samplePrompt(ckpt, question string, length int, remask string, asJSON bool, cfg sampler.Config, b core.Backend,
+func samplePrompt(ckpt, question string, length int, remask string, asJSON bool, w rl.Weights, cfg sampler.Config, b core.Backend,
 	why string, stdout, stderr io.Writer) error {
 	if ckpt == "" {
 		fmt.Fprintln(stderr, "demo sample: -ckpt is required")
@@ -128,7 +131,7 @@ func samplePrompt(ckpt, question string, length int, remask string, asJSON bool,
 		fmt.Fprintf(stderr, "demo sample: -length, -steps, -block, -temperature: %v\n", err)
 		return errUsage
 	}
-	ck, err := loadModel(ckpt, b, stderr)
+	ck, err := loadModel(ckpt, w, b, stderr)
 	if err != nil {
 		return err
 	}
@@ -143,8 +146,8 @@ func samplePrompt(ckpt, question string, length int, remask string, asJSON bool,
 	if n := len(ids) + length; n > ck.Config.MaxSeqLen {
 		return refused(fmt.Errorf("-prompt's %d tokens and -length %d make %d, over %s's max_sequence_length %d", len(ids), length, n, ckpt, ck.Config.MaxSeqLen))
 	}
-	fmt.Fprintf(stderr, "device: %s\n", why)
 	m := model.New(b, ck.Config, ck.Params)
+	fmt.Fprintf(stderr, "device: %s\nweights: %s\n", why, held(m))
 	mask := make([]int32, len(ids))
 	for i := range mask {
 		mask[i] = 1
@@ -161,7 +164,7 @@ func samplePrompt(ckpt, question string, length int, remask string, asJSON bool,
 	}
 	return json.NewEncoder(stdout).Encode(sampleResult{Prompt: question, PromptText: text, PromptIDs: ids, CompletionIDs: comp,
 		CompletionText: answer, Steps: cfg.Steps, BlockLength: cfg.BlockLength, Remasking: cfg.Remasking.String(),
-		Temperature: cfg.Temperature, Seed: cfg.Seed})
+		Temperature: cfg.Temperature, Seed: cfg.Seed, Weights: held(m)})
 }
 
 // showUnmasking samples one problem and prints the completion after every step (unmask). It

@@ -32,10 +32,47 @@ type Catalog interface {
 	Names() []string
 }
 
+// Weights says what a loaded model holds its weights in; its names ("f32", "auto") are the
+// -dtype flag's values.
+type Weights uint8
+
+const (
+	// Float32 widens every weight to float32: training's parameters (the optimizer's master
+	// weights) must be.
+	Float32 Weights = iota
+	// AsStored keeps the 2-D weights that a Hugging Face folder stores in BF16 or F16 in that
+	// dtype on the backend (model.LoadDir16): half their memory, for commands that do not
+	// train; the model computes what the widened one does. Checkpoint files of this project
+	// and the shipped models are float32 either way.
+	AsStored
+)
+
+var weightsNames = []string{"f32", "auto"}
+
+// String is the name of w.
+func (w Weights) String() string { return core.ChoiceString("dtype", weightsNames, w) }
+
+// MarshalText writes the name.
+func (w Weights) MarshalText() ([]byte, error) {
+	n, err := core.ChoiceName("dtype", weightsNames, w)
+	return []byte(n), err
+}
+
+// UnmarshalText reads a name.
+func (w *Weights) UnmarshalText(text []byte) (err error) {
+	*w, err = core.ParseChoice[Weights]("dtype", weightsNames, string(text))
+	return err
+}
+
 // LoadModel loads a checkpoint by path — a file of this project, or a Hugging Face model folder
 // in LLaDA's layout (model.LoadDir) with its tokenizer (ModelEncoder) — or, when no such file
-// exists, by name from named.
+// exists, by name from named. Every weight is float32 (LoadModelAs keeps 16-bit ones).
 func LoadModel(nameOrPath string, named Catalog, b core.Backend) (*Loaded, error) {
+	return LoadModelAs(nameOrPath, named, b, Float32)
+}
+
+// LoadModelAs is LoadModel with the weights held as w says.
+func LoadModelAs(nameOrPath string, named Catalog, b core.Backend, w Weights) (*Loaded, error) {
 	if st, err := os.Stat(nameOrPath); err == nil {
 		if !st.IsDir() {
 			ck, err := model.Load(nameOrPath, b)
@@ -44,7 +81,11 @@ func LoadModel(nameOrPath string, named Catalog, b core.Backend) (*Loaded, error
 			}
 			return &Loaded{Checkpoint: ck, Encoder: task.CharEncoder}, nil
 		}
-		ck, err := model.LoadDir(nameOrPath, b)
+		load := model.LoadDir
+		if w == AsStored {
+			load = model.LoadDir16
+		}
+		ck, err := load(nameOrPath, b)
 		if err != nil {
 			return nil, err
 		}

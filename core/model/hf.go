@@ -191,10 +191,26 @@ func LoadDir(dir string, b core.Backend) (*Checkpoint, error) { return loadDir(d
 // embedding and the head) in that dtype on the backend, which halves their memory: the CPU
 // backend's matmuls and embedding widen them exactly as they read them, with float32
 // arithmetic, so the model computes what LoadDir's does. The norms' weights (1-D, tiny) are
-// widened. Such a model runs forward and backward (activation and float32 parameter gradients)
-// but cannot be the optimizer's parameters, which are float32; the Vulkan backend has no 16-bit
-// tensors yet.
+// widened (HeldDType says which dtype each tensor gets). The Vulkan backend reads them the same
+// way in its 16-bit shader variants (within 1e-6 relative of the widened model). Such a model
+// runs forward and backward (activation and float32 parameter gradients) but cannot be the
+// optimizer's parameters, which are float32.
 func LoadDir16(dir string, b core.Backend) (*Checkpoint, error) { return loadDir(dir, b, true) }
+
+// HeldDType is the dtype LoadDir16 holds a tensor of this shape stored as dt in: a 2-D weight
+// stored BF16 or F16 stays so (the matmuls and the embedding read it); anything else is widened
+// to float32.
+func HeldDType(dt safetensors.DType, shape []int) core.DType {
+	if len(shape) == 2 {
+		switch dt {
+		case safetensors.BF16:
+			return core.BF16
+		case safetensors.F16:
+			return core.F16
+		}
+	}
+	return core.F32
+}
 
 func loadDir(dir string, b core.Backend, keep16 bool) (*Checkpoint, error) {
 	cfgPath := filepath.Join(dir, HFConfigName)
@@ -251,13 +267,8 @@ func loadDir(dir string, b core.Backend, keep16 bool) (*Checkpoint, error) {
 	largest16, largest32 := 0, 0
 	for i, s := range shapes {
 		dt := core.F32
-		if keep16 && len(s.Shape) == 2 {
-			switch set.Tensors[s.Name].DType {
-			case safetensors.BF16:
-				dt = core.BF16
-			case safetensors.F16:
-				dt = core.F16
-			}
+		if keep16 {
+			dt = HeldDType(set.Tensors[s.Name].DType, s.Shape)
 		}
 		ts[i] = b.Alloc(dt, s.Shape...)
 		if dt == core.F32 {
