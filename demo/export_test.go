@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -62,14 +64,33 @@ func TestExportAndInfo(t *testing.T) {
 		}
 	}
 
+	// Loaded with its weights 16-bit, written in BF16: the source's tensors, byte for byte.
+	a, err := safetensors.OpenSet(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := safetensors.OpenSet(again)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	for name, x := range a.Tensors {
+		if y := b.Tensors[name]; y.DType != x.DType || !slices.Equal(y.Shape, x.Shape) || !bytes.Equal(y.Data, x.Data) {
+			t.Errorf("%s: exported %s %v, source %s %v, or the data differ", name, y.DType, y.Shape, x.DType, x.Shape)
+		}
+	}
+
 	ck, err := rl.LoadModel(again, models.Shipped, cpu.New())
 	if err != nil {
 		t.Fatal(err)
 	}
 	code, stdout, stderr = runDemo("info", "-ckpt", again)
 	n := ck.Config.NumParams()
+	narrow, wide := bpeHeld(t)
 	if code != 0 || !strings.Contains(stdout, "parameters    "+strconv.Itoa(n)) || !strings.Contains(stdout, "BF16") ||
-		!strings.Contains(stdout, "on "+strconv.Itoa(ck.Config.KVHeadCount())+" key/value heads") {
+		!strings.Contains(stdout, "on "+strconv.Itoa(ck.Config.KVHeadCount())+" key/value heads") ||
+		!strings.Contains(stdout, "weights "+narrow.String()+" as eval, sample and export hold them; "+bytesText(wide.Bytes)+" in float32") {
 		t.Errorf("info: exit %d: %s %s", code, stdout, stderr)
 	}
 	if code, _, stderr := runDemo("export", "-ckpt", "countdown-base", "-out", hf); code != 2 || !strings.Contains(stderr, "already holds a model") {

@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/dllmrl/agrpo/core"
 	"github.com/dllmrl/agrpo/core/cpu"
 	"github.com/dllmrl/agrpo/core/model"
+	"github.com/dllmrl/agrpo/core/safetensors"
 	"github.com/dllmrl/agrpo/core/sampler"
 	"github.com/dllmrl/agrpo/core/tokenizer"
 	"github.com/dllmrl/agrpo/core/tokenizer/hf"
@@ -318,4 +320,95 @@ func TestFolderTokenizerVulkan(t *testing.T) {
 	if code != 0 || !strings.Contains(stdout, "done") || !strings.Contains(stderr, "device: vulkan") {
 		t.Fatalf("train on Vulkan: exit %d: %s %s", code, stdout, stderr)
 	}
+}
+
+// bpeHeld is what the BF16 folder's weights take held as stored (2-D weights BF16, the norms
+// widened) and widened, from the sizes in its shards' headers.
+func bpeHeld(t *testing.T) (narrow, wide heldWeights) {
+	t.Helper()
+	set, err := safetensors.OpenSet(bpeFolder)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer set.Close()
+	narrow, wide = heldWeights{Tensors: map[string]int{}}, heldWeights{Tensors: map[string]int{}}
+	for _, x := range set.Tensors {
+		n := int64(len(x.Data) / 2) // BF16
+		if len(x.Shape) == 2 {
+			narrow.Tensors["BF16"]++
+			narrow.Bytes += 2 * n
+		} else {
+			narrow.Tensors["F32"]++
+			narrow.Bytes += 4 * n
+		}
+		wide.Tensors["F32"]++
+		wide.Bytes += 4 * n
+	}
+	return narrow, wide
+}
+
+// compareWeights runs eval and sample -prompt on the BF16 folder on device with its weights
+// held 16-bit (the default) and widened (-dtype f32): the same completions and evaluations, the
+// 2-D weights held in BF16 by the first and float32 by the second, as the shards' headers size
+// them.
+func compareWeights(t *testing.T, device string) {
+	narrow, wide := bpeHeld(t)
+	want := map[string]heldWeights{"auto": narrow, "f32": wide}
+	type outputs struct {
+		samples []sampleResult
+		evals   []string
+	}
+	got := map[string]outputs{}
+	for _, dt := range []string{"auto", "f32"} {
+		var o outputs
+		for _, temp := range []string{"0", "0.8"} {
+			r, _ := samplePromptJSON(t, "-prompt", "Add 17 and 25.", "-length", "16", "-steps", "8", "-temperature", temp, "-seed", "5", "-device", device, "-dtype", dt)
+			if !reflect.DeepEqual(r.Weights, want[dt]) {
+				t.Errorf("sample -dtype %s: weights held %v, want %v", dt, r.Weights, want[dt])
+			}
+			o.samples = append(o.samples, r)
+			code, stdout, stderr := runDemo("eval", "-ckpt", bpeFolder, "-task", "gsm8k", "-data", gsm8kExample, "-n", "3", "-steps", "4",
+				"-temperature", temp, "-samples", "2", "-seed", "5", "-batch", "4", "-json", "-device", device, "-dtype", dt)
+			if code != 0 {
+				t.Fatalf("eval -dtype %s: exit %d: %s", dt, code, stderr)
+			}
+			var e struct {
+				Weights heldWeights     `json:"weights"`
+				Results json.RawMessage `json:"results"`
+			}
+			if err := json.Unmarshal([]byte(stdout), &e); err != nil {
+				t.Fatalf("eval -dtype %s: %v in %s", dt, err, stdout)
+			}
+			if !reflect.DeepEqual(e.Weights, want[dt]) {
+				t.Errorf("eval -dtype %s: weights held %v, want %v", dt, e.Weights, want[dt])
+			}
+			o.evals = append(o.evals, string(e.Results))
+		}
+		got[dt] = o
+	}
+	for i, r := range got["auto"].samples {
+		if w := got["f32"].samples[i]; !slices.Equal(r.CompletionIDs, w.CompletionIDs) || r.CompletionText != w.CompletionText {
+			t.Errorf("sample (T = %g): 16-bit weights %v, widened %v", r.Temperature, r.CompletionIDs, w.CompletionIDs)
+		}
+		if got["auto"].evals[i] != got["f32"].evals[i] {
+			t.Errorf("eval (T = %g): 16-bit weights %s, widened %s", r.Temperature, got["auto"].evals[i], got["f32"].evals[i])
+		}
+	}
+}
+
+// TestFolder16Bit: on the CPU, the folder's BF16 weights held 16-bit give exactly the
+// completions and evaluations of the widened weights (the matmuls compute the same bits).
+func TestFolder16Bit(t *testing.T) { compareWeights(t, "cpu") }
+
+// TestFolder16BitVulkan is TestFolder16Bit on the Vulkan backend (lavapipe in CI): its 16-bit
+// shader variants are within 1e-6 relative of the widened model (core/model's RunLoadDir16),
+// and the completions, greedy and sampled, and evaluations come out the same.
+func TestFolder16BitVulkan(t *testing.T) {
+	if _, err := vulkan.Devices(); err != nil {
+		if os.Getenv("AGRPO_REQUIRE_VULKAN") == "1" {
+			t.Fatal(err)
+		}
+		t.Skipf("no Vulkan device: %v", err)
+	}
+	compareWeights(t, "vulkan")
 }

@@ -66,6 +66,8 @@ func TestUsageErrors(t *testing.T) {
 		{append(sm, "-remasking", "best"), "best"},
 		{append(sm, "-temperature", "Inf"), "temperature = +Inf"},
 		{append(sm, "-problem", `{"numbers":[3]}`), "-problem"},
+		{append(sm, "-dtype", "bf16"), `unknown dtype "bf16" (want f32 or auto)`},
+		{append(ev, "-dtype", ""), `unknown dtype ""`},
 		{[]string{"train"}, "-config"},
 		{[]string{"train", "-config", "a", "-resume", "b"}, "exactly one"},
 		{[]string{"train", "-config", "/dev/zero"}, "not a config"},

@@ -1,6 +1,7 @@
 package rl
 
 import (
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -8,8 +9,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dllmrl/agrpo/core"
 	"github.com/dllmrl/agrpo/core/cpu"
 	"github.com/dllmrl/agrpo/core/model"
+	"github.com/dllmrl/agrpo/core/safetensors"
 	"github.com/dllmrl/agrpo/rl/models"
 	"github.com/dllmrl/agrpo/rl/task"
 )
@@ -100,6 +103,82 @@ func TestLoadModelNames(t *testing.T) {
 	} {
 		if _, err := LoadModel(tc.name, tc.named, cpu.New()); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("LoadModel(%q) = %v, want %q", tc.name, err, tc.want)
+		}
+	}
+}
+
+// allocCounter is a backend that counts the bytes allocated per dtype.
+type allocCounter struct {
+	core.Backend
+	bytes map[core.DType]int64
+}
+
+func (a *allocCounter) Alloc(dt core.DType, shape ...int) *core.Tensor {
+	size := int64(4)
+	if dt == core.BF16 || dt == core.F16 {
+		size = 2
+	}
+	a.bytes[dt] += size * int64(core.NumElems(shape))
+	return a.Backend.Alloc(dt, shape...)
+}
+
+// TestLoadModelWeights: AsStored holds the 2-D weights of a BF16 folder in BF16 — the tensors'
+// dtype and the bytes the backend allocates, against the sizes read from the shards' headers —
+// and Float32 widens them; files of this project and shipped models are float32 either way.
+func TestLoadModelWeights(t *testing.T) {
+	dir := filepath.Join("..", "testdata", "hf", "llada-bpe-tiny")
+	set, err := safetensors.OpenSet(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bf16, f32, elems int64 // from the headers: 2-D BF16 bytes as stored, 1-D ones widened
+	for _, x := range set.Tensors {
+		if x.DType != safetensors.BF16 {
+			t.Fatalf("the fixture's tensors should all be BF16, one is %s", x.DType)
+		}
+		n := int64(len(x.Data) / 2)
+		elems += n
+		if len(x.Shape) == 2 {
+			bf16 += 2 * n
+		} else {
+			f32 += 4 * n
+		}
+	}
+	set.Close()
+	for _, c := range []struct {
+		w    Weights
+		want map[core.DType]int64
+	}{
+		{AsStored, map[core.DType]int64{core.BF16: bf16, core.F32: f32}},
+		{Float32, map[core.DType]int64{core.F32: 4 * elems}},
+	} {
+		b := &allocCounter{cpu.New(), map[core.DType]int64{}}
+		ck, err := LoadModelAs(dir, nil, b, c.w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !maps.Equal(b.bytes, c.want) {
+			t.Errorf("%v: allocated %v bytes per dtype, want %v", c.w, b.bytes, c.want)
+		}
+		for _, n := range ck.Params.List(ck.Config) {
+			want := core.F32
+			if c.w == AsStored && n.Tensor.Rank() == 2 {
+				want = core.BF16
+			}
+			if n.Tensor.DType() != want {
+				t.Errorf("%v: %s is %v, want %v", c.w, n.Name, n.Tensor.DType(), want)
+			}
+		}
+	}
+	for _, src := range []string{"countdown-base", filepath.Join("..", "testdata", "hf", "llada-tiny-f32")} {
+		ck, err := LoadModelAs(src, models.Shipped, cpu.New(), AsStored)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range ck.Params.List(ck.Config) {
+			if n.Tensor.DType() != core.F32 {
+				t.Errorf("%s: %s is %v, want F32", src, n.Name, n.Tensor.DType())
+			}
 		}
 	}
 }
