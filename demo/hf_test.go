@@ -361,14 +361,15 @@ func compareWeights(t *testing.T, device string) {
 	got := map[string]outputs{}
 	for _, dt := range []string{"auto", "f32"} {
 		var o outputs
-		for _, temp := range []string{"0", "0.8"} {
-			r, _ := samplePromptJSON(t, "-prompt", "Add 17 and 25.", "-length", "16", "-steps", "8", "-temperature", temp, "-seed", "5", "-device", device, "-dtype", dt)
+		// Greedy, and sampled (two completions of one problem: 2 rows each, as lavapipe is slow).
+		for _, c := range []struct{ temp, n, samples string }{{"0", "2", "1"}, {"0.8", "1", "2"}} {
+			r, _ := samplePromptJSON(t, "-prompt", "Add 17 and 25.", "-length", "16", "-steps", "8", "-temperature", c.temp, "-seed", "5", "-device", device, "-dtype", dt)
 			if !reflect.DeepEqual(r.Weights, want[dt]) {
 				t.Errorf("sample -dtype %s: weights held %v, want %v", dt, r.Weights, want[dt])
 			}
 			o.samples = append(o.samples, r)
-			code, stdout, stderr := runDemo("eval", "-ckpt", bpeFolder, "-task", "gsm8k", "-data", gsm8kExample, "-n", "3", "-steps", "4",
-				"-temperature", temp, "-samples", "2", "-seed", "5", "-batch", "4", "-json", "-device", device, "-dtype", dt)
+			code, stdout, stderr := runDemo("eval", "-ckpt", bpeFolder, "-task", "gsm8k", "-data", gsm8kExample, "-n", c.n, "-steps", "4",
+				"-temperature", c.temp, "-samples", c.samples, "-seed", "5", "-json", "-device", device, "-dtype", dt)
 			if code != 0 {
 				t.Fatalf("eval -dtype %s: exit %d: %s", dt, code, stderr)
 			}

@@ -3,8 +3,11 @@
 // the CPU backend (widened to float32, or with -keep16 kept 16-bit: model.LoadDir16) and
 // reports the peak resident memory (VmHWM, Linux) beside the folder's size.
 //
-//	go run ./tools/hfload -make /tmp/llada-1g
+//	go run ./tools/hfload -make /tmp/llada-1g [-tokenizer testdata/tokenizer/llada-bpe]
 //	go run ./tools/hfload -load /tmp/llada-1g [-keep16]
+//
+// With -tokenizer the folder gets that folder's tokenizer files and its special ids (mask, EOS,
+// pad) in config.json, so that the demo's commands (eval -task gsm8k, sample -prompt) run on it.
 //
 // Run the two in separate processes, so the peak of -load is the loader's alone.
 package main
@@ -24,6 +27,7 @@ import (
 	"github.com/dllmrl/agrpo/core/cpu"
 	"github.com/dllmrl/agrpo/core/model"
 	"github.com/dllmrl/agrpo/core/safetensors"
+	"github.com/dllmrl/agrpo/core/tokenizer/hf"
 )
 
 func main() {
@@ -32,11 +36,12 @@ func main() {
 	keep16 := flag.Bool("keep16", false, "with -load: keep the 2-D weights 16-bit (model.LoadDir16)")
 	layers := flag.Int("layers", 9, "n_layers of the synthetic model (d_model 2048, 16 heads on 4 key/value heads, MLP 5632, vocabulary 32000: 9 layers ≈ 1.07 GB in BF16)")
 	perShard := flag.Int("layers-per-shard", 3, "blocks per shard of the synthetic model")
+	tokDir := flag.String("tokenizer", "", "with -make: copy this folder's tokenizer files and take its special ids")
 	flag.Parse()
 	var err error
 	switch {
 	case *mk != "":
-		err = write(*mk, *layers, *perShard)
+		err = write(*mk, *layers, *perShard, *tokDir)
 	case *load != "":
 		err = measure(*load, *keep16)
 	default:
@@ -50,14 +55,40 @@ func main() {
 }
 
 // write makes the folder shard by shard, so that it never holds more than one shard's bytes.
-func write(dir string, layers, perShard int) error {
+func write(dir string, layers, perShard int, tokDir string) error {
 	cfg := model.Config{VocabSize: 32000, DModel: 2048, Layers: layers, Heads: 16, KVHeads: 4, MLPHidden: 5632,
 		MaxSeqLen: 4096, RopeTheta: 500000, NormEps: 1e-5, MaskID: 31999, EOSID: 31998, PadID: 31998}
-	cj, err := model.HFConfigJSON(cfg)
-	if err != nil {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if tokDir != "" {
+		tok, err := hf.Load(tokDir)
+		if err != nil {
+			return err
+		}
+		if tok.VocabSize() > cfg.VocabSize {
+			return fmt.Errorf("%s: %d tokens, over the model's %d", tokDir, tok.VocabSize(), cfg.VocabSize)
+		}
+		sp := tok.Specials()
+		if sp.Mask < 0 || sp.EOS < 0 {
+			return fmt.Errorf("%s: the tokenizer has no mask or no EOS token", tokDir)
+		}
+		cfg.MaskID, cfg.EOSID, cfg.PadID = int(sp.Mask), int(sp.EOS), int(sp.EOS)
+		if sp.Pad >= 0 {
+			cfg.PadID = int(sp.Pad)
+		}
+		for _, f := range []string{hf.TokenizerFile, hf.ConfigFile} {
+			raw, err := os.ReadFile(filepath.Join(tokDir, f))
+			if err != nil {
+				return err
+			}
+			if err := os.WriteFile(filepath.Join(dir, f), raw, 0o644); err != nil {
+				return err
+			}
+		}
+	}
+	cj, err := model.HFConfigJSON(cfg)
+	if err != nil {
 		return err
 	}
 	if err := os.WriteFile(filepath.Join(dir, model.HFConfigName), cj, 0o644); err != nil {
