@@ -162,10 +162,11 @@ func CheckTask(ck *Loaded, name string, t task.Task, anyTask bool) error {
 }
 
 // DataNote is a line for the user when the checkpoint file at path carries no checksum of its
-// tensor data, saying what was checked; "" when it does, and for shipped models (embedded in
-// the binary, checked by the build).
+// tensor data, saying what was checked; "" when it does, for shipped models (embedded in
+// the binary, checked by the build) and for Hugging Face folders (whose format has no checksum,
+// so the note would only repeat itself).
 func DataNote(path string, ck *model.Checkpoint) string {
-	if _, err := os.Stat(path); ck.DataChecked || err != nil {
+	if fi, err := os.Stat(path); ck.DataChecked || err != nil || fi.IsDir() {
 		return ""
 	}
 	return fmt.Sprintf("note: %s carries no checksum of its tensor data (an older file, or another tool's): its header, tensor names, shapes and sizes were checked, its values were not", path)

@@ -182,3 +182,22 @@ func TestLoadModelWeights(t *testing.T) {
 		}
 	}
 }
+
+// TestDataNote: a checkpoint file without a data checksum gets the note; a checked file, a
+// Hugging Face folder (a format without checksums) and a shipped name get none.
+func TestDataNote(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "old.safetensors")
+	os.WriteFile(file, []byte("x"), 0o644)
+	if note := DataNote(file, &model.Checkpoint{}); !strings.Contains(note, "carries no checksum") {
+		t.Errorf("unchecked file: note %q", note)
+	}
+	for _, c := range []struct {
+		path    string
+		checked bool
+	}{{file, true}, {dir, false}, {"sudoku-base", false}} {
+		if note := DataNote(c.path, &model.Checkpoint{DataChecked: c.checked}); note != "" {
+			t.Errorf("%s (checked %v): note %q, want none", c.path, c.checked, note)
+		}
+	}
+}
