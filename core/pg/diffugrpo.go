@@ -195,6 +195,6 @@ func (d *DiffuGRPO) Accumulate(m, ref *model.Model, r *Rollouts, it int, _ *rand
 			tl.add(loss/float64(count), kl, low, high, math.Abs(math.Exp(float64(lp[pos]-d.old[it][pos]))-1))
 		}
 	}
-	d.sc.backward(m, dLogp, nil, false, 1)
+	d.sc.backward(m, dLogp, nil, 1)
 	return tl.done(), nil
 }

@@ -302,12 +302,19 @@ func (t *Trajectories) denoise(m *model.Model, st core.UnmaskState, keyMask, his
 			}
 		}
 		for i := 0; i < perBlock; i++ {
-			logits := m.Forward(st.Tokens, keyMask)
-			b.UnmaskStep(st, logits, core.UnmaskParams{
-				PromptLen: p, BlockStart: blk * cfg.BlockLength, BlockEnd: (blk + 1) * cfg.BlockLength,
-				Reveal: schedule[i], Step: step, Temperature: cfg.Temperature, TopK: cfg.TopK, TopP: cfg.TopP,
-				Remasking: cfg.Remasking, Confidence: cfg.Confidence, Seed: cfg.Seed, MaskID: t.MaskID, RowOffset: cfg.RowOffset,
-			})
+			m.Hidden(st.Tokens, keyMask)
+			// The head and the draw run over chunks of rows, so that the logits take at most a
+			// chunk's memory (and a Vulkan binding stays under the device's range limit); a chunk
+			// holds at least one sequence.
+			rowsPer := m.MaxChunk() / (t.P + t.C)
+			for lo := 0; lo < t.B; lo += rowsPer {
+				hi := min(lo+rowsPer, t.B)
+				b.UnmaskStep(st.Rows(lo, hi), m.SeqLogits(lo, hi), core.UnmaskParams{
+					PromptLen: p, BlockStart: blk * cfg.BlockLength, BlockEnd: (blk + 1) * cfg.BlockLength,
+					Reveal: schedule[i], Step: step, Temperature: cfg.Temperature, TopK: cfg.TopK, TopP: cfg.TopP,
+					Remasking: cfg.Remasking, Confidence: cfg.Confidence, Seed: cfg.Seed, MaskID: t.MaskID, RowOffset: cfg.RowOffset + lo,
+				})
+			}
 			if history != nil {
 				b.Copy(history.Rows(step, step+1), st.Support)
 			}

@@ -44,9 +44,9 @@ func (b *Backend) CrossEntropy(loss, dLogits, logits, targets, weights *core.Ten
 }
 
 // TokenLogProbs writes each row's log-probability of its token and, optionally, the entropy of
-// p = softmax(logits·invTemp + bias), one workgroup per row.
-func (b *Backend) TokenLogProbs(logp, entropy, logits, tokens, bias *core.Tensor, invTemp float32) {
-	n, xb, bb := b.tokenLogProbsInputs(logits, tokens, bias)
+// p = softmax(logits·invTemp) on each row's support, one workgroup per row.
+func (b *Backend) TokenLogProbs(logp, entropy, logits, tokens, support *core.Tensor, invTemp float32) {
+	n, xb, sb := b.tokenLogProbsInputs(logits, tokens, support)
 	mustLen("token logprobs", logp, n)
 	eb := b.optionalBuf("token logprobs entropy", entropy, n, xb)
 	second := vk.Read(eb)
@@ -54,30 +54,45 @@ func (b *Backend) TokenLogProbs(logp, entropy, logits, tokens, bias *core.Tensor
 		second = vk.Write(eb)
 	}
 	b.dispatch(b.pipeline("tokenlogprobs", forward), "token logprobs", rowGroups(n),
-		push(n, logits.Dim(-1), invTemp, bias != nil, entropy != nil),
-		vk.Write(b.buf(logp)), second, vk.Read(xb), vk.Read(xb), vk.Read(b.buf(tokens)), vk.Read(bb))
+		push(n, logits.Dim(-1), invTemp, support != nil, entropy != nil),
+		vk.Write(b.buf(logp)), second, vk.Read(xb), vk.Read(xb), vk.Read(b.buf(tokens)), vk.Read(sb))
 }
 
 // TokenLogProbsBackward writes dLogits from dLogp and an optional dEntropy, one workgroup per
 // row.
-func (b *Backend) TokenLogProbsBackward(dLogits, dLogp, dEntropy, logits, tokens, bias *core.Tensor, invTemp float32) {
+func (b *Backend) TokenLogProbsBackward(dLogits, dLogp, dEntropy, logits, tokens, support *core.Tensor, invTemp float32) {
 	mustSameLen("token logprobs backward", dLogits, logits)
-	n, xb, bb := b.tokenLogProbsInputs(logits, tokens, bias)
+	n, xb, sb := b.tokenLogProbsInputs(logits, tokens, support)
 	mustLen("token logprobs backward dlogp", dLogp, n)
 	deb := b.optionalBuf("token logprobs backward dentropy", dEntropy, n, xb)
 	b.dispatch(b.pipeline("tokenlogprobs", backward), "token logprobs backward", rowGroups(n),
-		push(n, logits.Dim(-1), invTemp, bias != nil, dEntropy != nil),
-		vk.Write(b.buf(dLogits)), vk.Read(b.buf(dLogp)), vk.Read(deb), vk.Read(xb), vk.Read(b.buf(tokens)), vk.Read(bb))
+		push(n, logits.Dim(-1), invTemp, support != nil, dEntropy != nil),
+		vk.Write(b.buf(dLogits)), vk.Read(b.buf(dLogp)), vk.Read(deb), vk.Read(xb), vk.Read(b.buf(tokens)), vk.Read(sb))
 }
 
 // tokenLogProbsInputs checks the inputs both token log-prob ops share and returns the row
-// count, the logits' buffer and the bias buffer (the logits' own, unread, when there is no bias).
-func (b *Backend) tokenLogProbsInputs(logits, tokens, bias *core.Tensor) (int, vk.Buffer, vk.Buffer) {
-	n, v := rows(logits)
+// count, the logits' buffer and the support's buffer (the logits' own, unread, when there is
+// no support).
+func (b *Backend) tokenLogProbsInputs(logits, tokens, support *core.Tensor) (int, vk.Buffer, vk.Buffer) {
+	n, _ := rows(logits)
 	mustType("token logprobs tokens", tokens, core.I32)
 	mustLen("token logprobs tokens", tokens, n)
 	xb := b.buf(logits)
-	return n, xb, b.optionalBuf("token logprobs bias", bias, n*v, xb)
+	return n, xb, b.supportBuf("token logprobs support", support, n, xb)
+}
+
+// supportBuf is the buffer of an optional support encoding of n rows (core.EncodeSupport), or
+// stand when there is none. The shader trusts the encoding's offsets, so its header is checked
+// on the host side by type and length only: the entries are the caller's (core.CheckSupport).
+func (b *Backend) supportBuf(op string, support *core.Tensor, n int, stand vk.Buffer) vk.Buffer {
+	if support == nil {
+		return stand
+	}
+	mustType(op, support, core.I32)
+	if support.Len() < n+1 {
+		panic(fmt.Sprintf("vulkan: %s: %v has fewer than the %d entries of its header", op, support, n+1))
+	}
+	return b.buf(support)
 }
 
 // optionalBuf is t's buffer after a length check, or stand, a buffer bound in its place that the
