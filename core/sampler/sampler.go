@@ -4,8 +4,8 @@
 // by the remasking rule. For every completion token it records the step that revealed it, its
 // log-probability under the distribution actually drawn from, that distribution's entropy and
 // its top-k/top-p support, so the state before any step can be rebuilt exactly and the step's
-// likelihood recomputed. Every step runs through core.Backend (one forward, one UnmaskStep),
-// so a GPU backend runs the loop on the device.
+// likelihood recomputed. Every step runs through core.Backend (one forward, then the head and an
+// UnmaskStep per chunk of rows), so a GPU backend runs the loop on the device.
 package sampler
 
 import (
