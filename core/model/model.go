@@ -105,7 +105,7 @@ const LogitsBudget = 64 << 20
 func (c Config) HeadRows(rows, seq int) int { return c.headRows(rows, seq, LogitsBudget) }
 
 func (c Config) headRows(rows, seq, budget int) int {
-	return max(min(rows, budget/(4*c.VocabSize)), seq)
+	return max(min(rows, budget/(4*c.VocabSize)), min(seq, rows))
 }
 
 func (m *Model) allocActs(batch, seq int) *activations {
