@@ -161,7 +161,6 @@ func (m *Model) buffers(batch, seq int) *activations {
 		m.cur, m.view = nil, nil
 		clear(m.flats)
 	}
-
 	if m.view == nil || m.view.batch != batch {
 		m.view = m.acts.view(batch)
 		clear(m.flats)
@@ -212,10 +211,7 @@ func (m *Model) Forward(tokens, keyMask *core.Tensor) *core.Tensor {
 		if m.acts.full == nil {
 			m.acts.full = m.B.Alloc(core.F32, m.acts.batch, a.seq, m.Cfg.VocabSize)
 		}
-		a.full = m.acts.full
-		if a.batch != m.acts.batch {
-			a.full = a.full.Rows(0, a.batch)
-		}
+		a.full = m.acts.full.Part(0, a.batch)
 	}
 	m.B.MatMul(a.full, a.hOut, m.P.Head, false, true, 1, 0)
 	return a.full
