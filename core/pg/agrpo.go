@@ -324,13 +324,13 @@ func (a *AGRPO) forLeftMasked(t *sampler.Trajectories, d draw, f func(j int)) {
 // revealed tokens, so that F is consistent with them. A non-finite value is an error.
 func (a *AGRPO) stepLogProbs(sc *scorer, m *model.Model, t *sampler.Trajectories, draws []draw, in stepInputs) (lp, logF []float32, err error) {
 	invT := 1 / t.Config.Temperature
-	lp = sc.logProbs(m, in.n, in.s, in.tokens, in.keyMask, in.targets, in.support, invT)
+	untempered := in.selection && t.Config.Confidence == core.Untempered
+	lp, conf := sc.logProbs(m, in.n, in.s, in.tokens, in.keyMask, in.targets, in.support, invT, untempered)
 	if !in.selection {
 		return lp, nil, nil
 	}
-	conf := lp
-	if t.Config.Confidence == core.Untempered {
-		conf = sc.untemperedConf(m)
+	if !untempered {
+		conf = lp
 	}
 	kappa, rule := make([]float32, in.n*in.s), make([]int32, in.n*in.s)
 	for i, d := range draws {

@@ -84,8 +84,10 @@ func (sc *scorer) supportFrom(lo int) *core.Tensor {
 
 // logProbs runs m on tokens/keyMask [R·S] and returns log p(targets) at every position under
 // softmax(logits·invTemp) on each position's support (support: core.EncodeSupport's encoding of
-// R·S rows, or nil for every token). The model keeps its activations for backward.
-func (sc *scorer) logProbs(m *model.Model, r, s int, tokens, keyMask, targets []int32, support []int32, invTemp float32) []float32 {
+// R·S rows, or nil for every token) and, when withConf is set, log softmax(logits)(target) over
+// the whole vocabulary, LLaDA's untempered confidence, in the same pass over the head's chunks
+// (nil otherwise). The model keeps its activations for backward.
+func (sc *scorer) logProbs(m *model.Model, r, s int, tokens, keyMask, targets []int32, support []int32, invTemp float32, withConf bool) (lp, conf []float32) {
 	b := m.B
 	sc.ensure(b, r, s)
 	b.UploadInt(sc.tokens, tokens)
@@ -95,21 +97,18 @@ func (sc *scorer) logProbs(m *model.Model, r, s int, tokens, keyMask, targets []
 	m.Hidden(sc.tokens, sc.keyMask)
 	sc.sel = nil
 	sc.chunks(m, func(lo, hi int, logits *core.Tensor) {
-		b.TokenLogProbs(sc.logp.Part(lo, hi), nil, logits, sc.targets.Part(lo, hi), sc.supportFrom(lo), invTemp)
+		targets := sc.targets.Part(lo, hi)
+		b.TokenLogProbs(sc.logp.Part(lo, hi), nil, logits, targets, sc.supportFrom(lo), invTemp)
+		if withConf {
+			b.TokenLogProbs(sc.conf.Part(lo, hi), nil, logits, targets, nil, 1)
+		}
 	})
 	b.Download(sc.logp, sc.hostLogp)
-	return sc.hostLogp
-}
-
-// untemperedConf returns, for the last logProbs call on m, log softmax(logits)(target) over the
-// whole vocabulary at every position: LLaDA's confidence.
-func (sc *scorer) untemperedConf(m *model.Model) []float32 {
-	b := m.B
-	sc.chunks(m, func(lo, hi int, logits *core.Tensor) {
-		b.TokenLogProbs(sc.conf.Part(lo, hi), nil, logits, sc.targets.Part(lo, hi), nil, 1)
-	})
+	if !withConf {
+		return sc.hostLogp, nil
+	}
 	b.Download(sc.conf, sc.hostConf)
-	return sc.hostConf
+	return sc.hostLogp, sc.hostConf
 }
 
 // selection returns log F (core.Backend.SelectionLogProbs) at every position of the last
