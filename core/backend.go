@@ -97,12 +97,13 @@ type Backend interface {
 	CrossEntropy(loss, dLogits, logits, targets, weights *Tensor)
 
 	// TokenLogProbs evaluates, per row i of logits [N, V], the distribution actually sampled
-	// from, p = softmax(logits[i]·invTemp + bias[i]) — bias [N, V] is an optional (nil) additive
-	// mask, 0 inside the top-k/top-p support and −Inf outside — and writes logp[i] =
-	// log p(tokens[i]) and, if entropy is not nil, entropy[i] = −Σ p log p.
-	TokenLogProbs(logp, entropy, logits, tokens, bias *Tensor, invTemp float32)
+	// from, p = softmax(logits[i]·invTemp) restricted to row i's support — support is an
+	// optional (nil: every token) I32 tensor in EncodeSupport's sparse form, at least N+1
+	// entries, of which rows 0..N−1 are read; a token outside it is −Inf before the softmax —
+	// and writes logp[i] = log p(tokens[i]) and, if entropy is not nil, entropy[i] = −Σ p log p.
+	TokenLogProbs(logp, entropy, logits, tokens, support *Tensor, invTemp float32)
 	// TokenLogProbsBackward writes dLogits [N, V] from dLogp [N] and an optional dEntropy [N].
-	TokenLogProbsBackward(dLogits, dLogp, dEntropy, logits, tokens, bias *Tensor, invTemp float32)
+	TokenLogProbsBackward(dLogits, dLogp, dEntropy, logits, tokens, support *Tensor, invTemp float32)
 
 	// AdamW updates params in place (PyTorch's AdamW: decoupled weight decay p −= lr·wd·p, then
 	// the bias-corrected Adam step). m and v are the moment buffers; step counts from 1.
@@ -117,19 +118,19 @@ type Backend interface {
 
 	// SelectionLogProbs is the selection factor of a low-confidence unmasking step, per position
 	// left masked: for every row i of logits [N, V] with rule[i] ≠ 0 (I32 [N]) it writes
-	// logF[i] = log Σ_{v∈B_i} p_i(v), p_i = softmax(logits[i]·InvTemp + bias[i]) (bias [N, V]
-	// optional, as in TokenLogProbs), the probability that the token drawn there ranks below the
+	// logF[i] = log Σ_{v∈B_i} p_i(v), p_i = softmax(logits[i]·InvTemp) on row i's support
+	// (support optional, as in TokenLogProbs), the probability that the token drawn there ranks below the
 	// lowest kept confidence kappa[i] (F32 [N]). With c_i(v) the confidence of SelectionParams,
 	// B_i = {v : c_i(v) < κ_i − Tol}, plus the ties {v : |c_i(v) − κ_i| ≤ Tol} when rule[i] = 2
 	// (the position comes after the last kept one, so a tie loses) or when no token is below
 	// the band (the rollout did draw a losing token there, so the band is where it was). Rows
 	// with rule 0 get 0; an empty B_i gives −Inf, which callers must treat as an error.
-	SelectionLogProbs(logF, logits, bias, kappa, rule *Tensor, p SelectionParams)
+	SelectionLogProbs(logF, logits, support, kappa, rule *Tensor, p SelectionParams)
 	// SelectionLogProbsBackward adds (+=) into dLogits [N, V] the gradient of Σ_i dLogF[i]·logF[i]:
 	// InvTemp·dLogF[i]·p_i(u)·(1[u ∈ B_i]/F_i − 1). B_i is locally constant in the logits, so
 	// this is the exact gradient wherever F is differentiable. Rows with rule 0 or F_i = 0 are
 	// left alone. It adds because the rows it touches sit in one dLogits with the token term's.
-	SelectionLogProbsBackward(dLogits, dLogF, logits, bias, kappa, rule *Tensor, p SelectionParams)
+	SelectionLogProbsBackward(dLogits, dLogF, logits, support, kappa, rule *Tensor, p SelectionParams)
 
 	// ClipGradNorm writes the global L2 norm of all grads into norm[0] and, when it exceeds
 	// maxNorm, scales every grad by maxNorm/(norm+1e-6), as torch.nn.utils.clip_grad_norm_.

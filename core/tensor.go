@@ -118,6 +118,15 @@ func (t *Tensor) Rows(lo, hi int) *Tensor {
 	return v
 }
 
+// Part is Rows(lo, hi), or t itself when that is every row, so that a loop over chunks makes
+// no new handle when one chunk covers the tensor.
+func (t *Tensor) Part(lo, hi int) *Tensor {
+	if lo == 0 && hi == t.shape[0] {
+		return t
+	}
+	return t.Rows(lo, hi)
+}
+
 // String describes the handle, e.g. "F32[64 128]".
 func (t *Tensor) String() string {
 	parts := make([]string, len(t.shape))

@@ -47,3 +47,16 @@ func (s UnmaskState) Check(logits *Tensor, p UnmaskParams) error {
 	}
 	return nil
 }
+
+// Rows is the state of rows [lo, hi) (views; s itself when that is every row), for an
+// UnmaskStep over a chunk of the batch, whose RowOffset then grows by lo.
+func (s UnmaskState) Rows(lo, hi int) UnmaskState {
+	part := func(t *Tensor) *Tensor {
+		if t == nil {
+			return nil
+		}
+		return t.Part(lo, hi)
+	}
+	return UnmaskState{Tokens: part(s.Tokens), RevealStep: part(s.RevealStep), LogP: part(s.LogP),
+		Entropy: part(s.Entropy), Support: part(s.Support), Active: part(s.Active)}
+}

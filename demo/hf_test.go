@@ -308,6 +308,12 @@ func TestFolderTokenizerVulkan(t *testing.T) {
 		samples[dev], _ = samplePromptJSON(t, "-prompt", "Add 17 and 25.", "-length", "16", "-steps", "8", "-device", dev)
 		// 4 problems: the sampler's read-back is over 16 MiB, a one-off staging block on Vulkan.
 		evals[dev] = evalResults(t, "eval", "-ckpt", bpeFolder, "-task", "gsm8k", "-data", gsm8kExample, "-n", "4", "-steps", "4", "-json", "-device", dev)
+		// All 12 chat prompts in one batch of the default size: their logits, 159 MiB, would be
+		// over lavapipe's 128 MiB storage binding range if the head did not run in chunks.
+		evals[dev+" default batch"] = evalResults(t, "eval", "-ckpt", bpeFolder, "-task", "gsm8k", "-data", gsm8kExample, "-steps", "4", "-json", "-device", dev)
+	}
+	if evals["cpu default batch"] != evals["vulkan default batch"] {
+		t.Errorf("eval, default batch: cpu %s, vulkan %s", evals["cpu default batch"], evals["vulkan default batch"])
 	}
 	if !slices.Equal(samples["cpu"].CompletionIDs, samples["vulkan"].CompletionIDs) {
 		t.Errorf("sample: cpu %v, vulkan %v", samples["cpu"].CompletionIDs, samples["vulkan"].CompletionIDs)

@@ -18,7 +18,7 @@ func testSelectionLogProbs(s *suite) {
 		for _, conf := range []core.Confidence{core.Tempered, core.Untempered} {
 			for _, withBias := range []bool{false, true} {
 				p := core.SelectionParams{InvTemp: 1 / 0.7, Confidence: conf, Tol: 0.05}
-				s.checkSelection(fmt.Sprintf("selection %dx%d %v bias=%v", n, v, conf, withBias), n, v, withBias, p)
+				s.checkSelection(fmt.Sprintf("selection %dx%d %v support=%v", n, v, conf, withBias), n, v, withBias, p)
 			}
 		}
 	}
@@ -34,13 +34,13 @@ func (s *suite) checkSelection(name string, n, v int, withBias bool, p core.Sele
 		}
 	}
 	logits, kappa, ruleT := s.upload(lv, n, v), s.upload(kv, n), s.ints(rule, n)
-	var bias *core.Tensor
+	var support *core.Tensor
 	if withBias {
-		bias = s.upload(bv, n, v)
+		support = s.support(bv, n, v)
 	}
 	want := refSelection(lv, bv, kv, rule, v, p)
 	logF := s.b.Alloc(core.F32, n)
-	s.b.SelectionLogProbs(logF, logits, bias, kappa, ruleT, p)
+	s.b.SelectionLogProbs(logF, logits, support, kappa, ruleT, p)
 	got := s.down(logF)
 	var finiteGot, finiteWant []float64
 	for i := range want {
@@ -57,7 +57,7 @@ func (s *suite) checkSelection(name string, n, v int, withBias bool, p core.Sele
 	// Backward adds into dLogits: start from random values.
 	dF, dFv := s.rand(1, n)
 	dx, dx0 := s.rand(1, n, v)
-	s.b.SelectionLogProbsBackward(dx, dF, logits, bias, kappa, ruleT, p)
+	s.b.SelectionLogProbsBackward(dx, dF, logits, support, kappa, ruleT, p)
 	loss := func() float64 {
 		var l float64
 		for i, f := range refSelection(lv, bv, kv, rule, v, p) {
@@ -83,8 +83,16 @@ func (s *suite) selectionCase(n, v int, withBias bool, p core.SelectionParams, r
 	if withBias {
 		bv = make([]float64, n*v)
 		for i := range bv {
-			if s.rng.IntN(3) == 0 && i%v != 0 {
-				bv[i] = math.Inf(-1)
+			// Rows of every support kind (see s.support): a cut, all but one id, all ids.
+			switch r, j := i/v, i%v; r % 3 {
+			case 0:
+				if s.rng.IntN(3) == 0 && j != 0 {
+					bv[i] = math.Inf(-1)
+				}
+			case 1:
+				if j == 1 {
+					bv[i] = math.Inf(-1)
+				}
 			}
 		}
 	}

@@ -428,42 +428,84 @@ func testTokenLogProbs(s *suite) {
 			for _, withBias := range []bool{false, true} {
 				x, xv := s.rand(2, n, v)
 				tg := s.randInts(n, v)
-				var bias *core.Tensor
+				var support *core.Tensor
 				var bv []float64
 				if withBias {
-					// A top-k style support: about half the entries masked, the sampled token kept.
+					// Supports of every kind, the sampled token kept: a top-k style cut (about
+					// half the entries out), every token but one (no cut, the mask id out),
+					// and every token.
 					bv = make([]float64, n*v)
 					for i := range bv {
-						if s.rng.IntN(2) == 0 && int32(i%v) != tg[i/v] {
+						r, j := i/v, i%v
+						if int32(j) == tg[r] {
+							continue
+						}
+						if r%3 == 0 && s.rng.IntN(2) == 0 || r%3 == 1 && j == (int(tg[r])+1)%v {
 							bv[i] = math.Inf(-1)
 						}
 					}
-					bias = s.upload(bv, n, v)
+					support = s.support(bv, n, v)
 				}
-				name := fmt.Sprintf("token logprobs %dx%d invT=%.3g bias=%v", n, v, invT, withBias)
+				name := fmt.Sprintf("token logprobs %dx%d invT=%.3g support=%v", n, v, invT, withBias)
 				lp := s.b.Alloc(core.F32, n)
 				ent := s.b.Alloc(core.F32, n)
 				tk := s.ints(tg, n)
-				s.b.TokenLogProbs(lp, ent, x, tk, bias, float32(invT))
+				s.b.TokenLogProbs(lp, ent, x, tk, support, float32(invT))
 				wantLP, wantEnt := refTokenLogProbs(xv, tg, bv, invT, v)
 				s.check(name+" logp", s.down(lp), wantLP, fwdTol)
 				s.check(name+" entropy", s.down(ent), wantEnt, fwdTol)
+				if withBias && n > 1 {
+					// A chunk of rows reads its support through a view of the encoding's tail.
+					lo := n / 2
+					part := s.b.Alloc(core.F32, n-lo)
+					s.b.TokenLogProbs(part, nil, x.Rows(lo, n), tk.Rows(lo, n), support.Rows(lo, support.Len()), float32(invT))
+					s.check(name+" rows of a chunk", s.down(part), wantLP[lo:], fwdTol)
+				}
 
 				dlp, dlpv := s.rand(1, n)
 				dent, dentv := s.rand(1, n)
 				dx := s.b.Alloc(core.F32, n, v)
-				s.b.TokenLogProbsBackward(dx, dlp, dent, x, tk, bias, float32(invT))
+				s.b.TokenLogProbsBackward(dx, dlp, dent, x, tk, support, float32(invT))
 				loss := func() float64 {
 					l, e := refTokenLogProbs(xv, tg, bv, invT, v)
 					return dot(dlpv, l) + dot(dentv, e)
 				}
 				s.check(name+" backward", s.down(dx), fdGrad(xv, loss), bwdTol)
-				s.b.TokenLogProbsBackward(dx, dlp, nil, x, tk, bias, float32(invT))
+				s.b.TokenLogProbsBackward(dx, dlp, nil, x, tk, support, float32(invT))
 				lossLP := func() float64 { l, _ := refTokenLogProbs(xv, tg, bv, invT, v); return dot(dlpv, l) }
 				s.check(name+" backward (logp only)", s.down(dx), fdGrad(xv, lossLP), bwdTol)
 			}
 		}
 	}
+}
+
+// support uploads the sparse encoding (core.EncodeSupport) of a dense reference mask bv [n, v]
+// (0 inside, −Inf outside): a row with no −Inf is every token, one with a single −Inf every
+// token but that one, any other row its kept ids.
+func (s *suite) support(bv []float64, n, v int) *core.Tensor {
+	rows := make([][]int32, n)
+	for r := range rows {
+		var kept, out []int32
+		for j := 0; j < v; j++ {
+			if math.IsInf(bv[r*v+j], -1) {
+				out = append(out, int32(j))
+			} else {
+				kept = append(kept, int32(j))
+			}
+		}
+		switch len(out) {
+		case 0:
+		case 1:
+			rows[r] = core.AllBut(out[0])
+		default:
+			rows[r] = kept
+		}
+	}
+	enc := core.EncodeSupport(rows)
+	if err := core.CheckSupport(enc, n, v); err != nil {
+		s.t.Fatalf("support of a test mask: %v", err)
+	}
+	return s.ints(enc, len(enc))
 }
 
 func testAdamW(s *suite) {

@@ -7,41 +7,41 @@ import (
 )
 
 // SelectionLogProbs writes log F per row (see core.Backend).
-func (b *Backend) SelectionLogProbs(logF, logits, bias, kappa, rule *core.Tensor, p core.SelectionParams) {
+func (b *Backend) SelectionLogProbs(logF, logits, support, kappa, rule *core.Tensor, p core.SelectionParams) {
 	n, v := rows(logits)
 	mustShape("selection logF", logF, n)
 	body := &b.ops.sel
-	*body = selectionBody{out: f32(logF), sel: b.selectionInputs(logits, bias, kappa, rule, n, v, p)}
+	*body = selectionBody{out: f32(logF), sel: b.selectionInputs(logits, support, kappa, rule, n, v, p)}
 	b.parallel(n, 16, body)
 	*body = selectionBody{}
 }
 
 // SelectionLogProbsBackward adds the gradient of Σ dLogF·logF into dLogits (see core.Backend).
-func (b *Backend) SelectionLogProbsBackward(dLogits, dLogF, logits, bias, kappa, rule *core.Tensor, p core.SelectionParams) {
+func (b *Backend) SelectionLogProbsBackward(dLogits, dLogF, logits, support, kappa, rule *core.Tensor, p core.SelectionParams) {
 	n, v := rows(logits)
 	mustSameLen("selection backward", dLogits, logits)
 	mustShape("selection backward dlogF", dLogF, n)
 	body := &b.ops.selBw
-	*body = selectionBwBody{dl: f32(dLogits), dF: f32(dLogF), sel: b.selectionInputs(logits, bias, kappa, rule, n, v, p)}
+	*body = selectionBwBody{dl: f32(dLogits), dF: f32(dLogF), sel: b.selectionInputs(logits, support, kappa, rule, n, v, p)}
 	b.parallel(n, 16, body)
 	*body = selectionBwBody{}
 }
 
-func (b *Backend) selectionInputs(logits, bias, kappa, rule *core.Tensor, n, v int, p core.SelectionParams) selection {
+func (b *Backend) selectionInputs(logits, support, kappa, rule *core.Tensor, n, v int, p core.SelectionParams) selection {
 	mustShape("selection kappa", kappa, n)
 	mustShape("selection rule", rule, n)
-	return selection{ls: f32(logits), bs: optionalF32("selection bias", bias, n*v), kappa: f32(kappa), rule: i32(rule),
+	return selection{ls: f32(logits), sup: supportOf("selection", support, n, v), kappa: f32(kappa), rule: i32(rule),
 		z: b.chunkF, v: v, p: p}
 }
 
 // selection holds the inputs both directions share and decides, row by row, the set B of the
 // tokens that rank below κ.
 type selection struct {
-	ls, bs, kappa []float32
-	rule          []int32
-	z             [][]float32 // per-chunk row buffers
-	v             int
-	p             core.SelectionParams
+	ls, kappa []float32
+	sup, rule []int32
+	z         [][]float32 // per-chunk row buffers
+	v         int
+	p         core.SelectionParams
 }
 
 // selRow is one row's decision: its tempered logits z and their lse, the confidence's lse, κ
@@ -57,7 +57,7 @@ type selRow struct {
 // row prepares row r in z (its tempered logits) and decides its set B.
 func (s *selection) row(r int, z []float32) selRow {
 	raw := s.ls[r*s.v : (r+1)*s.v]
-	temperedRow(z, raw, s.bs, r*s.v, s.p.InvTemp)
+	temperedRow(z, raw, s.sup, r, s.p.InvTemp)
 	_, lse := logSumExp(z)
 	d := selRow{raw: raw, z: z, lse: lse, confLSE: lse, untempered: s.p.Confidence == core.Untempered,
 		kappa: float64(s.kappa[r]), tol: float64(s.p.Tol)}

@@ -130,33 +130,32 @@ func (c *crossEntropyBody) run(_, lo, hi int) {
 }
 
 // TokenLogProbs evaluates the sampling distribution's log-probability of each token and its
-// entropy. Inside a row, z = logits·invTemp + bias; p = softmax(z).
-func (b *Backend) TokenLogProbs(logp, entropy, logits, tokens, bias *core.Tensor, invTemp float32) {
+// entropy. Inside a row, z = logits·invTemp, −Inf outside the row's support; p = softmax(z).
+func (b *Backend) TokenLogProbs(logp, entropy, logits, tokens, support *core.Tensor, invTemp float32) {
 	n, v := rows(logits)
 	mustShape("token logprobs", logp, n)
 	mustShape("token logprobs tokens", tokens, n)
 	ent := optionalF32("token logprobs entropy", entropy, n)
-	bs := optionalF32("token logprobs bias", bias, n*v)
 	body := &b.ops.tlp
-	*body = tokenLogProbsBody{lp: f32(logp), ls: f32(logits), ent: ent, bs: bs, tk: i32(tokens),
+	*body = tokenLogProbsBody{lp: f32(logp), ls: f32(logits), ent: ent, sup: supportOf("token logprobs", support, n, v), tk: i32(tokens),
 		z: b.chunkF, v: v, invTemp: invTemp}
 	b.parallel(n, 16, body)
 	*body = tokenLogProbsBody{}
 }
 
 type tokenLogProbsBody struct {
-	lp, ls, ent, bs []float32
-	tk              []int32
-	z               [][]float32 // per-chunk row buffers
-	v               int
-	invTemp         float32
+	lp, ls, ent []float32
+	sup, tk     []int32
+	z           [][]float32 // per-chunk row buffers
+	v           int
+	invTemp     float32
 }
 
 func (c *tokenLogProbsBody) run(w, lo, hi int) {
-	lp, ls, ent, bs, tk, v, invTemp := c.lp, c.ls, c.ent, c.bs, c.tk, c.v, c.invTemp
+	lp, ls, ent, tk, v, invTemp := c.lp, c.ls, c.ent, c.tk, c.v, c.invTemp
 	z := chunkScratch(c.z, w, v)
 	for r := lo; r < hi; r++ {
-		temperedRow(z, ls[r*v:(r+1)*v], bs, r*v, invTemp)
+		temperedRow(z, ls[r*v:(r+1)*v], c.sup, r, invTemp)
 		_, lse := logSumExp(z)
 		t := int(tk[r])
 		if t < 0 || t >= v {
@@ -169,34 +168,33 @@ func (c *tokenLogProbsBody) run(w, lo, hi int) {
 	}
 }
 
-// TokenLogProbsBackward: with p = softmax(z), z = logits·invTemp + bias,
+// TokenLogProbsBackward: with p = softmax(z), z = logits·invTemp (−Inf outside the support),
 // d logp/dz = onehot − p and dH/dz_j = −p_j(log p_j + H); both are scaled by invTemp.
-func (b *Backend) TokenLogProbsBackward(dLogits, dLogp, dEntropy, logits, tokens, bias *core.Tensor, invTemp float32) {
+func (b *Backend) TokenLogProbsBackward(dLogits, dLogp, dEntropy, logits, tokens, support *core.Tensor, invTemp float32) {
 	n, v := rows(logits)
 	mustSameLen("token logprobs backward", dLogits, logits)
 	mustShape("token logprobs backward dlogp", dLogp, n)
 	de := optionalF32("token logprobs backward dentropy", dEntropy, n)
-	bs := optionalF32("token logprobs bias", bias, n*v)
 	body := &b.ops.tlpBw
-	*body = tokenLogProbsBwBody{dl: f32(dLogits), dp: f32(dLogp), ls: f32(logits), de: de, bs: bs,
+	*body = tokenLogProbsBwBody{dl: f32(dLogits), dp: f32(dLogp), ls: f32(logits), de: de, sup: supportOf("token logprobs backward", support, n, v),
 		tk: i32(tokens), z: b.chunkF, v: v, invTemp: invTemp}
 	b.parallel(n, 16, body)
 	*body = tokenLogProbsBwBody{}
 }
 
 type tokenLogProbsBwBody struct {
-	dl, dp, ls, de, bs []float32
-	tk                 []int32
-	z                  [][]float32 // per-chunk row buffers
-	v                  int
-	invTemp            float32
+	dl, dp, ls, de []float32
+	sup, tk        []int32
+	z              [][]float32 // per-chunk row buffers
+	v              int
+	invTemp        float32
 }
 
 func (c *tokenLogProbsBwBody) run(w, lo, hi int) {
-	dl, dp, ls, de, bs, tk, v, invTemp := c.dl, c.dp, c.ls, c.de, c.bs, c.tk, c.v, c.invTemp
+	dl, dp, ls, de, tk, v, invTemp := c.dl, c.dp, c.ls, c.de, c.tk, c.v, c.invTemp
 	z := chunkScratch(c.z, w, v)
 	for r := lo; r < hi; r++ {
-		temperedRow(z, ls[r*v:(r+1)*v], bs, r*v, invTemp)
+		temperedRow(z, ls[r*v:(r+1)*v], c.sup, r, invTemp)
 		_, lse := logSumExp(z)
 		var h, gh float32
 		if de != nil {
@@ -217,16 +215,45 @@ func (c *tokenLogProbsBwBody) run(w, lo, hi int) {
 	}
 }
 
-// temperedRow writes z = row·invTemp + bias[off:off+len(row)] (no bias when bias is nil).
-func temperedRow(z, row, bias []float32, off int, invTemp float32) {
+// temperedRow writes z = row·invTemp and adds −Inf at the tokens outside row r's support in
+// the encoding sup (nil: every token is inside). Adding −Inf, rather than storing it, keeps a
+// NaN logit NaN, as a dense additive mask did.
+func temperedRow(z, row []float32, sup []int32, r int, invTemp float32) {
 	for j, val := range row {
 		z[j] = val * invTemp
 	}
-	if bias != nil {
+	if sup == nil {
+		return
+	}
+	inf := float32(math.Inf(-1))
+	e := core.SupportRow(sup, r)
+	switch {
+	case len(e) == 0:
+	case e[0] < 0:
+		z[-e[0]-1] += inf
+	default:
+		k := 0
 		for j := range z {
-			z[j] += bias[off+j]
+			if k < len(e) && int(e[k]) == j {
+				k++
+				continue
+			}
+			z[j] += inf
 		}
 	}
+}
+
+// supportOf is the data of an optional support encoding of n rows over v tokens, nil when the
+// tensor is nil; a malformed encoding panics, naming the op.
+func supportOf(op string, t *core.Tensor, n, v int) []int32 {
+	if t == nil {
+		return nil
+	}
+	sup := i32(t)
+	if err := core.CheckSupport(sup, n, v); err != nil {
+		panic(fmt.Sprintf("cpu: %s: %v", op, err))
+	}
+	return sup
 }
 
 // entropyOf returns −Σ p log p for p = softmax(z) given z's logsumexp; masked (−Inf) entries

@@ -9,14 +9,30 @@ import (
 // Model runs the forward and backward passes of one parameter set on one backend. Activations
 // are kept from Forward for Backward in buffers sized once per (batch, length) and reused; a
 // smaller batch at the same length uses views of the same buffers.
+//
+// The output head is run in chunks of rows, so that memory for logits does not scale with
+// rows × V (at a real vocabulary a batch's logits are gigabytes): Hidden runs the model up to
+// the final norm, Logits computes the logits of a range of rows into a chunk-sized buffer,
+// HeadBackward takes a range's ∂loss/∂logits, and BackwardHidden finishes the backward once every
+// row has had its HeadBackward. Forward and Backward do the same over all rows at once, with
+// a [B, L, V] buffer, for callers that want the whole tensor.
 type Model struct {
 	Cfg   Config
 	B     core.Backend
 	P     *Params
 	Grads *Params // accumulated by Backward; nil until AllocGrads
+	// ChunkBytes bounds a chunk of logits in bytes (0: LogitsBudget); set it before the first
+	// pass. Tests make it small to run many chunks at a small vocabulary.
+	ChunkBytes int
 
 	acts *activations // buffers for the largest batch seen at the current length
 	cur  *activations // the view of acts used by the last Forward
+
+	held    [2]int       // the rows [lo, hi) whose logits acts.logits holds; hi = 0 for none
+	seqView *core.Tensor // the last SeqLogits view, and the chunk it was made from
+	seqSrc  core.Tensor
+	dFlat   *core.Tensor // the cached [B·L, V] view of Backward's argument
+	dSource core.Tensor  // the handle dFlat was made from
 
 	// Cached views, so a steady-state Forward and Backward allocate nothing.
 	view  *activations              // the last view of acts, for batch view.batch
@@ -57,7 +73,9 @@ type activations struct {
 	layers     []layerActs
 	xOut, hOut *core.Tensor // final residual stream and its norm [B, L, D]
 	rstdOut    *core.Tensor
-	logits     *core.Tensor // [B, L, V]
+	// The head's chunk buffers, [HeadRows(B·L, L), V], shared by every view.
+	logits, dLogits *core.Tensor
+	full            *core.Tensor // Forward's whole logits [B, L, V], allocated on its first use
 	// Backward scratch.
 	dx, dh, dq, dAttn *core.Tensor // [B, L, D]
 	dk, dv            *core.Tensor // [B, L, KVDim]
@@ -70,8 +88,24 @@ type activations struct {
 func (c Config) ActivationBytes(batch, seq int) float64 {
 	d, f, kv := float64(c.DModel), float64(c.MLPHidden), float64(c.KVDim())
 	perLayer := 6*d + 2*kv + 3*f + 2 + float64(c.Heads) // xIn…hFF (k, v KVDim wide), gate/up/act, two rstd, lse
-	perToken := float64(c.Layers)*perLayer + 6*d + 2*kv + 3*f + 1 + float64(c.VocabSize)
-	return 4 * float64(batch) * float64(seq) * perToken
+	perToken := float64(c.Layers)*perLayer + 6*d + 2*kv + 3*f + 1
+	head := 2 * float64(c.HeadRows(batch*seq, seq)) * float64(c.VocabSize) // logits and dLogits chunks
+	return 4 * (float64(batch)*float64(seq)*perToken + head)
+}
+
+// LogitsBudget is the bytes a chunk of float32 logits may take: 64 MiB keeps memory for the
+// head far below the rest of a large model's and every Vulkan storage binding under lavapipe's
+// 128 MiB maxStorageBufferRange.
+const LogitsBudget = 64 << 20
+
+// HeadRows is the rows of the head's chunk buffers for a pass over rows rows of sequences of
+// seq tokens under a budget of LogitsBudget bytes: as many rows of logits as fit it, or all
+// rows when fewer, but never less than one sequence (the sampler draws a sequence's tokens from
+// one chunk).
+func (c Config) HeadRows(rows, seq int) int { return c.headRows(rows, seq, LogitsBudget) }
+
+func (c Config) headRows(rows, seq, budget int) int {
+	return max(min(rows, budget/(4*c.VocabSize)), min(seq, rows))
 }
 
 func (m *Model) allocActs(batch, seq int) *activations {
@@ -90,7 +124,12 @@ func (m *Model) allocActs(batch, seq int) *activations {
 		})
 	}
 	a.xOut, a.hOut, a.rstdOut = bld(), bld(), b.Alloc(core.F32, batch, seq)
-	a.logits = b.Alloc(core.F32, batch, seq, c.VocabSize)
+	budget := m.ChunkBytes
+	if budget <= 0 {
+		budget = LogitsBudget
+	}
+	head := c.headRows(batch*seq, seq, budget)
+	a.logits, a.dLogits = b.Alloc(core.F32, head, c.VocabSize), b.Alloc(core.F32, head, c.VocabSize)
 	a.dx, a.dh, a.dq, a.dk, a.dv, a.dAttn = bld(), bld(), bld(), blk(), blk(), bld()
 	a.dGate, a.dUp, a.dAct = blf(), blf(), blf()
 	return a
@@ -106,7 +145,7 @@ func (a *activations) view(batch int) *activations {
 			rstdAttn: r(l.rstdAttn), rstdFF: r(l.rstdFF), lse: r(l.lse), gate: r(l.gate), up: r(l.up), act: r(l.act),
 		})
 	}
-	v.xOut, v.hOut, v.rstdOut, v.logits = r(a.xOut), r(a.hOut), r(a.rstdOut), r(a.logits)
+	v.xOut, v.hOut, v.rstdOut, v.logits, v.dLogits = r(a.xOut), r(a.hOut), r(a.rstdOut), a.logits, a.dLogits
 	v.dx, v.dh, v.dq, v.dk, v.dv, v.dAttn = r(a.dx), r(a.dh), r(a.dq), r(a.dk), r(a.dv), r(a.dAttn)
 	v.dGate, v.dUp, v.dAct = r(a.dGate), r(a.dUp), r(a.dAct)
 	return v
@@ -152,16 +191,36 @@ func (m *Model) freeActs() {
 			m.B.Free(t)
 		}
 	}
-	for _, t := range []*core.Tensor{a.xOut, a.hOut, a.rstdOut, a.logits, a.dx, a.dh, a.dq, a.dk, a.dv, a.dAttn, a.dGate, a.dUp, a.dAct} {
+	for _, t := range []*core.Tensor{a.xOut, a.hOut, a.rstdOut, a.logits, a.dLogits, a.dx, a.dh, a.dq, a.dk, a.dv, a.dAttn, a.dGate, a.dUp, a.dAct} {
 		m.B.Free(t)
+	}
+	if a.full != nil {
+		m.B.Free(a.full)
 	}
 	m.acts = nil
 }
 
 // Forward runs the model on tokens [B, L] (I32) with keyMask [B, L] (I32, 1 = real token,
 // 0 = padding) and returns logits [B, L, V]. The logits buffer belongs to the model and is
-// overwritten by the next Forward; Backward uses this call's activations.
+// overwritten by the next Forward; Backward uses this call's activations. It holds B·L·V floats:
+// Hidden and Logits give the same logits a chunk of rows at a time.
 func (m *Model) Forward(tokens, keyMask *core.Tensor) *core.Tensor {
+	m.Hidden(tokens, keyMask)
+	a := m.cur
+	if a.full == nil {
+		if m.acts.full == nil {
+			m.acts.full = m.B.Alloc(core.F32, m.acts.batch, a.seq, m.Cfg.VocabSize)
+		}
+		a.full = m.acts.full.Part(0, a.batch)
+	}
+	m.B.MatMul(a.full, a.hOut, m.P.Head, false, true, 1, 0)
+	return a.full
+}
+
+// Hidden runs the model on tokens [B, L] (I32) with keyMask [B, L] (I32, 1 = real token,
+// 0 = padding) up to the final norm; Logits then gives the logits of any B·L rows (position l
+// of sequence b is row b·L + l) and the backward uses this call's activations.
+func (m *Model) Hidden(tokens, keyMask *core.Tensor) {
 	if tokens.Rank() != 2 || !core.SameShape(tokens.Shape(), keyMask.Shape()) {
 		panic(fmt.Sprintf("model: tokens %v and key mask %v must both be [B, L]", tokens, keyMask))
 	}
@@ -172,7 +231,7 @@ func (m *Model) Forward(tokens, keyMask *core.Tensor) *core.Tensor {
 	b, c, p := m.B, m.Cfg, m.P
 	a := m.buffers(batch, seq)
 	a.tokens, a.keyMask = tokens, keyMask
-	m.cur = a
+	m.cur, m.held = a, [2]int{}
 	eps := float32(c.NormEps)
 	theta := float32(c.RopeTheta)
 
@@ -202,34 +261,109 @@ func (m *Model) Forward(tokens, keyMask *core.Tensor) *core.Tensor {
 		b.MatMul(next, l.act, bl.FFOut, false, true, 1, 1)
 	}
 	b.RMSNorm(a.hOut, a.rstdOut, a.xOut, p.LnF, eps)
-	b.MatMul(a.logits, a.hOut, p.Head, false, true, 1, 0)
-	return a.logits
+}
+
+// Rows is the number of rows, B·L, of the last Hidden.
+func (m *Model) Rows() int { return m.cur.batch * m.cur.seq }
+
+// MaxChunk is the most rows one Logits call can take after the last Hidden:
+// Config.HeadRows for its shape.
+func (m *Model) MaxChunk() int { return m.cur.logits.Dim(0) }
+
+// Logits returns the logits [hi−lo, V] of rows [lo, hi) of the last Hidden, in the model's
+// chunk buffer (at most MaxChunk rows), which the next Logits call may overwrite. Asking for
+// the rows the buffer holds already computes nothing, so a caller whose rows fit one chunk
+// pays for the head once however many passes it makes.
+func (m *Model) Logits(lo, hi int) *core.Tensor {
+	a := m.cur
+	out := m.chunk(a.logits, lo, hi)
+	if m.held != [2]int{lo, hi} {
+		m.B.MatMul(out, m.rows(a.hOut, lo, hi), m.P.Head, false, true, 1, 0)
+		m.held = [2]int{lo, hi}
+	}
+	return out
+}
+
+// rows is rows [lo, hi) of t seen as [B·L, last dim].
+func (m *Model) rows(t *core.Tensor, lo, hi int) *core.Tensor { return m.flat(t).Part(lo, hi) }
+
+// SeqLogits is Logits of whole sequences [lo, hi) of the last Hidden, as [hi−lo, L, V].
+func (m *Model) SeqLogits(lo, hi int) *core.Tensor {
+	seq := m.cur.seq
+	flat := m.Logits(lo*seq, hi*seq)
+	if m.seqView == nil || !m.seqSrc.SameView(flat) {
+		m.seqView, m.seqSrc = flat.Reshape(hi-lo, seq, m.Cfg.VocabSize), *flat
+	}
+	return m.seqView
+}
+
+// DLogits returns a scratch buffer [hi−lo, V] for ∂loss/∂logits of rows [lo, hi), which
+// HeadBackward reads; it is the model's, overwritten by the next DLogits call's user.
+func (m *Model) DLogits(lo, hi int) *core.Tensor { return m.chunk(m.cur.dLogits, lo, hi) }
+
+// chunk is the first hi−lo rows of a head buffer, after checking the range.
+func (m *Model) chunk(buf *core.Tensor, lo, hi int) *core.Tensor {
+	if m.cur == nil {
+		panic("model: head before Hidden")
+	}
+	if lo < 0 || hi > m.Rows() || lo >= hi || hi-lo > buf.Dim(0) {
+		panic(fmt.Sprintf("model: head rows [%d, %d) of %d in chunks of at most %d", lo, hi, m.Rows(), buf.Dim(0)))
+	}
+	return buf.Part(0, hi-lo)
 }
 
 // Backward takes ∂loss/∂logits [B, L, V] for the last Forward and accumulates every parameter's
 // gradient into m.Grads (call AllocGrads first; zero the grads between optimizer steps).
 func (m *Model) Backward(dLogits *core.Tensor) {
+	a := m.cur
+	if a == nil || !core.SameShape(dLogits.Shape(), []int{a.batch, a.seq, m.Cfg.VocabSize}) {
+		panic(fmt.Sprintf("model: Backward with %v does not match the last Forward", dLogits))
+	}
+	if m.dFlat == nil || !m.dSource.SameView(dLogits) {
+		m.dFlat, m.dSource = dLogits.Reshape(m.Rows(), m.Cfg.VocabSize), *dLogits
+	}
+	m.headBackward(m.dFlat, 0, m.Rows())
+	m.BackwardHidden()
+}
+
+// HeadBackward takes ∂loss/∂logits [hi−lo, V] of rows [lo, hi) of the last Hidden, accumulates
+// the head's gradient and writes those rows of ∂loss/∂hidden. Every row must have had its
+// HeadBackward, once, before BackwardHidden.
+func (m *Model) HeadBackward(dLogits *core.Tensor, lo, hi int) {
+	m.chunk(m.cur.dLogits, lo, hi) // checks the range
+	m.headBackward(dLogits, lo, hi)
+}
+
+func (m *Model) headBackward(dLogits *core.Tensor, lo, hi int) {
 	if m.Grads == nil {
 		panic("model: Backward before AllocGrads")
 	}
 	a := m.cur
-	if a == nil || !core.SameShape(dLogits.Shape(), a.logits.Shape()) {
-		panic(fmt.Sprintf("model: Backward with %v does not match the last Forward", dLogits))
+	m.linearBackward(m.rows(a.dh, lo, hi), m.Grads.Head, dLogits, m.rows(a.hOut, lo, hi), m.P.Head, false)
+}
+
+// linearBackward: for y = x·Wᵀ, accumulate dW += dyᵀ·x and write (or add, when addInto)
+// dx = dy·W.
+func (m *Model) linearBackward(dx, dW, dy, x, w *core.Tensor, addInto bool) {
+	m.B.MatMul(dW, m.flat(dy), m.flat(x), true, false, 1, 1)
+	beta := float32(0)
+	if addInto {
+		beta = 1
 	}
+	m.B.MatMul(dx, dy, w, false, false, 1, beta)
+}
+
+// BackwardHidden back-propagates ∂loss/∂hidden, written by HeadBackward for every row of the
+// last Hidden, through the final norm, the blocks and the embedding into m.Grads.
+func (m *Model) BackwardHidden() {
+	if m.Grads == nil {
+		panic("model: Backward before AllocGrads")
+	}
+	a := m.cur
 	b, c, p, g := m.B, m.Cfg, m.P, m.Grads
 	theta := float32(c.RopeTheta)
-	// linearBackward: for y = x·Wᵀ, accumulate dW += dyᵀ·x and write (or add, when addInto)
-	// dx = dy·W.
-	linearBackward := func(dx, dW, dy, x, w *core.Tensor, addInto bool) {
-		b.MatMul(dW, m.flat(dy), m.flat(x), true, false, 1, 1)
-		beta := float32(0)
-		if addInto {
-			beta = 1
-		}
-		b.MatMul(dx, dy, w, false, false, 1, beta)
-	}
+	linearBackward := m.linearBackward
 
-	linearBackward(a.dh, g.Head, dLogits, a.hOut, p.Head, false)
 	b.Fill(a.dx, 0)
 	b.RMSNormBackward(a.dx, g.LnF, a.dh, a.xOut, p.LnF, a.rstdOut)
 	for i := len(p.Blocks) - 1; i >= 0; i-- {

@@ -253,20 +253,23 @@ func (a *AGRPO) Accumulate(m, ref *model.Model, r *Rollouts, it int, rng *rand.R
 }
 
 // stepInputs are the training pass's rows for a chunk of draws: each draw's state before its
-// step, with the tokens of the completion as targets; the support recorded at sampling is the
-// bias of the positions the step revealed and, with a selection factor, of those it left masked.
+// step, with the tokens of the completion as targets; the support recorded at sampling
+// restricts the positions the step revealed and, with a selection factor, those it left masked.
+// The support is sparse (core.EncodeSupport): every token but the mask id where the rollout had
+// no top-k/top-p cut, the kept ids where it had one, nothing (every token) elsewhere.
 type stepInputs struct {
 	n, s                     int
 	tokens, keyMask, targets []int32
-	bias                     []float32
+	support                  []int32
 	selection                bool
 }
 
 func (a *AGRPO) inputs(t *sampler.Trajectories, draws []draw) stepInputs {
 	s, v, n := t.P+t.C, t.V, len(draws)
 	in := stepInputs{n: n, s: s, tokens: make([]int32, n*s), keyMask: make([]int32, n*s), targets: make([]int32, n*s),
-		bias: make([]float32, n*s*v), selection: a.selects(t)}
-	inf := float32(math.Inf(-1))
+		selection: a.selects(t)}
+	rows := make([][]int32, n*s)
+	allButMask := core.AllBut(t.MaskID) // the support without a cut; shared, only read
 	for i, d := range draws {
 		copy(in.tokens[i*s:], t.Prompt[d.row*t.P:(d.row+1)*t.P])
 		copy(in.keyMask[i*s:], t.PromptMask[d.row*t.P:(d.row+1)*t.P])
@@ -275,25 +278,34 @@ func (a *AGRPO) inputs(t *sampler.Trajectories, draws []draw) stepInputs {
 			in.keyMask[i*s+t.P+j] = 1
 			in.targets[i*s+t.P+j] = t.Tokens[d.row*t.C+j]
 			if int(t.RevealStep[d.row*t.C+j]) == d.step {
+				rows[i*s+t.P+j] = allButMask
 				if t.Support != nil {
-					copy(in.bias[(i*s+t.P+j)*v:], t.Support[(d.row*t.C+j)*v:(d.row*t.C+j+1)*v])
-				} else {
-					in.bias[(i*s+t.P+j)*v+int(t.MaskID)] = inf // the support is every token but the mask
+					rows[i*s+t.P+j] = keptIDs(t.Support[(d.row*t.C+j)*v : (d.row*t.C+j+1)*v])
 				}
 			}
 		}
 		if in.selection {
 			a.forLeftMasked(t, d, func(j int) {
-				row := in.bias[(i*s+t.P+j)*v : (i*s+t.P+j+1)*v]
+				rows[i*s+t.P+j] = allButMask
 				if sup := t.DrawSupport(d.row, d.step, j); sup != nil {
-					copy(row, sup)
-				} else {
-					row[t.MaskID] = inf // the support is every token but the mask
+					rows[i*s+t.P+j] = keptIDs(sup)
 				}
 			})
 		}
 	}
+	in.support = core.EncodeSupport(rows)
 	return in
+}
+
+// keptIDs is the sparse form of a dense support record (0 inside, −Inf outside): its kept ids.
+func keptIDs(dense []float32) []int32 {
+	var ids []int32
+	for id, x := range dense {
+		if !math.IsInf(float64(x), -1) {
+			ids = append(ids, int32(id))
+		}
+	}
+	return ids
 }
 
 // forLeftMasked calls f with every position of d's block that d's step left masked.
@@ -312,13 +324,13 @@ func (a *AGRPO) forLeftMasked(t *sampler.Trajectories, d draw, f func(j int)) {
 // revealed tokens, so that F is consistent with them. A non-finite value is an error.
 func (a *AGRPO) stepLogProbs(sc *scorer, m *model.Model, t *sampler.Trajectories, draws []draw, in stepInputs) (lp, logF []float32, err error) {
 	invT := 1 / t.Config.Temperature
-	lp = sc.logProbs(m, in.n, in.s, in.tokens, in.keyMask, in.targets, in.bias, invT)
+	untempered := in.selection && t.Config.Confidence == core.Untempered
+	lp, conf := sc.logProbs(m, in.n, in.s, in.tokens, in.keyMask, in.targets, in.support, invT, untempered)
 	if !in.selection {
 		return lp, nil, nil
 	}
-	conf := lp
-	if t.Config.Confidence == core.Untempered {
-		conf = sc.untemperedConf(m)
+	if !untempered {
+		conf = lp
 	}
 	kappa, rule := make([]float32, in.n*in.s), make([]int32, in.n*in.s)
 	for i, d := range draws {
@@ -433,6 +445,6 @@ func (a *AGRPO) chunk(m, ref *model.Model, r *Rollouts, draws []draw, tl *tally)
 			tl.add(d.weight*loss, kl, low, high, math.Abs(math.Exp(float64(lp[pos])-float64(t.LogP[tj]))-1))
 		}
 	}
-	a.sc.backward(m, dLogp, dLogF, true, 1/t.Config.Temperature)
+	a.sc.backward(m, dLogp, dLogF, 1/t.Config.Temperature)
 	return nil
 }

@@ -146,7 +146,7 @@ func (d *DiffuGRPO) Prepare(m *model.Model, r *Rollouts, rng *rand.Rand) error {
 	d.old, d.inputs = d.old[:0], d.inputs[:0]
 	for it := 0; it < d.Cfg.Iterations; it++ {
 		tokens := d.noisedInput(r, rng, before, after)
-		lp := d.sc.logProbs(m, t.B, s, tokens, d.keyMask, d.targets, nil, 1)
+		lp, _ := d.sc.logProbs(m, t.B, s, tokens, d.keyMask, d.targets, nil, 1, false)
 		d.old = append(d.old, append([]float32(nil), lp...))
 		d.inputs = append(d.inputs, tokens)
 	}
@@ -174,10 +174,10 @@ func (d *DiffuGRPO) Accumulate(m, ref *model.Model, r *Rollouts, it int, _ *rand
 	}
 	t := r.Traj
 	s := t.P + t.C
-	lp := d.sc.logProbs(m, t.B, s, d.inputs[it], d.keyMask, d.targets, nil, 1)
+	lp, _ := d.sc.logProbs(m, t.B, s, d.inputs[it], d.keyMask, d.targets, nil, 1, false)
 	var lr []float32
 	if ref != nil && d.Cfg.Beta != 0 {
-		lr = d.ref.logProbs(ref, t.B, s, d.inputs[it], d.keyMask, d.targets, nil, 1)
+		lr, _ = d.ref.logProbs(ref, t.B, s, d.inputs[it], d.keyMask, d.targets, nil, 1, false)
 	}
 	count := d.count
 	c := ppo{d.Cfg.Eps, d.Cfg.Eps, d.Cfg.Beta}
@@ -195,6 +195,6 @@ func (d *DiffuGRPO) Accumulate(m, ref *model.Model, r *Rollouts, it int, _ *rand
 			tl.add(loss/float64(count), kl, low, high, math.Abs(math.Exp(float64(lp[pos]-d.old[it][pos]))-1))
 		}
 	}
-	d.sc.backward(m, dLogp, nil, false, 1)
+	d.sc.backward(m, dLogp, nil, 1)
 	return tl.done(), nil
 }

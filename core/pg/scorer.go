@@ -6,14 +6,19 @@ import (
 )
 
 // scorer evaluates per-position log-probabilities of target tokens for a batch of R rows of S
-// tokens and back-propagates a gradient given per position. Buffers are reused while the
-// shape stays the same.
+// tokens and back-propagates a gradient given per position. The logits are never held whole:
+// every pass runs the model's head over chunks of positions (model.Model.Logits), so memory for
+// them is O(chunk × V) however many positions there are; positions that fit one chunk pay for
+// the head once. Buffers are reused while the shape stays the same.
 type scorer struct {
-	r, s, v                        int
-	tokens, keyMask, targets, bias *core.Tensor
-	logp, dLogp, dLogits           *core.Tensor
-	logits                         *core.Tensor // the model's output of the last logProbs
-	hostLogp                       []float32
+	r, s                     int
+	tokens, keyMask, targets *core.Tensor
+	logp, dLogp              *core.Tensor
+	hostLogp                 []float32
+	// support holds the last logProbs call's support encoding (core.EncodeSupport) in its
+	// first supLen entries; supLen is 0 when that call had none.
+	support *core.Tensor
+	supLen  int
 	// The selection factor's buffers and the parameters of the last selection call, which
 	// backward reuses.
 	conf, kappa, rule, logF, dLogF *core.Tensor
@@ -21,84 +26,123 @@ type scorer struct {
 	sel                            *core.SelectionParams
 }
 
-func (sc *scorer) ensure(b core.Backend, r, s, v int) {
-	if sc.tokens != nil && sc.r == r && sc.s == s && sc.v == v {
+func (sc *scorer) ensure(b core.Backend, r, s int) {
+	if sc.tokens != nil && sc.r == r && sc.s == s {
 		return
 	}
 	if sc.tokens != nil {
-		for _, t := range []*core.Tensor{sc.tokens, sc.keyMask, sc.targets, sc.bias, sc.logp, sc.dLogp, sc.dLogits,
+		for _, t := range []*core.Tensor{sc.tokens, sc.keyMask, sc.targets, sc.logp, sc.dLogp,
 			sc.conf, sc.kappa, sc.rule, sc.logF, sc.dLogF} {
 			b.Free(t)
 		}
 	}
-	sc.r, sc.s, sc.v = r, s, v
+	sc.r, sc.s = r, s
 	sc.tokens, sc.keyMask = b.Alloc(core.I32, r, s), b.Alloc(core.I32, r, s)
-	sc.targets, sc.bias = b.Alloc(core.I32, r*s), b.Alloc(core.F32, r*s, v)
+	sc.targets = b.Alloc(core.I32, r*s)
 	sc.logp, sc.dLogp = b.Alloc(core.F32, r*s), b.Alloc(core.F32, r*s)
-	sc.dLogits = b.Alloc(core.F32, r, s, v)
 	sc.hostLogp = make([]float32, r*s)
 	sc.conf, sc.kappa, sc.rule = b.Alloc(core.F32, r*s), b.Alloc(core.F32, r*s), b.Alloc(core.I32, r*s)
 	sc.logF, sc.dLogF = b.Alloc(core.F32, r*s), b.Alloc(core.F32, r*s)
 	sc.hostConf, sc.hostLogF = make([]float32, r*s), make([]float32, r*s)
 }
 
+// upload puts a support encoding on the device, growing the buffer when it is too small.
+func (sc *scorer) upload(b core.Backend, enc []int32) {
+	sc.supLen = len(enc)
+	if enc == nil {
+		return
+	}
+	if sc.support == nil || sc.support.Len() < len(enc) {
+		if sc.support != nil {
+			b.Free(sc.support)
+		}
+		sc.support = b.Alloc(core.I32, len(enc)+len(enc)/2)
+	}
+	b.UploadInt(sc.support.Rows(0, len(enc)), enc)
+}
+
+// chunks calls f with every chunk [lo, hi) of the last Hidden's rows on m and their logits.
+func (sc *scorer) chunks(m *model.Model, f func(lo, hi int, logits *core.Tensor)) {
+	n, c := m.Rows(), m.MaxChunk()
+	for lo := 0; lo < n; lo += c {
+		hi := min(lo+c, n)
+		f(lo, hi, m.Logits(lo, hi))
+	}
+}
+
+// supportFrom is the support encoding read by the chunk of rows from lo (a view of its tail:
+// the encoding's offsets are relative), or nil when the last logProbs call had none.
+func (sc *scorer) supportFrom(lo int) *core.Tensor {
+	if sc.supLen == 0 {
+		return nil
+	}
+	if lo == 0 {
+		return sc.support
+	}
+	return sc.support.Rows(lo, sc.supLen)
+}
+
 // logProbs runs m on tokens/keyMask [R·S] and returns log p(targets) at every position under
-// softmax(logits·invTemp + bias) (bias [R·S·V] or nil). The model keeps its activations for
-// backward.
-func (sc *scorer) logProbs(m *model.Model, r, s int, tokens, keyMask, targets []int32, bias []float32, invTemp float32) []float32 {
-	b, v := m.B, m.Cfg.VocabSize
-	sc.ensure(b, r, s, v)
+// softmax(logits·invTemp) on each position's support (support: core.EncodeSupport's encoding of
+// R·S rows, or nil for every token) and, when withConf is set, log softmax(logits)(target) over
+// the whole vocabulary, LLaDA's untempered confidence, in the same pass over the head's chunks
+// (nil otherwise). The model keeps its activations for backward.
+func (sc *scorer) logProbs(m *model.Model, r, s int, tokens, keyMask, targets []int32, support []int32, invTemp float32, withConf bool) (lp, conf []float32) {
+	b := m.B
+	sc.ensure(b, r, s)
 	b.UploadInt(sc.tokens, tokens)
 	b.UploadInt(sc.keyMask, keyMask)
 	b.UploadInt(sc.targets, targets)
-	var biasT *core.Tensor
-	if bias != nil {
-		b.Upload(sc.bias, bias)
-		biasT = sc.bias
-	}
-	sc.logits = m.Forward(sc.tokens, sc.keyMask)
+	sc.upload(b, support)
+	m.Hidden(sc.tokens, sc.keyMask)
 	sc.sel = nil
-	b.TokenLogProbs(sc.logp, nil, sc.logits.Reshape(r*s, v), sc.targets, biasT, invTemp)
+	sc.chunks(m, func(lo, hi int, logits *core.Tensor) {
+		targets := sc.targets.Part(lo, hi)
+		b.TokenLogProbs(sc.logp.Part(lo, hi), nil, logits, targets, sc.supportFrom(lo), invTemp)
+		if withConf {
+			b.TokenLogProbs(sc.conf.Part(lo, hi), nil, logits, targets, nil, 1)
+		}
+	})
 	b.Download(sc.logp, sc.hostLogp)
-	return sc.hostLogp
-}
-
-// untemperedConf returns, for the last logProbs call on m, log softmax(logits)(target) over the
-// whole vocabulary at every position: LLaDA's confidence.
-func (sc *scorer) untemperedConf(m *model.Model) []float32 {
-	b := m.B
-	b.TokenLogProbs(sc.conf, nil, sc.logits.Reshape(sc.r*sc.s, sc.v), sc.targets, nil, 1)
+	if !withConf {
+		return sc.hostLogp, nil
+	}
 	b.Download(sc.conf, sc.hostConf)
-	return sc.hostConf
+	return sc.hostLogp, sc.hostConf
 }
 
 // selection returns log F (core.Backend.SelectionLogProbs) at every position of the last
-// logProbs call on m, under that call's bias, with κ and the tie rule given per position.
+// logProbs call on m, under that call's support, with κ and the tie rule given per position.
 func (sc *scorer) selection(m *model.Model, kappa []float32, rule []int32, p core.SelectionParams) []float32 {
 	b := m.B
 	b.Upload(sc.kappa, kappa)
 	b.UploadInt(sc.rule, rule)
 	sc.sel = &p
-	b.SelectionLogProbs(sc.logF, sc.logits.Reshape(sc.r*sc.s, sc.v), sc.bias, sc.kappa, sc.rule, p)
+	sc.chunks(m, func(lo, hi int, logits *core.Tensor) {
+		b.SelectionLogProbs(sc.logF.Part(lo, hi), logits, sc.supportFrom(lo), sc.kappa.Part(lo, hi), sc.rule.Part(lo, hi), p)
+	})
 	b.Download(sc.logF, sc.hostLogF)
 	return sc.hostLogF
 }
 
 // backward accumulates into m.Grads the gradient of Σ dLogp·logp (+ Σ dLogF·log F when dLogF
 // is not nil, for the last selection call) for the last logProbs call on m (another model may
-// have run in between: each model keeps its own activations).
-func (sc *scorer) backward(m *model.Model, dLogp, dLogF []float32, withBias bool, invTemp float32) {
-	b, v := m.B, m.Cfg.VocabSize
+// have run in between: each model keeps its own activations), chunk by chunk of positions:
+// each chunk's logits are recomputed unless they are the ones the model holds.
+func (sc *scorer) backward(m *model.Model, dLogp, dLogF []float32, invTemp float32) {
+	b := m.B
 	b.Upload(sc.dLogp, dLogp)
-	var biasT *core.Tensor
-	if withBias {
-		biasT = sc.bias
-	}
-	dLogits, logits := sc.dLogits.Reshape(sc.r*sc.s, v), sc.logits.Reshape(sc.r*sc.s, v)
-	b.TokenLogProbsBackward(dLogits, sc.dLogp, nil, logits, sc.targets, biasT, invTemp)
 	if dLogF != nil {
 		b.Upload(sc.dLogF, dLogF)
-		b.SelectionLogProbsBackward(dLogits, sc.dLogF, logits, sc.bias, sc.kappa, sc.rule, *sc.sel)
 	}
-	m.Backward(sc.dLogits)
+	sc.chunks(m, func(lo, hi int, logits *core.Tensor) {
+		dLogits, targets := m.DLogits(lo, hi), sc.targets.Part(lo, hi)
+		b.TokenLogProbsBackward(dLogits, sc.dLogp.Part(lo, hi), nil, logits, targets, sc.supportFrom(lo), invTemp)
+		if dLogF != nil {
+			b.SelectionLogProbsBackward(dLogits, sc.dLogF.Part(lo, hi), logits, sc.supportFrom(lo),
+				sc.kappa.Part(lo, hi), sc.rule.Part(lo, hi), *sc.sel)
+		}
+		m.HeadBackward(dLogits, lo, hi)
+	})
+	m.BackwardHidden()
 }

@@ -4,8 +4,8 @@
 // by the remasking rule. For every completion token it records the step that revealed it, its
 // log-probability under the distribution actually drawn from, that distribution's entropy and
 // its top-k/top-p support, so the state before any step can be rebuilt exactly and the step's
-// likelihood recomputed. Every step runs through core.Backend (one forward, one UnmaskStep),
-// so a GPU backend runs the loop on the device.
+// likelihood recomputed. Every step runs through core.Backend (one forward, then the head and an
+// UnmaskStep per chunk of rows), so a GPU backend runs the loop on the device.
 package sampler
 
 import (
@@ -302,12 +302,19 @@ func (t *Trajectories) denoise(m *model.Model, st core.UnmaskState, keyMask, his
 			}
 		}
 		for i := 0; i < perBlock; i++ {
-			logits := m.Forward(st.Tokens, keyMask)
-			b.UnmaskStep(st, logits, core.UnmaskParams{
-				PromptLen: p, BlockStart: blk * cfg.BlockLength, BlockEnd: (blk + 1) * cfg.BlockLength,
-				Reveal: schedule[i], Step: step, Temperature: cfg.Temperature, TopK: cfg.TopK, TopP: cfg.TopP,
-				Remasking: cfg.Remasking, Confidence: cfg.Confidence, Seed: cfg.Seed, MaskID: t.MaskID, RowOffset: cfg.RowOffset,
-			})
+			m.Hidden(st.Tokens, keyMask)
+			// The head and the draw run over chunks of rows, so that the logits take at most a
+			// chunk's memory (and a Vulkan binding stays under the device's range limit); a chunk
+			// holds at least one sequence.
+			rowsPer := m.MaxChunk() / (t.P + t.C)
+			for lo := 0; lo < t.B; lo += rowsPer {
+				hi := min(lo+rowsPer, t.B)
+				b.UnmaskStep(st.Rows(lo, hi), m.SeqLogits(lo, hi), core.UnmaskParams{
+					PromptLen: p, BlockStart: blk * cfg.BlockLength, BlockEnd: (blk + 1) * cfg.BlockLength,
+					Reveal: schedule[i], Step: step, Temperature: cfg.Temperature, TopK: cfg.TopK, TopP: cfg.TopP,
+					Remasking: cfg.Remasking, Confidence: cfg.Confidence, Seed: cfg.Seed, MaskID: t.MaskID, RowOffset: cfg.RowOffset + lo,
+				})
+			}
 			if history != nil {
 				b.Copy(history.Rows(step, step+1), st.Support)
 			}

@@ -80,42 +80,61 @@ func (n *Noised) Rows(lo, hi int) *Noised {
 }
 
 // Step runs forward, the weighted cross-entropy and backward for a noised batch on m,
-// accumulating into m.Grads, and returns the loss. Device buffers are kept in bufs between
-// calls (pass the same *Buffers each step).
+// accumulating into m.Grads, and returns the loss. The head runs chunk by chunk of positions
+// (model.Model.Logits), so the logits never take more than a chunk's memory; each chunk's loss
+// is its own entry, summed on the host. Device buffers are kept in bufs between calls (pass the
+// same *Buffers each step).
 func Step(m *model.Model, n *Noised, bufs *Buffers) float64 {
 	b := m.B
-	bufs.ensure(b, n.B, n.S, m.Cfg.VocabSize)
-	b.UploadInt(bufs.tokens, n.Tokens)
+	b.UploadInt(bufs.ensure(b, n.B, n.S, 0).tokens, n.Tokens)
 	b.UploadInt(bufs.keyMask, n.KeyMask)
 	b.UploadInt(bufs.targets, n.Targets)
 	b.Upload(bufs.weights, n.Weights)
-	logits := m.Forward(bufs.tokens, bufs.keyMask)
-	rows := n.B * n.S
-	b.CrossEntropy(bufs.loss, bufs.dLogits.Reshape(rows, m.Cfg.VocabSize), logits.Reshape(rows, m.Cfg.VocabSize), bufs.targets, bufs.weights)
-	m.Backward(bufs.dLogits)
-	v := []float32{0}
+	m.Hidden(bufs.tokens, bufs.keyMask)
+	rows, c := n.B*n.S, m.MaxChunk()
+	chunks := (rows + c - 1) / c
+	bufs.ensure(b, n.B, n.S, chunks)
+	for i := range chunks {
+		lo, hi := i*c, min((i+1)*c, rows)
+		dLogits := m.DLogits(lo, hi)
+		b.CrossEntropy(bufs.loss.Part(i, i+1), dLogits, m.Logits(lo, hi), bufs.targets.Part(lo, hi), bufs.weights.Part(lo, hi))
+		m.HeadBackward(dLogits, lo, hi)
+	}
+	m.BackwardHidden()
+	v := make([]float32, chunks)
 	b.Download(bufs.loss, v)
-	return float64(v[0])
+	var loss float64
+	for _, x := range v {
+		loss += float64(x)
+	}
+	return loss
 }
 
 // Buffers are the device tensors Step reuses across calls.
 type Buffers struct {
 	b, s                              int
 	tokens, keyMask, targets, weights *core.Tensor
-	loss, dLogits                     *core.Tensor
+	loss                              *core.Tensor // one entry per chunk of the head
 }
 
-func (bf *Buffers) ensure(be core.Backend, b, s, v int) {
-	if bf.tokens != nil && bf.b == b && bf.s == s {
-		return
-	}
-	if bf.tokens != nil {
-		for _, t := range []*core.Tensor{bf.tokens, bf.keyMask, bf.targets, bf.weights, bf.loss, bf.dLogits} {
-			be.Free(t)
+// ensure sizes the buffers for b rows of s tokens and, when chunks > 0, the loss for that many
+// chunks; it returns bf.
+func (bf *Buffers) ensure(be core.Backend, b, s, chunks int) *Buffers {
+	if bf.tokens == nil || bf.b != b || bf.s != s {
+		if bf.tokens != nil {
+			for _, t := range []*core.Tensor{bf.tokens, bf.keyMask, bf.targets, bf.weights} {
+				be.Free(t)
+			}
 		}
+		bf.b, bf.s = b, s
+		bf.tokens, bf.keyMask = be.Alloc(core.I32, b, s), be.Alloc(core.I32, b, s)
+		bf.targets, bf.weights = be.Alloc(core.I32, b*s), be.Alloc(core.F32, b*s)
 	}
-	bf.b, bf.s = b, s
-	bf.tokens, bf.keyMask = be.Alloc(core.I32, b, s), be.Alloc(core.I32, b, s)
-	bf.targets, bf.weights = be.Alloc(core.I32, b*s), be.Alloc(core.F32, b*s)
-	bf.loss, bf.dLogits = be.Alloc(core.F32, 1), be.Alloc(core.F32, b, s, v)
+	if chunks > 0 && (bf.loss == nil || bf.loss.Len() != chunks) {
+		if bf.loss != nil {
+			be.Free(bf.loss)
+		}
+		bf.loss = be.Alloc(core.F32, chunks)
+	}
+	return bf
 }

@@ -328,17 +328,17 @@ var ropeShader = describe[ropePush, noSpec]("rope",
 	binding{name: "tab", access: readOnly, role: "cos/sin table"})
 
 type selectionPush struct {
-	Rows, V             uint32
-	InvTemp             float32
-	HasBias, Untempered uint32
-	Tol                 float32
+	Rows, V                uint32
+	InvTemp                float32
+	HasSupport, Untempered uint32
+	Tol                    float32
 }
 
 var selectionShader = describe[selectionPush, opSpec]("selection",
 	binding{name: "o", role: "logF (forward), dLogits (backward, added into)"},
 	binding{name: "dF", access: readOnly, role: "dLogF", ops: []uint32{backward}},
 	binding{name: "x", access: readOnly, role: "logits"},
-	binding{name: "bias", access: readOnly, role: "bias (optional)", flag: "HasBias"},
+	binding{name: "sup", access: readOnly, role: "support, core.EncodeSupport (optional)", flag: "HasSupport"},
 	binding{name: "kappa", access: readOnly, role: "kappa"},
 	binding{name: "rule", access: readOnly, role: "rule"})
 
@@ -352,9 +352,9 @@ var swigluShader = describe[swigluPush, opSpec]("swiglu",
 	binding{name: "dout", access: readOnly, role: "dOut", ops: []uint32{backward}})
 
 type tokenlogprobsPush struct {
-	Rows, V         uint32
-	InvTemp         float32
-	HasBias, HasEnt uint32
+	Rows, V            uint32
+	InvTemp            float32
+	HasSupport, HasEnt uint32
 }
 
 var tokenlogprobsShader = describe[tokenlogprobsPush, opSpec]("tokenlogprobs",
@@ -363,7 +363,7 @@ var tokenlogprobsShader = describe[tokenlogprobsPush, opSpec]("tokenlogprobs",
 	binding{name: "dEnt", access: readOnly, role: "dEntropy (optional)", ops: []uint32{backward}, flag: "HasEnt"},
 	binding{name: "x", access: readOnly, role: "logits"},
 	binding{name: "tk", access: readOnly, role: "tokens"},
-	binding{name: "bias", access: readOnly, role: "bias (optional)", flag: "HasBias"})
+	binding{name: "sup", access: readOnly, role: "support, core.EncodeSupport (optional)", flag: "HasSupport"})
 
 type unmaskPush struct {
 	Rows, Seq, C, V, PromptLen, BlockStart, BlockLen, Reveal, Step uint32

@@ -67,7 +67,7 @@ func TestShaderLayouts(t *testing.T) {
 func TestShaderLayoutsCatchMutations(t *testing.T) {
 	srcs := readShaders(t)
 	cases := []struct{ what, shader, old, new, want string }{
-		{"push field dropped", "tokenlogprobs", "uint hasBias, hasEnt;", "uint hasBias;", "HasEnt"},
+		{"push field dropped", "tokenlogprobs", "uint hasSupport, hasEnt;", "uint hasSupport;", "HasEnt"},
 		{"push fields reordered", "tokenlogprobs", "uint rows, v;", "uint v, rows;", "Rows"},
 		{"push field retyped uint → int", "adamw", "{ uint n; float", "{ int n; float", "int32"},
 		{"push field retyped float → uint", "selection", "float tol; }", "uint tol; }", "Tol"},
@@ -140,14 +140,14 @@ func TestCheckBinds(t *testing.T) {
 		uses    []bindUse
 		wantErr string // "" for a valid dispatch
 	}{
-		{"forward with entropy, no bias", entNoBias, fwd, []bindUse{w, w, unused, r, r, unused}, ""},
+		{"forward with entropy, no support", entNoBias, fwd, []bindUse{w, w, unused, r, r, unused}, ""},
 		{"forward without entropy", noEnt, fwd, []bindUse{w, unused, unused, r, r, unused}, ""},
 		{"backward with dEntropy", entNoBias, bwd, []bindUse{w, r, r, r, r, unused}, ""},
 		{"backward without dEntropy", noEnt, bwd, []bindUse{w, r, unused, r, r, unused}, ""},
 		{"too few bindings", entNoBias, fwd, []bindUse{w, w, unused, r, r}, "5 bindings, it has 6"},
 		{"write to a readonly binding", entNoBias, fwd, []bindUse{w, w, unused, w, r, unused}, "binding 3 (x) is readonly"},
 		{"stand-in for a flagged operand", entNoBias, fwd, []bindUse{w, unused, unused, r, r, unused}, "binding 1 (o1) is the unused stand-in"},
-		{"stand-in for the flagged bias", encode(tokenlogprobsPush{HasBias: 1}), fwd, []bindUse{w, w, unused, r, r, unused}, "binding 5 (bias)"},
+		{"stand-in for the flagged support", encode(tokenlogprobsPush{HasSupport: 1}), fwd, []bindUse{w, w, unused, r, r, unused}, "binding 5 (sup)"},
 		{"stand-in for a required operand", noEnt, fwd, []bindUse{w, unused, unused, unused, r, unused}, "binding 3 (x)"},
 		{"a buffer where the variant reads none", noEnt, fwd, []bindUse{w, unused, r, r, r, unused}, "binding 2 (dEnt) is untouched by OP 0"},
 	} {
@@ -167,7 +167,7 @@ func TestCheckBinds(t *testing.T) {
 // TestEncode checks the byte layout of push constants and the words of spec constants against
 // words written out by hand.
 func TestEncode(t *testing.T) {
-	got := encode(selectionPush{Rows: 3, V: 70000, InvTemp: 0.5, HasBias: 1, Untempered: 0, Tol: -2})
+	got := encode(selectionPush{Rows: 3, V: 70000, InvTemp: 0.5, HasSupport: 1, Untempered: 0, Tol: -2})
 	var want []byte
 	for _, w := range []uint32{3, 70000, math.Float32bits(0.5), 1, 0, math.Float32bits(-2)} {
 		want = binary.LittleEndian.AppendUint32(want, w)

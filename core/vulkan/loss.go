@@ -36,35 +36,50 @@ func (b *Backend) CrossEntropy(loss, dLogits, logits, targets, weights *core.Ten
 }
 
 // TokenLogProbs writes each row's log-probability of its token and, optionally, the entropy of
-// p = softmax(logits·invTemp + bias), one workgroup per row.
-func (b *Backend) TokenLogProbs(logp, entropy, logits, tokens, bias *core.Tensor, invTemp float32) {
-	n, bb := b.tokenLogProbsInputs(logits, tokens, bias)
+// p = softmax(logits·invTemp) on each row's support, one workgroup per row.
+func (b *Backend) TokenLogProbs(logp, entropy, logits, tokens, support *core.Tensor, invTemp float32) {
+	n, sb := b.tokenLogProbsInputs(logits, tokens, support)
 	mustLen("token logprobs", logp, n)
 	tokenlogprobsShader.dispatch(b, opSpec{forward}, "token logprobs", rowGroups(n),
-		tokenlogprobsPush{Rows: uint32(n), V: uint32(logits.Dim(-1)), InvTemp: invTemp, HasBias: flag(bias != nil), HasEnt: flag(entropy != nil)},
+		tokenlogprobsPush{Rows: uint32(n), V: uint32(logits.Dim(-1)), InvTemp: invTemp, HasSupport: flag(support != nil), HasEnt: flag(entropy != nil)},
 		vk.Write(b.buf(logp)), b.optional("token logprobs entropy", entropy, n, true), b.unused(),
-		vk.Read(b.buf(logits)), vk.Read(b.buf(tokens)), bb)
+		vk.Read(b.buf(logits)), vk.Read(b.buf(tokens)), sb)
 }
 
 // TokenLogProbsBackward writes dLogits from dLogp and an optional dEntropy, one workgroup per
 // row.
-func (b *Backend) TokenLogProbsBackward(dLogits, dLogp, dEntropy, logits, tokens, bias *core.Tensor, invTemp float32) {
+func (b *Backend) TokenLogProbsBackward(dLogits, dLogp, dEntropy, logits, tokens, support *core.Tensor, invTemp float32) {
 	mustSameLen("token logprobs backward", dLogits, logits)
-	n, bb := b.tokenLogProbsInputs(logits, tokens, bias)
+	n, sb := b.tokenLogProbsInputs(logits, tokens, support)
 	mustLen("token logprobs backward dlogp", dLogp, n)
 	tokenlogprobsShader.dispatch(b, opSpec{backward}, "token logprobs backward", rowGroups(n),
-		tokenlogprobsPush{Rows: uint32(n), V: uint32(logits.Dim(-1)), InvTemp: invTemp, HasBias: flag(bias != nil), HasEnt: flag(dEntropy != nil)},
+		tokenlogprobsPush{Rows: uint32(n), V: uint32(logits.Dim(-1)), InvTemp: invTemp, HasSupport: flag(support != nil), HasEnt: flag(dEntropy != nil)},
 		vk.Write(b.buf(dLogits)), vk.Read(b.buf(dLogp)), b.optional("token logprobs backward dentropy", dEntropy, n, false),
-		vk.Read(b.buf(logits)), vk.Read(b.buf(tokens)), bb)
+		vk.Read(b.buf(logits)), vk.Read(b.buf(tokens)), sb)
 }
 
 // tokenLogProbsInputs checks the inputs both token log-prob ops share and returns the row
-// count and the bias's binding (optional).
-func (b *Backend) tokenLogProbsInputs(logits, tokens, bias *core.Tensor) (int, vk.Binding) {
-	n, v := rows(logits)
+// count and the support's binding (optional).
+func (b *Backend) tokenLogProbsInputs(logits, tokens, support *core.Tensor) (int, vk.Binding) {
+	n, _ := rows(logits)
 	mustType("token logprobs tokens", tokens, core.I32)
 	mustLen("token logprobs tokens", tokens, n)
-	return n, b.optional("token logprobs bias", bias, n*v, false)
+	return n, b.supportBinding("token logprobs support", support, n)
+}
+
+// supportBinding binds an optional support encoding of n rows (core.EncodeSupport), or the
+// unused stand-in when there is none. The shader trusts the encoding's offsets, so its header is
+// checked on the host side by type and length only: the entries are the caller's
+// (core.CheckSupport).
+func (b *Backend) supportBinding(op string, support *core.Tensor, n int) vk.Binding {
+	if support == nil {
+		return b.unused()
+	}
+	mustType(op, support, core.I32)
+	if support.Len() < n+1 {
+		panic(fmt.Sprintf("vulkan: %s: %v has fewer than the %d entries of its header", op, support, n+1))
+	}
+	return vk.Read(b.buf(support))
 }
 
 // clipnorm.comp's partial sums per gradient (its SLOTS).
