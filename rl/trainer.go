@@ -129,7 +129,7 @@ func NewJobRun(job dist.Comm, cfg Config, b core.Backend, out io.Writer) (*Train
 		p.Init(b, mc, cfg.Run.Seed)
 		m = model.New(b, mc, p)
 	}
-	tr := &Trainer{Cfg: cfg, Dir: dir, Task: t, Model: m, Enc: enc, Opt: NewAdamW(b, m.Cfg), Out: out, saved: -1, job: job}
+	tr := &Trainer{Cfg: cfg, Dir: dir, Task: t, Model: m, Enc: enc, Opt: NewAdamW(m), Out: out, saved: -1, job: job}
 	tr.src = rand.NewPCG(cfg.Run.Seed, 0x5f7)
 	tr.rng = rand.New(tr.src)
 	if tr.rl, err = newRLState(cfg, m); err != nil {
@@ -229,12 +229,13 @@ func ResumeJob(job dist.Comm, dir string, b core.Backend, out io.Writer) (*Train
 	if err != nil {
 		return nil, fmt.Errorf("resume: model.init: %w", err)
 	}
-	tr := &Trainer{Cfg: cfg, Dir: dir, Task: t, Model: model.New(b, ck.Config, ck.Params), Enc: enc, Opt: NewAdamW(b, ck.Config), Out: out, Step: step, saved: step, job: job}
+	tr := &Trainer{Cfg: cfg, Dir: dir, Task: t, Model: model.New(b, ck.Config, ck.Params), Enc: enc, Out: out, Step: step, saved: step, job: job}
+	tr.Opt = NewAdamW(tr.Model)
 	optStep, err := strconv.Atoi(ck.Metadata["optim_step"])
 	if err != nil {
 		return nil, fmt.Errorf("resume: checkpoint %s: bad optim_step %q", path, ck.Metadata["optim_step"])
 	}
-	if err := tr.Opt.Restore(b, ck.Config, path, f, optStep); err != nil {
+	if err := tr.Opt.Restore(tr.Model, path, f, optStep); err != nil {
 		return nil, fmt.Errorf("resume: %w", err)
 	}
 	tr.src = &rand.PCG{}
@@ -402,12 +403,12 @@ func (t *Trainer) diverged(step int, why error) error {
 	return fmt.Errorf("step %d: %w: stopped; %s", step, why, kept)
 }
 
-// nonFiniteParam is the name of the first parameter holding a NaN or an Inf, "" if none.
+// nonFiniteParam is the name of the first trained tensor holding a NaN or an Inf, "" if none.
 func (t *Trainer) nonFiniteParam() string {
 	m := t.Model
-	for _, n := range m.P.List(m.Cfg) {
-		v := make([]float32, n.Tensor.Len())
-		m.B.Download(n.Tensor, v)
+	for _, n := range m.Trainables() {
+		v := make([]float32, n.Param.Len())
+		m.B.Download(n.Param, v)
 		if slices.ContainsFunc(v, func(x float32) bool { return math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) }) {
 			return n.Name
 		}
@@ -458,9 +459,8 @@ func (t *Trainer) sftStep() (stepResult, error) {
 
 // zeroGrads allocates (once) and clears the gradient buffers.
 func (t *Trainer) zeroGrads() {
-	m := t.Model
-	m.AllocGrads()
-	m.Grads.Zero(m.B, m.Cfg)
+	t.Model.AllocGrads()
+	t.Model.ZeroGrads()
 }
 
 // update sums the accumulated gradients over the job's ranks, clips them and takes one AdamW
@@ -528,7 +528,7 @@ func (t *Trainer) SaveCheckpoint(runStart time.Time) error {
 	}
 	m := t.Model
 	tensors := m.P.Encode(m.B, m.Cfg)
-	for k, v := range t.Opt.State(m.B, m.Cfg) {
+	for k, v := range t.Opt.State(m) {
 		tensors[k] = v
 	}
 	state, err := t.src.MarshalBinary()
