@@ -19,6 +19,7 @@ type Model struct {
 	// normSink takes the norm weights' gradients, which the backward ops always accumulate,
 	// when the base is frozen: one [D] scratch instead of a gradient per weight.
 	normSink *core.Tensor
+	frozen   *Params // Backward's stand-in for Grads when the base is frozen (frozenGrads)
 
 	acts *activations // buffers for the largest batch seen at the current length
 	cur  *activations // the view of acts used by the last Forward
@@ -52,6 +53,7 @@ func (m *Model) AllocGrads() {
 		return
 	}
 	m.normSink = m.B.Alloc(core.F32, m.Cfg.DModel)
+	m.frozen = m.frozenGrads()
 	for _, ad := range m.LoRA.Adapters {
 		ad.GradA, ad.GradB = m.B.Alloc(core.F32, ad.A.Shape()...), m.B.Alloc(core.F32, ad.B.Shape()...)
 	}
@@ -311,8 +313,8 @@ func (m *Model) backwardLinear(l Linear, dx, dy, x, t, dt *core.Tensor, addInto 
 // between optimizer steps).
 func (m *Model) Backward(dLogits *core.Tensor) {
 	g := m.Grads
-	if m.LoRA != nil && m.normSink != nil {
-		g = m.frozenGrads()
+	if m.LoRA != nil {
+		g = m.frozen
 	}
 	if g == nil {
 		panic("model: Backward before AllocGrads")
