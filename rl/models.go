@@ -26,6 +26,12 @@ type Loaded struct {
 // in LLaDA's layout (model.LoadDir) with its tokenizer (ModelEncoder) — or, when no such file
 // exists, by shipped model name.
 func LoadModel(nameOrPath string, b core.Backend) (*Loaded, error) {
+	return loadModel(nameOrPath, b, false)
+}
+
+// loadModel is LoadModel; keep16 keeps a folder's 16-bit weights 16-bit (model.LoadDir16), for
+// a base that stays frozen.
+func loadModel(nameOrPath string, b core.Backend, keep16 bool) (*Loaded, error) {
 	if st, err := os.Stat(nameOrPath); err == nil {
 		if !st.IsDir() {
 			ck, err := model.Load(nameOrPath, b)
@@ -34,7 +40,11 @@ func LoadModel(nameOrPath string, b core.Backend) (*Loaded, error) {
 			}
 			return &Loaded{Checkpoint: ck, Encoder: task.CharEncoder}, nil
 		}
-		ck, err := model.LoadDir(nameOrPath, b)
+		load := model.LoadDir
+		if keep16 {
+			load = model.LoadDir16
+		}
+		ck, err := load(nameOrPath, b)
 		if err != nil {
 			return nil, err
 		}

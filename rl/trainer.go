@@ -100,7 +100,7 @@ func NewJobRun(job dist.Comm, cfg Config, b core.Backend, out io.Writer) (*Train
 	var m *model.Model
 	enc := task.CharEncoder
 	if cfg.Model.Init != "" {
-		ck, err := LoadModel(cfg.Model.Init, b)
+		ck, err := loadModel(cfg.Model.Init, b, cfg.Model.LoRA.R > 0) // a frozen base may stay 16-bit
 		if err != nil {
 			return nil, fmt.Errorf("model.init: %w", err)
 		}
@@ -114,6 +114,11 @@ func NewJobRun(job dist.Comm, cfg Config, b core.Backend, out io.Writer) (*Train
 			return nil, err
 		}
 		m, enc = model.New(b, ck.Config, ck.Params), ck.Encoder
+		if cfg.Model.LoRA.R > 0 {
+			if err := m.AttachLoRA(cfg.Model.LoRA, cfg.Run.Seed); err != nil {
+				return nil, fmt.Errorf("model.lora.%w", err)
+			}
+		}
 	} else {
 		mc := ModelConfigFor(cfg.Model, t)
 		if err := mc.Validate(); err != nil {
@@ -213,7 +218,13 @@ func ResumeJob(job dist.Comm, dir string, b core.Backend, out io.Writer) (*Train
 	if err != nil {
 		return nil, fmt.Errorf("resume: checkpoint %s: %w", path, err)
 	}
-	ck, err := model.FromFile(path, f, b)
+	var m *model.Model
+	var ck *model.Checkpoint
+	if cfg.Model.LoRA.R > 0 {
+		m, ck, err = resumeLoRA(cfg, path, f, b)
+	} else if ck, err = model.FromFile(path, f, b); err == nil {
+		m = model.New(b, ck.Config, ck.Params)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("resume: %w", err)
 	}
@@ -229,8 +240,7 @@ func ResumeJob(job dist.Comm, dir string, b core.Backend, out io.Writer) (*Train
 	if err != nil {
 		return nil, fmt.Errorf("resume: model.init: %w", err)
 	}
-	tr := &Trainer{Cfg: cfg, Dir: dir, Task: t, Model: model.New(b, ck.Config, ck.Params), Enc: enc, Out: out, Step: step, saved: step, job: job}
-	tr.Opt = NewAdamW(tr.Model)
+	tr := &Trainer{Cfg: cfg, Dir: dir, Task: t, Model: m, Enc: enc, Opt: NewAdamW(m), Out: out, Step: step, saved: step, job: job}
 	optStep, err := strconv.Atoi(ck.Metadata["optim_step"])
 	if err != nil {
 		return nil, fmt.Errorf("resume: checkpoint %s: bad optim_step %q", path, ck.Metadata["optim_step"])
@@ -369,8 +379,11 @@ func (t *Trainer) Run(ctx context.Context) error {
 		_, err := t.evaluate() // its share of the final evaluation
 		return t.stop(t.Step, err)
 	}
-	if err := model.Save(filepath.Join(t.Dir, ModelFile), t.Model.B, t.Model.Cfg, t.Model.P,
-		map[string]string{"task": t.Task.Name(), "step": strconv.Itoa(t.Step)}); err != nil {
+	final, free := finalParams(t.Model)
+	err := model.Save(filepath.Join(t.Dir, ModelFile), t.Model.B, t.Model.Cfg, final,
+		map[string]string{"task": t.Task.Name(), "step": strconv.Itoa(t.Step)})
+	free()
+	if err != nil {
 		return err
 	}
 	res, err := t.evaluate()
@@ -527,7 +540,7 @@ func (t *Trainer) SaveCheckpoint(runStart time.Time) error {
 		return t.diverged(t.Step, errors.New("the parameters are not finite"))
 	}
 	m := t.Model
-	tensors := m.P.Encode(m.B, m.Cfg)
+	tensors := encodeTrainables(m)
 	for k, v := range t.Opt.State(m) {
 		tensors[k] = v
 	}
