@@ -34,6 +34,15 @@ func TestLoRAVulkan(t *testing.T) {
 	}
 }
 
+// TestLoRAPyTorchParityVulkan is TestLoRAPyTorchParity on the Vulkan backend.
+func TestLoRAPyTorchParityVulkan(t *testing.T) {
+	b := vulkantest.Open(t)
+	RunLoRAParity(t, b)
+	if err := b.Sync(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // loraPass runs a forward and backward of the test's adapted model on b and returns its logits
 // and adapter gradients by name.
 func loraPass(t *testing.T, b core.Backend) map[string][]float32 {
