@@ -151,3 +151,34 @@ func TestLoRAConfigErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestLoRAGSM8KConfig runs configs/llada-lora-gsm8k.toml as written on the test-sized LLaDA
+// folder (its model.init replaced), with the step count, batch and evaluation cut down here: one
+// LoRA AGRPO step with the official sampler and estimator settings, ending in a checkpoint of
+// adapters and a merged model.
+func TestLoRAGSM8KConfig(t *testing.T) {
+	c, err := LoadConfig("../configs/llada-lora-gsm8k.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Model.LoRA.R != 64 || c.Model.LoRA.Alpha != 64 || len(c.Model.LoRA.Targets) != 7 || c.RL.Group != 8 {
+		t.Fatalf("the config is not the official recipe: lora %+v, group %d", c.Model.LoRA, c.RL.Group)
+	}
+	c.Run.OutDir, c.Run.Device = t.TempDir(), "cpu"
+	c.Model.Init = filepath.Join("..", "testdata", "hf", "llada-bpe-tiny")
+	c.Train.Steps, c.RL.Prompts, c.RL.Group = 1, 1, 2
+	c.Eval.N, c.Eval.BatchSize = 1, 1
+	c.RL.MaxRows = 4 // AGRPO's update in chunks of 4 rows: the 24 Monte Carlo steps' logits, not all at once
+	tr, err := NewRun(c, cpu.New(), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{CheckpointFile, ModelFile, EvalFile} {
+		if _, err := os.Stat(filepath.Join(c.Run.OutDir, c.Run.Name, f)); err != nil {
+			t.Error(err)
+		}
+	}
+}
