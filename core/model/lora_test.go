@@ -5,7 +5,6 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -204,38 +203,21 @@ func TestLoRATargets(t *testing.T) {
 // definition (tools/reference/llada_hf.py lora), within checkParity's 1e-4 relative.
 func TestLoRAPyTorchParity(t *testing.T) { RunLoRAParity(t, cpu.New()) }
 
-// RunLoRAParity is TestLoRAPyTorchParity on any backend; the Vulkan tests call it too.
+// RunLoRAParity is TestLoRAPyTorchParity on any backend; the Vulkan tests call it too. The
+// adapters come in through LoadAdapter from the folder the reference wrote as PEFT does
+// (adapter_config.json, adapter_model.safetensors).
 func RunLoRAParity(t *testing.T, b core.Backend) {
 	dir := filepath.Join(hfDir, "lora-f32")
 	ck, err := LoadDir(filepath.Join(hfDir, "llada-tiny-f32"), b)
 	if err != nil {
 		t.Fatal(err)
 	}
-	meta := readFixture(t, dir, "expected.safetensors").Metadata
-	r, err1 := strconv.Atoi(meta["lora_r"])
-	alpha, err2 := strconv.ParseFloat(meta["lora_alpha"], 64)
-	if err1 != nil || err2 != nil {
-		t.Fatalf("fixture metadata lora_r %q, lora_alpha %q", meta["lora_r"], meta["lora_alpha"])
-	}
 	m := New(b, ck.Config, ck.Params)
-	if err := m.AttachLoRA(LoRAConfig{R: r, Alpha: alpha, Targets: Modules}, 1); err != nil {
+	if err := m.LoadAdapter(dir); err != nil {
 		t.Fatal(err)
 	}
-	adapters := readFixture(t, dir, "adapter_model.safetensors")
-	trainables := m.Trainables()
-	if len(adapters.Tensors) != len(trainables) {
-		t.Fatalf("the fixture has %d adapter tensors, the model %d", len(adapters.Tensors), len(trainables))
-	}
-	for _, tr := range trainables {
-		x, ok := adapters.Tensors[tr.Name]
-		if !ok {
-			t.Fatalf("the fixture has no %s", tr.Name)
-		}
-		v, err := x.Float32()
-		if err != nil || len(v) != tr.Param.Len() {
-			t.Fatalf("%s: shape %v, want %v (%v)", tr.Name, x.Shape, tr.Param.Shape(), err)
-		}
-		b.Upload(tr.Param, v)
+	if l := m.LoRA.Cfg; l.R != 4 || l.Alpha != 8 || len(m.LoRA.Adapters) != len(Modules)*ck.Config.Layers+1 {
+		t.Fatalf("adapter config %+v with %d adapters, want r 4, alpha 8 on every module and the head", l, len(m.LoRA.Adapters))
 	}
 	checkModelParity(t, m, dir)
 }

@@ -293,7 +293,7 @@ def lora_parity(a):
     A [r, in] is drawn as kaiming_uniform_(a=sqrt(5)) draws it, U(-1/sqrt(in), 1/sqrt(in)); B
     [out, r] is random (PEFT starts it at zero, which would leave A's gradient zero). Writes
     adapter_model.safetensors (PEFT's names, float32, the values the reference uses), inputs and
-    expected.safetensors with logits, loss and grad.<adapter name>."""
+    adapter_config.json (PEFT's keys), expected.safetensors with logits, loss and grad.<adapter name>."""
     cfg, P = load(a.dir)
     tokens, key_mask, targets, weights = draw_inputs(cfg, a.batch, a.seq, a.seed)
     gen = torch.Generator().manual_seed(a.seed + 100)
@@ -330,7 +330,15 @@ def lora_parity(a):
             name = f"base_model.model.{m}.lora_{ab}.weight"
             adapters[name] = t.detach().numpy().astype(np.float32)
             out["grad." + name] = t.grad.numpy().astype(np.float32)
-    safetensors_io.write(os.path.join(a.out, "adapter_model.safetensors"), adapters)
+    safetensors_io.write(os.path.join(a.out, "adapter_model.safetensors"), adapters, {"format": "pt"})
+    # adapter_config.json with the keys PEFT's LoraConfig.save_pretrained writes that bear on the math
+    peft = {"peft_type": "LORA", "task_type": None, "base_model_name_or_path": a.dir, "r": a.r, "lora_alpha": a.alpha,
+            "lora_dropout": 0.0, "target_modules": LORA_TARGETS, "bias": "none", "fan_in_fan_out": False,
+            "use_rslora": False, "use_dora": False, "modules_to_save": None, "layers_to_transform": None,
+            "rank_pattern": {}, "alpha_pattern": {}, "init_lora_weights": True, "inference_mode": True}
+    with open(os.path.join(a.out, "adapter_config.json"), "w") as f:
+        json.dump(peft, f, indent=2, sort_keys=True)
+        f.write("\n")
     meta = {"format": "agrpo-go/v1-parity", "loss_f64": repr(loss.item()), "lora_r": str(a.r), "lora_alpha": repr(a.alpha)}
     safetensors_io.write(os.path.join(a.out, "expected.safetensors"), out, meta)
     print(f"lora: {a.out} r={a.r} alpha={a.alpha} adapted={len(AB)} loss={loss.item():.10g}")
