@@ -34,6 +34,15 @@ func attachTestLoRA(t *testing.T, m *Model) {
 	}
 }
 
+// adaptedTestModel is a random tiny model on the CPU with attachTestLoRA's adapters, and a batch.
+func adaptedTestModel(t *testing.T) (*Model, batchInput) {
+	t.Helper()
+	b, cfg := cpu.New(), tinyConfig()
+	m := randomModel(t, b, cfg, 1)
+	attachTestLoRA(t, m)
+	return m, randomBatch(b, cfg, 2, 9, 2)
+}
+
 // TestLoRAInit checks PEFT's initialisation: A within kaiming_uniform(a=√5)'s bound 1/√in and
 // spread over it, B zero, so the adapted model starts with the base's logits exactly.
 func TestLoRAInit(t *testing.T) {
@@ -135,11 +144,8 @@ func (c *countingBackend) Alloc(dtype core.DType, shape ...int) *core.Tensor {
 // logits within 2e-5 of their largest magnitude (the two compute the same sums in other orders
 // in float32).
 func TestLoRAMerged(t *testing.T) {
-	b := cpu.New()
-	cfg := tinyConfig()
-	m := randomModel(t, b, cfg, 1)
-	attachTestLoRA(t, m)
-	in := randomBatch(b, cfg, 2, 9, 2)
+	m, in := adaptedTestModel(t)
+	b, cfg := m.B, m.Cfg
 	got := download(b, m.Forward(in.tokens, in.keyMask))
 	want := download(b, New(b, cfg, m.MergedParams()).Forward(in.tokens, in.keyMask))
 	var diff, top float64

@@ -7,18 +7,14 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/dllmrl/agrpo/core/cpu"
 	"github.com/dllmrl/agrpo/core/safetensors"
 )
 
 // TestAdapterRoundTrip: SaveAdapter's folder loaded onto the same base gives the adapted
 // model's logits bit for bit, and its adapter_config.json is PEFT's.
 func TestAdapterRoundTrip(t *testing.T) {
-	b := cpu.New()
-	cfg := tinyConfig()
-	m := randomModel(t, b, cfg, 1)
-	attachTestLoRA(t, m)
-	in := randomBatch(b, cfg, 2, 9, 2)
+	m, in := adaptedTestModel(t)
+	b, cfg := m.B, m.Cfg
 	want := download(b, m.Forward(in.tokens, in.keyMask))
 	dir := t.TempDir()
 	if err := SaveAdapter(dir, m, "base-folder"); err != nil {
@@ -45,10 +41,8 @@ func TestAdapterRoundTrip(t *testing.T) {
 // TestLoadAdapterErrors: a missing, mis-shaped or extra tensor and a bad config are refused
 // naming the file and the tensor or key.
 func TestLoadAdapterErrors(t *testing.T) {
-	b := cpu.New()
-	cfg := tinyConfig()
-	m := randomModel(t, b, cfg, 1)
-	attachTestLoRA(t, m)
+	m, _ := adaptedTestModel(t)
+	b, cfg := m.B, m.Cfg
 	good := t.TempDir()
 	if err := SaveAdapter(good, m, ""); err != nil {
 		t.Fatal(err)

@@ -261,6 +261,16 @@ def draw_inputs(cfg, B, L, seed):
     return tokens, key_mask, targets, weights
 
 
+def write_inputs(out, tokens, key_mask, targets, weights):
+    """inputs.safetensors in out (created): the Go parity tests' inputs."""
+    os.makedirs(out, exist_ok=True)
+    i32 = lambda t: t.numpy().astype(np.int32)  # noqa: E731
+    safetensors_io.write(
+        os.path.join(out, "inputs.safetensors"),
+        {"tokens": i32(tokens), "key_mask": i32(key_mask), "targets": i32(targets), "weights": weights.numpy().astype(np.float32)},
+    )
+
+
 def parity(a):
     cfg, P = load(a.dir)
     tokens, key_mask, targets, weights = draw_inputs(cfg, a.batch, a.seq, a.seed)
@@ -269,12 +279,7 @@ def parity(a):
     logits = forward(cfg, P, tokens, key_mask)
     loss = llada_ref.weighted_ce(logits, targets, weights)
     loss.backward()
-    os.makedirs(a.out, exist_ok=True)
-    i32 = lambda t: t.numpy().astype(np.int32)  # noqa: E731
-    safetensors_io.write(
-        os.path.join(a.out, "inputs.safetensors"),
-        {"tokens": i32(tokens), "key_mask": i32(key_mask), "targets": i32(targets), "weights": weights.numpy().astype(np.float32)},
-    )
+    write_inputs(a.out, tokens, key_mask, targets, weights)
     out = {"logits": logits.detach().numpy().astype(np.float32), "loss": np.array([loss.item()], np.float32)}
     for n, p in P.items():
         out["grad." + n] = p.grad.numpy().astype(np.float32)
@@ -318,12 +323,7 @@ def lora_parity(a):
     logits = forward(cfg, P, tokens, key_mask, linear)
     loss = llada_ref.weighted_ce(logits, targets, weights)
     loss.backward()
-    os.makedirs(a.out, exist_ok=True)
-    i32 = lambda t: t.numpy().astype(np.int32)  # noqa: E731
-    safetensors_io.write(
-        os.path.join(a.out, "inputs.safetensors"),
-        {"tokens": i32(tokens), "key_mask": i32(key_mask), "targets": i32(targets), "weights": weights.numpy().astype(np.float32)},
-    )
+    write_inputs(a.out, tokens, key_mask, targets, weights)
     adapters, out = {}, {"logits": logits.detach().numpy().astype(np.float32), "loss": np.array([loss.item()], np.float32)}
     for m, (A, B) in AB.items():
         for ab, t in (("A", A), ("B", B)):
