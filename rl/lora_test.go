@@ -58,8 +58,9 @@ func TestLoRAResumeIsExact(t *testing.T) {
 }
 
 // TestLoRATrainsAdaptersOnly: a LoRA run leaves every base weight as it was, moves the
-// adapters, keeps optimizer moments for the adapters alone, writes a checkpoint without the base
-// and a model.safetensors of merged weights; its KL reference is the base itself, shared.
+// adapters, keeps optimizer moments for the adapters alone, writes a checkpoint without the base,
+// a model.safetensors of merged weights and the adapters as PEFT saves them; its KL reference is
+// the base itself, shared.
 func TestLoRATrainsAdaptersOnly(t *testing.T) {
 	base := loraBase(t)
 	c := smallConfig(t.TempDir())
@@ -113,6 +114,13 @@ func TestLoRATrainsAdaptersOnly(t *testing.T) {
 	final, err := model.Load(filepath.Join(c.Run.OutDir, "t", ModelFile), cpu.New())
 	if err != nil {
 		t.Fatal(err)
+	}
+	again, err := model.Load(base, m.B)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := model.New(m.B, again.Config, again.Params).LoadAdapter(filepath.Join(c.Run.OutDir, "t")); err != nil {
+		t.Errorf("the run folder's PEFT adapter does not load: %v", err)
 	}
 	merged := encodeParams(model.New(m.B, m.Cfg, final.Params))
 	if bytes.Equal(merged["model.transformer.ff_out.weight"], before["model.transformer.ff_out.weight"]) {

@@ -383,6 +383,9 @@ func (t *Trainer) Run(ctx context.Context) error {
 	err := model.Save(filepath.Join(t.Dir, ModelFile), t.Model.B, t.Model.Cfg, final,
 		map[string]string{"task": t.Task.Name(), "step": strconv.Itoa(t.Step)})
 	free()
+	if err == nil && t.Model.LoRA != nil { // and the adapters alone, as PEFT saves them
+		err = model.SaveAdapter(t.Dir, t.Model, t.Cfg.Model.Init)
+	}
 	if err != nil {
 		return err
 	}
