@@ -190,3 +190,34 @@ func TestLoRAGSM8KConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestLoRAChatConfigs: the Countdown and Sudoku variants of the GSM8K LoRA recipe load, differ
+// from it only in the run name and the task, and their rollout settings fit their tasks.
+func TestLoRAChatConfigs(t *testing.T) {
+	gsm, err := LoadConfig("../configs/llada-lora-gsm8k.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []string{"countdown", "sudoku"} {
+		c, err := LoadConfig("../configs/llada-lora-" + v + ".toml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Task.Name != v+"_chat" || c.Run.Name != "llada-lora-"+v {
+			t.Errorf("%s: task %q, run %q", v, c.Task.Name, c.Run.Name)
+		}
+		c.Task, c.Run.Name = gsm.Task, gsm.Run.Name
+		a, _ := EncodeConfig(c)
+		b, _ := EncodeConfig(gsm)
+		if !bytes.Equal(a, b) {
+			t.Errorf("%s: other settings than the GSM8K recipe's:\n%s", v, a)
+		}
+		tk, err := task.ByName(v + "_chat")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := checkRollouts(c.RL.Rollout, tk); err != nil {
+			t.Errorf("%s: %v", v, err)
+		}
+	}
+}
