@@ -33,6 +33,7 @@ func eval(job dist.Comm, args []string, stdout, stderr io.Writer) error {
 	asJSON := fs.Bool("json", false, "print the results as JSON on stdout")
 	device := fs.String("device", "auto", deviceHelp)
 	anyTask := fs.Bool("any-task", false, "use a checkpoint trained for another task than -task")
+	adapter := fs.String("adapter", "", adaptersHelp)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -41,7 +42,7 @@ func eval(job dist.Comm, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer closeBackend()
-	t, m, enc, rm, err := taskAndModel("eval", *taskName, *ckpt, *remask, *anyTask, b, stderr)
+	t, m, enc, rm, err := taskAndModel("eval", *taskName, *ckpt, *adapter, *remask, *anyTask, b, stderr)
 	if err != nil {
 		return err
 	}

@@ -34,6 +34,7 @@ func runSample(args []string, stdout, stderr io.Writer) error {
 	temp := fs.Float64("temperature", 0, "sampling temperature (0 = greedy)")
 	device := fs.String("device", "auto", deviceHelp)
 	anyTask := fs.Bool("any-task", false, "use a checkpoint trained for another task than -task")
+	adapter := fs.String("adapter", "", adaptersHelp)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -55,9 +56,9 @@ func runSample(args []string, stdout, stderr io.Writer) error {
 	defer closeBackend()
 	cfg := sampler.Config{BlockLength: *block, Steps: *steps, Temperature: float32(*temp), Seed: uint32(*seed)}
 	if asked {
-		return samplePrompt(*ckpt, *prompt, *length, *remask, *asJSON, cfg, b, why, stdout, stderr)
+		return samplePrompt(*ckpt, *adapter, *prompt, *length, *remask, *asJSON, cfg, b, why, stdout, stderr)
 	}
-	t, m, enc, rm, err := taskAndModel("sample", *taskName, *ckpt, *remask, *anyTask, b, stderr)
+	t, m, enc, rm, err := taskAndModel("sample", *taskName, *ckpt, *adapter, *remask, *anyTask, b, stderr)
 	if err != nil {
 		return err
 	}
@@ -112,7 +113,7 @@ type sampleResult struct {
 
 // samplePrompt is sample -prompt: the question as the user turn of the model's chat template,
 // a completion of length tokens unmasked step by step, and the answer.
-func samplePrompt(ckpt, question string, length int, remask string, asJSON bool, cfg sampler.Config, b core.Backend,
+func samplePrompt(ckpt, adapter, question string, length int, remask string, asJSON bool, cfg sampler.Config, b core.Backend,
 	why string, stdout, stderr io.Writer) error {
 	if ckpt == "" {
 		fmt.Fprintln(stderr, "demo sample: -ckpt is required")
@@ -143,8 +144,11 @@ func samplePrompt(ckpt, question string, length int, remask string, asJSON bool,
 	if n := len(ids) + length; n > ck.Config.MaxSeqLen {
 		return refused(fmt.Errorf("-prompt's %d tokens and -length %d make %d, over %s's max_sequence_length %d", len(ids), length, n, ckpt, ck.Config.MaxSeqLen))
 	}
+	m, err := adapted(b, ck, adapter)
+	if err != nil {
+		return err
+	}
 	fmt.Fprintf(stderr, "device: %s\n", why)
-	m := model.New(b, ck.Config, ck.Params)
 	mask := make([]int32, len(ids))
 	for i := range mask {
 		mask[i] = 1
