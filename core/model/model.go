@@ -127,8 +127,8 @@ func (m *Model) allocActs(batch, seq int) *activations {
 	if m.LoRA != nil {
 		blr := func() *core.Tensor { return b.Alloc(core.F32, batch, seq, m.LoRA.Cfg.R) }
 		for i := range a.layers {
-			for k, mod := range Modules {
-				if m.LoRA.Adapters[blockPath(i)+mod] != nil {
+			for k, ad := range m.LoRA.blocks[i] {
+				if ad != nil {
 					a.layers[i].lora[k] = blr()
 				}
 			}
