@@ -233,3 +233,22 @@ func download(b core.Backend, t *core.Tensor) []float32 {
 	b.Download(t, v)
 	return v
 }
+
+// TestLoRAStepAllocs: a steady-state forward and backward with adapters allocates nothing, as
+// without (TestTrainStepAllocs).
+func TestLoRAStepAllocs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("allocation count is measured in full runs")
+	}
+	m, in := adaptedTestModel(t)
+	m.AllocGrads()
+	dl := m.B.Alloc(core.F32, in.tokens.Dim(0), in.tokens.Dim(1), m.Cfg.VocabSize)
+	step := func() {
+		m.Forward(in.tokens, in.keyMask)
+		m.Backward(dl)
+	}
+	step()
+	if a := testing.AllocsPerRun(20, step); a != 0 {
+		t.Errorf("steady-state LoRA forward and backward: %v allocations, want 0", a)
+	}
+}
