@@ -46,6 +46,9 @@ func memoryNeed(cfg Config, mc model.Config, t task.Task) (bytes float64, settin
 		}
 	}
 	acts := mc.ActivationBytes(rows, seq) + mc.ActivationBytes(refRows, seq)
+	if lora {
+		acts += mc.LoRAActivationBytes(cfg.Model.LoRA, rows, seq)
+	}
 	if weights > acts {
 		setting = "the model's size (model.d_model, n_layers, mlp_hidden_size)"
 	}

@@ -130,6 +130,12 @@ func (c Config) LoRAParams(l LoRAConfig) int {
 	return n
 }
 
+// LoRAActivationBytes is what allocActs adds with adapters l for batch rows of seq tokens: x·Aᵀ
+// of every adapted module and one scratch of its shape, float32.
+func (c Config) LoRAActivationBytes(l LoRAConfig, batch, seq int) float64 {
+	return 4 * float64(batch) * float64(seq) * float64(l.R) * float64(len(c.loraSites(l))+1)
+}
+
 // AttachLoRA freezes the base weights and adds adapters initialised as PEFT does: A from
 // kaiming_uniform(a=√5), i.e. U(−1/√in, 1/√in), drawn from seed, and B zero, so the adapted
 // model starts equal to the base. Call it before AllocGrads.

@@ -110,13 +110,20 @@ func TestLoRAGradientDirectional(t *testing.T) {
 }
 
 // TestLoRAFrozenMemory counts what AllocGrads allocates: with LoRA, the adapters' gradients and
-// one [D] scratch for the norms' gradients, nothing the size of a base weight.
+// one [D] scratch for the norms' gradients, nothing the size of a base weight; and checks that
+// ActivationBytes + LoRAActivationBytes is what the forward's buffers take.
 func TestLoRAFrozenMemory(t *testing.T) {
 	cfg := tinyConfig()
 	b := &countingBackend{Backend: cpu.New()}
 	m := randomModel(t, b, cfg, 1)
+	in := randomBatch(b, cfg, 2, 9, 2)
 	if err := m.AttachLoRA(testLoRA, 7); err != nil {
 		t.Fatal(err)
+	}
+	b.bytes = 0
+	m.Forward(in.tokens, in.keyMask)
+	if want := int(cfg.ActivationBytes(2, 9) + cfg.LoRAActivationBytes(testLoRA, 2, 9)); b.bytes != want {
+		t.Errorf("the activations with LoRA took %d bytes, ActivationBytes + LoRAActivationBytes say %d", b.bytes, want)
 	}
 	b.bytes = 0
 	m.AllocGrads()
