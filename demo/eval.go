@@ -34,6 +34,7 @@ func eval(job dist.Comm, args []string, stdout, stderr io.Writer) error {
 	device := fs.String("device", "auto", deviceHelp)
 	anyTask := fs.Bool("any-task", false, "use a checkpoint trained for another task than -task")
 	weights := weightsFlag(fs)
+	adapter := fs.String("adapter", "", adaptersHelp)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -42,7 +43,7 @@ func eval(job dist.Comm, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer closeBackend()
-	t, m, enc, rm, err := taskAndModel("eval", *taskName, *ckpt, *remask, *anyTask, *weights, b, stderr)
+	t, m, enc, rm, err := taskAndModel("eval", *taskName, *ckpt, *adapter, *remask, *anyTask, *weights, b, stderr)
 	if err != nil {
 		return err
 	}

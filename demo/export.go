@@ -30,6 +30,8 @@ func runExport(args []string, stdout, stderr io.Writer) error {
 	out := fs.String("out", "", "the folder to write (config.json, safetensors, index, tokenizer files when the source has them)")
 	dtype := fs.String("dtype", "f32", "f32 | bf16 (rounded to nearest even)")
 	shardMB := fs.Int("shard-mb", 5000, "largest shard in MB (Hugging Face's default is 5 GB); 0: one file")
+	adapter := fs.String("adapter", "", "with -merge: "+adaptersHelp)
+	merge := fs.Bool("merge", false, "write -ckpt with -adapter merged in: W + (lora_alpha/r)·B·A for every adapted weight")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -47,6 +49,10 @@ func runExport(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stderr, "demo export: -ckpt and -out are required, -shard-mb must be ≥ 0")
 		return errUsage
 	}
+	if *merge != (*adapter != "") {
+		fmt.Fprintln(stderr, "demo export: -merge and -adapter go together (the adapter folder itself is already PEFT's format)")
+		return errUsage
+	}
 	if _, err := os.Stat(filepath.Join(*out, model.HFConfigName)); err == nil {
 		return refused(fmt.Errorf("%s already holds a model (%s); choose another -out", *out, model.HFConfigName))
 	}
@@ -58,7 +64,15 @@ func runExport(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return refused(err)
 	}
-	if err := model.SaveDir(*out, b, ck.Config, ck.Params, dt, int64(*shardMB)<<20); err != nil {
+	m, err := adapted(b, ck, *adapter)
+	if err != nil {
+		return err
+	}
+	params := ck.Params
+	if m.LoRA != nil {
+		params = m.MergedParams()
+	}
+	if err := model.SaveDir(*out, b, ck.Config, params, dt, int64(*shardMB)<<20); err != nil {
 		return err
 	}
 	copied, err := copyTokenizerFiles(tokenizerSource(*ckpt, src), *out)

@@ -15,10 +15,11 @@ import (
 	"github.com/dllmrl/agrpo/rl/task"
 )
 
-// taskAndModel resolves the -task and -ckpt flags shared by eval and sample; every error is a
-// user mistake (exit 2): an unknown task or remasking rule, a checkpoint that is missing, damaged
-// or does not fit the task. It returns the model with the encoder of its tokens.
-func taskAndModel(cmd, taskName, ckpt, remasking string, anyTask bool, w rl.Weights, b core.Backend, stderr io.Writer) (task.Task, *model.Model, task.Encoder, core.Remasking, error) {
+// taskAndModel resolves the -task, -ckpt, -dtype and -adapter flags shared by eval and sample;
+// every error is a user mistake (exit 2): an unknown task or remasking rule, a checkpoint that
+// is missing, damaged or does not fit the task, an adapter that does not fit the checkpoint. It
+// returns the model with the encoder of its tokens.
+func taskAndModel(cmd, taskName, ckpt, adapter, remasking string, anyTask bool, w rl.Weights, b core.Backend, stderr io.Writer) (task.Task, *model.Model, task.Encoder, core.Remasking, error) {
 	if ckpt == "" || taskName == "" {
 		fmt.Fprintf(stderr, "demo %s: -ckpt and -task are required\n", cmd)
 		return nil, nil, task.Encoder{}, 0, errUsage
@@ -39,7 +40,26 @@ func taskAndModel(cmd, taskName, ckpt, remasking string, anyTask bool, w rl.Weig
 	if err := rl.CheckTask(ck, ckpt, t, anyTask); err != nil {
 		return nil, nil, task.Encoder{}, 0, refused(err)
 	}
-	return t, model.New(b, ck.Config, ck.Params), ck.Encoder, rm, nil
+	m, err := adapted(b, ck, adapter)
+	if err != nil {
+		return nil, nil, task.Encoder{}, 0, err
+	}
+	return t, m, ck.Encoder, rm, nil
+}
+
+// adaptersHelp is the -adapter flag's help.
+const adaptersHelp = "a LoRA adapter folder as PEFT saves it (adapter_config.json, adapter_model.safetensors; a LoRA run folder holds one) to apply on top of -ckpt"
+
+// adapted is ck's model with the PEFT adapter folder dir on top when dir is set; an adapter that
+// does not fit is refused (exit 2).
+func adapted(b core.Backend, ck *rl.Loaded, dir string) (*model.Model, error) {
+	m := model.New(b, ck.Config, ck.Params)
+	if dir != "" {
+		if err := m.LoadAdapter(dir); err != nil {
+			return nil, refused(err)
+		}
+	}
+	return m, nil
 }
 
 // parseRemasking reads a -remasking flag; a bad one is a usage error.

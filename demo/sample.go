@@ -36,6 +36,7 @@ func runSample(args []string, stdout, stderr io.Writer) error {
 	device := fs.String("device", "auto", deviceHelp)
 	anyTask := fs.Bool("any-task", false, "use a checkpoint trained for another task than -task")
 	weights := weightsFlag(fs)
+	adapter := fs.String("adapter", "", adaptersHelp)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -57,9 +58,9 @@ func runSample(args []string, stdout, stderr io.Writer) error {
 	defer closeBackend()
 	cfg := sampler.Config{BlockLength: *block, Steps: *steps, Temperature: float32(*temp), Seed: uint32(*seed)}
 	if asked {
-		return samplePrompt(*ckpt, *prompt, *length, *remask, *asJSON, *weights, cfg, b, why, stdout, stderr)
+		return samplePrompt(*ckpt, *adapter, *prompt, *length, *remask, *asJSON, *weights, cfg, b, why, stdout, stderr)
 	}
-	t, m, enc, rm, err := taskAndModel("sample", *taskName, *ckpt, *remask, *anyTask, *weights, b, stderr)
+	t, m, enc, rm, err := taskAndModel("sample", *taskName, *ckpt, *adapter, *remask, *anyTask, *weights, b, stderr)
 	if err != nil {
 		return err
 	}
@@ -115,7 +116,7 @@ type sampleResult struct {
 
 // samplePrompt is sample -prompt: the question as the user turn of the model's chat template,
 // a completion of length tokens unmasked step by step, and the answer.
-func samplePrompt(ckpt, question string, length int, remask string, asJSON bool, w rl.Weights, cfg sampler.Config, b core.Backend,
+func samplePrompt(ckpt, adapter, question string, length int, remask string, asJSON bool, w rl.Weights, cfg sampler.Config, b core.Backend,
 	why string, stdout, stderr io.Writer) error {
 	if ckpt == "" {
 		fmt.Fprintln(stderr, "demo sample: -ckpt is required")
@@ -146,7 +147,10 @@ func samplePrompt(ckpt, question string, length int, remask string, asJSON bool,
 	if n := len(ids) + length; n > ck.Config.MaxSeqLen {
 		return refused(fmt.Errorf("-prompt's %d tokens and -length %d make %d, over %s's max_sequence_length %d", len(ids), length, n, ckpt, ck.Config.MaxSeqLen))
 	}
-	m := model.New(b, ck.Config, ck.Params)
+	m, err := adapted(b, ck, adapter)
+	if err != nil {
+		return err
+	}
 	fmt.Fprintf(stderr, "device: %s\nweights: %s\n", why, held(m))
 	mask := make([]int32, len(ids))
 	for i := range mask {

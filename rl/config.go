@@ -9,11 +9,13 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/pelletier/go-toml/v2"
 
 	"github.com/dllmrl/agrpo/core"
+	"github.com/dllmrl/agrpo/core/model"
 	"github.com/dllmrl/agrpo/core/pg"
 )
 
@@ -52,6 +54,8 @@ type ModelConfig struct {
 	MLPHidden int     `toml:"mlp_hidden_size"`
 	RopeTheta float64 `toml:"rope_theta"`
 	NormEps   float64 `toml:"rms_norm_eps"`
+	// LoRA trains adapters on a frozen model.init instead of every weight, when lora.r > 0.
+	LoRA model.LoRAConfig `toml:"lora"`
 }
 
 // TrainConfig is the optimisation.
@@ -145,8 +149,9 @@ type EvalConfig struct {
 // DefaultConfig is what a config file overrides: the miniature's SFT recipe.
 func DefaultConfig() Config {
 	return Config{
-		Run:   RunConfig{OutDir: "runs", Seed: 1, Device: "auto"},
-		Model: ModelConfig{DModel: 128, Layers: 4, Heads: 4, MLPHidden: 384, RopeTheta: 10000, NormEps: 1e-5},
+		Run: RunConfig{OutDir: "runs", Seed: 1, Device: "auto"},
+		Model: ModelConfig{DModel: 128, Layers: 4, Heads: 4, MLPHidden: 384, RopeTheta: 10000, NormEps: 1e-5,
+			LoRA: model.LoRAConfig{Alpha: 16, Targets: slices.Clone(model.Modules)}},
 		Train: TrainConfig{Method: SFT, Steps: 600, BatchSize: 128, LR: 1e-3, WarmupSteps: 100, Schedule: Constant, MinLRRatio: 0.1,
 			WeightDecay: 0.01, Beta1: 0.9, Beta2: 0.99, AdamEps: 1e-8, GradClip: 1, LogEvery: 10, EvalEvery: 0, CheckpointEvery: 100},
 		RL: RLConfig{Prompts: 16, Group: 8, Iterations: 1, MaxRows: 512,
@@ -219,6 +224,14 @@ func (c Config) Validate() error {
 	}
 	if c.Task.Name == "" {
 		bad("task.name", "must be set")
+	}
+	if l := c.Model.LoRA; l.R != 0 {
+		if err := l.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("model.lora.%w", err))
+		}
+		if c.Model.Init == "" {
+			bad("model.lora.r", "%d: LoRA adapts a trained model, so model.init must name one", l.R)
+		}
 	}
 	t := c.Train
 	for _, ch := range []struct {

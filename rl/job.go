@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dllmrl/agrpo/core"
 	"github.com/dllmrl/agrpo/core/pg"
 )
 
@@ -62,7 +63,7 @@ func (t *Trainer) join() error {
 	fmt.Fprintf(h, "%+v step %d optim %d rng %x\n", t.Model.Cfg, t.Step, t.Opt.Step, state)
 	params := t.paramBytes()
 	h.Write(params)
-	opt := t.Opt.State(t.Model.B, t.Model.Cfg)
+	opt := t.Opt.State(t.Model)
 	for _, k := range slices.Sorted(maps.Keys(opt)) {
 		h.Write(opt[k].Data)
 	}
@@ -108,13 +109,13 @@ func (t *Trainer) join() error {
 	return nil
 }
 
-// paramBytes is the parameters as little-endian float32s, in checkpoint order.
+// paramBytes is the trainable tensors as little-endian float32s, in Trainables order.
 func (t *Trainer) paramBytes() []byte {
 	m := t.Model
-	out := make([]byte, 0, 4*m.Cfg.NumParams())
-	for _, x := range m.P.Tensors(m.Cfg) {
-		v := make([]float32, x.Len())
-		m.B.Download(x, v)
+	var out []byte
+	for _, tr := range m.Trainables() {
+		v := make([]float32, tr.Param.Len())
+		m.B.Download(tr.Param, v)
 		for _, f := range v {
 			out = binary.LittleEndian.AppendUint32(out, math.Float32bits(f))
 		}
@@ -125,7 +126,8 @@ func (t *Trainer) paramBytes() []byte {
 // setParams uploads parameters encoded by paramBytes.
 func (t *Trainer) setParams(raw []byte) {
 	m := t.Model
-	for _, x := range m.P.Tensors(m.Cfg) {
+	for _, tr := range m.Trainables() {
+		x := tr.Param
 		v := make([]float32, x.Len())
 		for i := range v {
 			v[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
@@ -214,9 +216,14 @@ func (t *Trainer) sumGrads() error {
 	}
 	start := time.Now()
 	m := t.Model
-	grads := m.Grads.Tensors(m.Cfg)
+	var grads []*core.Tensor
+	n := 0
+	for _, tr := range m.Trainables() {
+		grads = append(grads, tr.Grad)
+		n += tr.Grad.Len()
+	}
 	if t.gradBuf == nil {
-		t.gradBuf = make([]float32, m.Cfg.NumParams())
+		t.gradBuf = make([]float32, n)
 	}
 	off := 0
 	for _, g := range grads {

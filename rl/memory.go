@@ -13,13 +13,18 @@ import (
 )
 
 // memoryNeed estimates the bytes a run allocates on its backend: the weights with their
-// gradients and AdamW moments (and the reference model's weights for rl.beta > 0), plus the
+// gradients and AdamW moments (with LoRA: the frozen base and the adapters with theirs; and the
+// reference model's weights for rl.beta > 0 without LoRA), plus the
 // model's activation buffers at the largest batch it runs — one buffer per model, grown to the
 // largest batch (core/model). It names the setting that sizes the larger part.
 func memoryNeed(cfg Config, mc model.Config, t task.Task) (bytes float64, setting string) {
 	seq := t.PromptLen() + t.AnswerLen()
 	params := 4 * float64(mc.NumParams())
 	weights := 4 * params // weights, gradients, two moments
+	lora := cfg.Model.LoRA.R > 0
+	if lora { // a frozen base (counted as float32) and the adapters with theirs
+		weights = params + 16*float64(mc.LoRAParams(cfg.Model.LoRA))
+	}
 	rows, setting := cfg.Eval.BatchSize, "eval.batch_size"
 	refRows := 0
 	switch cfg.Train.Method {
@@ -34,11 +39,16 @@ func memoryNeed(cfg Config, mc model.Config, t task.Task) (bytes float64, settin
 			rows, setting = max(rollouts, update), "rl.prompts_per_step × rl.group_size"
 		}
 		if cfg.RL.Beta > 0 {
-			weights += params
+			if !lora { // LoRA's reference shares the base
+				weights += params
+			}
 			refRows = update
 		}
 	}
 	acts := mc.ActivationBytes(rows, seq) + mc.ActivationBytes(refRows, seq)
+	if lora {
+		acts += mc.LoRAActivationBytes(cfg.Model.LoRA, rows, seq)
+	}
 	if weights > acts {
 		setting = "the model's size (model.d_model, n_layers, mlp_hidden_size)"
 	}

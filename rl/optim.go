@@ -9,41 +9,56 @@ import (
 	"github.com/dllmrl/agrpo/core/safetensors"
 )
 
-// AdamW holds the optimizer state for a model's parameters (PyTorch's AdamW on the backend).
+// AdamW holds the optimizer state for a model's trainable tensors (PyTorch's AdamW on the
+// backend): a frozen weight has none.
 type AdamW struct {
-	M, V *model.Params // first and second moments
-	Step int           // updates taken so far
+	M, V []*core.Tensor // first and second moments, one per entry of the model's Trainables
+	Step int            // updates taken so far
 }
 
-// NewAdamW allocates zeroed moments for cfg.
-func NewAdamW(b core.Backend, cfg model.Config) *AdamW {
-	return &AdamW{M: model.NewParams(b, cfg), V: model.NewParams(b, cfg)}
+// NewAdamW allocates zeroed moments for m's trainable tensors.
+func NewAdamW(m *model.Model) *AdamW {
+	o := &AdamW{}
+	for _, t := range m.Trainables() {
+		o.M = append(o.M, m.B.Alloc(core.F32, t.Param.Shape()...))
+		o.V = append(o.V, m.B.Alloc(core.F32, t.Param.Shape()...))
+	}
+	return o
 }
 
 // Update clips the gradients to maxNorm (0: no clipping), takes one AdamW step at learning
 // rate lr and returns the gradient norm before clipping.
 func (o *AdamW) Update(m *model.Model, h core.AdamHyper, maxNorm float32, norm *core.Tensor) float64 {
-	b, cfg := m.B, m.Cfg
-	grads := m.Grads.Tensors(cfg)
+	b, ts := m.B, m.Trainables()
+	grads := make([]*core.Tensor, len(ts))
+	for i, t := range ts {
+		grads[i] = t.Grad
+	}
 	b.ClipGradNorm(norm, grads, maxNorm)
 	o.Step++
-	ps, ms, vs := m.P.Tensors(cfg), o.M.Tensors(cfg), o.V.Tensors(cfg)
-	for i := range ps {
-		b.AdamW(ps[i], grads[i], ms[i], vs[i], o.Step, h)
+	for i, t := range ts {
+		b.AdamW(t.Param, t.Grad, o.M[i], o.V[i], o.Step, h)
 	}
 	v := []float32{0}
 	b.Download(norm, v)
 	return float64(v[0])
 }
 
-// State encodes the moments as checkpoint tensors "optim.m.<param>" and "optim.v.<param>".
-func (o *AdamW) State(b core.Backend, cfg model.Config) map[string]safetensors.Tensor {
+// moments pairs each checkpoint name prefix with its moment buffers.
+func (o *AdamW) moments() map[string][]*core.Tensor {
+	return map[string][]*core.Tensor{"optim.m.": o.M, "optim.v.": o.V}
+}
+
+// State encodes the moments as checkpoint tensors "optim.m.<name>" and "optim.v.<name>", named
+// after m's trainable tensors.
+func (o *AdamW) State(m *model.Model) map[string]safetensors.Tensor {
 	out := map[string]safetensors.Tensor{}
-	for prefix, p := range map[string]*model.Params{"optim.m.": o.M, "optim.v.": o.V} {
-		for _, n := range p.List(cfg) {
-			v := make([]float32, n.Tensor.Len())
-			b.Download(n.Tensor, v)
-			out[prefix+n.Name] = safetensors.FromFloat32(v, n.Tensor.Shape()...)
+	ts := m.Trainables()
+	for prefix, ms := range o.moments() {
+		for i, t := range ts {
+			v := make([]float32, ms[i].Len())
+			m.B.Download(ms[i], v)
+			out[prefix+t.Name] = safetensors.FromFloat32(v, ms[i].Shape()...)
 		}
 	}
 	return out
@@ -51,18 +66,19 @@ func (o *AdamW) State(b core.Backend, cfg model.Config) map[string]safetensors.T
 
 // Restore loads the moments written by State from a parsed checkpoint, with the number of
 // updates they have seen (AdamW's bias correction depends on it).
-func (o *AdamW) Restore(b core.Backend, cfg model.Config, name string, f *safetensors.File, step int) error {
-	for prefix, p := range map[string]*model.Params{"optim.m.": o.M, "optim.v.": o.V} {
-		for _, n := range p.List(cfg) {
-			t, ok := f.Tensors[prefix+n.Name]
+func (o *AdamW) Restore(m *model.Model, name string, f *safetensors.File, step int) error {
+	ts := m.Trainables()
+	for prefix, ms := range o.moments() {
+		for i, tr := range ts {
+			t, ok := f.Tensors[prefix+tr.Name]
 			if !ok {
-				return fmt.Errorf("checkpoint %s: optimizer tensor %s%s is missing", name, prefix, n.Name)
+				return fmt.Errorf("checkpoint %s: optimizer tensor %s%s is missing", name, prefix, tr.Name)
 			}
 			v, err := t.Float32()
-			if err != nil || len(v) != n.Tensor.Len() {
-				return fmt.Errorf("checkpoint %s: optimizer tensor %s%s has shape %v, want %v", name, prefix, n.Name, t.Shape, n.Tensor.Shape())
+			if err != nil || len(v) != ms[i].Len() {
+				return fmt.Errorf("checkpoint %s: optimizer tensor %s%s has shape %v, want %v", name, prefix, tr.Name, t.Shape, ms[i].Shape())
 			}
-			b.Upload(n.Tensor, v)
+			m.B.Upload(ms[i], v)
 		}
 	}
 	o.Step = step

@@ -21,7 +21,7 @@ type rlState struct {
 
 // newRLState builds the registered estimator of cfg.Train.Method (nil for SFT). The reference
 // model for β > 0 is a frozen copy of the starting parameters, loaded again from model.init (a
-// path, or a name in named).
+// path, or a name in named), or with LoRA the shared base.
 func newRLState(cfg Config, named Catalog, m *model.Model) (*rlState, error) {
 	r := cfg.RL
 	if cfg.Train.Method == SFT {
@@ -32,7 +32,11 @@ func newRLState(cfg Config, named Catalog, m *model.Model) (*rlState, error) {
 		return nil, fmt.Errorf("rl: %w", err)
 	}
 	st := &rlState{est: est}
-	if r.Beta > 0 {
+	if r.Beta > 0 && m.LoRA != nil {
+		// As in the official code: the reference is the base, the adapters switched off; it
+		// shares the frozen weights.
+		st.ref = model.New(m.B, m.Cfg, m.P)
+	} else if r.Beta > 0 {
 		ck, err := LoadModel(cfg.Model.Init, named, m.B)
 		if err != nil {
 			return nil, fmt.Errorf("rl.beta > 0: loading the reference model from model.init: %w", err)

@@ -101,7 +101,11 @@ func NewJobRun(job dist.Comm, cfg Config, named Catalog, b core.Backend, out io.
 	var m *model.Model
 	enc := task.CharEncoder
 	if cfg.Model.Init != "" {
-		ck, err := LoadModel(cfg.Model.Init, named, b)
+		w := Float32
+		if cfg.Model.LoRA.R > 0 {
+			w = AsStored // a frozen base may stay 16-bit
+		}
+		ck, err := LoadModelAs(cfg.Model.Init, named, b, w)
 		if err != nil {
 			return nil, fmt.Errorf("model.init: %w", err)
 		}
@@ -115,6 +119,11 @@ func NewJobRun(job dist.Comm, cfg Config, named Catalog, b core.Backend, out io.
 			return nil, err
 		}
 		m, enc = model.New(b, ck.Config, ck.Params), ck.Encoder
+		if cfg.Model.LoRA.R > 0 {
+			if err := m.AttachLoRA(cfg.Model.LoRA, cfg.Run.Seed); err != nil {
+				return nil, fmt.Errorf("model.lora.%w", err)
+			}
+		}
 	} else {
 		mc := ModelConfigFor(cfg.Model, t)
 		if err := mc.Validate(); err != nil {
@@ -130,7 +139,7 @@ func NewJobRun(job dist.Comm, cfg Config, named Catalog, b core.Backend, out io.
 		p.Init(b, mc, cfg.Run.Seed)
 		m = model.New(b, mc, p)
 	}
-	tr := &Trainer{Cfg: cfg, Dir: dir, Task: t, Model: m, Enc: enc, Opt: NewAdamW(b, m.Cfg), Out: out, saved: -1, job: job}
+	tr := &Trainer{Cfg: cfg, Dir: dir, Task: t, Model: m, Enc: enc, Opt: NewAdamW(m), Out: out, saved: -1, job: job}
 	tr.src = rand.NewPCG(cfg.Run.Seed, 0x5f7)
 	tr.rng = rand.New(tr.src)
 	if tr.rl, err = newRLState(cfg, named, m); err != nil {
@@ -215,7 +224,13 @@ func ResumeJob(job dist.Comm, dir string, named Catalog, b core.Backend, out io.
 	if err != nil {
 		return nil, fmt.Errorf("resume: checkpoint %s: %w", path, err)
 	}
-	ck, err := model.FromFile(path, f, b)
+	var m *model.Model
+	var ck *model.Checkpoint
+	if cfg.Model.LoRA.R > 0 {
+		m, ck, err = resumeLoRA(cfg, named, path, f, b)
+	} else if ck, err = model.FromFile(path, f, b); err == nil {
+		m = model.New(b, ck.Config, ck.Params)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("resume: %w", err)
 	}
@@ -231,12 +246,12 @@ func ResumeJob(job dist.Comm, dir string, named Catalog, b core.Backend, out io.
 	if err != nil {
 		return nil, fmt.Errorf("resume: model.init: %w", err)
 	}
-	tr := &Trainer{Cfg: cfg, Dir: dir, Task: t, Model: model.New(b, ck.Config, ck.Params), Enc: enc, Opt: NewAdamW(b, ck.Config), Out: out, Step: step, saved: step, job: job}
+	tr := &Trainer{Cfg: cfg, Dir: dir, Task: t, Model: m, Enc: enc, Opt: NewAdamW(m), Out: out, Step: step, saved: step, job: job}
 	optStep, err := strconv.Atoi(ck.Metadata["optim_step"])
 	if err != nil {
 		return nil, fmt.Errorf("resume: checkpoint %s: bad optim_step %q", path, ck.Metadata["optim_step"])
 	}
-	if err := tr.Opt.Restore(b, ck.Config, path, f, optStep); err != nil {
+	if err := tr.Opt.Restore(tr.Model, path, f, optStep); err != nil {
 		return nil, fmt.Errorf("resume: %w", err)
 	}
 	tr.src = &rand.PCG{}
@@ -402,8 +417,14 @@ func (t *Trainer) finish(runStart time.Time) error {
 		_, err := t.evaluate() // its share of the final evaluation
 		return t.stop(t.Step, err)
 	}
-	if err := model.Save(filepath.Join(t.Dir, ModelFile), t.Model.B, t.Model.Cfg, t.Model.P,
-		map[string]string{"task": t.Task.Name(), "step": strconv.Itoa(t.Step)}); err != nil {
+	final, free := finalParams(t.Model)
+	err := model.Save(filepath.Join(t.Dir, ModelFile), t.Model.B, t.Model.Cfg, final,
+		map[string]string{"task": t.Task.Name(), "step": strconv.Itoa(t.Step)})
+	free()
+	if err == nil && t.Model.LoRA != nil { // and the adapters alone, as PEFT saves them
+		err = model.SaveAdapter(t.Dir, t.Model, t.Cfg.Model.Init)
+	}
+	if err != nil {
 		return err
 	}
 	res, err := t.evaluate()
@@ -436,12 +457,12 @@ func (t *Trainer) diverged(step int, why error) error {
 	return fmt.Errorf("step %d: %w: stopped; %s", step, why, kept)
 }
 
-// nonFiniteParam is the name of the first parameter holding a NaN or an Inf, "" if none.
+// nonFiniteParam is the name of the first trained tensor holding a NaN or an Inf, "" if none.
 func (t *Trainer) nonFiniteParam() string {
 	m := t.Model
-	for _, n := range m.P.List(m.Cfg) {
-		v := make([]float32, n.Tensor.Len())
-		m.B.Download(n.Tensor, v)
+	for _, n := range m.Trainables() {
+		v := make([]float32, n.Param.Len())
+		m.B.Download(n.Param, v)
 		if slices.ContainsFunc(v, func(x float32) bool { return math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) }) {
 			return n.Name
 		}
@@ -492,9 +513,8 @@ func (t *Trainer) sftStep() (stepResult, error) {
 
 // zeroGrads allocates (once) and clears the gradient buffers.
 func (t *Trainer) zeroGrads() {
-	m := t.Model
-	m.AllocGrads()
-	m.Grads.Zero(m.B, m.Cfg)
+	t.Model.AllocGrads()
+	t.Model.ZeroGrads()
 }
 
 // update sums the accumulated gradients over the job's ranks, clips them and takes one AdamW
@@ -561,8 +581,8 @@ func (t *Trainer) SaveCheckpoint(runStart time.Time) error {
 		return t.diverged(t.Step, errors.New("the parameters are not finite"))
 	}
 	m := t.Model
-	tensors := m.P.Encode(m.B, m.Cfg)
-	for k, v := range t.Opt.State(m.B, m.Cfg) {
+	tensors := encodeTrainables(m)
+	for k, v := range t.Opt.State(m) {
 		tensors[k] = v
 	}
 	state, err := t.src.MarshalBinary()

@@ -50,17 +50,21 @@ func smallConfig(dir string) Config {
 // bit for bit, and the same logged losses as an uninterrupted run — for SFT and both RL methods.
 func TestResumeIsExact(t *testing.T) {
 	for _, method := range []string{"sft", "agrpo", "diffu-grpo"} {
-		t.Run(method, func(t *testing.T) { testResume(t, method) })
+		t.Run(method, func(t *testing.T) { testResume(t, method, nil) })
 	}
 }
 
-func testResume(t *testing.T, method string) {
+// testResume runs the resume check for method on smallConfig changed by adapt (if not nil).
+func testResume(t *testing.T, method string, adapt func(*Config)) {
 	cfg := func(dir string) Config {
 		c := smallConfig(dir)
 		c.Train.Method = methodNamed(method)
 		c.RL.Prompts, c.RL.Group, c.RL.Iterations = 3, 4, 2
 		if method == "agrpo" {
 			c.RL.Rollout.MixedSteps = []int{7, 3} // the cycle must resume where it stopped
+		}
+		if adapt != nil {
+			adapt(&c)
 		}
 		return c
 	}

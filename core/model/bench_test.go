@@ -52,6 +52,22 @@ func BenchmarkForwardBackward(b *testing.B) {
 	b.ReportMetric(float64(in.tokens.Len())*float64(b.N)/b.Elapsed().Seconds(), "tokens/s")
 }
 
+// BenchmarkForwardBackwardLoRA is BenchmarkForwardBackward with LoRA (r 16, α 16) on every
+// module and the head, the base frozen: the base's weight gradients are skipped, the adapters'
+// four small matmuls per module added. Run interleaved with it: -bench ForwardBackward -count N.
+func BenchmarkForwardBackwardLoRA(b *testing.B) {
+	m, in := benchSetup(b)
+	if err := m.AttachLoRA(LoRAConfig{R: 16, Alpha: 16, Targets: Modules}, 1); err != nil {
+		b.Fatal(err)
+	}
+	m.AllocGrads()
+	lossAndGrad(m, in, true)
+	for b.Loop() {
+		lossAndGrad(m, in, true)
+	}
+	b.ReportMetric(float64(in.tokens.Len())*float64(b.N)/b.Elapsed().Seconds(), "tokens/s")
+}
+
 // BenchmarkForward16 times the forward pass of a ~100 M-parameter model (d_model 768, 12
 // layers, 12 heads on 4 key/value heads, MLP 2048, vocabulary 32,000: 124.7 M) on one row of 256
 // tokens, with its 2-D weights held as BF16 (read by the matmuls, widened while packing) and

@@ -112,13 +112,18 @@ func FromFile(name string, f *safetensors.File, b core.Backend) (*Checkpoint, er
 			return nil, fmt.Errorf("checkpoint %s: unexpected tensor %s (not part of the model config)", name, n)
 		}
 	}
+	return &Checkpoint{Config: cfg, Params: fromList(cfg, ts), Metadata: ExtraMetadata(f), DataChecked: f.Checked}, nil
+}
+
+// ExtraMetadata is a checkpoint file's metadata less the entries this package reserves.
+func ExtraMetadata(f *safetensors.File) map[string]string {
 	meta := map[string]string{}
 	for k, v := range f.Metadata {
 		if k != "format" && k != "config" && k != safetensors.ChecksumKey {
 			meta[k] = v
 		}
 	}
-	return &Checkpoint{Config: cfg, Params: fromList(cfg, ts), Metadata: meta, DataChecked: f.Checked}, nil
+	return meta
 }
 
 // ConfigOf checks a parsed file's format tag and decodes and validates its config.

@@ -20,10 +20,16 @@ type Model struct {
 	Cfg   Config
 	B     core.Backend
 	P     *Params
-	Grads *Params // accumulated by Backward; nil until AllocGrads
+	Grads *Params // accumulated by Backward; nil until AllocGrads, and nil when LoRA freezes the base
+	LoRA  *LoRA   // adapters (AttachLoRA); nil for full fine-tuning
 	// ChunkBytes bounds a chunk of logits in bytes (0: LogitsBudget); set it before the first
 	// pass. Tests make it small to run many chunks at a small vocabulary.
 	ChunkBytes int
+
+	// normSink takes the norm weights' gradients, which the backward ops always accumulate,
+	// when the base is frozen: one [D] scratch instead of a gradient per weight.
+	normSink *core.Tensor
+	frozen   *Params // Backward's stand-in for Grads when the base is frozen (frozenGrads)
 
 	acts *activations // buffers for the largest batch seen at the current length
 	cur  *activations // the view of acts used by the last Forward
@@ -50,20 +56,55 @@ func New(b core.Backend, cfg Config, p *Params) *Model {
 	return &Model{Cfg: cfg, B: b, P: p}
 }
 
-// AllocGrads allocates zeroed gradient buffers (once).
+// AllocGrads allocates zeroed gradient buffers (once): for every parameter, or with LoRA for
+// the adapters alone (a frozen base weight gets no gradient).
 func (m *Model) AllocGrads() {
-	if m.Grads == nil {
-		m.Grads = NewParams(m.B, m.Cfg)
+	if m.LoRA == nil {
+		if m.Grads == nil {
+			m.Grads = NewParams(m.B, m.Cfg)
+		}
+		return
 	}
+	if m.normSink != nil {
+		return
+	}
+	m.normSink = m.B.Alloc(core.F32, m.Cfg.DModel)
+	m.frozen = m.frozenGrads()
+	for _, ad := range m.LoRA.Adapters {
+		ad.GradA, ad.GradB = m.B.Alloc(core.F32, ad.A.Shape()...), m.B.Alloc(core.F32, ad.B.Shape()...)
+	}
+}
+
+// frozenGrads stands in for Grads when the base is frozen: the norms' gradients go to the sink,
+// the other entries are nil, so Backward skips their gradients.
+func (m *Model) frozenGrads() *Params {
+	g := &Params{LnF: m.normSink, Blocks: make([]Block, m.Cfg.Layers)}
+	for i := range g.Blocks {
+		g.Blocks[i] = Block{AttnNorm: m.normSink, FFNorm: m.normSink}
+	}
+	return g
+}
+
+// grads is where Backward accumulates: Grads, or with LoRA the frozen stand-in.
+func (m *Model) grads() *Params {
+	g := m.Grads
+	if m.LoRA != nil {
+		g = m.frozen
+	}
+	if g == nil {
+		panic("model: Backward before AllocGrads")
+	}
+	return g
 }
 
 // layerActs are what one block's backward needs from its forward.
 type layerActs struct {
-	xIn, hAttn, q, attn, xMid, hFF *core.Tensor // [B, L, D]
-	k, v                           *core.Tensor // [B, L, KVDim]
-	rstdAttn, rstdFF               *core.Tensor // [B·L]
-	lse                            *core.Tensor // [B, H, L]
-	gate, up, act                  *core.Tensor // [B, L, F]
+	xIn, hAttn, q, attn, xMid, hFF *core.Tensor    // [B, L, D]
+	k, v                           *core.Tensor    // [B, L, KVDim]
+	rstdAttn, rstdFF               *core.Tensor    // [B·L]
+	lse                            *core.Tensor    // [B, H, L]
+	gate, up, act                  *core.Tensor    // [B, L, F]
+	lora                           [7]*core.Tensor // x·Aᵀ [B, L, r] of each adapted module, in Modules order
 }
 
 type activations struct {
@@ -76,7 +117,9 @@ type activations struct {
 	// The head's chunk buffers, [HeadRows(B·L, L), V], shared by every view.
 	logits, dLogits *core.Tensor
 	full            *core.Tensor // Forward's whole logits [B, L, V], allocated on its first use
+	loraHead        *core.Tensor // x·Aᵀ [B, L, r] of the head's adapter
 	// Backward scratch.
+	dLoRA             *core.Tensor // [B, L, r]
 	dx, dh, dq, dAttn *core.Tensor // [B, L, D]
 	dk, dv            *core.Tensor // [B, L, KVDim]
 	dGate, dUp, dAct  *core.Tensor // [B, L, F]
@@ -132,20 +175,44 @@ func (m *Model) allocActs(batch, seq int) *activations {
 	a.logits, a.dLogits = b.Alloc(core.F32, head, c.VocabSize), b.Alloc(core.F32, head, c.VocabSize)
 	a.dx, a.dh, a.dq, a.dk, a.dv, a.dAttn = bld(), bld(), bld(), blk(), blk(), bld()
 	a.dGate, a.dUp, a.dAct = blf(), blf(), blf()
+	if m.LoRA != nil {
+		blr := func() *core.Tensor { return b.Alloc(core.F32, batch, seq, m.LoRA.Cfg.R) }
+		for i := range a.layers {
+			for k, ad := range m.LoRA.blocks[i] {
+				if ad != nil {
+					a.layers[i].lora[k] = blr()
+				}
+			}
+		}
+		if m.LoRA.Adapters[headModule] != nil {
+			a.loraHead = blr()
+		}
+		a.dLoRA = blr()
+	}
 	return a
 }
 
 // view returns the first batch rows of every buffer.
 func (a *activations) view(batch int) *activations {
-	r := func(t *core.Tensor) *core.Tensor { return t.Rows(0, batch) }
+	r := func(t *core.Tensor) *core.Tensor {
+		if t == nil { // a module without an adapter
+			return nil
+		}
+		return t.Rows(0, batch)
+	}
 	v := &activations{batch: batch, seq: a.seq}
 	for _, l := range a.layers {
-		v.layers = append(v.layers, layerActs{
+		la := layerActs{
 			xIn: r(l.xIn), hAttn: r(l.hAttn), q: r(l.q), k: r(l.k), v: r(l.v), attn: r(l.attn), xMid: r(l.xMid), hFF: r(l.hFF),
 			rstdAttn: r(l.rstdAttn), rstdFF: r(l.rstdFF), lse: r(l.lse), gate: r(l.gate), up: r(l.up), act: r(l.act),
-		})
+		}
+		for k, t := range l.lora {
+			la.lora[k] = r(t)
+		}
+		v.layers = append(v.layers, la)
 	}
 	v.xOut, v.hOut, v.rstdOut, v.logits, v.dLogits = r(a.xOut), r(a.hOut), r(a.rstdOut), a.logits, a.dLogits
+	v.loraHead, v.dLoRA = r(a.loraHead), r(a.dLoRA)
 	v.dx, v.dh, v.dq, v.dk, v.dv, v.dAttn = r(a.dx), r(a.dh), r(a.dq), r(a.dk), r(a.dv), r(a.dAttn)
 	v.dGate, v.dUp, v.dAct = r(a.dGate), r(a.dUp), r(a.dAct)
 	return v
@@ -187,17 +254,23 @@ func (m *Model) flat(t *core.Tensor) *core.Tensor {
 func (m *Model) freeActs() {
 	a := m.acts
 	for _, l := range a.layers {
-		for _, t := range []*core.Tensor{l.xIn, l.hAttn, l.q, l.k, l.v, l.attn, l.xMid, l.hFF, l.rstdAttn, l.rstdFF, l.lse, l.gate, l.up, l.act} {
-			m.B.Free(t)
+		for _, t := range append([]*core.Tensor{l.xIn, l.hAttn, l.q, l.k, l.v, l.attn, l.xMid, l.hFF, l.rstdAttn, l.rstdFF, l.lse, l.gate, l.up, l.act}, l.lora[:]...) {
+			m.free(t)
 		}
 	}
-	for _, t := range []*core.Tensor{a.xOut, a.hOut, a.rstdOut, a.logits, a.dLogits, a.dx, a.dh, a.dq, a.dk, a.dv, a.dAttn, a.dGate, a.dUp, a.dAct} {
+	for _, t := range []*core.Tensor{a.xOut, a.hOut, a.rstdOut, a.logits, a.dLogits, a.full, a.dx, a.dh, a.dq, a.dk, a.dv, a.dAttn, a.dGate, a.dUp, a.dAct, a.loraHead, a.dLoRA} {
+		m.free(t)
+	}
+	m.acts, m.cur, m.view = nil, nil, nil
+	clear(m.flats)
+}
+
+// free releases t unless it is nil (a LoRA buffer of a module without an adapter, a whole-logits
+// buffer never asked for).
+func (m *Model) free(t *core.Tensor) {
+	if t != nil {
 		m.B.Free(t)
 	}
-	if a.full != nil {
-		m.B.Free(a.full)
-	}
-	m.acts = nil
 }
 
 // Forward runs the model on tokens [B, L] (I32) with keyMask [B, L] (I32, 1 = real token,
@@ -213,7 +286,7 @@ func (m *Model) Forward(tokens, keyMask *core.Tensor) *core.Tensor {
 		}
 		a.full = m.acts.full.Part(0, a.batch)
 	}
-	m.B.MatMul(a.full, a.hOut, m.P.Head, false, true, 1, 0)
+	m.forwardLinear(m.head(nil), a.full, a.hOut, a.loraHead, 0)
 	return a.full
 }
 
@@ -238,27 +311,30 @@ func (m *Model) Hidden(tokens, keyMask *core.Tensor) {
 	b.Embedding(a.layers[0].xIn, p.WTE, tokens)
 	for i, bl := range p.Blocks {
 		l := a.layers[i]
+		lin := func(k int, y, x *core.Tensor, beta float32) {
+			m.forwardLinear(m.linear(i, k, bl.Linears()[k], nil), y, x, l.lora[k], beta)
+		}
 		// Attention half: xMid = xIn + attn_out(Attention(RoPE(q), RoPE(k), v)).
 		b.RMSNorm(l.hAttn, l.rstdAttn, l.xIn, bl.AttnNorm, eps)
-		b.MatMul(l.q, l.hAttn, bl.Q, false, true, 1, 0)
-		b.MatMul(l.k, l.hAttn, bl.K, false, true, 1, 0)
-		b.MatMul(l.v, l.hAttn, bl.V, false, true, 1, 0)
+		lin(0, l.q, l.hAttn, 0)
+		lin(1, l.k, l.hAttn, 0)
+		lin(2, l.v, l.hAttn, 0)
 		b.RoPE(l.q, c.Heads, theta)
 		b.RoPE(l.k, c.KVHeadCount(), theta)
 		b.Attention(l.attn, l.lse, l.q, l.k, l.v, keyMask, c.Heads)
 		b.Copy(l.xMid, l.xIn)
-		b.MatMul(l.xMid, l.attn, bl.AttnOut, false, true, 1, 1)
+		lin(3, l.xMid, l.attn, 1)
 		// MLP half: xNext = xMid + ff_out(silu(ff_proj(h))·up_proj(h)).
 		b.RMSNorm(l.hFF, l.rstdFF, l.xMid, bl.FFNorm, eps)
-		b.MatMul(l.gate, l.hFF, bl.FFProj, false, true, 1, 0)
-		b.MatMul(l.up, l.hFF, bl.UpProj, false, true, 1, 0)
+		lin(4, l.gate, l.hFF, 0)
+		lin(5, l.up, l.hFF, 0)
 		b.SwiGLU(l.act, l.gate, l.up)
 		next := a.xOut
 		if i+1 < len(a.layers) {
 			next = a.layers[i+1].xIn
 		}
 		b.Copy(next, l.xMid)
-		b.MatMul(next, l.act, bl.FFOut, false, true, 1, 1)
+		lin(6, next, l.act, 1)
 	}
 	b.RMSNorm(a.hOut, a.rstdOut, a.xOut, p.LnF, eps)
 }
@@ -278,14 +354,19 @@ func (m *Model) Logits(lo, hi int) *core.Tensor {
 	a := m.cur
 	out := m.chunk(a.logits, lo, hi)
 	if m.held != [2]int{lo, hi} {
-		m.B.MatMul(out, m.rows(a.hOut, lo, hi), m.P.Head, false, true, 1, 0)
+		m.forwardLinear(m.head(nil), out, m.rows(a.hOut, lo, hi), m.rows(a.loraHead, lo, hi), 0)
 		m.held = [2]int{lo, hi}
 	}
 	return out
 }
 
-// rows is rows [lo, hi) of t seen as [B·L, last dim].
-func (m *Model) rows(t *core.Tensor, lo, hi int) *core.Tensor { return m.flat(t).Part(lo, hi) }
+// rows is rows [lo, hi) of t seen as [B·L, last dim] (nil for nil: a module without an adapter).
+func (m *Model) rows(t *core.Tensor, lo, hi int) *core.Tensor {
+	if t == nil {
+		return nil
+	}
+	return m.flat(t).Part(lo, hi)
+}
 
 // SeqLogits is Logits of whole sequences [lo, hi) of the last Hidden, as [hi−lo, L, V].
 func (m *Model) SeqLogits(lo, hi int) *core.Tensor {
@@ -335,54 +416,81 @@ func (m *Model) HeadBackward(dLogits *core.Tensor, lo, hi int) {
 }
 
 func (m *Model) headBackward(dLogits *core.Tensor, lo, hi int) {
-	if m.Grads == nil {
-		panic("model: Backward before AllocGrads")
-	}
 	a := m.cur
-	m.linearBackward(m.rows(a.dh, lo, hi), m.Grads.Head, dLogits, m.rows(a.hOut, lo, hi), m.P.Head, false)
+	m.backwardLinear(m.head(m.grads().Head), m.rows(a.dh, lo, hi), dLogits, m.rows(a.hOut, lo, hi),
+		m.rows(a.loraHead, lo, hi), m.rows(a.dLoRA, lo, hi), false)
 }
 
-// linearBackward: for y = x·Wᵀ, accumulate dW += dyᵀ·x and write (or add, when addInto)
-// dx = dy·W.
-func (m *Model) linearBackward(dx, dW, dy, x, w *core.Tensor, addInto bool) {
-	m.B.MatMul(dW, m.flat(dy), m.flat(x), true, false, 1, 1)
+// head is the output head as a Linear, with gradient g (nil when frozen).
+func (m *Model) head(g *core.Tensor) Linear {
+	return Linear{W: m.P.Head, Grad: g, LoRA: m.adapter(headModule)}
+}
+
+// forwardLinear writes y = x·Wᵀ + beta·y plus the adapter's update Scale·(x·Aᵀ)·Bᵀ, keeping
+// x·Aᵀ in t for the backward (nil without an adapter).
+func (m *Model) forwardLinear(l Linear, y, x, t *core.Tensor, beta float32) {
+	m.B.MatMul(y, x, l.W, false, true, 1, beta)
+	if ad := l.LoRA; ad != nil {
+		m.B.MatMul(t, x, ad.A, false, true, 1, 0)
+		m.B.MatMul(y, t, ad.B, false, true, ad.Scale, 1)
+	}
+}
+
+// backwardLinear takes dy for a forwardLinear of x: it accumulates ∂/∂W (unless frozen) and the
+// adapter's ∂/∂A, ∂/∂B, and writes dx (adds, when addInto). t is the forward's x·Aᵀ and dt a
+// scratch of its shape.
+func (m *Model) backwardLinear(l Linear, dx, dy, x, t, dt *core.Tensor, addInto bool) {
+	b := m.B
+	if l.Grad != nil {
+		b.MatMul(l.Grad, m.flat(dy), m.flat(x), true, false, 1, 1)
+	}
 	beta := float32(0)
 	if addInto {
 		beta = 1
 	}
-	m.B.MatMul(dx, dy, w, false, false, 1, beta)
+	b.MatMul(dx, dy, l.W, false, false, 1, beta)
+	if ad := l.LoRA; ad != nil {
+		b.MatMul(ad.GradB, m.flat(dy), m.flat(t), true, false, ad.Scale, 1)
+		b.MatMul(dt, dy, ad.B, false, false, ad.Scale, 0)
+		b.MatMul(ad.GradA, m.flat(dt), m.flat(x), true, false, 1, 1)
+		b.MatMul(dx, dt, ad.A, false, false, 1, 1)
+	}
 }
 
 // BackwardHidden back-propagates ∂loss/∂hidden, written by HeadBackward for every row of the
-// last Hidden, through the final norm, the blocks and the embedding into m.Grads.
+// last Hidden, through the final norm, the blocks and the embedding into the gradient of every
+// trainable tensor (Trainables).
 func (m *Model) BackwardHidden() {
-	if m.Grads == nil {
-		panic("model: Backward before AllocGrads")
-	}
+	g := m.grads()
 	a := m.cur
-	b, c, p, g := m.B, m.Cfg, m.P, m.Grads
+	b, c, p := m.B, m.Cfg, m.P
 	theta := float32(c.RopeTheta)
-	linearBackward := m.linearBackward
 
 	b.Fill(a.dx, 0)
 	b.RMSNormBackward(a.dx, g.LnF, a.dh, a.xOut, p.LnF, a.rstdOut)
 	for i := len(p.Blocks) - 1; i >= 0; i-- {
 		bl, gb, l := p.Blocks[i], g.Blocks[i], a.layers[i]
+		ws, gs := bl.Linears(), gb.Linears()
+		lin := func(k int, dx, dy, x *core.Tensor, addInto bool) {
+			m.backwardLinear(m.linear(i, k, ws[k], gs[k]), dx, dy, x, l.lora[k], a.dLoRA, addInto)
+		}
 		// MLP half; a.dx holds ∂/∂xNext, which also flows unchanged to xMid through the residual.
-		linearBackward(a.dAct, gb.FFOut, a.dx, l.act, bl.FFOut, false)
+		lin(6, a.dAct, a.dx, l.act, false)
 		b.SwiGLUBackward(a.dGate, a.dUp, a.dAct, l.gate, l.up)
-		linearBackward(a.dh, gb.FFProj, a.dGate, l.hFF, bl.FFProj, false)
-		linearBackward(a.dh, gb.UpProj, a.dUp, l.hFF, bl.UpProj, true)
+		lin(4, a.dh, a.dGate, l.hFF, false)
+		lin(5, a.dh, a.dUp, l.hFF, true)
 		b.RMSNormBackward(a.dx, gb.FFNorm, a.dh, l.xMid, bl.FFNorm, l.rstdFF)
 		// Attention half; a.dx now holds ∂/∂xMid.
-		linearBackward(a.dAttn, gb.AttnOut, a.dx, l.attn, bl.AttnOut, false)
+		lin(3, a.dAttn, a.dx, l.attn, false)
 		b.AttentionBackward(a.dq, a.dk, a.dv, a.dAttn, l.q, l.k, l.v, l.attn, l.lse, a.keyMask, c.Heads)
 		b.RoPEBackward(a.dq, c.Heads, theta)
 		b.RoPEBackward(a.dk, c.KVHeadCount(), theta)
-		linearBackward(a.dh, gb.Q, a.dq, l.hAttn, bl.Q, false)
-		linearBackward(a.dh, gb.K, a.dk, l.hAttn, bl.K, true)
-		linearBackward(a.dh, gb.V, a.dv, l.hAttn, bl.V, true)
+		lin(0, a.dh, a.dq, l.hAttn, false)
+		lin(1, a.dh, a.dk, l.hAttn, true)
+		lin(2, a.dh, a.dv, l.hAttn, true)
 		b.RMSNormBackward(a.dx, gb.AttnNorm, a.dh, l.xIn, bl.AttnNorm, l.rstdAttn)
 	}
-	b.EmbeddingBackward(g.WTE, a.dx, a.tokens)
+	if g.WTE != nil {
+		b.EmbeddingBackward(g.WTE, a.dx, a.tokens)
+	}
 }

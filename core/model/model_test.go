@@ -93,32 +93,40 @@ func TestGradientDirectional(t *testing.T) {
 	m := randomModel(t, b, cfg, 1)
 	in := randomBatch(b, cfg, 3, 9, 2)
 	m.AllocGrads()
+	checkDirectional(t, m, in, 1e-2, 2e-3)
+}
+
+// checkDirectional compares the gradients of m's trainable tensors with Richardson-extrapolated
+// central differences of the loss along random directions of step eps, within rel relative
+// error: three trials perturb one tensor each, the fourth all of them.
+func checkDirectional(t *testing.T, m *Model, in batchInput, eps, rel float64) {
+	t.Helper()
+	b := m.B
 	lossAndGrad(m, in, true)
-	params, grads := m.P.List(cfg), m.Grads.List(cfg)
+	trainables := m.Trainables()
 	rng := rand.New(rand.NewPCG(3, 3))
 	for trial := 0; trial < 4; trial++ {
 		// Perturb one parameter tensor per trial plus, on the last trial, all of them at once.
-		pick := rng.IntN(len(params))
+		pick := rng.IntN(len(trainables))
 		var analytic float64
-		dirs := make([][]float32, len(params))
-		orig := make([][]float32, len(params))
-		for i, p := range params {
+		dirs := make([][]float32, len(trainables))
+		orig := make([][]float32, len(trainables))
+		for i, p := range trainables {
 			if trial < 3 && i != pick {
 				continue
 			}
-			dirs[i] = make([]float32, p.Tensor.Len())
-			orig[i] = make([]float32, p.Tensor.Len())
-			g := make([]float32, p.Tensor.Len())
-			b.Download(p.Tensor, orig[i])
-			b.Download(grads[i].Tensor, g)
+			dirs[i] = make([]float32, p.Param.Len())
+			orig[i] = make([]float32, p.Param.Len())
+			g := make([]float32, p.Param.Len())
+			b.Download(p.Param, orig[i])
+			b.Download(p.Grad, g)
 			for j := range dirs[i] {
 				dirs[i][j] = float32(rng.NormFloat64())
 				analytic += float64(dirs[i][j]) * float64(g[j])
 			}
 		}
-		const eps = 1e-2
 		eval := func(s float32) float64 {
-			for i, p := range params {
+			for i, p := range trainables {
 				if dirs[i] == nil {
 					continue
 				}
@@ -126,21 +134,21 @@ func TestGradientDirectional(t *testing.T) {
 				for j := range v {
 					v[j] = orig[i][j] + s*dirs[i][j]
 				}
-				b.Upload(p.Tensor, v)
+				b.Upload(p.Param, v)
 			}
 			return lossAndGrad(m, in, false)
 		}
 		// Richardson extrapolation of two central differences cancels the O(ε²) term.
-		d1 := (eval(eps) - eval(-eps)) / (2 * eps)
-		d2 := (eval(eps/2) - eval(-eps/2)) / eps
+		d1 := (eval(float32(eps)) - eval(float32(-eps))) / (2 * eps)
+		d2 := (eval(float32(eps/2)) - eval(float32(-eps/2))) / eps
 		numeric := (4*d2 - d1) / 3
 		eval(0)
 		name := "all parameters"
 		if trial < 3 {
-			name = params[pick].Name
+			name = trainables[pick].Name
 		}
-		if rel := math.Abs(numeric-analytic) / math.Max(math.Abs(numeric), 1e-3); rel > 2e-3 {
-			t.Errorf("%s: directional derivative %g, gradient gives %g (rel %.2g)", name, numeric, analytic, rel)
+		if r := math.Abs(numeric-analytic) / math.Max(math.Abs(numeric), 1e-3); r > rel {
+			t.Errorf("%s: directional derivative %g, gradient gives %g (rel %.2g)", name, numeric, analytic, r)
 		}
 	}
 }

@@ -61,9 +61,15 @@ func RunHFParity(t *testing.T, b core.Backend) {
 
 // checkParity runs ck on the inputs in dir and compares with dir's expected.safetensors.
 func checkParity(t *testing.T, b core.Backend, ck *Checkpoint, dir string) {
+	checkModelParity(t, New(b, ck.Config, ck.Params), dir)
+}
+
+// checkModelParity runs m on the inputs in dir and compares the logits, the loss and the
+// gradient of every trainable tensor (grad.<name>) with dir's expected.safetensors.
+func checkModelParity(t *testing.T, m *Model, dir string) {
 	in := readFixture(t, dir, "inputs.safetensors")
 	want := readFixture(t, dir, "expected.safetensors")
-	cfg := ck.Config
+	b, cfg := m.B, m.Cfg
 	tokShape := in.Tensors["tokens"].Shape
 	batch, seq := tokShape[0], tokShape[1]
 	n := batch * seq
@@ -84,7 +90,6 @@ func checkParity(t *testing.T, b core.Backend, ck *Checkpoint, dir string) {
 	weights := b.Alloc(core.F32, n)
 	b.Upload(weights, wv)
 
-	m := New(b, cfg, ck.Params)
 	m.AllocGrads()
 	logits := m.Forward(tokens, keyMask)
 	loss := b.Alloc(core.F32, 1)
@@ -123,8 +128,8 @@ func checkParity(t *testing.T, b core.Backend, ck *Checkpoint, dir string) {
 	}
 	compare("logits", logits)
 	compare("loss", loss)
-	for _, p := range m.Grads.List(cfg) {
-		compare(fmt.Sprintf("grad.%s", p.Name), p.Tensor)
+	for _, p := range m.Trainables() {
+		compare(fmt.Sprintf("grad.%s", p.Name), p.Grad)
 	}
 }
 

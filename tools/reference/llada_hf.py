@@ -213,8 +213,10 @@ def rotate_half(x):
     return torch.cat((-x2, x1), dim=-1)
 
 
-def forward(cfg, P, input_ids, attention_mask):
-    """LLaDAModel.forward with LLaDALlamaBlock, in the params' dtype."""
+def forward(cfg, P, input_ids, attention_mask, linear=None):
+    """LLaDAModel.forward with LLaDALlamaBlock, in the params' dtype. linear(module, x), if given,
+    replaces every projection x @ W.t() (module is LLaDA's path, e.g. model.transformer.blocks.0.q_proj)."""
+    lin = linear or (lambda m, x: x @ P[m + ".weight"].t())
     B, T = input_ids.shape
     C, nh = cfg["d_model"], cfg["n_heads"]
     nkv, hs, eps = effective_n_kv_heads(cfg), C // nh, cfg["rms_norm_eps"]
@@ -225,21 +227,21 @@ def forward(cfg, P, input_ids, attention_mask):
     for i in range(cfg["n_layers"]):
         p = f"model.transformer.blocks.{i}."
         h = rms_norm(x, P[p + "attn_norm.weight"], eps)
-        q = (h @ P[p + "q_proj.weight"].t()).view(B, T, nh, hs).transpose(1, 2)
-        k = (h @ P[p + "k_proj.weight"].t()).view(B, T, nkv, hs).transpose(1, 2)
-        v = (h @ P[p + "v_proj.weight"].t()).view(B, T, nkv, hs).transpose(1, 2)
+        q = lin(p + "q_proj", h).view(B, T, nh, hs).transpose(1, 2)
+        k = lin(p + "k_proj", h).view(B, T, nkv, hs).transpose(1, 2)
+        v = lin(p + "v_proj", h).view(B, T, nkv, hs).transpose(1, 2)
         q = q * cos + rotate_half(q) * sin
         k = k * cos + rotate_half(k) * sin
         if nkv != nh:
             k = k.repeat_interleave(nh // nkv, dim=1)
             v = v.repeat_interleave(nh // nkv, dim=1)
         att = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(hs) + bias, dim=-1) @ v
-        x = x + att.transpose(1, 2).contiguous().view(B, T, C) @ P[p + "attn_out.weight"].t()
+        x = x + lin(p + "attn_out", att.transpose(1, 2).contiguous().view(B, T, C))
         h = rms_norm(x, P[p + "ff_norm.weight"], eps)
-        g = torch.nn.functional.silu(h @ P[p + "ff_proj.weight"].t()) * (h @ P[p + "up_proj.weight"].t())
-        x = x + g @ P[p + "ff_out.weight"].t()
+        g = torch.nn.functional.silu(lin(p + "ff_proj", h)) * lin(p + "up_proj", h)
+        x = x + lin(p + "ff_out", g)
     x = rms_norm(x, P["model.transformer.ln_f.weight"], eps)
-    return x @ P["model.transformer.ff_out.weight"].t()
+    return lin("model.transformer.ff_out", x)
 
 
 def draw_inputs(cfg, B, L, seed):
@@ -259,6 +261,16 @@ def draw_inputs(cfg, B, L, seed):
     return tokens, key_mask, targets, weights
 
 
+def write_inputs(out, tokens, key_mask, targets, weights):
+    """inputs.safetensors in out (created): the Go parity tests' inputs."""
+    os.makedirs(out, exist_ok=True)
+    i32 = lambda t: t.numpy().astype(np.int32)  # noqa: E731
+    safetensors_io.write(
+        os.path.join(out, "inputs.safetensors"),
+        {"tokens": i32(tokens), "key_mask": i32(key_mask), "targets": i32(targets), "weights": weights.numpy().astype(np.float32)},
+    )
+
+
 def parity(a):
     cfg, P = load(a.dir)
     tokens, key_mask, targets, weights = draw_inputs(cfg, a.batch, a.seq, a.seed)
@@ -267,17 +279,69 @@ def parity(a):
     logits = forward(cfg, P, tokens, key_mask)
     loss = llada_ref.weighted_ce(logits, targets, weights)
     loss.backward()
-    os.makedirs(a.out, exist_ok=True)
-    i32 = lambda t: t.numpy().astype(np.int32)  # noqa: E731
-    safetensors_io.write(
-        os.path.join(a.out, "inputs.safetensors"),
-        {"tokens": i32(tokens), "key_mask": i32(key_mask), "targets": i32(targets), "weights": weights.numpy().astype(np.float32)},
-    )
+    write_inputs(a.out, tokens, key_mask, targets, weights)
     out = {"logits": logits.detach().numpy().astype(np.float32), "loss": np.array([loss.item()], np.float32)}
     for n, p in P.items():
         out["grad." + n] = p.grad.numpy().astype(np.float32)
     safetensors_io.write(os.path.join(a.out, "expected.safetensors"), out, {"format": "agrpo-go/v1-parity", "loss_f64": repr(loss.item())})
     print(f"parity: {a.out} B={a.batch} L={a.seq} loss={loss.item():.10g} max|logit|={float(logits.abs().max()):.4g}")
+
+
+LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "attn_out", "ff_proj", "up_proj", "ff_out"]  # AGRPO's train.yaml
+
+
+def lora_parity(a):
+    """PEFT's LoRA on a folder, in float64, written from PEFT's definition: every nn.Linear whose
+    module path equals a target or ends with "." + target (PEFT's check_target_module_exists, so
+    "ff_out" also takes the head model.transformer.ff_out) computes
+    base(x) + lora_B(lora_A(dropout(x))) * scaling, scaling = lora_alpha / r, dropout p = 0.
+    A [r, in] is drawn as kaiming_uniform_(a=sqrt(5)) draws it, U(-1/sqrt(in), 1/sqrt(in)); B
+    [out, r] is random (PEFT starts it at zero, which would leave A's gradient zero). Writes
+    adapter_model.safetensors (PEFT's names, float32, the values the reference uses), inputs and
+    adapter_config.json (PEFT's keys), expected.safetensors with logits, loss and grad.<adapter name>."""
+    cfg, P = load(a.dir)
+    tokens, key_mask, targets, weights = draw_inputs(cfg, a.batch, a.seq, a.seed)
+    gen = torch.Generator().manual_seed(a.seed + 100)
+    scaling = a.alpha / a.r
+    AB = {}
+    for name, W in P.items():
+        mod = name[: -len(".weight")]
+        if name.endswith("wte.weight") or W.dim() != 2 or not any(mod == t or mod.endswith("." + t) for t in LORA_TARGETS):
+            continue
+        out, inn = W.shape
+        A = (torch.rand((a.r, inn), generator=gen, dtype=torch.float64) * 2 - 1) / math.sqrt(inn)
+        B = torch.randn((out, a.r), generator=gen, dtype=torch.float64) * 0.3
+        AB[mod] = (A.float().double().requires_grad_(True), B.float().double().requires_grad_(True))
+
+    def linear(m, x):
+        y = x @ P[m + ".weight"].t()
+        if m in AB:
+            A, B = AB[m]
+            y = y + ((x @ A.t()) @ B.t()) * scaling
+        return y
+
+    logits = forward(cfg, P, tokens, key_mask, linear)
+    loss = llada_ref.weighted_ce(logits, targets, weights)
+    loss.backward()
+    write_inputs(a.out, tokens, key_mask, targets, weights)
+    adapters, out = {}, {"logits": logits.detach().numpy().astype(np.float32), "loss": np.array([loss.item()], np.float32)}
+    for m, (A, B) in AB.items():
+        for ab, t in (("A", A), ("B", B)):
+            name = f"base_model.model.{m}.lora_{ab}.weight"
+            adapters[name] = t.detach().numpy().astype(np.float32)
+            out["grad." + name] = t.grad.numpy().astype(np.float32)
+    safetensors_io.write(os.path.join(a.out, "adapter_model.safetensors"), adapters, {"format": "pt"})
+    # adapter_config.json with the keys PEFT's LoraConfig.save_pretrained writes that bear on the math
+    peft = {"peft_type": "LORA", "task_type": None, "base_model_name_or_path": a.dir, "r": a.r, "lora_alpha": a.alpha,
+            "lora_dropout": 0.0, "target_modules": LORA_TARGETS, "bias": "none", "fan_in_fan_out": False,
+            "use_rslora": False, "use_dora": False, "modules_to_save": None, "layers_to_transform": None,
+            "rank_pattern": {}, "alpha_pattern": {}, "init_lora_weights": True, "inference_mode": True}
+    with open(os.path.join(a.out, "adapter_config.json"), "w") as f:
+        json.dump(peft, f, indent=2, sort_keys=True)
+        f.write("\n")
+    meta = {"format": "agrpo-go/v1-parity", "loss_f64": repr(loss.item()), "lora_r": str(a.r), "lora_alpha": repr(a.alpha)}
+    safetensors_io.write(os.path.join(a.out, "expected.safetensors"), out, meta)
+    print(f"lora: {a.out} r={a.r} alpha={a.alpha} adapted={len(AB)} loss={loss.item():.10g}")
 
 
 def selftest():
@@ -337,9 +401,17 @@ def main():
     p.add_argument("--batch", type=int, default=3)
     p.add_argument("--seq", type=int, default=13)
     p.add_argument("--seed", type=int, default=2)
+    lo = sub.add_parser("lora")
+    lo.add_argument("dir")
+    lo.add_argument("out")
+    lo.add_argument("--r", type=int, default=4)
+    lo.add_argument("--alpha", type=float, default=8.0)
+    lo.add_argument("--batch", type=int, default=3)
+    lo.add_argument("--seq", type=int, default=13)
+    lo.add_argument("--seed", type=int, default=2)
     a = ap.parse_args()
     torch.set_num_threads(1)
-    make(a) if a.cmd == "make" else parity(a)
+    {"make": make, "parity": parity, "lora": lora_parity}[a.cmd](a)
 
 
 if __name__ == "__main__":
