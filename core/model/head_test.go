@@ -10,12 +10,26 @@ import (
 
 // TestHeadChunks: the head in chunks of 5 rows (chunks that cut through sequences, the last one
 // short) gives Forward's logits bit for bit, and a backward chunk by chunk gives Backward's
-// gradients, up to the order in which the head's weight gradient adds the chunks.
+// gradients, up to the order in which the head's weight gradient adds the chunks; also with
+// LoRA adapters on every module, the head's included (its adapter then runs per chunk).
 func TestHeadChunks(t *testing.T) {
+	for _, lora := range []bool{false, true} {
+		testHeadChunks(t, lora)
+	}
+}
+
+func testHeadChunks(t *testing.T, lora bool) {
 	b := cpu.New()
 	cfg := tinyConfig()
 	const batch, seq, rows = 3, 12, 5
 	whole, chunked := randomModel(t, b, cfg, 4), randomModel(t, b, cfg, 4)
+	if lora {
+		attachTestLoRA(t, whole)
+		attachTestLoRA(t, chunked)
+		if whole.adapter(headModule) == nil {
+			t.Fatal("testLoRA does not adapt the head")
+		}
+	}
 	whole.AllocGrads()
 	chunked.AllocGrads()
 	chunked.ChunkBytes = 4 * cfg.VocabSize * rows
@@ -35,7 +49,7 @@ func TestHeadChunks(t *testing.T) {
 	}
 	for i := range want {
 		if got[i] != want[i] {
-			t.Fatalf("logit %d: %g in chunks, %g at once", i, got[i], want[i])
+			t.Fatalf("logit %d (LoRA %v): %g in chunks, %g at once", i, lora, got[i], want[i])
 		}
 	}
 
@@ -54,17 +68,17 @@ func TestHeadChunks(t *testing.T) {
 		chunked.HeadBackward(d, lo, hi)
 	}
 	chunked.BackwardHidden()
-	for i, g := range whole.Grads.List(cfg) {
-		gw, gc := make([]float32, g.Tensor.Len()), make([]float32, g.Tensor.Len())
-		b.Download(g.Tensor, gw)
-		b.Download(chunked.Grads.List(cfg)[i].Tensor, gc)
+	for i, g := range whole.Trainables() {
+		gw, gc := make([]float32, g.Grad.Len()), make([]float32, g.Grad.Len())
+		b.Download(g.Grad, gw)
+		b.Download(chunked.Trainables()[i].Grad, gc)
 		var num, den float64
 		for k := range gw {
 			num += float64(gc[k]-gw[k]) * float64(gc[k]-gw[k])
 			den += float64(gw[k]) * float64(gw[k])
 		}
 		if e := math.Sqrt(num / den); e > 1e-6 {
-			t.Errorf("%s: chunked gradient off by %.2g (relative L2)", g.Name, e)
+			t.Errorf("%s (LoRA %v): chunked gradient off by %.2g (relative L2)", g.Name, lora, e)
 		}
 	}
 }
