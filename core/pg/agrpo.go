@@ -265,7 +265,7 @@ type stepInputs struct {
 }
 
 func (a *AGRPO) inputs(t *sampler.Trajectories, draws []draw) stepInputs {
-	s, v, n := t.P+t.C, t.V, len(draws)
+	s, n := t.P+t.C, len(draws)
 	in := stepInputs{n: n, s: s, tokens: make([]int32, n*s), keyMask: make([]int32, n*s), targets: make([]int32, n*s),
 		selection: a.selects(t)}
 	rows := make([][]int32, n*s)
@@ -279,8 +279,8 @@ func (a *AGRPO) inputs(t *sampler.Trajectories, draws []draw) stepInputs {
 			in.targets[i*s+t.P+j] = t.Tokens[d.row*t.C+j]
 			if int(t.RevealStep[d.row*t.C+j]) == d.step {
 				rows[i*s+t.P+j] = allButMask
-				if t.Support != nil {
-					rows[i*s+t.P+j] = keptIDs(t.Support[(d.row*t.C+j)*v : (d.row*t.C+j+1)*v])
+				if sup := t.DrawSupport(d.row, d.step, j); sup != nil {
+					rows[i*s+t.P+j] = sup
 				}
 			}
 		}
@@ -288,24 +288,13 @@ func (a *AGRPO) inputs(t *sampler.Trajectories, draws []draw) stepInputs {
 			a.forLeftMasked(t, d, func(j int) {
 				rows[i*s+t.P+j] = allButMask
 				if sup := t.DrawSupport(d.row, d.step, j); sup != nil {
-					rows[i*s+t.P+j] = keptIDs(sup)
+					rows[i*s+t.P+j] = sup
 				}
 			})
 		}
 	}
 	in.support = core.EncodeSupport(rows)
 	return in
-}
-
-// keptIDs is the sparse form of a dense support record (0 inside, −Inf outside): its kept ids.
-func keptIDs(dense []float32) []int32 {
-	var ids []int32
-	for id, x := range dense {
-		if !math.IsInf(float64(x), -1) {
-			ids = append(ids, int32(id))
-		}
-	}
-	return ids
 }
 
 // forLeftMasked calls f with every position of d's block that d's step left masked.

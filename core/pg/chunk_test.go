@@ -131,3 +131,35 @@ func TestChunkedMatchesWhole(t *testing.T) {
 		}
 	}
 }
+
+// TestSupportRecordMemory: with a top-k cut the sampler records each step's draw supports as
+// kept ids on the host, so the device's per-vocabulary memory does not grow with the number of
+// steps (it kept a [steps, B, C, V] history before), and each recorded support holds at most
+// top_k ids.
+func TestSupportRecordMemory(t *testing.T) {
+	const topK = 7
+	peak := func(steps int) int64 {
+		cb := &backendtest.Counting{Backend: cpu.New(), Match: func(shape []int) bool { return shape[len(shape)-1] == chunkV }}
+		m := chunkModel(t, cb, 0)
+		c := chunkSampling(topK)
+		c.Steps = steps
+		r := chunkRollouts(t, m, 4, c)
+		tr := r.Traj
+		for row := 0; row < tr.B; row++ {
+			for k := 0; k < tr.StepsRun; k++ {
+				lo, hi := tr.StepBlock(k)
+				for j := lo; j < hi; j++ {
+					if n := len(tr.DrawSupport(row, k, j)); n > topK {
+						t.Fatalf("step %d row %d position %d: %d kept ids with top_k %d", k, row, j, n, topK)
+					}
+				}
+			}
+		}
+		return cb.Peak
+	}
+	few, many := peak(2), peak(6)
+	t.Logf("peak of the [..., V] tensors while sampling: %d bytes at 2 steps, %d at 6", few, many)
+	if many != few {
+		t.Errorf("the support record grows with the steps: peak %d bytes at 2 steps, %d at 6", few, many)
+	}
+}

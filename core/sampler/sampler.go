@@ -94,16 +94,15 @@ type Trajectories struct {
 	RevealStep []int32   // [B·C]: the step that revealed each token
 	LogP       []float32 // [B·C]: log-probability under the distribution drawn from (0 for filled EOS)
 	Entropy    []float32 // [B·C]: that distribution's entropy (0 for filled EOS)
-	// Support [B·C·V] is 0 inside the support each position drew from, −Inf outside; nil when
-	// top-k and top-p are off (greedy included), since the support is then every token but the
-	// mask: recording it would cost B·C·V floats, gigabytes at a real vocabulary.
-	Support []float32
-	// StepSupport [StepsRun·B·C·V] is Support as it stood after each step, which holds the
-	// support every position of the step's block drew from, revealed or left masked; nil when
-	// top-k and top-p are off, since the support is then every token but the mask.
-	StepSupport []float32
-	StepsRun    int   // steps actually taken (fewer than Config.Steps when every row stopped early)
-	RowSteps    []int // [B]: steps each row sampled (a stopped row's later tokens are EOS fill, not samples)
+	// drawn[k] holds, sparsely, the support every position of step k's block drew from at step
+	// k (revealed or left masked): the kept token ids, ascending, of position j of row r at
+	// [r·(hi−lo) + j−lo] for the block [lo, hi); nil for a position that did not draw. drawn is
+	// nil when top-k and top-p are off (greedy included), since the support is then every
+	// token but the mask. Dense, the record would be StepsRun·B·C·V floats: hundreds of
+	// gigabytes at a real vocabulary; kept ids are at most top_k per position.
+	drawn    [][][]int32
+	StepsRun int   // steps actually taken (fewer than Config.Steps when every row stopped early)
+	RowSteps []int // [B]: steps each row sampled (a stopped row's later tokens are EOS fill, not samples)
 }
 
 // cuts reports whether top-k or top-p remove tokens from the support at this temperature.
@@ -127,14 +126,41 @@ func (t *Trajectories) StateBefore(r, k int) []int32 {
 	return out
 }
 
-// DrawSupport is the support position j of row r drew from at step k (0 inside, −Inf outside),
-// or nil when no top-k/top-p cut was recorded and the support is every token but the mask.
-func (t *Trajectories) DrawSupport(r, k, j int) []float32 {
-	if t.StepSupport == nil {
+// DrawSupport is the support position j of row r drew from at step k, as its kept token ids in
+// ascending order (a position revealed at k drew its token from it), or nil when no top-k/top-p
+// cut was recorded and the support is every token but the mask. The caller must not modify it.
+func (t *Trajectories) DrawSupport(r, k, j int) []int32 {
+	if t.drawn == nil {
 		return nil
 	}
-	i := ((k*t.B+r)*t.C + j) * t.V
-	return t.StepSupport[i : i+t.V]
+	lo, hi := t.StepBlock(k)
+	if j < lo || j >= hi {
+		panic(fmt.Sprintf("sampler: position %d is outside step %d's block [%d, %d)", j, k, lo, hi))
+	}
+	return t.drawn[k][r*(hi-lo)+j-lo]
+}
+
+// recordDraws keeps, sparsely, the support of every position that drew at step k: those of its
+// block still masked before it (revealed at k, or still masked after it, per revealStep). dense
+// is the device's support record [B·C·V] after the step (0 inside, −Inf outside).
+func (t *Trajectories) recordDraws(k int, dense []float32, revealStep []int32) {
+	lo, hi := t.StepBlock(k)
+	step := make([][]int32, t.B*(hi-lo))
+	for r := 0; r < t.B; r++ {
+		for j := lo; j < hi; j++ {
+			if rs := revealStep[r*t.C+j]; rs != -1 && int(rs) != k {
+				continue
+			}
+			var ids []int32
+			for id, x := range dense[(r*t.C+j)*t.V : (r*t.C+j+1)*t.V] {
+				if !math.IsInf(float64(x), -1) {
+					ids = append(ids, int32(id))
+				}
+			}
+			step[r*(hi-lo)+j-lo] = ids
+		}
+	}
+	t.drawn = append(t.drawn, step)
 }
 
 // StepBlock is the semi-autoregressive block [lo, hi) of completion positions that step k
@@ -195,15 +221,14 @@ func Generate(m *model.Model, prompts []Prompt, cfg Config, onStep StepFunc) (*T
 		LogP: b.Alloc(core.F32, nb, c), Entropy: b.Alloc(core.F32, nb, c), Active: b.Alloc(core.I32, nb),
 	}
 	keyMaskT := b.Alloc(core.I32, nb, seq)
-	// Only a top-k/top-p cut makes a support worth recording, and then the support of every step
-	// is kept on the device too, for the exact likelihood of the positions a step left masked.
-	var history *core.Tensor
+	// Only a top-k/top-p cut makes a support worth recording: then every step's draws are read
+	// back and kept as kept ids (recordDraws), for the likelihood of the positions each step
+	// revealed or, exactly, left masked.
 	if cfg.cuts() {
 		st.Support = b.Alloc(core.F32, nb, c, v)
-		history = b.Alloc(core.F32, cfg.Steps, nb, c, v)
 	}
 	defer func() {
-		for _, x := range []*core.Tensor{st.Tokens, st.RevealStep, st.LogP, st.Entropy, st.Support, st.Active, keyMaskT, history} {
+		for _, x := range []*core.Tensor{st.Tokens, st.RevealStep, st.LogP, st.Entropy, st.Support, st.Active, keyMaskT} {
 			if x != nil {
 				b.Free(x)
 			}
@@ -213,11 +238,11 @@ func Generate(m *model.Model, prompts []Prompt, cfg Config, onStep StepFunc) (*T
 	b.UploadInt(st.RevealStep, steps)
 	b.UploadInt(st.Active, active)
 	b.UploadInt(keyMaskT, keyMask)
-	t.denoise(m, st, keyMaskT, history, active, tok, onStep)
+	t.denoise(m, st, keyMaskT, active, tok, onStep)
 	if err := b.Sync(); err != nil {
 		return nil, fmt.Errorf("sampler: %w", err)
 	}
-	t.readBack(b, st, history, tok)
+	t.readBack(b, st, tok)
 	if err := t.faults(); err != nil {
 		return nil, err
 	}
@@ -274,9 +299,13 @@ func layOut(mc model.Config, prompts []Prompt, cfg Config) (t *Trajectories, tok
 // denoise runs the schedule on the device state st: per block, its steps of forward pass and
 // unmasking, after the first block stopping rows that have finished. It sets StepsRun and
 // RowSteps; tok is scratch for onStep.
-func (t *Trajectories) denoise(m *model.Model, st core.UnmaskState, keyMask, history *core.Tensor, active, tok []int32, onStep StepFunc) {
+func (t *Trajectories) denoise(m *model.Model, st core.UnmaskState, keyMask *core.Tensor, active, tok []int32, onStep StepFunc) {
 	b, cfg, p := m.B, t.Config, t.P
-	var logp []float32
+	var logp, dense []float32
+	var revealStep []int32
+	if st.Support != nil {
+		dense, revealStep = make([]float32, t.B*t.C*t.V), make([]int32, t.B*t.C)
+	}
 	if onStep != nil {
 		logp = make([]float32, t.B*t.C)
 		onStep(-1, tok, logp)
@@ -315,8 +344,10 @@ func (t *Trajectories) denoise(m *model.Model, st core.UnmaskState, keyMask, his
 					Remasking: cfg.Remasking, Confidence: cfg.Confidence, Seed: cfg.Seed, MaskID: t.MaskID, RowOffset: cfg.RowOffset + lo,
 				})
 			}
-			if history != nil {
-				b.Copy(history.Rows(step, step+1), st.Support)
+			if st.Support != nil {
+				b.Download(st.Support, dense)
+				b.DownloadInt(st.RevealStep, revealStep)
+				t.recordDraws(step, dense, revealStep)
 			}
 			step++
 			if onStep != nil {
@@ -337,8 +368,8 @@ func (t *Trajectories) denoise(m *model.Model, st core.UnmaskState, keyMask, his
 }
 
 // readBack downloads the sampled completions and their records into t; tok is scratch.
-func (t *Trajectories) readBack(b core.Backend, st core.UnmaskState, history *core.Tensor, tok []int32) {
-	nb, c, v, p, seq := t.B, t.C, t.V, t.P, t.P+t.C
+func (t *Trajectories) readBack(b core.Backend, st core.UnmaskState, tok []int32) {
+	nb, c, p, seq := t.B, t.C, t.P, t.P+t.C
 	b.DownloadInt(st.Tokens, tok)
 	t.Tokens = make([]int32, nb*c)
 	for r := 0; r < nb; r++ {
@@ -349,14 +380,6 @@ func (t *Trajectories) readBack(b core.Backend, st core.UnmaskState, history *co
 	b.DownloadInt(st.RevealStep, t.RevealStep)
 	b.Download(st.LogP, t.LogP)
 	b.Download(st.Entropy, t.Entropy)
-	if st.Support != nil {
-		t.Support = make([]float32, nb*c*v)
-		b.Download(st.Support, t.Support)
-	}
-	if history != nil {
-		t.StepSupport = make([]float32, t.StepsRun*nb*c*v)
-		b.Download(history.Rows(0, t.StepsRun), t.StepSupport)
-	}
 }
 
 // ErrNonFinite marks logits that are not finite (a model with NaN or Inf weights, or one that
