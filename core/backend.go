@@ -233,7 +233,7 @@ type UnmaskState struct {
 	RevealStep *Tensor // [B, C] I32: the step that revealed each completion token, −1 before
 	LogP       *Tensor // [B, C] F32: the revealed token's log-probability under the distribution drawn from
 	Entropy    *Tensor // [B, C] F32: that distribution's entropy
-	Support    *Tensor // [B, C, V] F32 or nil: the top-k/top-p support drawn from (0 in, −Inf out)
+	Support    *Tensor // [B, BlockLen, V] F32 or nil: the step's top-k/top-p supports drawn from (0 in, −Inf out), position BlockStart+i of row r at r·BlockLen+i
 	Active     *Tensor // [B] I32: 1 for rows still being sampled; other rows are left alone
 }
 
@@ -249,7 +249,9 @@ type UnmaskState struct {
 // Scores: LowConfidence uses the token's confidence (Confidence: by default the recorded
 // log-probability), LowEntropy the negated entropy, RandomOrder core.Uniform(Seed,
 // StreamRemask, Step, (RowOffset + row)·C + position, 0). Every drawn position's support is written to
-// Support, kept or not, so that the likelihood of the positions left masked can be rebuilt.
+// Support, kept or not, so that the likelihood of the positions left masked can be rebuilt; it
+// holds the block's positions only (a step draws nowhere else), so it is B × BlockLen × V, not
+// B × C × V.
 //
 // A position whose tempered logits are not all finite (NaN or ±Inf at any id, an overflow of
 // logits/T included) has no distribution: it draws MaskID with NaN log-probability and entropy

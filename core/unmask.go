@@ -29,7 +29,7 @@ func (s UnmaskState) Check(logits *Tensor, p UnmaskParams) error {
 		{"log-probabilities", s.LogP, F32, [3]int{nb, c}, 2},
 		{"entropies", s.Entropy, F32, [3]int{nb, c}, 2},
 		{"active rows", s.Active, I32, [3]int{nb}, 1},
-		{"support", s.Support, F32, [3]int{nb, c, v}, 3},
+		{"support", s.Support, F32, [3]int{nb, p.BlockEnd - p.BlockStart, v}, 3},
 	} {
 		if e.t == nil && e.name == "support" { // optional: only with top-k/top-p
 			continue

@@ -21,7 +21,7 @@ func TestUnmaskCheck(t *testing.T) {
 		t.Fatalf("valid state refused: %v", err)
 	}
 	withSupport := state()
-	withSupport.Support = f32(nb, c, v)
+	withSupport.Support = f32(nb, c-1, v) // the block [1, c)
 	if err := withSupport.Check(logits, p); err != nil {
 		t.Fatalf("valid state with a support refused: %v", err)
 	}
@@ -35,7 +35,8 @@ func TestUnmaskCheck(t *testing.T) {
 		{"log-probabilities as I32", "log-probabilities", func(s *UnmaskState, _ *UnmaskParams, _ **Tensor) { s.LogP = i32(nb, c) }},
 		{"entropies flat", "entropies", func(s *UnmaskState, _ *UnmaskParams, _ **Tensor) { s.Entropy = f32(nb * c) }},
 		{"active rows [B+1]", "active rows", func(s *UnmaskState, _ *UnmaskParams, _ **Tensor) { s.Active = i32(nb + 1) }},
-		{"support [B, C, V-1]", "support", func(s *UnmaskState, _ *UnmaskParams, _ **Tensor) { s.Support = f32(nb, c, v-1) }},
+		{"support [B, block, V-1]", "support", func(s *UnmaskState, _ *UnmaskParams, _ **Tensor) { s.Support = f32(nb, c-1, v-1) }},
+		{"support [B, C, V] (the whole completion)", "support", func(s *UnmaskState, _ *UnmaskParams, _ **Tensor) { s.Support = f32(nb, c, v) }},
 		{"empty block", "block", func(_ *UnmaskState, p *UnmaskParams, _ **Tensor) { p.BlockStart = p.BlockEnd }},
 		{"block past the completion", "block", func(_ *UnmaskState, p *UnmaskParams, _ **Tensor) { p.BlockEnd = c + 1 }},
 		{"mask id = V", "mask id", func(_ *UnmaskState, p *UnmaskParams, _ **Tensor) { p.MaskID = v }},

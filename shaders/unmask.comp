@@ -464,7 +464,7 @@ void reveal(uint item) {
         uint base = (row * p.seq + p.promptLen + j) * p.v;
         for (uint i = t; i < p.v; i += LANES) {
             bool keep = cut ? inSupport(i, z(base, i), r.kthKey, r.pKey, r.pId) : i != p.maskID;
-            support[ci * p.v + i] = keep ? 0.0 : negInf();
+            support[item * p.v + i] = keep ? 0.0 : negInf(); // [rows, blockLen, v]: item = row·blockLen + jb
         }
     }
 }

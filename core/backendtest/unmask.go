@@ -139,11 +139,12 @@ func (s *suite) checkUnmaskLogits(name string, p core.UnmaskParams, nb, seq, c, 
 	active := []int32{1, 1, 0}
 	st := core.UnmaskState{Tokens: s.ints(tok, nb, seq), RevealStep: s.ints(steps, nb, c),
 		LogP: s.b.Alloc(core.F32, nb, c), Entropy: s.b.Alloc(core.F32, nb, c),
-		Support: s.b.Alloc(core.F32, nb, c, v), Active: s.ints(active, nb)}
+		Support: s.b.Alloc(core.F32, nb, p.BlockEnd-p.BlockStart, v), Active: s.ints(active, nb)}
 	s.b.UnmaskStep(st, logits, p)
 
 	wantTok, wantStep := append([]int32(nil), tok...), append([]int32(nil), steps...)
-	wantLP, wantEnt, wantSup := make([]float64, nb*c), make([]float64, nb*c), make([]float64, nb*c*v)
+	bl := p.BlockEnd - p.BlockStart // the support holds the block's positions
+	wantLP, wantEnt, wantSup := make([]float64, nb*c), make([]float64, nb*c), make([]float64, nb*bl*v)
 	for r := 0; r < nb; r++ {
 		if active[r] == 0 {
 			continue
@@ -224,7 +225,7 @@ func (s *suite) checkUnmaskLogits(name string, p core.UnmaskParams, nb, seq, c, 
 		for _, cd := range cands {
 			for k, in := range cd.keep {
 				if !in {
-					wantSup[(r*c+cd.j)*v+k] = math.Inf(-1)
+					wantSup[(r*bl+cd.j-p.BlockStart)*v+k] = math.Inf(-1)
 				}
 			}
 		}

@@ -71,7 +71,8 @@ func (t *unmaskBody) run(w, lo, hi int) {
 			}
 			cands = append(cands, candidate{j: j, y: y, logp: logp, entropy: h, score: score})
 			if support != nil {
-				copy(support[(row*c+j)*v:(row*c+j+1)*v], d.support)
+				i := row*(p.BlockEnd-p.BlockStart) + j - p.BlockStart // Support holds the block's positions
+				copy(support[i*v:(i+1)*v], d.support)
 			}
 		}
 		// Best scores first; among equal scores the lower position first.

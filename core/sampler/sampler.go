@@ -142,7 +142,8 @@ func (t *Trajectories) DrawSupport(r, k, j int) []int32 {
 
 // recordDraws keeps, sparsely, the support of every position that drew at step k: those of its
 // block still masked before it (revealed at k, or still masked after it, per revealStep). dense
-// is the device's support record [B·C·V] after the step (0 inside, −Inf outside).
+// is the step's support record [B·BlockLength·V] of the block's positions (0 inside, −Inf
+// outside).
 func (t *Trajectories) recordDraws(k int, dense []float32, revealStep []int32) {
 	lo, hi := t.StepBlock(k)
 	step := make([][]int32, t.B*(hi-lo))
@@ -152,12 +153,13 @@ func (t *Trajectories) recordDraws(k int, dense []float32, revealStep []int32) {
 				continue
 			}
 			var ids []int32
-			for id, x := range dense[(r*t.C+j)*t.V : (r*t.C+j+1)*t.V] {
+			i := r*(hi-lo) + j - lo
+			for id, x := range dense[i*t.V : (i+1)*t.V] {
 				if !math.IsInf(float64(x), -1) {
 					ids = append(ids, int32(id))
 				}
 			}
-			step[r*(hi-lo)+j-lo] = ids
+			step[i] = ids
 		}
 	}
 	t.drawn = append(t.drawn, step)
@@ -225,7 +227,7 @@ func Generate(m *model.Model, prompts []Prompt, cfg Config, onStep StepFunc) (*T
 	// back and kept as kept ids (recordDraws), for the likelihood of the positions each step
 	// revealed or, exactly, left masked.
 	if cfg.cuts() {
-		st.Support = b.Alloc(core.F32, nb, c, v)
+		st.Support = b.Alloc(core.F32, nb, cfg.BlockLength, v) // a step draws in its block only
 	}
 	defer func() {
 		for _, x := range []*core.Tensor{st.Tokens, st.RevealStep, st.LogP, st.Entropy, st.Support, st.Active, keyMaskT} {
@@ -304,7 +306,7 @@ func (t *Trajectories) denoise(m *model.Model, st core.UnmaskState, keyMask *cor
 	var logp, dense []float32
 	var revealStep []int32
 	if st.Support != nil {
-		dense, revealStep = make([]float32, t.B*t.C*t.V), make([]int32, t.B*t.C)
+		dense, revealStep = make([]float32, st.Support.Len()), make([]int32, t.B*t.C)
 	}
 	if onStep != nil {
 		logp = make([]float32, t.B*t.C)

@@ -75,5 +75,5 @@ func (b *Backend) UnmaskStep(s core.UnmaskState, logits *core.Tensor, p core.Unm
 		vk.Write(rb), vk.Read(xb), vk.Read(ab), vk.Read(tb), vk.Read(sb), vk.Read(lb), vk.Read(eb), b.unused())
 	unmaskShader.dispatch(b, unmaskSpec{Op: unmaskReveal, WG: wg, Lanes: lanes}, "unmask reveal", groups, pc,
 		vk.Read(rb), vk.Read(xb), vk.Read(ab), vk.Write(tb), vk.Write(sb), vk.Write(lb), vk.Write(eb),
-		b.optional("unmask support", s.Support, nb*c*v, true))
+		b.optional("unmask support", s.Support, items*v, true))
 }

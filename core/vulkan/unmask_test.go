@@ -109,9 +109,6 @@ func TestUnmaskMatchesCPU(t *testing.T) {
 		mk := func(b core.Backend) side {
 			st := core.UnmaskState{Tokens: b.Alloc(core.I32, nb, seq), RevealStep: b.Alloc(core.I32, nb, c),
 				LogP: b.Alloc(core.F32, nb, c), Entropy: b.Alloc(core.F32, nb, c), Active: b.Alloc(core.I32, nb)}
-			if !cf.noSupport {
-				st.Support = b.Alloc(core.F32, nb, c, v)
-			}
 			b.UploadInt(st.Tokens, tok)
 			b.UploadInt(st.RevealStep, steps)
 			b.UploadInt(st.Active, active)
@@ -124,7 +121,13 @@ func TestUnmaskMatchesCPU(t *testing.T) {
 			p := core.UnmaskParams{PromptLen: promptLen, BlockStart: 0, BlockEnd: c - step, Reveal: cf.reveal,
 				Step: 10*ci + step, Temperature: cf.temp, TopK: cf.topK, TopP: cf.topP, Remasking: cf.rm,
 				Confidence: cf.conf, Seed: uint32(ci), MaskID: maskID}
-			for _, sd := range sides {
+			bl := p.BlockEnd - p.BlockStart
+			for k := range sides {
+				sd := &sides[k]
+				if !cf.noSupport { // the step's block's supports, zeroed on both sides
+					sd.st.Support = sd.b.Alloc(core.F32, nb, bl, v)
+					sd.b.Fill(sd.st.Support, 0)
+				}
 				sd.b.UnmaskStep(sd.st, sd.lg, p)
 			}
 			at := fmt.Sprintf("%s, step %d", name, step)
@@ -138,8 +141,9 @@ func TestUnmaskMatchesCPU(t *testing.T) {
 				sd.b.Download(sd.st.LogP, floats[k][0])
 				sd.b.Download(sd.st.Entropy, floats[k][1])
 				if !cf.noSupport {
-					floats[k][2] = make([]float32, nb*c*v)
+					floats[k][2] = make([]float32, nb*bl*v)
 					sd.b.Download(sd.st.Support, floats[k][2])
+					sd.b.Free(sd.st.Support)
 				}
 			}
 			for w, what := range []string{"tokens", "reveal steps"} {
@@ -150,7 +154,7 @@ func TestUnmaskMatchesCPU(t *testing.T) {
 			}
 			for i, x := range floats[0][2] {
 				if x != floats[1][2][i] {
-					t.Fatalf("%s: support[%d] (row %d, position %d, id %d) is %g, cpu %g", at, i, i/(c*v), i/v%c, i%v, x, floats[1][2][i])
+					t.Fatalf("%s: support[%d] (row %d, position %d, id %d) is %g, cpu %g", at, i, i/(bl*v), i/v%bl, i%v, x, floats[1][2][i])
 				}
 			}
 			for w, what := range []string{"logp", "entropy"} {
@@ -164,9 +168,6 @@ func TestUnmaskMatchesCPU(t *testing.T) {
 		for _, sd := range sides {
 			for _, x := range []*core.Tensor{sd.st.Tokens, sd.st.RevealStep, sd.st.LogP, sd.st.Entropy, sd.st.Active, sd.lg} {
 				sd.b.Free(x)
-			}
-			if sd.st.Support != nil {
-				sd.b.Free(sd.st.Support)
 			}
 		}
 	}
