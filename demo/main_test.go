@@ -338,32 +338,15 @@ func TestMain(m *testing.M) {
 // while the step finishes ends the process at once, by the signal.
 func TestInterrupt(t *testing.T) {
 	for _, twice := range []bool{false, true} {
-		dir := t.TempDir()
-		cfg := filepath.Join(dir, "slow.toml")
-		os.WriteFile(cfg, []byte("[run]\nname = \"slow\"\nout_dir = \""+dir+"\"\ndevice = \"cpu\"\n[task]\nname = \"arithmetic\"\n"+
-			"[train]\nsteps = 100000\nbatch_size = 256\nlog_every = 1\n"), 0o644)
+		dir, cfg := slowRun(t)
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
 		cmd.Env = append(os.Environ(), "DEMO_ARGS=train -config "+cfg)
-		stderr, err := cmd.StderrPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		var log strings.Builder
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			line := sc.Text()
-			log.WriteString(line + "\n")
-			switch {
-			case strings.HasPrefix(line, "step 1/"):
-				cmd.Process.Signal(os.Interrupt)
-			case twice && strings.HasPrefix(line, "interrupt: saving"):
+		log := signalOnLines(t, cmd, func(line string) {
+			if strings.HasPrefix(line, "step 1/") || twice && strings.HasPrefix(line, "interrupt: saving") {
 				cmd.Process.Signal(os.Interrupt)
 			}
-		}
-		err = cmd.Wait()
+		})
+		err := cmd.Wait()
 		ws := cmd.ProcessState.Sys().(syscall.WaitStatus)
 		if twice {
 			if !ws.Signaled() || ws.Signal() != syscall.SIGINT {
@@ -378,6 +361,35 @@ func TestInterrupt(t *testing.T) {
 			t.Errorf("no checkpoint after Ctrl-C: %v", err)
 		}
 	}
+}
+
+// slowRun writes the config of a long SFT run in a new folder: dir, and the config's path.
+func slowRun(t *testing.T) (dir, cfg string) {
+	dir = t.TempDir()
+	cfg = filepath.Join(dir, "slow.toml")
+	os.WriteFile(cfg, []byte("[run]\nname = \"slow\"\nout_dir = \""+dir+"\"\ndevice = \"cpu\"\n[task]\nname = \"arithmetic\"\n"+
+		"[train]\nsteps = 100000\nbatch_size = 256\nlog_every = 1\n"), 0o644)
+	return dir, cfg
+}
+
+// signalOnLines starts cmd, hands every line it writes on stderr to onLine (which may signal
+// it) until stderr closes, and returns those lines; the caller waits for cmd.
+func signalOnLines(t *testing.T, cmd *exec.Cmd, onLine func(line string)) *strings.Builder {
+	t.Helper()
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var log strings.Builder
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() {
+		log.WriteString(sc.Text() + "\n")
+		onLine(sc.Text())
+	}
+	return &log
 }
 
 // fullWriter fails every write, as stdout redirected to /dev/full does.

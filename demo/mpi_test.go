@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -141,28 +140,14 @@ func TestTrainMPIInterrupt(t *testing.T) {
 		{os.Interrupt, []string{"OMPI_MCA_odls_base_sigkill_timeout=10"}},
 		{syscall.SIGUSR1, nil},
 	} {
-		dir := t.TempDir()
-		cfg := filepath.Join(dir, "slow.toml")
-		os.WriteFile(cfg, []byte("[run]\nname = \"slow\"\nout_dir = \""+dir+"\"\ndevice = \"cpu\"\n[task]\nname = \"arithmetic\"\n"+
-			"[train]\nsteps = 100000\nbatch_size = 256\nlog_every = 1\n"), 0o644)
+		dir, cfg := slowRun(t)
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 		cmd := disttest.Command(ctx, t, 2, "", "demo", append([]string{"DEMO_ARGS=train -config " + cfg, "GOMAXPROCS=1"}, c.env...)...)
-		stderr, err := cmd.StderrPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		var log strings.Builder
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			line := sc.Text()
-			log.WriteString(line + "\n")
+		log := signalOnLines(t, cmd, func(line string) {
 			if strings.HasPrefix(line, "step 1/") {
 				cmd.Process.Signal(c.sig)
 			}
-		}
+		})
 		cmd.Wait()
 		cancel()
 		var step int

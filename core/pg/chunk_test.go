@@ -1,7 +1,6 @@
 package pg
 
 import (
-	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -26,20 +25,7 @@ func chunkModel(t *testing.T, b core.Backend, chunkRows int) *model.Model {
 	t.Helper()
 	cfg := model.Config{VocabSize: chunkV, DModel: 16, Layers: 1, Heads: 2, MLPHidden: 24, MaxSeqLen: chunkSeq,
 		RopeTheta: 10000, NormEps: 1e-5, MaskID: chunkMask, EOSID: 0, PadID: 0}
-	p := model.NewParams(b, cfg)
-	rng := rand.New(rand.NewPCG(7, 7))
-	for _, n := range p.List(cfg) {
-		v := make([]float32, n.Tensor.Len())
-		for i := range v {
-			if n.Tensor.Rank() == 1 {
-				v[i] = float32(1 + 0.3*rng.NormFloat64())
-			} else {
-				v[i] = float32(rng.NormFloat64() / math.Sqrt(float64(n.Tensor.Dim(1))) * 2)
-			}
-		}
-		b.Upload(n.Tensor, v)
-	}
-	m := model.New(b, cfg, p)
+	m := randomModel(b, cfg, rand.New(rand.NewPCG(7, 7)), 2)
 	m.ChunkBytes = 4 * chunkV * chunkRows
 	m.AllocGrads()
 	return m

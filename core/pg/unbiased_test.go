@@ -33,23 +33,27 @@ func toyModel(t *testing.T) *model.Model {
 	t.Helper()
 	cfg := model.Config{VocabSize: toyV, DModel: 8, Layers: 1, Heads: 2, MLPHidden: 8, MaxSeqLen: 4,
 		RopeTheta: 10000, NormEps: 1e-5, MaskID: toyMask, EOSID: 0, PadID: 0}
-	b := cpu.New()
+	m := randomModel(cpu.New(), cfg, rand.New(rand.NewPCG(42, 1)), 1.5)
+	m.AllocGrads()
+	return m
+}
+
+// randomModel is a model of cfg on b with random weights from rng: norms near 1, matrices of
+// standard deviation scale/√(input width).
+func randomModel(b core.Backend, cfg model.Config, rng *rand.Rand, scale float64) *model.Model {
 	p := model.NewParams(b, cfg)
-	rng := rand.New(rand.NewPCG(42, 1))
 	for _, n := range p.List(cfg) {
 		v := make([]float32, n.Tensor.Len())
 		for i := range v {
 			if n.Tensor.Rank() == 1 {
 				v[i] = float32(1 + 0.3*rng.NormFloat64())
 			} else {
-				v[i] = float32(rng.NormFloat64() / math.Sqrt(float64(n.Tensor.Dim(1))) * 1.5)
+				v[i] = float32(rng.NormFloat64() / math.Sqrt(float64(n.Tensor.Dim(1))) * scale)
 			}
 		}
 		b.Upload(n.Tensor, v)
 	}
-	m := model.New(b, cfg, p)
-	m.AllocGrads()
-	return m
+	return model.New(b, cfg, p)
 }
 
 // toyReward is a fixed arbitrary reward of the 27 completions.
