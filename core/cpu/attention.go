@@ -31,12 +31,9 @@ func (b *Backend) Attention(out, lse, q, k, v, keyMask *core.Tensor, heads int) 
 		panic("cpu: " + err.Error())
 	}
 	nb, seq, dm, hd := d.Batch, d.Seq, d.Model, d.HeadDim
-	body := &b.ops.attn
-	*body = attentionBody{qs: f32(q), ks: f32(k), vs: f32(v), os: f32(out), ls: f32(lse), km: i32(keyMask),
+	parallel(b, nb*heads, 1, attentionBody{qs: f32(q), ks: f32(k), vs: f32(v), os: f32(out), ls: f32(lse), km: i32(keyMask),
 		scratch: b.chunkF, sums: b.chunkF2, seq: seq, dm: dm, kdm: d.KVModel, group: d.Group(), hd: hd, heads: heads, tile: b.attnTiles(),
-		scale: float32(1 / math.Sqrt(float64(hd)))}
-	b.parallel(nb*heads, 1, body)
-	*body = attentionBody{}
+		scale: float32(1 / math.Sqrt(float64(hd)))})
 }
 
 type attentionBody struct {
@@ -125,13 +122,10 @@ func (b *Backend) AttentionBackward(dq, dk, dv, dOut, q, k, v, out, lse, keyMask
 		panic("cpu: " + err.Error())
 	}
 	nb, seq, dm, hd := d.Batch, d.Seq, d.Model, d.HeadDim
-	body := &b.ops.attnBw
-	*body = attentionBwBody{qs: f32(q), ks: f32(k), vs: f32(v), os: f32(out), ls: f32(lse), km: i32(keyMask),
+	parallel(b, nb*d.KVHeads, 1, attentionBwBody{qs: f32(q), ks: f32(k), vs: f32(v), os: f32(out), ls: f32(lse), km: i32(keyMask),
 		dqs: f32(dq), dks: f32(dk), dvs: f32(dv), dos: f32(dOut), scratch: b.chunkF, scratch2: b.chunkF2,
 		seq: seq, dm: dm, kdm: d.KVModel, group: d.Group(), hd: hd, heads: heads, tile: b.attnTiles(),
-		scale: float32(1 / math.Sqrt(float64(hd)))}
-	b.parallel(nb*d.KVHeads, 1, body)
-	*body = attentionBwBody{}
+		scale: float32(1 / math.Sqrt(float64(hd)))})
 }
 
 type attentionBwBody struct {
