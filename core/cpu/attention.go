@@ -1,6 +1,7 @@
 package cpu
 
 import (
+	"iter"
 	"math"
 
 	"github.com/dllmrl/agrpo/core"
@@ -57,15 +58,13 @@ func (t *attentionBody) run(w, lo, hi int) {
 		base, kbase := bi*seq*dm+h*hd, bi*seq*kdm+(h/t.group)*hd
 		mask := km[bi*seq : (bi+1)*seq]
 		lrow := ls[(bi*heads+h)*seq : (bi*heads+h+1)*seq]
-		for q0 := 0; q0 < seq; q0 += tq {
-			nq := min(tq, seq-q0)
+		for q0, nq := range tiles(seq, tq) {
 			mx, sum := lrow[q0:q0+nq], sums[:nq] // mx holds the running max until the end
 			for i := range nq {
 				mx[i], sum[i] = neg, 0
 			}
 			qb, ob := base+q0*dm, base+q0*dm
-			for k0 := 0; k0 < seq; k0 += tk {
-				nk := min(tk, seq-k0)
+			for k0, nk := range tiles(seq, tk) {
 				kb := kbase + k0*kdm
 				gemm.SgemmSerial(false, true, nq, nk, hd, scale, qs[qb:], dm, ks[kb:], kdm, 0, s, nk)
 				for i := range nq {
@@ -154,8 +153,7 @@ func (t *attentionBwBody) run(w, lo, hi int) {
 		for h := kh * group; h < (kh+1)*group; h++ {
 			base := bi*seq*dm + h*hd
 			lrow := ls[(bi*heads+h)*seq : (bi*heads+h+1)*seq]
-			for q0 := 0; q0 < seq; q0 += tq {
-				nq := min(tq, seq-q0)
+			for q0, nq := range tiles(seq, tq) {
 				qb := base + q0*dm
 				for i := range nq {
 					var d float32
@@ -164,8 +162,7 @@ func (t *attentionBwBody) run(w, lo, hi int) {
 					}
 					di[i] = d
 				}
-				for k0 := 0; k0 < seq; k0 += tk {
-					nk := min(tk, seq-k0)
+				for k0, nk := range tiles(seq, tk) {
 					kb := kbase + k0*kdm
 					gemm.SgemmSerial(false, true, nq, nk, hd, scale, qs[qb:], dm, ks[kb:], kdm, 0, p, nk)
 					for i := range nq {
@@ -195,6 +192,18 @@ func (t *attentionBwBody) run(w, lo, hi int) {
 					gemm.SgemmSerial(true, false, nk, hd, nq, scale, dp, nk, qs[qb:], dm, betaK, dks[kb:], kdm)
 					gemm.SgemmSerial(true, false, nk, hd, nq, 1, p, nk, dos[qb:], dm, betaK, dvs[kb:], kdm)
 				}
+			}
+		}
+	}
+}
+
+// tiles yields the tiles of [0, n) of length t, the last one shorter if t does not divide n, as
+// start and length.
+func tiles(n, t int) iter.Seq2[int, int] {
+	return func(yield func(start, length int) bool) {
+		for s := 0; s < n; s += t {
+			if !yield(s, min(t, n-s)) {
+				return
 			}
 		}
 	}
