@@ -49,7 +49,7 @@ func opCases(be *cpu.Backend, nb, seq int) []opCase {
 	kappa, rule := f(n), ints(3, n)
 	sel := core.SelectionParams{InvTemp: 1, Tol: 1e-3}
 	q, k, vv, att, dq, dk, dv := f(nb, seq, d), f(nb, seq, d), f(nb, seq, d), f(nb, seq, d), f(nb, seq, d), f(nb, seq, d), f(nb, seq, d)
-	lse, keyMask := f(nb, heads, seq), ints(1<<30, nb, seq)
+	lse, keyMask := f(nb, heads, seq), be.Alloc(core.I32, nb, seq)
 	be.UploadInt(keyMask, ones(n))
 	param, grad, m1, m2 := f(d, hidden), f(d, hidden), f(d, hidden), f(d, hidden)
 	adam := core.AdamHyper{LR: 1e-4, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8}
@@ -66,7 +66,7 @@ func opCases(be *cpu.Backend, nb, seq int) []opCase {
 	}
 	st := core.UnmaskState{Tokens: be.Alloc(core.I32, nb, seq), RevealStep: be.Alloc(core.I32, nb, c),
 		LogP: be.Alloc(core.F32, nb, c), Entropy: be.Alloc(core.F32, nb, c),
-		Support: be.Alloc(core.F32, nb, c, v), Active: ints(1<<30, nb)}
+		Support: be.Alloc(core.F32, nb, c, v), Active: be.Alloc(core.I32, nb)}
 	be.UploadInt(st.Active, ones(nb))
 	dOut, logits3 := y.Reshape(nb, seq, d), logits.Reshape(nb, seq, v)
 	unmask := core.UnmaskParams{PromptLen: prompt, BlockStart: 0, BlockEnd: c, Reveal: 4, Step: 1,
