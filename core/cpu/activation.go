@@ -8,10 +8,7 @@ import (
 // SwiGLU writes out = silu(gate)·up, vectorised over chunks.
 func (b *Backend) SwiGLU(out, gate, up *core.Tensor) {
 	mustSameLen("swiglu", out, gate, up)
-	body := &b.ops.swiglu
-	*body = swigluBody{o: f32(out), g: f32(gate), u: f32(up)}
-	b.parallel(len(body.o), 4096, body)
-	*body = swigluBody{}
+	parallel(b, out.Len(), 4096, swigluBody{o: f32(out), g: f32(gate), u: f32(up)})
 }
 
 type swigluBody struct{ o, g, u []float32 }
@@ -23,10 +20,7 @@ func (t *swigluBody) run(_, lo, hi int) {
 // SwiGLUBackward: d silu(g)/dg = σ(g)·(1 + g·(1 − σ(g))).
 func (b *Backend) SwiGLUBackward(dGate, dUp, dOut, gate, up *core.Tensor) {
 	mustSameLen("swiglu backward", dGate, dUp, dOut, gate, up)
-	body := &b.ops.swigluBw
-	*body = swigluBwBody{dg: f32(dGate), du: f32(dUp), d: f32(dOut), g: f32(gate), u: f32(up)}
-	b.parallel(len(body.d), 4096, body)
-	*body = swigluBwBody{}
+	parallel(b, dOut.Len(), 4096, swigluBwBody{dg: f32(dGate), du: f32(dUp), d: f32(dOut), g: f32(gate), u: f32(up)})
 }
 
 type swigluBwBody struct{ dg, du, d, g, u []float32 }

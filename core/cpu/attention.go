@@ -1,6 +1,7 @@
 package cpu
 
 import (
+	"iter"
 	"math"
 
 	"github.com/dllmrl/agrpo/core"
@@ -31,12 +32,9 @@ func (b *Backend) Attention(out, lse, q, k, v, keyMask *core.Tensor, heads int) 
 		panic("cpu: " + err.Error())
 	}
 	nb, seq, dm, hd := d.Batch, d.Seq, d.Model, d.HeadDim
-	body := &b.ops.attn
-	*body = attentionBody{qs: f32(q), ks: f32(k), vs: f32(v), os: f32(out), ls: f32(lse), km: i32(keyMask),
+	parallel(b, nb*heads, 1, attentionBody{qs: f32(q), ks: f32(k), vs: f32(v), os: f32(out), ls: f32(lse), km: i32(keyMask),
 		scratch: b.chunkF, sums: b.chunkF2, seq: seq, dm: dm, kdm: d.KVModel, group: d.Group(), hd: hd, heads: heads, tile: b.attnTiles(),
-		scale: float32(1 / math.Sqrt(float64(hd)))}
-	b.parallel(nb*heads, 1, body)
-	*body = attentionBody{}
+		scale: float32(1 / math.Sqrt(float64(hd)))})
 }
 
 type attentionBody struct {
@@ -60,15 +58,13 @@ func (t *attentionBody) run(w, lo, hi int) {
 		base, kbase := bi*seq*dm+h*hd, bi*seq*kdm+(h/t.group)*hd
 		mask := km[bi*seq : (bi+1)*seq]
 		lrow := ls[(bi*heads+h)*seq : (bi*heads+h+1)*seq]
-		for q0 := 0; q0 < seq; q0 += tq {
-			nq := min(tq, seq-q0)
+		for q0, nq := range tiles(seq, tq) {
 			mx, sum := lrow[q0:q0+nq], sums[:nq] // mx holds the running max until the end
 			for i := range nq {
 				mx[i], sum[i] = neg, 0
 			}
 			qb, ob := base+q0*dm, base+q0*dm
-			for k0 := 0; k0 < seq; k0 += tk {
-				nk := min(tk, seq-k0)
+			for k0, nk := range tiles(seq, tk) {
 				kb := kbase + k0*kdm
 				gemm.SgemmSerial(false, true, nq, nk, hd, scale, qs[qb:], dm, ks[kb:], kdm, 0, s, nk)
 				for i := range nq {
@@ -125,13 +121,10 @@ func (b *Backend) AttentionBackward(dq, dk, dv, dOut, q, k, v, out, lse, keyMask
 		panic("cpu: " + err.Error())
 	}
 	nb, seq, dm, hd := d.Batch, d.Seq, d.Model, d.HeadDim
-	body := &b.ops.attnBw
-	*body = attentionBwBody{qs: f32(q), ks: f32(k), vs: f32(v), os: f32(out), ls: f32(lse), km: i32(keyMask),
+	parallel(b, nb*d.KVHeads, 1, attentionBwBody{qs: f32(q), ks: f32(k), vs: f32(v), os: f32(out), ls: f32(lse), km: i32(keyMask),
 		dqs: f32(dq), dks: f32(dk), dvs: f32(dv), dos: f32(dOut), scratch: b.chunkF, scratch2: b.chunkF2,
 		seq: seq, dm: dm, kdm: d.KVModel, group: d.Group(), hd: hd, heads: heads, tile: b.attnTiles(),
-		scale: float32(1 / math.Sqrt(float64(hd)))}
-	b.parallel(nb*d.KVHeads, 1, body)
-	*body = attentionBwBody{}
+		scale: float32(1 / math.Sqrt(float64(hd)))})
 }
 
 type attentionBwBody struct {
@@ -160,8 +153,7 @@ func (t *attentionBwBody) run(w, lo, hi int) {
 		for h := kh * group; h < (kh+1)*group; h++ {
 			base := bi*seq*dm + h*hd
 			lrow := ls[(bi*heads+h)*seq : (bi*heads+h+1)*seq]
-			for q0 := 0; q0 < seq; q0 += tq {
-				nq := min(tq, seq-q0)
+			for q0, nq := range tiles(seq, tq) {
 				qb := base + q0*dm
 				for i := range nq {
 					var d float32
@@ -170,8 +162,7 @@ func (t *attentionBwBody) run(w, lo, hi int) {
 					}
 					di[i] = d
 				}
-				for k0 := 0; k0 < seq; k0 += tk {
-					nk := min(tk, seq-k0)
+				for k0, nk := range tiles(seq, tk) {
 					kb := kbase + k0*kdm
 					gemm.SgemmSerial(false, true, nq, nk, hd, scale, qs[qb:], dm, ks[kb:], kdm, 0, p, nk)
 					for i := range nq {
@@ -201,6 +192,18 @@ func (t *attentionBwBody) run(w, lo, hi int) {
 					gemm.SgemmSerial(true, false, nk, hd, nq, scale, dp, nk, qs[qb:], dm, betaK, dks[kb:], kdm)
 					gemm.SgemmSerial(true, false, nk, hd, nq, 1, p, nk, dos[qb:], dm, betaK, dvs[kb:], kdm)
 				}
+			}
+		}
+	}
+}
+
+// tiles yields the tiles of [0, n) of length t, the last one shorter if t does not divide n, as
+// start and length.
+func tiles(n, t int) iter.Seq2[int, int] {
+	return func(yield func(start, length int) bool) {
+		for s := 0; s < n; s += t {
+			if !yield(s, min(t, n-s)) {
+				return
 			}
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/dllmrl/agrpo/core"
+	"github.com/dllmrl/agrpo/core/cpu/par"
 	"github.com/dllmrl/agrpo/core/half"
 )
 
@@ -21,14 +22,14 @@ type Backend struct {
 	rope    map[ropeKey][]float32
 
 	// Parallel dispatch and reusable scratch, so steady-state ops allocate nothing.
-	job      job
+	loop     par.Loop
+	slots    []any       // one *slot per body type run so far (see parallel)
 	chunkF   [][]float32 // per-chunk work buffers (attention scores, tempered logits rows)
 	chunkF2  [][]float32 // a second per-chunk buffer
 	partial  []float32   // RMSNormBackward's per-chunk dw partials
 	perRow   []float32   // CrossEntropy's per-row losses
 	drawers  []drawer    // UnmaskStep's per-chunk samplers
 	attnTile int         // attention tile length; 0 selects attnTile (tests set it small)
-	ops      opBodies
 }
 
 // New returns a CPU backend using GOMAXPROCS threads.
@@ -36,33 +37,6 @@ func New() *Backend {
 	t := runtime.GOMAXPROCS(0)
 	return &Backend{threads: t, rope: map[ropeKey][]float32{},
 		chunkF: make([][]float32, t), chunkF2: make([][]float32, t)}
-}
-
-// opBodies holds one loop body per parallel op; an op fills its body's fields and hands a
-// pointer to parallel, so no closure is allocated per call.
-type opBodies struct {
-	add       addBody
-	copy      copyBody
-	scale     scaleBody
-	rmsnorm   rmsNormBody
-	rmsnormBw rmsNormBwBody
-	logsm     logSoftmaxBody
-	logsmBw   logSoftmaxBwBody
-	ce        crossEntropyBody
-	tlp       tokenLogProbsBody
-	tlpBw     tokenLogProbsBwBody
-	sel       selectionBody
-	selBw     selectionBwBody
-	attn      attentionBody
-	attnBw    attentionBwBody
-	swiglu    swigluBody
-	swigluBw  swigluBwBody
-	emb       embeddingBody
-	embBw     embeddingBwBody
-	rope      ropeBody
-	adamw     adamwBody
-	matmul    batchedMatMulBody
-	unmask    unmaskBody
 }
 
 // Name reports the backend and its thread count.
@@ -162,10 +136,7 @@ func (b *Backend) Copy(dst, src *core.Tensor) {
 	}
 	// Split over the workers: the model's residual copies are megabytes, and one core alone
 	// does not reach the memory bandwidth both have.
-	body := &b.ops.copy
-	body.o, body.x = f32(dst), f32r(src)
-	b.parallel(len(body.o), 1<<15, body)
-	*body = copyBody{}
+	parallel(b, dst.Len(), 1<<15, copyBody{o: f32(dst), x: f32r(src)})
 }
 
 type copyBody struct{ o, x []float32 }
@@ -175,10 +146,7 @@ func (t *copyBody) run(_, lo, hi int) { copy(t.o[lo:hi], t.x[lo:hi]) }
 // Add writes out = a + b.
 func (b *Backend) Add(out, x, y *core.Tensor) {
 	mustSameLen("add", out, x, y)
-	body := &b.ops.add
-	body.o, body.x, body.y = f32(out), f32(x), f32(y)
-	b.parallel(len(body.o), 1<<14, body)
-	*body = addBody{}
+	parallel(b, out.Len(), 1<<14, addBody{o: f32(out), x: f32(x), y: f32(y)})
 }
 
 type addBody struct{ o, x, y []float32 }
@@ -192,10 +160,7 @@ func (t *addBody) run(_, lo, hi int) {
 
 // Scale multiplies t by s.
 func (b *Backend) Scale(t *core.Tensor, s float32) {
-	body := &b.ops.scale
-	body.d, body.s = f32(t), s
-	b.parallel(len(body.d), 1<<14, body)
-	*body = scaleBody{}
+	parallel(b, t.Len(), 1<<14, scaleBody{d: f32(t), s: s})
 }
 
 type scaleBody struct {

@@ -13,15 +13,13 @@ func (b *Backend) Embedding(out, table, ids *core.Tensor) {
 	if out.Len() != n*d {
 		panic(fmt.Sprintf("cpu: embedding %v rows of %v into %v", ids, table, out))
 	}
-	body := &b.ops.emb
-	*body = embeddingBody{o: f32(out), id: i32(ids), v: v, d: d}
+	body := embeddingBody{o: f32(out), id: i32(ids), v: v, d: d}
 	if table.DType() == core.BF16 || table.DType() == core.F16 {
 		body.t16, body.widen = u16(table)
 	} else {
 		body.t = f32(table)
 	}
-	b.parallel(n, 64, body)
-	*body = embeddingBody{}
+	parallel(b, n, 64, body)
 }
 
 type embeddingBody struct {
@@ -58,10 +56,7 @@ func (b *Backend) EmbeddingBackward(dTable, dOut, ids *core.Tensor) {
 	if dOut.Len() != n*d {
 		panic(fmt.Sprintf("cpu: embedding backward %v with ids %v into %v", dOut, ids, dTable))
 	}
-	body := &b.ops.embBw
-	*body = embeddingBwBody{dt: f32(dTable), g: f32(dOut), id: i32(ids), n: n, d: d}
-	b.parallel(v, 1, body)
-	*body = embeddingBwBody{}
+	parallel(b, v, 1, embeddingBwBody{dt: f32(dTable), g: f32(dOut), id: i32(ids), n: n, d: d})
 }
 
 type embeddingBwBody struct {

@@ -35,10 +35,7 @@ func (b *Backend) MatMul(c, a, w *core.Tensor, transA, transB bool, alpha, beta 
 		return
 	}
 	// Batched: one serial GEMM per batch entry, entries spread over the workers.
-	body := &b.ops.matmul
-	*body = batchedMatMulBody{d: d, as: as, bs: bs, cs: cs, transA: transA, transB: transB, alpha: alpha, beta: beta}
-	b.parallel(d.Batch, 1, body)
-	*body = batchedMatMulBody{}
+	parallel(b, d.Batch, 1, batchedMatMulBody{d: d, as: as, bs: bs, cs: cs, transA: transA, transB: transB, alpha: alpha, beta: beta})
 }
 
 type batchedMatMulBody struct {

@@ -13,10 +13,7 @@ func (b *Backend) RMSNorm(out, rstd, x, w *core.Tensor, eps float32) {
 	mustSameLen("rmsnorm", out, x)
 	mustShape("rmsnorm weight", w, d)
 	mustLen("rmsnorm rstd", rstd, n)
-	body := &b.ops.rmsnorm
-	*body = rmsNormBody{o: f32(out), xs: f32(x), ws: f32(w), rs: f32(rstd), d: d, eps: eps}
-	b.parallel(n, 16, body)
-	*body = rmsNormBody{}
+	parallel(b, n, 16, rmsNormBody{o: f32(out), xs: f32(x), ws: f32(w), rs: f32(rstd), d: d, eps: eps})
 }
 
 type rmsNormBody struct {
@@ -49,11 +46,8 @@ func (b *Backend) RMSNormBackward(dx, dw, dOut, x, w, rstd *core.Tensor) {
 	partial := floats(&b.partial, workers*d)
 	clear(partial)
 	chunk := (n + workers - 1) / workers
-	body := &b.ops.rmsnormBw
-	*body = rmsNormBwBody{dxs: f32(dx), g: f32(dOut), xs: f32(x), ws: f32(w), rs: f32(rstd),
-		partial: partial, n: n, d: d, chunk: chunk}
-	b.parallel(workers, 1, body)
-	*body = rmsNormBwBody{}
+	parallel(b, workers, 1, rmsNormBwBody{dxs: f32(dx), g: f32(dOut), xs: f32(x), ws: f32(w), rs: f32(rstd),
+		partial: partial, n: n, d: d, chunk: chunk})
 	for wi := 0; wi < workers; wi++ {
 		for j, v := range partial[wi*d : (wi+1)*d] {
 			dws[j] += v

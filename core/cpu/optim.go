@@ -13,10 +13,7 @@ func (b *Backend) AdamW(param, grad, m, v *core.Tensor, step int, h core.AdamHyp
 	if err != nil {
 		panic("cpu: " + err.Error())
 	}
-	body := &b.ops.adamw
-	*body = adamwBody{p: f32(param), g: f32(grad), ms: f32(m), vs: f32(v), h: h, stepSize: stepSize, sqrtBC2: sqrtBC2, decay: decay}
-	b.parallel(len(body.p), 1<<13, body)
-	*body = adamwBody{}
+	parallel(b, param.Len(), 1<<13, adamwBody{p: f32(param), g: f32(grad), ms: f32(m), vs: f32(v), h: h, stepSize: stepSize, sqrtBC2: sqrtBC2, decay: decay})
 }
 
 type adamwBody struct {

@@ -1,113 +1,47 @@
 package cpu
 
-import (
-	"runtime"
-	"sync"
-	"sync/atomic"
-)
-
-// ranger is one parallel loop body: run handles items [lo, hi), which form chunk w of the
-// split (0 ≤ w < the number of chunks ≤ the backend's thread count), so a body may keep
-// per-chunk scratch indexed by w. Bodies are structs owned by the Backend and refilled per call,
-// so dispatching a loop allocates nothing.
-type ranger interface {
+// runner is one op's parallel loop: the op's arguments as a struct whose run handles items
+// [lo, hi), which form chunk w of the split (0 ≤ w < the number of chunks ≤ the backend's
+// thread count), so it may keep per-chunk scratch or partial results indexed by w.
+type runner interface {
 	run(w, lo, hi int)
 }
 
-// job is one parallel loop, handed to the pool workers; each Backend owns one and reuses it.
-type job struct {
-	body    ranger
-	n       int
-	chunk   int
-	chunks  int
-	next    atomic.Int64
-	pending atomic.Int32
-	wg      sync.WaitGroup
+// runnerPtr is a runner whose run method has a pointer receiver of type *T.
+type runnerPtr[T any] interface {
+	*T
+	runner
 }
 
-// runChunks claims and runs chunks until none are left.
-func (j *job) runChunks() {
-	for {
-		c := int(j.next.Add(1) - 1)
-		if c >= j.chunks {
-			return
+// parallel runs body over [0, n) in chunks on the shared pool (par.Loop.Run), at most one
+// chunk per thread and no more than ⌈n/grain⌉; a single chunk runs inline. The
+// body is passed by value and copied into a slot the backend keeps for its type, where the
+// pool's goroutines read it: a closure or a pointer to the op's own variables would escape to
+// the heap, one allocation per call. The slot is cleared afterwards, so it holds no tensor.
+func parallel[T any, P runnerPtr[T]](b *Backend, n, grain int, body T) {
+	s := bodySlot[T, P](b)
+	s.body = body
+	b.loop.Run(b.threads, n, grain, s)
+	var zero T
+	s.body = zero
+}
+
+// slot holds a backend's body of type T while the pool runs it.
+type slot[T any, P runnerPtr[T]] struct{ body T }
+
+// Run makes a slot a par.Body.
+func (s *slot[T, P]) Run(w, lo, hi int) { P(&s.body).run(w, lo, hi) }
+
+// bodySlot returns the backend's slot for bodies of type T, made on the type's first use.
+func bodySlot[T any, P runnerPtr[T]](b *Backend) *slot[T, P] {
+	for _, s := range b.slots {
+		if s, ok := s.(*slot[T, P]); ok {
+			return s
 		}
-		lo := c * j.chunk
-		j.body.run(c, lo, min(j.n, lo+j.chunk))
 	}
-}
-
-// The pool: persistent goroutines shared by all CPU backends, started on demand up to
-// threads-1 (the caller is the last worker).
-var (
-	poolCh      = make(chan *job, 256)
-	poolMu      sync.Mutex
-	poolWorkers atomic.Int32
-)
-
-func ensurePoolWorkers(n int) {
-	if int(poolWorkers.Load()) >= n {
-		return
-	}
-	poolMu.Lock()
-	defer poolMu.Unlock()
-	for int(poolWorkers.Load()) < n {
-		poolWorkers.Add(1)
-		go poolWorker()
-	}
-}
-
-func poolWorker() {
-	for j := range poolCh {
-		j.runChunks()
-		j.pending.Add(-1)
-		j.wg.Done()
-	}
-}
-
-// poolSpinYields bounds the caller's wait-by-yielding before it parks (~tens of µs).
-const poolSpinYields = 256
-
-// parallel splits [0, n) into contiguous chunks of at least grain items, at most one per
-// thread, and runs body on them with the pool's workers; small n runs inline.
-func (b *Backend) parallel(n, grain int, body ranger) {
-	workers := b.threads
-	if grain < 1 {
-		grain = 1
-	}
-	if maxW := (n + grain - 1) / grain; workers > maxW {
-		workers = maxW
-	}
-	if workers <= 1 {
-		if n > 0 {
-			body.run(0, 0, n)
-		}
-		return
-	}
-	chunk := (n + workers - 1) / workers
-	chunks := (n + chunk - 1) / chunk
-	j := &b.job
-	j.body, j.n, j.chunk, j.chunks = body, n, chunk, chunks
-	j.next.Store(0)
-	helpers := chunks - 1
-	ensurePoolWorkers(b.threads - 1)
-	j.pending.Store(int32(helpers))
-	j.wg.Add(helpers)
-	for i := 0; i < helpers; i++ {
-		poolCh <- j
-	}
-	defer j.finish() // also when the caller's chunk panics, so no helper outlives the call
-	j.runChunks()
-}
-
-// finish waits for the helpers: a brief yield-spin first (they are at most one chunk behind),
-// which also keeps steady-state calls clear of the runtime's occasional allocations on parking.
-func (j *job) finish() {
-	for i := 0; i < poolSpinYields && j.pending.Load() > 0; i++ {
-		runtime.Gosched()
-	}
-	j.wg.Wait()
-	j.body = nil
+	s := new(slot[T, P])
+	b.slots = append(b.slots, s)
+	return s
 }
 
 // floats returns (*buf)[:n], growing the buffer when it is too short; contents are undefined.

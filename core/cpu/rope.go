@@ -46,10 +46,7 @@ func (b *Backend) rotate(x *core.Tensor, heads int, theta float32, sign float32)
 	nb, seq, dm := x.Dim(0), x.Dim(1), x.Dim(2)
 	hd := dm / heads
 	tab := b.ropeTable(seq, hd, theta)
-	body := &b.ops.rope
-	*body = ropeBody{xs: f32(x), tab: tab, seq: seq, dm: dm, hd: hd, heads: heads, sign: sign}
-	b.parallel(nb*seq, 16, body)
-	*body = ropeBody{}
+	parallel(b, nb*seq, 16, ropeBody{xs: f32(x), tab: tab, seq: seq, dm: dm, hd: hd, heads: heads, sign: sign})
 }
 
 type ropeBody struct {

@@ -10,10 +10,7 @@ import (
 func (b *Backend) SelectionLogProbs(logF, logits, support, kappa, rule *core.Tensor, p core.SelectionParams) {
 	n, v := rows(logits)
 	mustShape("selection logF", logF, n)
-	body := &b.ops.sel
-	*body = selectionBody{out: f32(logF), sel: b.selectionInputs(logits, support, kappa, rule, n, v, p)}
-	b.parallel(n, 16, body)
-	*body = selectionBody{}
+	parallel(b, n, 16, selectionBody{out: f32(logF), sel: b.selectionInputs(logits, support, kappa, rule, n, v, p)})
 }
 
 // SelectionLogProbsBackward adds the gradient of Σ dLogF·logF into dLogits (see core.Backend).
@@ -21,10 +18,7 @@ func (b *Backend) SelectionLogProbsBackward(dLogits, dLogF, logits, support, kap
 	n, v := rows(logits)
 	mustSameLen("selection backward", dLogits, logits)
 	mustShape("selection backward dlogF", dLogF, n)
-	body := &b.ops.selBw
-	*body = selectionBwBody{dl: f32(dLogits), dF: f32(dLogF), sel: b.selectionInputs(logits, support, kappa, rule, n, v, p)}
-	b.parallel(n, 16, body)
-	*body = selectionBwBody{}
+	parallel(b, n, 16, selectionBwBody{dl: f32(dLogits), dF: f32(dLogF), sel: b.selectionInputs(logits, support, kappa, rule, n, v, p)})
 }
 
 func (b *Backend) selectionInputs(logits, support, kappa, rule *core.Tensor, n, v int, p core.SelectionParams) selection {

@@ -27,10 +27,7 @@ func logSumExp(x []float32) (mx, lse float32) {
 func (b *Backend) LogSoftmax(out, x *core.Tensor) {
 	mustSameLen("logsoftmax", out, x)
 	n, v := rows(x)
-	body := &b.ops.logsm
-	*body = logSoftmaxBody{o: f32(out), xs: f32(x), v: v}
-	b.parallel(n, 16, body)
-	*body = logSoftmaxBody{}
+	parallel(b, n, 16, logSoftmaxBody{o: f32(out), xs: f32(x), v: v})
 }
 
 type logSoftmaxBody struct {
@@ -54,10 +51,7 @@ func (t *logSoftmaxBody) run(_, lo, hi int) {
 func (b *Backend) LogSoftmaxBackward(dx, dOut, out *core.Tensor) {
 	mustSameLen("logsoftmax backward", dx, dOut, out)
 	n, v := rows(out)
-	body := &b.ops.logsmBw
-	*body = logSoftmaxBwBody{d: f32(dx), g: f32(dOut), o: f32(out), v: v}
-	b.parallel(n, 16, body)
-	*body = logSoftmaxBwBody{}
+	parallel(b, n, 16, logSoftmaxBwBody{d: f32(dx), g: f32(dOut), o: f32(out), v: v})
 }
 
 type logSoftmaxBwBody struct {
@@ -90,10 +84,7 @@ func (b *Backend) CrossEntropy(loss, dLogits, logits, targets, weights *core.Ten
 		dl = f32(dLogits)
 	}
 	perRow := floats(&b.perRow, n)
-	body := &b.ops.ce
-	*body = crossEntropyBody{dl: dl, ls: f32(logits), ws: f32(weights), perRow: perRow, tg: i32(targets), v: v}
-	b.parallel(n, 16, body)
-	*body = crossEntropyBody{}
+	parallel(b, n, 16, crossEntropyBody{dl: dl, ls: f32(logits), ws: f32(weights), perRow: perRow, tg: i32(targets), v: v})
 	var total float64
 	for _, l := range perRow {
 		total += float64(l)
@@ -136,11 +127,8 @@ func (b *Backend) TokenLogProbs(logp, entropy, logits, tokens, support *core.Ten
 	mustShape("token logprobs", logp, n)
 	mustShape("token logprobs tokens", tokens, n)
 	ent := optionalF32("token logprobs entropy", entropy, n)
-	body := &b.ops.tlp
-	*body = tokenLogProbsBody{lp: f32(logp), ls: f32(logits), ent: ent, sup: supportOf("token logprobs", support, n, v), tk: i32(tokens),
-		z: b.chunkF, v: v, invTemp: invTemp}
-	b.parallel(n, 16, body)
-	*body = tokenLogProbsBody{}
+	parallel(b, n, 16, tokenLogProbsBody{lp: f32(logp), ls: f32(logits), ent: ent, sup: supportOf("token logprobs", support, n, v), tk: i32(tokens),
+		z: b.chunkF, v: v, invTemp: invTemp})
 }
 
 type tokenLogProbsBody struct {
@@ -175,11 +163,8 @@ func (b *Backend) TokenLogProbsBackward(dLogits, dLogp, dEntropy, logits, tokens
 	mustSameLen("token logprobs backward", dLogits, logits)
 	mustShape("token logprobs backward dlogp", dLogp, n)
 	de := optionalF32("token logprobs backward dentropy", dEntropy, n)
-	body := &b.ops.tlpBw
-	*body = tokenLogProbsBwBody{dl: f32(dLogits), dp: f32(dLogp), ls: f32(logits), de: de, sup: supportOf("token logprobs backward", support, n, v),
-		tk: i32(tokens), z: b.chunkF, v: v, invTemp: invTemp}
-	b.parallel(n, 16, body)
-	*body = tokenLogProbsBwBody{}
+	parallel(b, n, 16, tokenLogProbsBwBody{dl: f32(dLogits), dp: f32(dLogp), ls: f32(logits), de: de, sup: supportOf("token logprobs backward", support, n, v),
+		tk: i32(tokens), z: b.chunkF, v: v, invTemp: invTemp})
 }
 
 type tokenLogProbsBwBody struct {

@@ -21,11 +21,8 @@ func (b *Backend) UnmaskStep(s core.UnmaskState, logits *core.Tensor, p core.Unm
 	if b.drawers == nil {
 		b.drawers = make([]drawer, b.threads)
 	}
-	body := &b.ops.unmask
-	*body = unmaskBody{tok: i32(s.Tokens), step: i32(s.RevealStep), act: i32(s.Active), lp: f32(s.LogP),
-		ent: f32(s.Entropy), ls: f32(logits), support: support, drawers: b.drawers, p: p, seq: seq, c: c, v: v}
-	b.parallel(nb, 1, body)
-	*body = unmaskBody{}
+	parallel(b, nb, 1, unmaskBody{tok: i32(s.Tokens), step: i32(s.RevealStep), act: i32(s.Active), lp: f32(s.LogP),
+		ent: f32(s.Entropy), ls: f32(logits), support: support, drawers: b.drawers, p: p, seq: seq, c: c, v: v})
 }
 
 type unmaskBody struct {

@@ -45,9 +45,11 @@ const minTaskFlops = 1 << 21
 // Sgemm computes C = alpha·op(A)·op(B) + beta·C for row-major matrices, where
 // op(X) is X or Xᵀ. op(A) is m×k, op(B) is k×n, C is m×n; lda/ldb/ldc are row
 // strides (elements). When beta == 0, C is overwritten (NaNs in C are not
-// propagated). It uses all cores (runtime.GOMAXPROCS) through a persistent
-// worker pool, so a steady-state call does not allocate; small problems run
-// on the calling goroutine. Invalid arguments panic, as in BLAS.
+// propagated). It uses all cores (runtime.GOMAXPROCS) through the persistent
+// worker pool it shares with the CPU backend's ops (package par), so a
+// steady-state call does not allocate; small problems run on the calling
+// goroutine. Inside a loop already running on that pool, call SgemmSerial.
+// Invalid arguments panic, as in BLAS.
 func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	run(&params{transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc})
 }

@@ -1,10 +1,11 @@
 package gemm
 
 import (
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"unsafe"
+
+	"github.com/dllmrl/agrpo/core/cpu/par"
 )
 
 // workspace holds one goroutine's packing buffers. Buffers only grow, so a
@@ -66,7 +67,7 @@ func (f *freeList[T]) put(x *T) {
 	f.mu.Unlock()
 }
 
-// workspaces serves SgemmSerial and the calling goroutine of Sgemm.
+// workspaces serves SgemmSerial and every goroutine taking part in a parallel Sgemm.
 var workspaces freeList[workspace]
 
 func getWorkspace() *workspace   { return workspaces.get() }
@@ -76,9 +77,9 @@ func putWorkspace(ws *workspace) { workspaces.put(ws) }
 // or (for a small C with a long k, like the weight gradient dW = dYᵀ·X)
 // k is cut into ks slices: slice 0 accumulates into C, the others into
 // private partial products that the caller adds in at the end. The caller
-// and the pool workers claim tasks dynamically, which also evens out cores
-// that other processes are busy on. Calls are recycled through a free list
-// so dispatching allocates nothing.
+// and the goroutines of the shared pool (package par) claim tasks
+// dynamically, which also evens out cores that other processes are busy on.
+// Calls are recycled through a free list so dispatching allocates nothing.
 type call struct {
 	p            params
 	kern         *microKernel
@@ -87,8 +88,7 @@ type call struct {
 	ks, kStep    int // k slices (ks > 1 selects k-splitting)
 	part         []float32
 	next         atomic.Int64
-	pending      atomic.Int32 // helpers not yet done, for the caller's spin
-	wg           sync.WaitGroup
+	loop         par.Loop
 }
 
 var calls freeList[call]
@@ -144,35 +144,6 @@ func (cl *call) reduce() {
 	}
 }
 
-// The worker pool: persistent goroutines, each with its own workspace,
-// started on demand up to GOMAXPROCS-1 (the caller is the last worker).
-var (
-	workCh     = make(chan *call, 256)
-	workersMu  sync.Mutex
-	numWorkers atomic.Int32
-)
-
-func ensureWorkers(n int) {
-	if int(numWorkers.Load()) >= n {
-		return
-	}
-	workersMu.Lock()
-	defer workersMu.Unlock()
-	for int(numWorkers.Load()) < n {
-		numWorkers.Add(1)
-		go worker()
-	}
-}
-
-func worker() {
-	ws := new(workspace)
-	for cl := range workCh {
-		cl.runTasks(ws)
-		cl.pending.Add(-1)
-		cl.wg.Done()
-	}
-}
-
 // taskGrid cuts an m×n C into about `want` tasks, splitting whichever
 // dimension is currently longer so tasks stay squarish: that minimises the
 // re-packing each task does of its A rows and B columns.
@@ -198,9 +169,6 @@ func finishGrid(m, n, mr, nr, im, jn int) (int, int, int, int) {
 	nStep := roundUp((n+jn-1)/jn, nr)
 	return (m + mStep - 1) / mStep, (n + nStep - 1) / nStep, mStep, nStep
 }
-
-// spinYields bounds the caller's wait-by-yielding (~tens of µs).
-const spinYields = 256
 
 // tasksPerProc is how many tasks each goroutine gets on average: more than
 // one lets a core that finishes early (or was not stolen by another process)
@@ -246,28 +214,20 @@ func runParallel(p *params, procs int, flops float64) {
 		runSerial(p)
 		return
 	}
-	helpers := min(procs, tasks) - 1
-	ensureWorkers(procs - 1)
-
 	cl.next.Store(0)
-	cl.pending.Store(int32(helpers))
-	cl.wg.Add(helpers)
-	for i := 0; i < helpers; i++ {
-		workCh <- cl
-	}
-	ws := getWorkspace()
-	cl.runTasks(ws)
-	putWorkspace(ws)
-	// The helpers are at most one task behind; yield-spin briefly before
-	// parking. Besides the latency, this keeps steady-state calls free of
-	// the runtime's occasional waiter allocations when a goroutine parks.
-	for i := 0; i < spinYields && cl.pending.Load() > 0; i++ {
-		runtime.Gosched()
-	}
-	cl.wg.Wait()
+	// One chunk of the pool's loop per goroutine taking part; each claims tasks until none are left.
+	cl.loop.Run(procs, min(procs, tasks), 1, cl)
 	if cl.ks > 1 {
 		cl.reduce()
 	}
 	cl.p = params{} // drop references to the caller's slices
 	calls.put(cl)
+}
+
+// Run is one goroutine's part of a parallel call (a par.Body): with a packing workspace of its
+// own, it computes tasks until none are left.
+func (cl *call) Run(_, _, _ int) {
+	ws := getWorkspace()
+	cl.runTasks(ws)
+	putWorkspace(ws)
 }
