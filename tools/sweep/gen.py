@@ -4,6 +4,7 @@
   python3 tools/sweep/gen.py recipe .sweep/configs         # the recipe sweep (24 runs, docs/results.md)
   python3 tools/sweep/gen.py long .sweep/configs           # 1,200-step curves and the rest (21 runs)
   python3 tools/sweep/gen.py sudoku-1200 .sweep/configs    # two Sudoku variants at 1,200 steps (6 runs)
+  python3 tools/sweep/gen.py push .sweep/configs           # schedule, lr and G 16 at 1,200 steps (12 runs)
   python3 tools/sweep/gen.py cpu-followups DIR             # run with `demo train -device cpu`
   python3 tools/sweep/gen.py later DIR                     # prepared, not run yet
   bash tools/sweep/run.sh                                  # on a GPU machine (see its header)
@@ -63,6 +64,20 @@ SWEEPS = {
         "recipe-1200-5e-5-cosine": ({"rl.rollout.mixed_steps": MIXED, "train.lr": 5e-5, "train.warmup_steps": 50,
                                      "train.schedule": "cosine", "train.steps": 1200, "train.eval_every": 200},
                                     ["sudoku"]),
+    },
+    # After the final table: Sudoku's schedule on Countdown, a larger lr on Sudoku, and twice the
+    # rollouts per prompt (G 16 on 8 prompts: the same rollouts per step, more groups with a
+    # correct answer, the lever against the pass@k ceiling) on both.
+    "push": {
+        "recipe-1200-5e-5-cosine": ({"rl.rollout.mixed_steps": MIXED, "train.lr": 5e-5, "train.warmup_steps": 50,
+                                     "train.schedule": "cosine", "train.steps": 1200, "train.eval_every": 200},
+                                    ["countdown"]),
+        "recipe-1200-1e-4-cosine": ({"rl.rollout.mixed_steps": MIXED, "train.lr": 1e-4, "train.warmup_steps": 50,
+                                     "train.schedule": "cosine", "train.steps": 1200, "train.eval_every": 200},
+                                    ["sudoku"]),
+        "recipe-1200-5e-5-cosine-g16": ({"rl.rollout.mixed_steps": MIXED, "train.lr": 5e-5, "train.warmup_steps": 50,
+                                         "train.schedule": "cosine", "train.steps": 1200, "train.eval_every": 200,
+                                         "rl.prompts_per_step": 8, "rl.group_size": 16}, ["sudoku", "countdown"]),
     },
     # Not run yet.
     "later": {
