@@ -256,12 +256,14 @@ func (a *AGRPO) Accumulate(m, ref *model.Model, r *Rollouts, it int, rng *rand.R
 // step, with the tokens of the completion as targets; the support recorded at sampling
 // restricts the positions the step revealed and, with a selection factor, those it left masked.
 // The support is sparse (core.EncodeSupport): every token but the mask id where the rollout had
-// no top-k/top-p cut, the kept ids where it had one, nothing (every token) elsewhere.
+// no top-k/top-p cut, the kept ids where it had one, nothing (every token) elsewhere. Those
+// positions are the only ones scored (scored, flat indices into n·s).
 type stepInputs struct {
 	n, s                     int
 	tokens, keyMask, targets []int32
 	support                  []int32
 	selection                bool
+	scored                   []int32
 }
 
 func (a *AGRPO) inputs(t *sampler.Trajectories, draws []draw) stepInputs {
@@ -278,6 +280,7 @@ func (a *AGRPO) inputs(t *sampler.Trajectories, draws []draw) stepInputs {
 			in.keyMask[i*s+t.P+j] = 1
 			in.targets[i*s+t.P+j] = t.Tokens[d.row*t.C+j]
 			if int(t.RevealStep[d.row*t.C+j]) == d.step {
+				in.scored = append(in.scored, int32(i*s+t.P+j))
 				rows[i*s+t.P+j] = allButMask
 				if sup := t.DrawSupport(d.row, d.step, j); sup != nil {
 					rows[i*s+t.P+j] = sup
@@ -286,6 +289,7 @@ func (a *AGRPO) inputs(t *sampler.Trajectories, draws []draw) stepInputs {
 		}
 		if in.selection {
 			a.forLeftMasked(t, d, func(j int) {
+				in.scored = append(in.scored, int32(i*s+t.P+j))
 				rows[i*s+t.P+j] = allButMask
 				if sup := t.DrawSupport(d.row, d.step, j); sup != nil {
 					rows[i*s+t.P+j] = sup
@@ -314,7 +318,7 @@ func (a *AGRPO) forLeftMasked(t *sampler.Trajectories, d draw, f func(j int)) {
 func (a *AGRPO) stepLogProbs(sc *scorer, m *model.Model, t *sampler.Trajectories, draws []draw, in stepInputs) (lp, logF []float32, err error) {
 	invT := 1 / t.Config.Temperature
 	untempered := in.selection && t.Config.Confidence == core.Untempered
-	lp, conf := sc.logProbs(m, in.n, in.s, in.tokens, in.keyMask, in.targets, in.support, invT, untempered)
+	lp, conf := sc.logProbs(m, in.n, in.s, in.tokens, in.keyMask, in.targets, in.support, invT, untempered, in.scored)
 	if !in.selection {
 		return lp, nil, nil
 	}

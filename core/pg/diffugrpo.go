@@ -146,7 +146,7 @@ func (d *DiffuGRPO) Prepare(m *model.Model, r *Rollouts, rng *rand.Rand) error {
 	d.old, d.inputs = d.old[:0], d.inputs[:0]
 	for it := 0; it < d.Cfg.Iterations; it++ {
 		tokens := d.noisedInput(r, rng, before, after)
-		lp, _ := d.sc.logProbs(m, t.B, s, tokens, d.keyMask, d.targets, nil, 1, false)
+		lp, _ := d.sc.logProbs(m, t.B, s, tokens, d.keyMask, d.targets, nil, 1, false, nil)
 		d.old = append(d.old, append([]float32(nil), lp...))
 		d.inputs = append(d.inputs, tokens)
 	}
@@ -174,10 +174,10 @@ func (d *DiffuGRPO) Accumulate(m, ref *model.Model, r *Rollouts, it int, _ *rand
 	}
 	t := r.Traj
 	s := t.P + t.C
-	lp, _ := d.sc.logProbs(m, t.B, s, d.inputs[it], d.keyMask, d.targets, nil, 1, false)
+	lp, _ := d.sc.logProbs(m, t.B, s, d.inputs[it], d.keyMask, d.targets, nil, 1, false, nil)
 	var lr []float32
 	if ref != nil && d.Cfg.Beta != 0 {
-		lr, _ = d.ref.logProbs(ref, t.B, s, d.inputs[it], d.keyMask, d.targets, nil, 1, false)
+		lr, _ = d.ref.logProbs(ref, t.B, s, d.inputs[it], d.keyMask, d.targets, nil, 1, false, nil)
 	}
 	count := d.count
 	c := ppo{d.Cfg.Eps, d.Cfg.Eps, d.Cfg.Beta}
