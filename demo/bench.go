@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -43,6 +44,11 @@ type benchResult struct {
 	AGRPOExactStepS    float64 `json:"agrpo_exact_step_s"`
 	AGRPOExactRolloutS float64 `json:"agrpo_exact_rollout_s"`
 	AGRPOExactUpdateS  float64 `json:"agrpo_exact_update_s"`
+	// The process's CPU time (user + system, both orders' steps alike) per timed step, 0 where
+	// the OS does not report it: on a shared machine the work, where the wall times above are
+	// the contention too.
+	AGRPOStepCPUS      float64 `json:"agrpo_step_cpu_s"`
+	AGRPOExactStepCPUS float64 `json:"agrpo_exact_step_cpu_s"`
 	// Profile is the device time per op of one training pass and one rollout (Vulkan only).
 	Profile          map[string][]opTime `json:"profile,omitempty"`
 	ModelBatch       string              `json:"model_batch"`
@@ -92,15 +98,22 @@ var matmulShapes = []benchShape{
 var gpuShapes = []benchShape{{2048, 2048, 2048, false, false}, {4096, 4096, 4096, false, false}}
 
 func runBench(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("bench", "bench [-json] [-time 1s] [-device cpu]", stderr)
+	fs := newFlags("bench", "bench [-json] [-time 1s] [-device cpu] [-agrpo-only] [-agrpo-steps 2] [-cpuprofile FILE]", stderr)
 	asJSON := fs.Bool("json", false, "print one JSON object instead of a table")
 	per := fs.Duration("time", time.Second, "time spent on each measurement")
 	device := fs.String("device", "cpu", deviceHelp)
+	agrpoOnly := fs.Bool("agrpo-only", false, "time only the two AGRPO steps (skip the peak, matmuls, model and sampler)")
+	agrpoSteps := fs.Int("agrpo-steps", 2, "AGRPO steps timed (their mean) after one warm-up step")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the AGRPO steps (warm-up included) to `FILE`")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *per <= 0 {
 		fmt.Fprintln(stderr, "demo bench: -time must be positive")
+		return errUsage
+	}
+	if *agrpoSteps <= 0 {
+		fmt.Fprintln(stderr, "demo bench: -agrpo-steps must be positive")
 		return errUsage
 	}
 	b, _, closeBackend, err := openBackend(*device, stderr)
@@ -123,30 +136,16 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 			fmt.Fprintf(stderr, "  timing %s...\n", what)
 		}
 	}
-	progress("FMA peak")
-	res.PeakGFLOPS, res.PeakISA = gemm.PeakGFLOPS(*per), gemm.PeakISA() // the CPU's, beside any backend
-	for _, s := range shapes {
-		progress("matmul " + s.String())
-		res.MatmulGFLOPS[s.String()] = timeMatmul(b, s, *per)
-	}
-	progress("demo-size model")
-	mb := newModelBench(b)
-	n := float64(mb.tokens)
-	res.ForwardTokPerS, res.TrainTokPerS, res.ModelParams = n*repeat(*per, mb.forward), n*repeat(*per, mb.train), mb.params
-	progress("sampler")
-	rollout := newRolloutBench(b)
-	res.SampleTokPerS = float64(rollout.tokens) * repeat(*per, rollout.run)
-	if rollout.err != nil {
-		return rollout.err
+	if !*agrpoOnly {
+		if err := benchKernels(b, &res, shapes, *per, progress); err != nil {
+			return err
+		}
 	}
 	progress("AGRPO steps")
-	if res.AGRPOStepS, res.AGRPORolloutS, res.AGRPOUpdateS, err = timeAGRPOStep(b, core.RandomOrder); err != nil {
+	if err := benchAGRPO(b, &res, *agrpoSteps, *cpuProfile); err != nil {
 		return err
 	}
-	if res.AGRPOExactStepS, res.AGRPOExactRolloutS, res.AGRPOExactUpdateS, err = timeAGRPOStep(b, core.LowConfidence); err != nil {
-		return err
-	}
-	if isVulkan {
+	if isVulkan && !*agrpoOnly {
 		progress("per-op profile")
 		if res.Profile, err = profileOps(vb); err != nil {
 			return err
@@ -157,22 +156,28 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		return json.NewEncoder(stdout).Encode(res)
 	}
 	fmt.Fprintf(stdout, "backend %s (%s, gemm kernel %s, %d threads)\n", res.Backend, res.Device, res.Kernel, res.Threads)
-	fmt.Fprintf(stdout, "CPU FMA peak         %8.1f GFLOP/s (%s)\n", res.PeakGFLOPS, res.PeakISA)
-	for _, s := range shapes {
-		g := res.MatmulGFLOPS[s.String()]
-		if isVulkan {
-			fmt.Fprintf(stdout, "matmul %-22s %8.1f GFLOP/s\n", s, g)
-		} else {
-			fmt.Fprintf(stdout, "matmul %-22s %8.1f GFLOP/s (%.0f%% of peak)\n", s, g, 100*g/res.PeakGFLOPS)
+	if !*agrpoOnly {
+		fmt.Fprintf(stdout, "CPU FMA peak         %8.1f GFLOP/s (%s)\n", res.PeakGFLOPS, res.PeakISA)
+		for _, s := range shapes {
+			g := res.MatmulGFLOPS[s.String()]
+			if isVulkan {
+				fmt.Fprintf(stdout, "matmul %-22s %8.1f GFLOP/s\n", s, g)
+			} else {
+				fmt.Fprintf(stdout, "matmul %-22s %8.1f GFLOP/s (%.0f%% of peak)\n", s, g, 100*g/res.PeakGFLOPS)
+			}
 		}
+		fmt.Fprintf(stdout, "model %d params, batch %s: forward %.0f tokens/s, forward+backward %.0f tokens/s\n",
+			res.ModelParams, res.ModelBatch, res.ForwardTokPerS, res.TrainTokPerS)
+		fmt.Fprintf(stdout, "sampler: %.0f tokens/s (a Countdown-size rollout: 128 rows of 13 + 12 tokens, 12 steps)\n", res.SampleTokPerS)
 	}
-	fmt.Fprintf(stdout, "model %d params, batch %s: forward %.0f tokens/s, forward+backward %.0f tokens/s\n",
-		res.ModelParams, res.ModelBatch, res.ForwardTokPerS, res.TrainTokPerS)
-	fmt.Fprintf(stdout, "sampler: %.0f tokens/s (a Countdown-size rollout: 128 rows of 13 + 12 tokens, 12 steps)\n", res.SampleTokPerS)
 	fmt.Fprintf(stdout, "AGRPO step: %.2f s = rollouts %.2f s + update %.2f s (Countdown, 16 prompts × 8 rollouts, 4 MC steps each, from countdown-base, random order)\n",
 		res.AGRPOStepS, res.AGRPORolloutS, res.AGRPOUpdateS)
 	fmt.Fprintf(stdout, "AGRPO step: %.2f s = rollouts %.2f s + update %.2f s (the same in low-confidence order, exact likelihood with its selection factor)\n",
 		res.AGRPOExactStepS, res.AGRPOExactRolloutS, res.AGRPOExactUpdateS)
+	if res.AGRPOStepCPUS > 0 {
+		fmt.Fprintf(stdout, "AGRPO step, CPU time of the process (all threads): %.2f s (random order), %.2f s (low-confidence, exact)\n",
+			res.AGRPOStepCPUS, res.AGRPOExactStepCPUS)
+	}
 	for _, what := range []string{"train_pass", "rollout"} {
 		if len(res.Profile[what]) == 0 {
 			continue
@@ -183,6 +188,57 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	return nil
+}
+
+// benchKernels fills res's FMA peak, matmul rates and the model's and sampler's token rates.
+func benchKernels(b core.Backend, res *benchResult, shapes []benchShape, per time.Duration, progress func(string)) error {
+	progress("FMA peak")
+	res.PeakGFLOPS, res.PeakISA = gemm.PeakGFLOPS(per), gemm.PeakISA() // the CPU's, beside any backend
+	for _, s := range shapes {
+		progress("matmul " + s.String())
+		res.MatmulGFLOPS[s.String()] = timeMatmul(b, s, per)
+	}
+	progress("demo-size model")
+	mb := newModelBench(b)
+	n := float64(mb.tokens)
+	res.ForwardTokPerS, res.TrainTokPerS, res.ModelParams = n*repeat(per, mb.forward), n*repeat(per, mb.train), mb.params
+	progress("sampler")
+	rollout := newRolloutBench(b)
+	res.SampleTokPerS = float64(rollout.tokens) * repeat(per, rollout.run)
+	return rollout.err
+}
+
+// benchAGRPO times n AGRPO steps in each rollout order into res, under a CPU profile written
+// to profile when it is not empty.
+func benchAGRPO(b core.Backend, res *benchResult, n int, profile string) (err error) {
+	if profile != "" {
+		stop, err := startCPUProfile(profile)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+	if res.AGRPOStepS, res.AGRPORolloutS, res.AGRPOUpdateS, res.AGRPOStepCPUS, err = timeAGRPOStep(b, core.RandomOrder, n); err != nil {
+		return err
+	}
+	res.AGRPOExactStepS, res.AGRPOExactRolloutS, res.AGRPOExactUpdateS, res.AGRPOExactStepCPUS, err = timeAGRPOStep(b, core.LowConfidence, n)
+	return err
+}
+
+// startCPUProfile starts Go's CPU profiler writing to path; stop ends it and closes the file.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("demo bench: -cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("demo bench: -cpuprofile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
 
 // repeat runs fn until d has passed (after one warm-up call) and returns calls per second.
@@ -306,25 +362,25 @@ func newRolloutBench(b core.Backend) *rolloutBench {
 
 // timeAGRPOStep runs AGRPO at the shipped Countdown recipe's size (16 prompts × 8 rollouts of
 // 12 steps, 4 Monte Carlo steps per trajectory, the exact likelihood) from countdown-base, with
-// rollouts unmasked in the given order, for three steps in a scratch folder and returns the
-// mean wall time of the last two (the first warms up pipelines and caches), with its rollout
-// and update parts as the trainer logs them.
-func timeAGRPOStep(b core.Backend, remasking core.Remasking) (step, rollout, update float64, err error) {
+// rollouts unmasked in the given order, for 1 + n steps in a scratch folder and returns the
+// mean wall time of the last n (the first warms up pipelines and caches), with its rollout
+// and update parts as the trainer logs them and the process's CPU time per step.
+func timeAGRPOStep(b core.Backend, remasking core.Remasking, n int) (step, rollout, update, cpu float64, err error) {
 	dir, err := os.MkdirTemp("", "agrpo-bench-")
 	if err != nil {
-		return 0, 0, 0, err
+		return 0, 0, 0, 0, err
 	}
 	defer os.RemoveAll(dir)
 	c := rl.DefaultConfig()
 	c.Run.Name, c.Run.OutDir = "bench", dir // run.device is not read: the run gets b
 	c.Task.Name, c.Model = "countdown", rl.ModelConfig{Init: "countdown-base"}
 	if c.Train.Method, err = rl.ParseMethod("agrpo"); err != nil {
-		return 0, 0, 0, err
+		return 0, 0, 0, 0, err
 	}
-	c.Train.Steps, c.Train.LR, c.Train.WarmupSteps, c.Train.CheckpointEvery = 3, 1e-6, 0, 0
+	c.Train.Steps, c.Train.LR, c.Train.WarmupSteps, c.Train.CheckpointEvery = 1+n, 1e-6, 0, 0
 	agrpo, ok := c.RL.Estimators["agrpo"].(pg.AGRPOConfig)
 	if !ok {
-		return 0, 0, 0, fmt.Errorf("no AGRPO settings in the default config")
+		return 0, 0, 0, 0, fmt.Errorf("no AGRPO settings in the default config")
 	}
 	agrpo.Likelihood = pg.ExactLikelihood
 	c.RL.Estimators["agrpo"] = agrpo // c's map is its own: DefaultConfig makes a new one
@@ -332,19 +388,28 @@ func timeAGRPOStep(b core.Backend, remasking core.Remasking) (step, rollout, upd
 	c.Eval = rl.EvalConfig{N: 1, Steps: []int{12}, Remasking: core.LowConfidence, BatchSize: 1}
 	tr, err := rl.NewRun(c, models.Shipped, b, io.Discard)
 	if err != nil {
-		return 0, 0, 0, err
+		return 0, 0, 0, 0, err
 	}
+	var cpu0 time.Duration
 	tr.OnStep = func(st rl.StepInfo) {
+		if st.Step == 1 {
+			cpu0, _ = processCPU()
+		}
+		if st.Step == 1+n {
+			if t, ok := processCPU(); ok {
+				cpu = (t - cpu0).Seconds() / float64(n)
+			}
+		}
 		if st.Step > 1 {
-			step += st.Seconds / 2
-			rollout += st.Metrics["rollout_s"] / 2
-			update += st.Metrics["update_s"] / 2
+			step += st.Seconds / float64(n)
+			rollout += st.Metrics["rollout_s"] / float64(n)
+			update += st.Metrics["update_s"] / float64(n)
 		}
 	}
 	if err := tr.Run(context.Background()); err != nil {
-		return 0, 0, 0, err
+		return 0, 0, 0, 0, err
 	}
-	return step, rollout, update, nil
+	return step, rollout, update, cpu, nil
 }
 
 // profileOps opens a second, profiling context on vb's device and records the device time per

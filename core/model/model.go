@@ -43,6 +43,8 @@ type Model struct {
 	// Cached views, so a steady-state Forward and Backward allocate nothing.
 	view  *activations              // the last view of acts, for batch view.batch
 	flats map[*core.Tensor]flatView // 2-D views of Backward's matmul operands
+	rv    *rowActs                  // the last block's row views of the last HiddenRows, nil after Hidden
+	rvs   *rowActs                  // the last row views made, reused while their view and rows hold
 }
 
 // flatView is a cached [N, last dim] view of src, valid while src keeps its storage and offset.
@@ -114,6 +116,9 @@ type activations struct {
 	layers     []layerActs
 	xOut, hOut *core.Tensor // final residual stream and its norm [B, L, D]
 	rstdOut    *core.Tensor
+	// HiddenRows's compact buffers, N ≤ B·L rows used: the last block's attention output
+	// gathered at the rows, and the backward's residual gradient there.
+	rowAttn, rowDx *core.Tensor // [B·L, D]
 	// The head's chunk buffers, [HeadRows(B·L, L), V], shared by every view.
 	logits, dLogits *core.Tensor
 	full            *core.Tensor // Forward's whole logits [B, L, V], allocated on its first use
@@ -130,8 +135,8 @@ type activations struct {
 // check of a run sizes its batches with it before anything is allocated.
 func (c Config) ActivationBytes(batch, seq int) float64 {
 	d, f, kv := float64(c.DModel), float64(c.MLPHidden), float64(c.KVDim())
-	perLayer := 6*d + 2*kv + 3*f + 2 + float64(c.Heads) // xIn…hFF (k, v KVDim wide), gate/up/act, two rstd, lse
-	perToken := float64(c.Layers)*perLayer + 6*d + 2*kv + 3*f + 1
+	perLayer := 6*d + 2*kv + 3*f + 2 + float64(c.Heads)                    // xIn…hFF (k, v KVDim wide), gate/up/act, two rstd, lse
+	perToken := float64(c.Layers)*perLayer + 8*d + 2*kv + 3*f + 1          // 8 D-wide: xOut, hOut, rowAttn, rowDx, dx, dh, dq, dAttn
 	head := 2 * float64(c.HeadRows(batch*seq, seq)) * float64(c.VocabSize) // logits and dLogits chunks
 	return 4 * (float64(batch)*float64(seq)*perToken + head)
 }
@@ -167,6 +172,7 @@ func (m *Model) allocActs(batch, seq int) *activations {
 		})
 	}
 	a.xOut, a.hOut, a.rstdOut = bld(), bld(), b.Alloc(core.F32, batch, seq)
+	a.rowAttn, a.rowDx = b.Alloc(core.F32, batch*seq, d), b.Alloc(core.F32, batch*seq, d)
 	budget := m.ChunkBytes
 	if budget <= 0 {
 		budget = LogitsBudget
@@ -213,6 +219,7 @@ func (a *activations) view(batch int) *activations {
 	}
 	v.xOut, v.hOut, v.rstdOut, v.logits, v.dLogits = r(a.xOut), r(a.hOut), r(a.rstdOut), a.logits, a.dLogits
 	v.loraHead, v.dLoRA = r(a.loraHead), r(a.dLoRA)
+	v.rowAttn, v.rowDx = a.rowAttn, a.rowDx // cut per call to the rows' count
 	v.dx, v.dh, v.dq, v.dk, v.dv, v.dAttn = r(a.dx), r(a.dh), r(a.dq), r(a.dk), r(a.dv), r(a.dAttn)
 	v.dGate, v.dUp, v.dAct = r(a.dGate), r(a.dUp), r(a.dAct)
 	return v
@@ -258,10 +265,10 @@ func (m *Model) freeActs() {
 			m.free(t)
 		}
 	}
-	for _, t := range []*core.Tensor{a.xOut, a.hOut, a.rstdOut, a.logits, a.dLogits, a.full, a.dx, a.dh, a.dq, a.dk, a.dv, a.dAttn, a.dGate, a.dUp, a.dAct, a.loraHead, a.dLoRA} {
+	for _, t := range []*core.Tensor{a.xOut, a.hOut, a.rstdOut, a.rowAttn, a.rowDx, a.logits, a.dLogits, a.full, a.dx, a.dh, a.dq, a.dk, a.dv, a.dAttn, a.dGate, a.dUp, a.dAct, a.loraHead, a.dLoRA} {
 		m.free(t)
 	}
-	m.acts, m.cur, m.view = nil, nil, nil
+	m.acts, m.cur, m.view, m.rv, m.rvs = nil, nil, nil, nil, nil
 	clear(m.flats)
 }
 
@@ -293,7 +300,17 @@ func (m *Model) Forward(tokens, keyMask *core.Tensor) *core.Tensor {
 // Hidden runs the model on tokens [B, L] (I32) with keyMask [B, L] (I32, 1 = real token,
 // 0 = padding) up to the final norm; Logits then gives the logits of any B·L rows (position l
 // of sequence b is row b·L + l) and the backward uses this call's activations.
-func (m *Model) Hidden(tokens, keyMask *core.Tensor) {
+func (m *Model) Hidden(tokens, keyMask *core.Tensor) { m.HiddenRows(tokens, keyMask, nil) }
+
+// HiddenRows is Hidden for a caller that reads the logits at some rows only: rows (I32 [N],
+// distinct row indices b·L + l, nil for all) are the rows it computes; the hidden state, and so
+// the logits, of every other row is 0. Attention is bidirectional, so every block but the last
+// runs on every position as before, and the last runs its attention (keys and values of every
+// position) in full; its output projection, MLP and the final norm run on the N rows only,
+// which a sampler or a policy-gradient pass that scores the completion (never the prompt) can
+// skip. The rows' hidden states are Hidden's bit for bit: every op on them works row by row.
+// The backward after HiddenRows reads ∂loss/∂hidden at the rows only.
+func (m *Model) HiddenRows(tokens, keyMask, rows *core.Tensor) {
 	if tokens.Rank() != 2 || !core.SameShape(tokens.Shape(), keyMask.Shape()) {
 		panic(fmt.Sprintf("model: tokens %v and key mask %v must both be [B, L]", tokens, keyMask))
 	}
@@ -301,10 +318,13 @@ func (m *Model) Hidden(tokens, keyMask *core.Tensor) {
 	if seq > m.Cfg.MaxSeqLen {
 		panic(fmt.Sprintf("model: sequence length %d exceeds max_sequence_length %d", seq, m.Cfg.MaxSeqLen))
 	}
+	if rows != nil && (rows.DType() != core.I32 || rows.Len() == 0 || rows.Len() > batch*seq) {
+		panic(fmt.Sprintf("model: rows %v must be I32 and hold 1 to B·L = %d row indices", rows, batch*seq))
+	}
 	b, c, p := m.B, m.Cfg, m.P
 	a := m.buffers(batch, seq)
 	a.tokens, a.keyMask = tokens, keyMask
-	m.cur, m.held = a, [2]int{}
+	m.cur, m.held, m.rv = a, [2]int{}, nil
 	eps := float32(c.NormEps)
 	theta := float32(c.RopeTheta)
 
@@ -322,6 +342,11 @@ func (m *Model) Hidden(tokens, keyMask *core.Tensor) {
 		b.RoPE(l.q, c.Heads, theta)
 		b.RoPE(l.k, c.KVHeadCount(), theta)
 		b.Attention(l.attn, l.lse, l.q, l.k, l.v, keyMask, c.Heads)
+		if rows != nil && i+1 == len(p.Blocks) {
+			m.rv = m.rowViews(a, rows)
+			m.lastBlockRows(i, bl, l, m.rv)
+			return
+		}
 		b.Copy(l.xMid, l.xIn)
 		lin(3, l.xMid, l.attn, 1)
 		// MLP half: xNext = xMid + ff_out(silu(ff_proj(h))·up_proj(h)).
@@ -337,6 +362,69 @@ func (m *Model) Hidden(tokens, keyMask *core.Tensor) {
 		lin(6, next, l.act, 1)
 	}
 	b.RMSNorm(a.hOut, a.rstdOut, a.xOut, p.LnF, eps)
+}
+
+// rowActs are the last block's activations past its attention at HiddenRows's N rows: views of
+// the first N rows of buffers that the full pass would use there, and of the compact ones.
+type rowActs struct {
+	base                            *activations    // the batch view they were cut from
+	ids                             *core.Tensor    // the rows, as passed
+	attn, xMid, hFF, xOut, dx       *core.Tensor    // [N, D]
+	hOut, dh                        *core.Tensor    // [N, D]: scratch for the norm's output, then ∂/∂hidden
+	rstdFF, rstdOut                 *core.Tensor    // [N]
+	gate, up, act, dGate, dUp, dAct *core.Tensor    // [N, F]
+	lora                            [7]*core.Tensor // x·Aᵀ [N, r] of the adapted modules (nil without)
+	dLoRA                           *core.Tensor    // [N, r], nil without adapters
+}
+
+// rowViews returns the row views for a's last block and ids, reusing the last ones when they fit.
+func (m *Model) rowViews(a *activations, ids *core.Tensor) *rowActs {
+	if r := m.rvs; r != nil && r.base == a && r.ids == ids {
+		return r
+	}
+	n := ids.Len()
+	rows := func(t *core.Tensor) *core.Tensor {
+		if t == nil {
+			return nil
+		}
+		return t.Reshape(t.Len()/t.Dim(-1), t.Dim(-1)).Part(0, n)
+	}
+	vec := func(t *core.Tensor) *core.Tensor { return t.Reshape(t.Len()).Part(0, n) }
+	l := a.layers[len(a.layers)-1]
+	r := &rowActs{base: a, ids: ids,
+		attn: rows(a.rowAttn), xMid: rows(l.xMid), hFF: rows(l.hFF), xOut: rows(a.xOut), dx: rows(a.rowDx),
+		// Backward scratch, free in a forward; dq is free in the backward until the last block's attention.
+		hOut: rows(a.dx), dh: rows(a.dq),
+		rstdFF: vec(l.rstdFF), rstdOut: vec(a.rstdOut),
+		gate: rows(l.gate), up: rows(l.up), act: rows(l.act), dGate: rows(a.dGate), dUp: rows(a.dUp), dAct: rows(a.dAct),
+		dLoRA: rows(a.dLoRA)}
+	for k, t := range l.lora {
+		r.lora[k] = rows(t)
+	}
+	m.rvs = r
+	return r
+}
+
+// lastBlockRows runs block i (the last) past its attention and the final norm on r's rows, and
+// scatters their hidden states into the full ones (0 elsewhere).
+func (m *Model) lastBlockRows(i int, bl Block, l layerActs, r *rowActs) {
+	b, a := m.B, m.cur
+	eps := float32(m.Cfg.NormEps)
+	lin := func(k int, y, x *core.Tensor, beta float32) {
+		m.forwardLinear(m.linear(i, k, bl.Linears()[k], nil), y, x, r.lora[k], beta)
+	}
+	b.Embedding(r.attn, m.flat(l.attn), r.ids)
+	b.Embedding(r.xMid, m.flat(l.xIn), r.ids)
+	lin(3, r.xMid, r.attn, 1)
+	b.RMSNorm(r.hFF, r.rstdFF, r.xMid, bl.FFNorm, eps)
+	lin(4, r.gate, r.hFF, 0)
+	lin(5, r.up, r.hFF, 0)
+	b.SwiGLU(r.act, r.gate, r.up)
+	b.Copy(r.xOut, r.xMid)
+	lin(6, r.xOut, r.act, 1)
+	b.RMSNorm(r.hOut, r.rstdOut, r.xOut, m.P.LnF, eps)
+	b.Fill(a.hOut, 0)
+	b.EmbeddingBackward(m.flat(a.hOut), r.hOut, r.ids) // 0 + x: the rows' states exactly
 }
 
 // Rows is the number of rows, B·L, of the last Hidden.
@@ -466,22 +554,48 @@ func (m *Model) BackwardHidden() {
 	b, c, p := m.B, m.Cfg, m.P
 	theta := float32(c.RopeTheta)
 
-	b.Fill(a.dx, 0)
-	b.RMSNormBackward(a.dx, g.LnF, a.dh, a.xOut, p.LnF, a.rstdOut)
-	for i := len(p.Blocks) - 1; i >= 0; i-- {
+	last := len(p.Blocks) - 1
+	if r := m.rv; r != nil {
+		// The final norm, the last block's MLP half and its output projection on the rows; their
+		// gradients then enter the full buffers at the rows (every other row's are 0).
+		bl, gb := p.Blocks[last], g.Blocks[last]
+		ws, gs := bl.Linears(), gb.Linears()
+		lin := func(k int, dx, dy, x *core.Tensor, addInto bool) {
+			m.backwardLinear(m.linear(last, k, ws[k], gs[k]), dx, dy, x, r.lora[k], r.dLoRA, addInto)
+		}
+		b.Embedding(r.dh, m.flat(a.dh), r.ids)
+		b.Fill(r.dx, 0)
+		b.RMSNormBackward(r.dx, g.LnF, r.dh, r.xOut, p.LnF, r.rstdOut)
+		lin(6, r.dAct, r.dx, r.act, false)
+		b.SwiGLUBackward(r.dGate, r.dUp, r.dAct, r.gate, r.up)
+		lin(4, r.dh, r.dGate, r.hFF, false)
+		lin(5, r.dh, r.dUp, r.hFF, true)
+		b.RMSNormBackward(r.dx, gb.FFNorm, r.dh, r.xMid, bl.FFNorm, r.rstdFF)
+		lin(3, r.dh, r.dx, r.attn, false)
+		b.Fill(a.dAttn, 0)
+		b.EmbeddingBackward(m.flat(a.dAttn), r.dh, r.ids)
+		b.Fill(a.dx, 0)
+		b.EmbeddingBackward(m.flat(a.dx), r.dx, r.ids)
+	} else {
+		b.Fill(a.dx, 0)
+		b.RMSNormBackward(a.dx, g.LnF, a.dh, a.xOut, p.LnF, a.rstdOut)
+	}
+	for i := last; i >= 0; i-- {
 		bl, gb, l := p.Blocks[i], g.Blocks[i], a.layers[i]
 		ws, gs := bl.Linears(), gb.Linears()
 		lin := func(k int, dx, dy, x *core.Tensor, addInto bool) {
 			m.backwardLinear(m.linear(i, k, ws[k], gs[k]), dx, dy, x, l.lora[k], a.dLoRA, addInto)
 		}
-		// MLP half; a.dx holds ∂/∂xNext, which also flows unchanged to xMid through the residual.
-		lin(6, a.dAct, a.dx, l.act, false)
-		b.SwiGLUBackward(a.dGate, a.dUp, a.dAct, l.gate, l.up)
-		lin(4, a.dh, a.dGate, l.hFF, false)
-		lin(5, a.dh, a.dUp, l.hFF, true)
-		b.RMSNormBackward(a.dx, gb.FFNorm, a.dh, l.xMid, bl.FFNorm, l.rstdFF)
-		// Attention half; a.dx now holds ∂/∂xMid.
-		lin(3, a.dAttn, a.dx, l.attn, false)
+		if i < last || m.rv == nil { // else done on the rows above
+			// MLP half; a.dx holds ∂/∂xNext, which also flows unchanged to xMid through the residual.
+			lin(6, a.dAct, a.dx, l.act, false)
+			b.SwiGLUBackward(a.dGate, a.dUp, a.dAct, l.gate, l.up)
+			lin(4, a.dh, a.dGate, l.hFF, false)
+			lin(5, a.dh, a.dUp, l.hFF, true)
+			b.RMSNormBackward(a.dx, gb.FFNorm, a.dh, l.xMid, bl.FFNorm, l.rstdFF)
+			// Attention half; a.dx now holds ∂/∂xMid.
+			lin(3, a.dAttn, a.dx, l.attn, false)
+		}
 		b.AttentionBackward(a.dq, a.dk, a.dv, a.dAttn, l.q, l.k, l.v, l.attn, l.lse, a.keyMask, c.Heads)
 		b.RoPEBackward(a.dq, c.Heads, theta)
 		b.RoPEBackward(a.dk, c.KVHeadCount(), theta)

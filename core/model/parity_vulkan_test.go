@@ -38,3 +38,13 @@ func TestLoadDir16Vulkan(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestHiddenRowsVulkan is TestHiddenRows on the Vulkan backend, with the validation layers on.
+func TestHiddenRowsVulkan(t *testing.T) {
+	b := vulkantest.Open(t)
+	RunHiddenRows(t, b, false)
+	RunHiddenRows(t, b, true)
+	if err := b.Sync(); err != nil {
+		t.Fatal(err)
+	}
+}

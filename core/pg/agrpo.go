@@ -256,12 +256,14 @@ func (a *AGRPO) Accumulate(m, ref *model.Model, r *Rollouts, it int, rng *rand.R
 // step, with the tokens of the completion as targets; the support recorded at sampling
 // restricts the positions the step revealed and, with a selection factor, those it left masked.
 // The support is sparse (core.EncodeSupport): every token but the mask id where the rollout had
-// no top-k/top-p cut, the kept ids where it had one, nothing (every token) elsewhere.
+// no top-k/top-p cut, the kept ids where it had one, nothing (every token) elsewhere. Those
+// positions are the only ones scored (scored, flat indices into n·s).
 type stepInputs struct {
 	n, s                     int
 	tokens, keyMask, targets []int32
 	support                  []int32
 	selection                bool
+	scored                   []int32
 }
 
 func (a *AGRPO) inputs(t *sampler.Trajectories, draws []draw) stepInputs {
@@ -278,6 +280,7 @@ func (a *AGRPO) inputs(t *sampler.Trajectories, draws []draw) stepInputs {
 			in.keyMask[i*s+t.P+j] = 1
 			in.targets[i*s+t.P+j] = t.Tokens[d.row*t.C+j]
 			if int(t.RevealStep[d.row*t.C+j]) == d.step {
+				in.scored = append(in.scored, int32(i*s+t.P+j))
 				rows[i*s+t.P+j] = allButMask
 				if sup := t.DrawSupport(d.row, d.step, j); sup != nil {
 					rows[i*s+t.P+j] = sup
@@ -286,6 +289,7 @@ func (a *AGRPO) inputs(t *sampler.Trajectories, draws []draw) stepInputs {
 		}
 		if in.selection {
 			a.forLeftMasked(t, d, func(j int) {
+				in.scored = append(in.scored, int32(i*s+t.P+j))
 				rows[i*s+t.P+j] = allButMask
 				if sup := t.DrawSupport(d.row, d.step, j); sup != nil {
 					rows[i*s+t.P+j] = sup
@@ -314,7 +318,7 @@ func (a *AGRPO) forLeftMasked(t *sampler.Trajectories, d draw, f func(j int)) {
 func (a *AGRPO) stepLogProbs(sc *scorer, m *model.Model, t *sampler.Trajectories, draws []draw, in stepInputs) (lp, logF []float32, err error) {
 	invT := 1 / t.Config.Temperature
 	untempered := in.selection && t.Config.Confidence == core.Untempered
-	lp, conf := sc.logProbs(m, in.n, in.s, in.tokens, in.keyMask, in.targets, in.support, invT, untempered)
+	lp, conf := sc.logProbs(m, in.n, in.s, in.tokens, in.keyMask, in.targets, in.support, invT, untempered, in.scored)
 	if !in.selection {
 		return lp, nil, nil
 	}
@@ -361,10 +365,27 @@ func (a *AGRPO) stepLogProbs(sc *scorer, m *model.Model, t *sampler.Trajectories
 	return lp, logF, nil
 }
 
+// merge folds repeated draws (the same step of the same trajectory, which m draws per
+// trajectory hit often: 4 of 12 steps repeat one in 43 % of trajectories) into their first,
+// counting them: the training pass scores each state once, its gradient times the count.
+func merge(draws []draw) (once []draw, times []int) {
+	first := make(map[draw]int, len(draws))
+	for _, d := range draws {
+		if i, ok := first[d]; ok {
+			times[i]++
+			continue
+		}
+		first[d] = len(once)
+		once, times = append(once, d), append(times, 1)
+	}
+	return once, times
+}
+
 // chunk scores a chunk of draws and accumulates the clipped surrogate's gradient: per token,
 // or per step when the step likelihood has a selection factor.
-func (a *AGRPO) chunk(m, ref *model.Model, r *Rollouts, draws []draw, tl *tally) error {
+func (a *AGRPO) chunk(m, ref *model.Model, r *Rollouts, all []draw, tl *tally) error {
 	t := r.Traj
+	draws, times := merge(all)
 	in := a.inputs(t, draws)
 	s := in.s
 	lp, logF, err := a.stepLogProbs(&a.sc, m, t, draws, in)
@@ -409,14 +430,16 @@ func (a *AGRPO) chunk(m, ref *model.Model, r *Rollouts, draws []draw, tl *tally)
 				old = a.oldSel[d.row*t.StepsRun+d.step]
 			}
 			loss, grad, kl, low, high := c.token(lpS+sel, loS+old, lrS+selRef, adv, lr != nil)
-			g := float32(d.weight * grad)
+			g := float32(float64(times[i]) * d.weight * grad)
 			for j := 0; j < t.C; j++ {
 				if int(t.RevealStep[d.row*t.C+j]) == d.step {
 					dLogp[base+j] = g
 				}
 			}
 			a.forLeftMasked(t, d, func(j int) { dLogF[base+j] = g })
-			tl.add(d.weight*loss, kl, low, high, math.Abs(math.Exp(lpS+sel-loS-old)-1))
+			for range times[i] {
+				tl.add(d.weight*loss, kl, low, high, math.Abs(math.Exp(lpS+sel-loS-old)-1))
+			}
 			continue
 		}
 		for j := 0; j < t.C; j++ {
@@ -430,8 +453,10 @@ func (a *AGRPO) chunk(m, ref *model.Model, r *Rollouts, draws []draw, tl *tally)
 				lref = float64(lr[pos])
 			}
 			loss, grad, kl, low, high := c.token(float64(lp[pos]), float64(t.LogP[tj]), lref, adv, lr != nil)
-			dLogp[pos] = float32(d.weight * grad)
-			tl.add(d.weight*loss, kl, low, high, math.Abs(math.Exp(float64(lp[pos])-float64(t.LogP[tj]))-1))
+			dLogp[pos] = float32(float64(times[i]) * d.weight * grad)
+			for range times[i] {
+				tl.add(d.weight*loss, kl, low, high, math.Abs(math.Exp(float64(lp[pos])-float64(t.LogP[tj]))-1))
+			}
 		}
 	}
 	a.sc.backward(m, dLogp, dLogF, 1/t.Config.Temperature)

@@ -1,6 +1,7 @@
 package pg
 
 import (
+	"math"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -151,4 +152,51 @@ func metric(t *testing.T, st Stats, name string) float64 {
 	}
 	t.Fatalf("no metric %q in %+v", name, st)
 	return 0
+}
+
+// TestRepeatedDrawsScoredOnce: a chunk whose draws repeat steps (scored once, the gradient
+// times the count) accumulates the gradient and the statistics of scoring every draw on its
+// own, for the token-only and the exact (selection factor) likelihood.
+func TestRepeatedDrawsScoredOnce(t *testing.T) {
+	m := toyModel(t)
+	prompts := make([]sampler.Prompt, 6)
+	for i := range prompts {
+		prompts[i] = sampler.Prompt{Tokens: toyPrompt}
+	}
+	for _, order := range []core.Remasking{core.RandomOrder, core.LowConfidence} {
+		tr, err := sampler.Generate(m, prompts, sampler.Config{GenLength: 3, BlockLength: 3, Steps: 3, Temperature: 0.8,
+			Remasking: order, Seed: 5}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		adv := []float64{1, -0.5, 0.25, -1, 0.75, 0}
+		est, err := NewAGRPO(AGRPOConfig{MCSamples: 2, Importance: Uniform, EpsLow: 0.2, EpsHigh: 0.2, Iterations: 1,
+			Scaling: MeanScaling, Temperature: 0.8, Likelihood: ExactLikelihood})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := &Rollouts{Traj: tr, Adv: adv}
+		d := func(row, step int) draw { return draw{row: row, step: step, weight: 1.0 / 12} }
+		draws := []draw{d(0, 1), d(3, 0), d(0, 1), d(5, 2), d(0, 1), d(3, 0), d(2, 2)}
+		var merged, separate tally
+		m.Grads.Zero(m.B, m.Cfg)
+		if err := est.chunk(m, nil, r, draws, &merged); err != nil {
+			t.Fatal(err)
+		}
+		want := flatGrad(m, 1)
+		m.Grads.Zero(m.B, m.Cfg)
+		for _, dr := range draws {
+			if err := est.chunk(m, nil, r, []draw{dr}, &separate); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got := flatGrad(m, 1)
+		if e := relL2(got, want); !(e < 1e-5) || relL2(want, make([]float64, len(want))) == 0 {
+			t.Errorf("%v: gradient of the repeated draws scored once is %.3g (relative L2) off scoring each", order, e)
+		}
+		a, b := merged.done(), separate.done()
+		if a.Tokens != b.Tokens || math.Abs(a.Loss-b.Loss) > 1e-12*math.Max(1, math.Abs(b.Loss)) {
+			t.Errorf("%v: merged stats %+v, separate %+v", order, a, b)
+		}
+	}
 }

@@ -60,7 +60,8 @@ type DiffuGRPO struct {
 	old              [][]float32 // per iteration: the pre-update log-probabilities at every position
 	inputs           [][]int32   // per iteration: the noised input tokens
 	keyMask, targets []int32
-	count            int // completion tokens the loss covers, over the whole batch
+	scored           []int32 // the positions the loss covers, the only ones scored
+	count            int     // completion tokens the loss covers, over the whole batch
 }
 
 // NewDiffuGRPO checks the config.
@@ -116,7 +117,7 @@ func (d *DiffuGRPO) Prepare(m *model.Model, r *Rollouts, rng *rand.Rand) error {
 	offset, rows := r.span()
 	// Per row of the whole batch, its real prompt tokens (one draw each); then the loss's tokens.
 	counts := make([]float64, rows+1)
-	d.keyMask, d.targets = make([]int32, t.B*s), make([]int32, t.B*s)
+	d.keyMask, d.targets, d.scored = make([]int32, t.B*s), make([]int32, t.B*s), d.scored[:0]
 	for row := 0; row < t.B; row++ {
 		copy(d.keyMask[row*s:], t.PromptMask[row*t.P:(row+1)*t.P])
 		for j := 0; j < t.C; j++ {
@@ -128,7 +129,11 @@ func (d *DiffuGRPO) Prepare(m *model.Model, r *Rollouts, rng *rand.Rand) error {
 				counts[offset+row]++
 			}
 		}
-		counts[rows] += float64(trainedLen(t.Completion(row), t.EOSID))
+		n := trainedLen(t.Completion(row), t.EOSID)
+		for j := 0; j < n; j++ {
+			d.scored = append(d.scored, int32(row*s+t.P+j))
+		}
+		counts[rows] += float64(n)
 	}
 	if err := r.sum(counts); err != nil {
 		return fmt.Errorf("diffu-grpo: %w", err)
@@ -146,7 +151,7 @@ func (d *DiffuGRPO) Prepare(m *model.Model, r *Rollouts, rng *rand.Rand) error {
 	d.old, d.inputs = d.old[:0], d.inputs[:0]
 	for it := 0; it < d.Cfg.Iterations; it++ {
 		tokens := d.noisedInput(r, rng, before, after)
-		lp, _ := d.sc.logProbs(m, t.B, s, tokens, d.keyMask, d.targets, nil, 1, false)
+		lp, _ := d.sc.logProbs(m, t.B, s, tokens, d.keyMask, d.targets, nil, 1, false, d.scored)
 		d.old = append(d.old, append([]float32(nil), lp...))
 		d.inputs = append(d.inputs, tokens)
 	}
@@ -174,10 +179,10 @@ func (d *DiffuGRPO) Accumulate(m, ref *model.Model, r *Rollouts, it int, _ *rand
 	}
 	t := r.Traj
 	s := t.P + t.C
-	lp, _ := d.sc.logProbs(m, t.B, s, d.inputs[it], d.keyMask, d.targets, nil, 1, false)
+	lp, _ := d.sc.logProbs(m, t.B, s, d.inputs[it], d.keyMask, d.targets, nil, 1, false, d.scored)
 	var lr []float32
 	if ref != nil && d.Cfg.Beta != 0 {
-		lr, _ = d.ref.logProbs(ref, t.B, s, d.inputs[it], d.keyMask, d.targets, nil, 1, false)
+		lr, _ = d.ref.logProbs(ref, t.B, s, d.inputs[it], d.keyMask, d.targets, nil, 1, false, d.scored)
 	}
 	count := d.count
 	c := ppo{d.Cfg.Eps, d.Cfg.Eps, d.Cfg.Beta}

@@ -13,6 +13,7 @@ import (
 type scorer struct {
 	r, s                     int
 	tokens, keyMask, targets *core.Tensor
+	rows                     *core.Tensor // [R·S]: the positions scored, a prefix used per call
 	logp, dLogp              *core.Tensor
 	hostLogp                 []float32
 	// support holds the last logProbs call's support encoding (core.EncodeSupport) in its
@@ -31,14 +32,14 @@ func (sc *scorer) ensure(b core.Backend, r, s int) {
 		return
 	}
 	if sc.tokens != nil {
-		for _, t := range []*core.Tensor{sc.tokens, sc.keyMask, sc.targets, sc.logp, sc.dLogp,
+		for _, t := range []*core.Tensor{sc.tokens, sc.keyMask, sc.targets, sc.rows, sc.logp, sc.dLogp,
 			sc.conf, sc.kappa, sc.rule, sc.logF, sc.dLogF} {
 			b.Free(t)
 		}
 	}
 	sc.r, sc.s = r, s
 	sc.tokens, sc.keyMask = b.Alloc(core.I32, r, s), b.Alloc(core.I32, r, s)
-	sc.targets = b.Alloc(core.I32, r*s)
+	sc.targets, sc.rows = b.Alloc(core.I32, r*s), b.Alloc(core.I32, r*s)
 	sc.logp, sc.dLogp = b.Alloc(core.F32, r*s), b.Alloc(core.F32, r*s)
 	sc.hostLogp = make([]float32, r*s)
 	sc.conf, sc.kappa, sc.rule = b.Alloc(core.F32, r*s), b.Alloc(core.F32, r*s), b.Alloc(core.I32, r*s)
@@ -86,15 +87,23 @@ func (sc *scorer) supportFrom(lo int) *core.Tensor {
 // softmax(logits·invTemp) on each position's support (support: core.EncodeSupport's encoding of
 // R·S rows, or nil for every token) and, when withConf is set, log softmax(logits)(target) over
 // the whole vocabulary, LLaDA's untempered confidence, in the same pass over the head's chunks
-// (nil otherwise). The model keeps its activations for backward.
-func (sc *scorer) logProbs(m *model.Model, r, s int, tokens, keyMask, targets []int32, support []int32, invTemp float32, withConf bool) (lp, conf []float32) {
+// (nil otherwise). Both are meaningful only at the positions in rows (flat indices into R·S;
+// nil: every position), where alone the caller may read them and give gradients: the model
+// computes its last block there only (model.HiddenRows). The model keeps its activations for
+// backward.
+func (sc *scorer) logProbs(m *model.Model, r, s int, tokens, keyMask, targets []int32, support []int32, invTemp float32, withConf bool, rows []int32) (lp, conf []float32) {
 	b := m.B
 	sc.ensure(b, r, s)
 	b.UploadInt(sc.tokens, tokens)
 	b.UploadInt(sc.keyMask, keyMask)
 	b.UploadInt(sc.targets, targets)
 	sc.upload(b, support)
-	m.Hidden(sc.tokens, sc.keyMask)
+	var rowsT *core.Tensor
+	if len(rows) > 0 {
+		rowsT = sc.rows.Part(0, len(rows))
+		b.UploadInt(rowsT, rows)
+	}
+	m.HiddenRows(sc.tokens, sc.keyMask, rowsT)
 	sc.sel = nil
 	sc.chunks(m, func(lo, hi int, logits *core.Tensor) {
 		targets := sc.targets.Part(lo, hi)

@@ -316,6 +316,12 @@ func (t *Trajectories) denoise(m *model.Model, st core.UnmaskState, keyMask *cor
 	perBlock := cfg.Steps / blocks
 	schedule := NumTransfer(cfg.BlockLength, perBlock)
 	step := 0
+	// The logits are read at the current block's positions only, so the model computes the
+	// last block and the final norm there only (model.HiddenRows): the block's positions of
+	// every row, in row order.
+	rows := b.Alloc(core.I32, t.B*cfg.BlockLength)
+	defer b.Free(rows)
+	ids := make([]int32, t.B*cfg.BlockLength)
 	stoppedAt := make([]int, t.B) // the step at which a row stopped, −1 while it runs
 	for i := range stoppedAt {
 		stoppedAt[i] = -1
@@ -332,8 +338,14 @@ func (t *Trajectories) denoise(m *model.Model, st core.UnmaskState, keyMask *cor
 				break
 			}
 		}
+		for r := 0; r < t.B; r++ {
+			for j := 0; j < cfg.BlockLength; j++ {
+				ids[r*cfg.BlockLength+j] = int32(r*(p+t.C) + p + blk*cfg.BlockLength + j)
+			}
+		}
+		b.UploadInt(rows, ids)
 		for i := 0; i < perBlock; i++ {
-			m.Hidden(st.Tokens, keyMask)
+			m.HiddenRows(st.Tokens, keyMask, rows)
 			// The head and the draw run over chunks of rows, so that the logits take at most a
 			// chunk's memory (and a Vulkan binding stays under the device's range limit); a chunk
 			// holds at least one sequence.
