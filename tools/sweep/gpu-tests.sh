@@ -4,7 +4,8 @@
 #   mkdir -p .sweep && go build -ldflags='-s -w' -o .sweep/demo ./demo
 #   for p in core/vulkan core/model core/pg; do go test -c -ldflags='-s -w' -o .sweep/$(basename $p).test ./$p; done
 #   xz .sweep/demo .sweep/*.test
-# and the Vulkan loader's Debian packages in .gl/ (see run.sh). Writes $OUT/gpu-tests.log and
+# and in .gl/ the Vulkan loader's Debian packages (see run.sh) and vulkan-validationlayers (the
+# tests turn validation on; `apt-get download vulkan-validationlayers`). Writes $OUT/gpu-tests.log and
 # $OUT/bench.json. Each package's tests run in its folder (their testdata paths are relative).
 set -u
 for f in .gl/*.deb; do dpkg -x $f /; done; ldconfig
