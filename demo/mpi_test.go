@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -138,7 +137,7 @@ func TestTrainMPIInterrupt(t *testing.T) {
 		env []string
 	}{
 		{os.Interrupt, []string{"OMPI_MCA_odls_base_sigkill_timeout=10"}},
-		{syscall.SIGUSR1, nil},
+		{jobStopSignals[0], nil}, // SIGUSR1
 	} {
 		dir, cfg := slowRun(t)
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)

@@ -103,7 +103,7 @@ func train(job dist.Comm, args []string, stdout, stderr io.Writer) error {
 	// raised), but passes SIGUSR1 on: `kill -USR1 <mpirun's pid>` checkpoints the job and stops it.
 	var also []os.Signal
 	if job.Size() > 1 {
-		also = append(also, syscall.SIGUSR1)
+		also = append(also, jobStopSignals...)
 		if g := dist.KillGrace(); g < minKillGrace {
 			fmt.Fprintf(stderr, "note: mpirun kills the ranks %v after a Ctrl-C, likely before a step ends and saves; "+
 				"start it with --mca odls_base_sigkill_timeout %d to make Ctrl-C checkpoint, or stop with kill -USR1 <mpirun's pid>\n",

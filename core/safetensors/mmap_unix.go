@@ -40,6 +40,6 @@ func dropPages(data []byte) {
 	lo := (start + page - 1) &^ (page - 1)
 	hi := (start + uintptr(len(data))) &^ (page - 1)
 	if hi > lo {
-		syscall.Madvise(data[lo-start:hi-start], syscall.MADV_DONTNEED) // advice: an error changes nothing
+		dontNeed(data[lo-start : hi-start])
 	}
 }
