@@ -150,17 +150,23 @@ func (p MemoryPlan) Check(avail int64, where string) error {
 	return nil
 }
 
-// deviceMemory is a backend that knows its device's memory (the Vulkan backend).
-type deviceMemory interface{ MemoryBytes() uint64 }
+// deviceMemory is a backend that knows its device's memory and kind (the Vulkan backend).
+type deviceMemory interface {
+	MemoryBytes() uint64
+	Device() (index int, kind string)
+}
 
-// DeviceMemory is the memory a run on b can use and what it is: the device's largest
-// device-local heap for a GPU backend, MemAvailable for the CPU backend; false where it is not
-// known (then nothing is checked).
+// DeviceMemory is the memory a run on b can use and what it is: a GPU's largest device-local
+// heap, or for the CPU backend and a CPU implementation of Vulkan (lavapipe, whose buffers are
+// host memory) MemAvailable; false where it is not known (then nothing is checked).
 func DeviceMemory(b core.Backend) (bytes int64, where string, ok bool) {
-	if d, isDev := b.(deviceMemory); isDev && d.MemoryBytes() > 0 {
-		return int64(d.MemoryBytes()), "the device has", true
+	d, isDev := b.(deviceMemory)
+	if isDev {
+		if _, kind := d.Device(); kind != "cpu" && d.MemoryBytes() > 0 {
+			return int64(d.MemoryBytes()), "the device has", true
+		}
 	}
-	if !strings.HasPrefix(b.Name(), "cpu") {
+	if !isDev && !strings.HasPrefix(b.Name(), "cpu") {
 		return 0, "", false
 	}
 	avail, ok := availableMemory()

@@ -133,10 +133,12 @@ func TestMemoryRefusedOnDevice(t *testing.T) {
 	}
 }
 
-// fakeDevice is a CPU backend that reports a device memory.
+// fakeDevice is a CPU backend that reports a discrete GPU's memory.
 type fakeDevice struct {
 	*cpu.Backend
 	mem uint64
 }
 
 func (f fakeDevice) MemoryBytes() uint64 { return f.mem }
+
+func (f fakeDevice) Device() (int, string) { return 0, "discrete" }
