@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"maps"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -113,22 +114,27 @@ func TestMemoryPlanMatchesPeak(t *testing.T) {
 	}
 }
 
-// TestMemoryRefusedOnDevice: a plan over a device's memory is refused naming the setting that
-// sizes its larger part, and one within it passes.
+// TestMemoryRefusedOnDevice: a run whose plan exceeds a GPU's memory is refused by NewRun (as
+// `demo train` calls it) naming the setting that sizes its larger part, before the run folder
+// exists; the same run on a device with room for its plan starts.
 func TestMemoryRefusedOnDevice(t *testing.T) {
-	c := smallConfig("")
+	dir := t.TempDir()
+	c := smallConfig(dir)
+	c.Train.BatchSize = 4096
 	tk, err := task.ByName(c.Task.Name)
 	if err != nil {
 		t.Fatal(err)
 	}
 	mc := ModelConfigFor(c.Model, tk)
-	c.Train.BatchSize = 4096
 	p := PlanMemory(c, mc, tk, Float32Weights(mc))
-	err = checkMemory(p, fakeDevice{cpu.New(), 1 << 20})
+	_, err = NewRun(c, nil, fakeDevice{cpu.New(), 1 << 20}, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "more than the 0.0 GiB the device has: lower train.batch_size") {
 		t.Fatalf("a plan of %.0f bytes on a 1 MiB device: %v", p.Total(), err)
 	}
-	if err := checkMemory(p, fakeDevice{cpu.New(), uint64(p.Total()) + 1}); err != nil {
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("a refused run left %v behind", entries)
+	}
+	if _, err := NewRun(c, nil, fakeDevice{cpu.New(), uint64(p.Total()) + 1}, io.Discard); err != nil {
 		t.Fatalf("a plan within the device's memory was refused: %v", err)
 	}
 }
