@@ -105,6 +105,9 @@ func PlanMemory(cfg Config, mc model.Config, t task.Task, weights float64) Memor
 		update := cfg.RL.estimator(cfg.Train.Method).UpdateRows(rollouts)
 		if rollouts > rows || update > rows {
 			rows, setting = max(rollouts, update), "rl.prompts_per_step × rl.group_size"
+			if update > rollouts { // the update's chunk of rows is the larger batch
+				setting = "rl.max_rows"
+			}
 		}
 		scorers := 1.0
 		if cfg.RL.Beta > 0 {

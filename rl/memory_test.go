@@ -148,3 +148,32 @@ type fakeDevice struct {
 func (f fakeDevice) MemoryBytes() uint64 { return f.mem }
 
 func (f fakeDevice) Device() (int, string) { return 0, "discrete" }
+
+// TestMemorySetting: the setting the plan names is the one that sizes its largest batch, or the
+// model when its state outweighs the activations.
+func TestMemorySetting(t *testing.T) {
+	tk, err := task.ByName("arithmetic")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for want, edit := range map[string]func(*Config){
+		"train.batch_size": func(c *Config) { c.Train.BatchSize = 1 << 16 },
+		"eval.batch_size":  func(c *Config) { c.Train.BatchSize, c.Eval.BatchSize = 1, 1<<16 },
+		"rl.prompts_per_step × rl.group_size": func(c *Config) {
+			c.Train.Method, c.RL.Prompts, c.RL.Group, c.RL.MaxRows = methodNamed("agrpo"), 64, 1024, 512
+		},
+		"rl.max_rows": func(c *Config) {
+			c.Train.Method, c.RL.Prompts, c.RL.Group, c.RL.MaxRows = methodNamed("agrpo"), 64, 16, 1<<16
+		},
+		"the model's size": func(c *Config) {
+			c.Model.DModel, c.Model.MLPHidden, c.Train.BatchSize, c.Eval.BatchSize = 1024, 4096, 1, 1
+		},
+	} {
+		c := smallConfig("")
+		edit(&c)
+		mc := ModelConfigFor(c.Model, tk)
+		if p := PlanMemory(c, mc, tk, Float32Weights(mc)); !strings.HasPrefix(p.Setting, want) {
+			t.Errorf("want %q, the plan names %q (%v)", want, p.Setting, p.Parts())
+		}
+	}
+}
