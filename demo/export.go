@@ -173,13 +173,19 @@ func runInfo(args []string, stdout, stderr io.Writer) error {
 		return nil
 	}
 	// A folder loaded as eval, sample and export load it (rl.AsStored).
+	fmt.Fprintf(stdout, "  memory        weights %s as eval, sample and export hold them; %s in float32 as train (and -dtype f32) holds them\n",
+		storedHeld(c, tensors), bytesText(wide))
+	return nil
+}
+
+// storedHeld is what the weights of a Hugging Face folder with these tensor headers take held
+// as stored (rl.AsStored: as eval, sample and a LoRA base hold them).
+func storedHeld(c model.Config, tensors map[string]safetensors.Tensor) heldWeights {
 	h := heldWeights{Tensors: map[string]int{}}
 	for _, s := range c.Shapes() {
 		h.add(model.HeldDType(tensors[s.Name].DType, s.Shape), core.NumElems(s.Shape))
 	}
-	fmt.Fprintf(stdout, "  memory        weights %s as eval, sample and export hold them; %s in float32 as train (and -dtype f32) holds them\n",
-		h, bytesText(wide))
-	return nil
+	return h
 }
 
 // describe reads what info prints without loading the weights (a real model would take its

@@ -37,6 +37,7 @@ func commands() []command {
 		{"eval", "evaluate a checkpoint on a task's test split (or your JSONL) at several step counts", runEval},
 		{"sample", "watch one unmasking, step by step, in the terminal", runSample},
 		{"plot", "draw a run's reward and accuracy curves into RUNDIR/curves.png", runPlot},
+		{"plan", "the memory a training config needs, part by part, against the device's", runPlan},
 		{"info", "what a checkpoint is: architecture, parameters, dtypes, memory", runInfo},
 		{"export", "write a checkpoint as a Hugging Face folder in LLaDA's layout", runExport},
 		{"devices", "list the Vulkan devices and the CPU backend", runDevices},

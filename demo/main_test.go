@@ -52,6 +52,9 @@ func TestUsageErrors(t *testing.T) {
 	}{
 		{[]string{"nosuch"}, "unknown command"},
 		{[]string{"eval"}, "required"},
+		{[]string{"plan"}, "-config is required"},
+		{[]string{"plan", "-config", noInit}, "model.init: "},
+		{[]string{"plan", "-config", kvHeads}, "n_kv_heads"},
 		{[]string{"eval", "-ckpt", "countdown-base", "-task", "chess"}, "chess"},
 		{append(ev, "-steps", "12,x"), "-steps"},
 		{append(ev, "-steps", "13"), "13 steps"},

@@ -16,9 +16,11 @@ import (
 
 // loraBase saves a fresh model of smallConfig's architecture for its task, as a LoRA run's
 // model.init.
-func loraBase(t *testing.T) string {
+func loraBase(t *testing.T) string { return saveBase(t, smallConfig("")) }
+
+// saveBase saves a fresh model of c's architecture for its task, as a run's model.init.
+func saveBase(t *testing.T, c Config) string {
 	t.Helper()
-	c := smallConfig("")
 	tk, err := task.ByName(c.Task.Name)
 	if err != nil {
 		t.Fatal(err)

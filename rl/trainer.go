@@ -115,7 +115,7 @@ func NewJobRun(job dist.Comm, cfg Config, named Catalog, b core.Backend, out io.
 		if note := DataNote(cfg.Model.Init, ck.Checkpoint); note != "" {
 			fmt.Fprintln(out, note)
 		}
-		if err := checkMemory(cfg, ck.Config, t, b); err != nil {
+		if err := checkMemory(PlanMemory(cfg, ck.Config, t, HeldWeights(ck.Params, ck.Config)), b); err != nil {
 			return nil, err
 		}
 		m, enc = model.New(b, ck.Config, ck.Params), ck.Encoder
@@ -132,7 +132,7 @@ func NewJobRun(job dist.Comm, cfg Config, named Catalog, b core.Backend, out io.
 		if err := task.CheckModel(TaskLimits(mc), enc, t); err != nil { // a chat task needs a model's own tokenizer
 			return nil, fmt.Errorf("model: %w", err)
 		}
-		if err := checkMemory(cfg, mc, t, b); err != nil {
+		if err := checkMemory(PlanMemory(cfg, mc, t, Float32Weights(mc)), b); err != nil {
 			return nil, err
 		}
 		p := model.NewParams(b, mc)

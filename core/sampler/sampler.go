@@ -105,8 +105,9 @@ type Trajectories struct {
 	RowSteps []int // [B]: steps each row sampled (a stopped row's later tokens are EOS fill, not samples)
 }
 
-// cuts reports whether top-k or top-p remove tokens from the support at this temperature.
-func (c Config) cuts() bool {
+// Cuts reports whether top-k or top-p remove tokens from the support at this temperature (then
+// the sampler keeps every row's block of support flags, [B, BlockLength, V]).
+func (c Config) Cuts() bool {
 	return c.Temperature > 0 && (c.TopK > 0 || (c.TopP > 0 && c.TopP < 1))
 }
 
@@ -226,7 +227,7 @@ func Generate(m *model.Model, prompts []Prompt, cfg Config, onStep StepFunc) (*T
 	// Only a top-k/top-p cut makes a support worth recording: then every step's draws are read
 	// back and kept as kept ids (recordDraws), for the likelihood of the positions each step
 	// revealed or, exactly, left masked.
-	if cfg.cuts() {
+	if cfg.Cuts() {
 		st.Support = b.Alloc(core.F32, nb, cfg.BlockLength, v) // a step draws in its block only
 	}
 	defer func() {

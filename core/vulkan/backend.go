@@ -94,6 +94,10 @@ func (b *Backend) Device() (index int, kind string) {
 	return info.Index, info.Type
 }
 
+// MemoryBytes is the size of the device's largest device-local heap, the memory a run's plan
+// is checked against (rl.DeviceMemory).
+func (b *Backend) MemoryBytes() uint64 { return b.ctx.Info().MemoryBytes }
+
 // Name identifies the backend and device.
 func (b *Backend) Name() string {
 	info := b.ctx.Info()

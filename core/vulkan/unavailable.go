@@ -39,3 +39,6 @@ func (b *Backend) ResetProfile() {}
 
 // Device has no answer: no Backend of this build exists.
 func (b *Backend) Device() (index int, kind string) { return -1, "" }
+
+// MemoryBytes is 0: no Backend of this build exists.
+func (b *Backend) MemoryBytes() uint64 { return 0 }

@@ -4,7 +4,9 @@ package vulkan
 
 import (
 	"errors"
+	"fmt"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/dllmrl/agrpo/core"
@@ -56,4 +58,19 @@ func TestVulkanSuite(t *testing.T) {
 		open = append(open, b)
 		return b
 	})
+}
+
+// TestMemoryBytes: the memory a run's plan is checked against is the heap `demo devices` lists
+// for the device (the "N MiB" of its line).
+func TestMemoryBytes(t *testing.T) {
+	b := newTest(t)
+	lines, err := Devices()
+	if err != nil {
+		t.Fatal(err)
+	}
+	index, _ := b.Device()
+	mib := fmt.Sprintf(", %d MiB,", b.MemoryBytes()>>20)
+	if b.MemoryBytes() == 0 || index >= len(lines) || !strings.Contains(lines[index], mib) {
+		t.Fatalf("MemoryBytes %d (%s) on device %d, devices:\n%s", b.MemoryBytes(), mib, index, strings.Join(lines, "\n"))
+	}
 }
