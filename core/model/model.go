@@ -349,19 +349,61 @@ func (m *Model) HiddenRows(tokens, keyMask, rows *core.Tensor) {
 		}
 		b.Copy(l.xMid, l.xIn)
 		lin(3, l.xMid, l.attn, 1)
-		// MLP half: xNext = xMid + ff_out(silu(ff_proj(h))·up_proj(h)).
-		b.RMSNorm(l.hFF, l.rstdFF, l.xMid, bl.FFNorm, eps)
-		lin(4, l.gate, l.hFF, 0)
-		lin(5, l.up, l.hFF, 0)
-		b.SwiGLU(l.act, l.gate, l.up)
 		next := a.xOut
 		if i+1 < len(a.layers) {
 			next = a.layers[i+1].xIn
 		}
-		b.Copy(next, l.xMid)
-		lin(6, next, l.act, 1)
+		m.mlpForward(i, bl, a.mlp(l), next)
 	}
 	b.RMSNorm(a.hOut, a.rstdOut, a.xOut, p.LnF, eps)
+}
+
+// mlpHalf is what one block's MLP half, xNext = xMid + ff_out(silu(ff_proj(h))·up_proj(h)) with
+// h = RMSNorm(xMid), reads and writes: on all B·L rows (activations.mlp), or on HiddenRows's
+// rows of the last block (rowActs.mlp).
+type mlpHalf struct {
+	xMid, hFF, rstdFF, gate, up, act *core.Tensor
+	lora                             [7]*core.Tensor // x·Aᵀ of the adapted modules, in Modules order
+	dx, dh, dGate, dUp, dAct, dLoRA  *core.Tensor    // backward scratch
+}
+
+// mlp is block l's MLP half on every row, with a's backward scratch.
+func (a *activations) mlp(l layerActs) mlpHalf {
+	return mlpHalf{xMid: l.xMid, hFF: l.hFF, rstdFF: l.rstdFF, gate: l.gate, up: l.up, act: l.act, lora: l.lora,
+		dx: a.dx, dh: a.dh, dGate: a.dGate, dUp: a.dUp, dAct: a.dAct, dLoRA: a.dLoRA}
+}
+
+// mlp is the last block's MLP half on the rows.
+func (r *rowActs) mlp() mlpHalf {
+	return mlpHalf{xMid: r.xMid, hFF: r.hFF, rstdFF: r.rstdFF, gate: r.gate, up: r.up, act: r.act, lora: r.lora,
+		dx: r.dx, dh: r.dh, dGate: r.dGate, dUp: r.dUp, dAct: r.dAct, dLoRA: r.dLoRA}
+}
+
+// mlpForward runs block i's MLP half from h.xMid into next.
+func (m *Model) mlpForward(i int, bl Block, h mlpHalf, next *core.Tensor) {
+	lin := func(k int, y, x *core.Tensor, beta float32) {
+		m.forwardLinear(m.linear(i, k, bl.Linears()[k], nil), y, x, h.lora[k], beta)
+	}
+	m.B.RMSNorm(h.hFF, h.rstdFF, h.xMid, bl.FFNorm, float32(m.Cfg.NormEps))
+	lin(4, h.gate, h.hFF, 0)
+	lin(5, h.up, h.hFF, 0)
+	m.B.SwiGLU(h.act, h.gate, h.up)
+	m.B.Copy(next, h.xMid)
+	lin(6, next, h.act, 1)
+}
+
+// mlpBackward takes ∂/∂xNext in h.dx, which also flows unchanged to xMid through the residual,
+// accumulates the MLP half's gradients into gb, and leaves ∂/∂xMid in h.dx.
+func (m *Model) mlpBackward(i int, bl, gb Block, h mlpHalf) {
+	ws, gs := bl.Linears(), gb.Linears()
+	lin := func(k int, dx, dy, x *core.Tensor, addInto bool) {
+		m.backwardLinear(m.linear(i, k, ws[k], gs[k]), dx, dy, x, h.lora[k], h.dLoRA, addInto)
+	}
+	lin(6, h.dAct, h.dx, h.act, false)
+	m.B.SwiGLUBackward(h.dGate, h.dUp, h.dAct, h.gate, h.up)
+	lin(4, h.dh, h.dGate, h.hFF, false)
+	lin(5, h.dh, h.dUp, h.hFF, true)
+	m.B.RMSNormBackward(h.dx, gb.FFNorm, h.dh, h.xMid, bl.FFNorm, h.rstdFF)
 }
 
 // rowActs are the last block's activations past its attention at HiddenRows's N rows: views of
@@ -416,12 +458,7 @@ func (m *Model) lastBlockRows(i int, bl Block, l layerActs, r *rowActs) {
 	b.Embedding(r.attn, m.flat(l.attn), r.ids)
 	b.Embedding(r.xMid, m.flat(l.xIn), r.ids)
 	lin(3, r.xMid, r.attn, 1)
-	b.RMSNorm(r.hFF, r.rstdFF, r.xMid, bl.FFNorm, eps)
-	lin(4, r.gate, r.hFF, 0)
-	lin(5, r.up, r.hFF, 0)
-	b.SwiGLU(r.act, r.gate, r.up)
-	b.Copy(r.xOut, r.xMid)
-	lin(6, r.xOut, r.act, 1)
+	m.mlpForward(i, bl, r.mlp(), r.xOut)
 	b.RMSNorm(r.hOut, r.rstdOut, r.xOut, m.P.LnF, eps)
 	b.Fill(a.hOut, 0)
 	b.EmbeddingBackward(m.flat(a.hOut), r.hOut, r.ids) // 0 + x: the rows' states exactly
@@ -559,19 +596,11 @@ func (m *Model) BackwardHidden() {
 		// The final norm, the last block's MLP half and its output projection on the rows; their
 		// gradients then enter the full buffers at the rows (every other row's are 0).
 		bl, gb := p.Blocks[last], g.Blocks[last]
-		ws, gs := bl.Linears(), gb.Linears()
-		lin := func(k int, dx, dy, x *core.Tensor, addInto bool) {
-			m.backwardLinear(m.linear(last, k, ws[k], gs[k]), dx, dy, x, r.lora[k], r.dLoRA, addInto)
-		}
 		b.Embedding(r.dh, m.flat(a.dh), r.ids)
 		b.Fill(r.dx, 0)
 		b.RMSNormBackward(r.dx, g.LnF, r.dh, r.xOut, p.LnF, r.rstdOut)
-		lin(6, r.dAct, r.dx, r.act, false)
-		b.SwiGLUBackward(r.dGate, r.dUp, r.dAct, r.gate, r.up)
-		lin(4, r.dh, r.dGate, r.hFF, false)
-		lin(5, r.dh, r.dUp, r.hFF, true)
-		b.RMSNormBackward(r.dx, gb.FFNorm, r.dh, r.xMid, bl.FFNorm, r.rstdFF)
-		lin(3, r.dh, r.dx, r.attn, false)
+		m.mlpBackward(last, bl, gb, r.mlp())
+		m.backwardLinear(m.linear(last, 3, bl.AttnOut, gb.AttnOut), r.dh, r.dx, r.attn, r.lora[3], r.dLoRA, false)
 		b.Fill(a.dAttn, 0)
 		b.EmbeddingBackward(m.flat(a.dAttn), r.dh, r.ids)
 		b.Fill(a.dx, 0)
@@ -587,12 +616,7 @@ func (m *Model) BackwardHidden() {
 			m.backwardLinear(m.linear(i, k, ws[k], gs[k]), dx, dy, x, l.lora[k], a.dLoRA, addInto)
 		}
 		if i < last || m.rv == nil { // else done on the rows above
-			// MLP half; a.dx holds ∂/∂xNext, which also flows unchanged to xMid through the residual.
-			lin(6, a.dAct, a.dx, l.act, false)
-			b.SwiGLUBackward(a.dGate, a.dUp, a.dAct, l.gate, l.up)
-			lin(4, a.dh, a.dGate, l.hFF, false)
-			lin(5, a.dh, a.dUp, l.hFF, true)
-			b.RMSNormBackward(a.dx, gb.FFNorm, a.dh, l.xMid, bl.FFNorm, l.rstdFF)
+			m.mlpBackward(i, bl, gb, a.mlp(l))
 			// Attention half; a.dx now holds ∂/∂xMid.
 			lin(3, a.dAttn, a.dx, l.attn, false)
 		}
